@@ -1,0 +1,128 @@
+//! The `audit` function: `GET /v1/audit-log`, what the dispatcher recorded of every mutation
+//! and denied request, for owners and admins.
+
+use async_trait::async_trait;
+use gestor_shared::http::problem::Problem;
+use gestor_shared::http::{Access, ApiError, Call, Core, FieldError, Function, Permission, Reply, Route};
+use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditFilter, Outcome, Resource};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+
+pub const ROUTES: &[Route] = &[Route {
+    key: "GET /v1/audit-log",
+    access: Access::Permission(Permission::AuditRead),
+    audit: None,
+    idempotent: false,
+}];
+
+pub struct Audit {
+    core: Core,
+}
+
+impl Audit {
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list), components(schemas(AuditPage, AuditEntry, Actor, ActorType, Resource, Outcome)))]
+pub struct ApiDoc;
+
+/// A bound of the time filter: an RFC 3339 instant, or a date (UTC day; `to` takes the
+/// whole day).
+fn time_bound(raw: &str, end_of_day: bool) -> Option<time::OffsetDateTime> {
+    if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(raw, &format).ok()?;
+    let t = if end_of_day { date.with_hms_milli(23, 59, 59, 999).ok()? } else { date.midnight() };
+    Some(t.assume_utc())
+}
+
+fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
+    let mut errors = Vec::new();
+    let mut bound = |name: &str, end: bool| {
+        let raw = call.query_param(name)?;
+        let parsed = time_bound(raw, end);
+        if parsed.is_none() {
+            errors.push(FieldError::new(name, "must be an RFC 3339 time or a YYYY-MM-DD date"));
+        }
+        parsed
+    };
+    let from = bound("from", false);
+    let to = bound("to", true);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            errors.push(FieldError::new("from", "must not be after to"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let text = |name: &str| call.query_param(name).map(str::to_owned);
+    Ok(AuditFilter { actor: text("actor"), resource: text("resource"), action: text("action"), from, to })
+}
+
+/// The audit log, newest first.
+#[utoipa::path(
+    get, path = "/v1/audit-log", tag = "audit",
+    params(
+        ("actor" = Option<String>, Query, description = "A member id"),
+        ("resource" = Option<String>, Query, description = "A resource id, e.g. ct_..."),
+        ("action" = Option<String>, Query, description = "e.g. contact.update, auth.denied"),
+        ("from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD (inclusive)"),
+        ("limit" = Option<u32>, Query),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(app: &Audit, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let filter = filter(&call)?;
+    let (limit, cursor) = call.page_params()?;
+    let query = filter.canonical();
+    let start = match cursor {
+        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
+        None => None,
+    };
+    let (items, last) = app.core.audit.list(&caller.tenant, &filter, limit, start).await?;
+    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
+    Reply::ok(&AuditPage { items, next_cursor })
+}
+
+#[async_trait]
+impl Function for Audit {
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
+        match route.key {
+            "GET /v1/audit-log" => list(self, call).await,
+            _ => Err(ApiError::NotFound),
+        }
+    }
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}

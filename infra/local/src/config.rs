@@ -1,0 +1,65 @@
+//! The local server's settings: the functions' own (with development defaults for secrets)
+//! plus where to listen, where to keep data and which backend to use.
+
+use anyhow::Context;
+use gestor_shared::settings::Settings;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Embedded,
+    Aws,
+}
+
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub backend: BackendKind,
+    pub jwt_secret: String,
+    pub settings: Settings,
+}
+
+pub const DEV_JWT_SECRET: &str = "gestor-dev-jwt-secret";
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let addr = var("GESTOR_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let addr = addr.parse().with_context(|| format!("GESTOR_ADDR={addr} is not host:port"))?;
+        let backend = match var("GESTOR_BACKEND").as_deref() {
+            None | Some("embedded") => BackendKind::Embedded,
+            Some("aws") => BackendKind::Aws,
+            Some(other) => anyhow::bail!("GESTOR_BACKEND={other}: use embedded (default) or aws"),
+        };
+        Ok(Self {
+            addr,
+            data_dir: var("GESTOR_DATA_DIR").unwrap_or_else(|| ".gestor".into()).into(),
+            backend,
+            jwt_secret: var("GESTOR_DEV_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
+            settings: Settings::from_env_for_local(),
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn print(&self, demo_token: &str) {
+        let backend = match self.backend {
+            BackendKind::Embedded => format!("embedded, data in {}", self.data_dir.display()),
+            BackendKind::Aws => format!(
+                "aws, endpoint {}",
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "from the SDK's environment".into())
+            ),
+        };
+        println!("GestorDigital local server");
+        println!("  listening on   {}", self.base_url());
+        println!("  backend        {backend}");
+        println!("  JWT secret     {}", if self.jwt_secret == DEV_JWT_SECRET { "development default (GESTOR_DEV_JWT_SECRET)" } else { "from GESTOR_DEV_JWT_SECRET" });
+        println!("  settings       {:?}", self.settings);
+        println!("  health         curl {}/health", self.base_url());
+        println!("  demo token     (tenant demo, owner@demo.mx, owner)");
+        println!("export TOKEN={demo_token}");
+    }
+}

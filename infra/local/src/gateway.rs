@@ -1,0 +1,302 @@
+//! What API Gateway does in AWS, for a laptop: routes each request to the function owning its
+//! route, rejects requests without a valid token on authenticated routes, and hands the
+//! function the same request context (route key, request id, source IP, JWT claims).
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
+use gestor_shared::backend::Backend;
+use gestor_shared::http::{Access, Core, Function, Role, serve};
+use gestor_shared::repo::members::MemberRepo;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{BackendKind, Config};
+use crate::token;
+
+/// API Gateway's HTTP API accepts bodies up to 10 MB.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    functions: Vec<Box<dyn Function>>,
+    members: MemberRepo,
+    jwt_secret: String,
+    loopback: bool,
+    files: Option<gestor_shared::adapters::local_files::LocalFiles>,
+}
+
+impl Gateway {
+    pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        let settings = &config.settings;
+        let (backend, files) = match config.backend {
+            BackendKind::Embedded => {
+                let files = Backend::embedded_files(&config.data_dir, &config.base_url(), &settings.cursor_secret);
+                let backend = Backend::embedded(&config.data_dir, &config.base_url(), &settings.cursor_secret)
+                    .context("opening the embedded storage")?;
+                (backend, Some(files))
+            }
+            BackendKind::Aws => (Backend::aws(settings).await, None),
+        };
+        let core = Core::new(backend.table.clone(), settings);
+        let functions: Vec<Box<dyn Function>> = vec![
+            Box::new(gestor_contacts::Contacts::new(core.clone())),
+            Box::new(gestor_members::Members::new(core.clone())),
+            Box::new(gestor_audit::Audit::new(core.clone())),
+        ];
+        Ok(Self {
+            functions,
+            members: core.members.clone(),
+            jwt_secret: config.jwt_secret.clone(),
+            loopback: config.addr.ip().is_loopback(),
+            files,
+        })
+    }
+
+    /// A token for the demo business's owner, created if missing.
+    pub async fn demo_token(&self) -> anyhow::Result<String> {
+        self.dev_token("demo", "owner@demo.mx", Role::Owner).await
+    }
+
+    async fn dev_token(&self, tenant: &str, email: &str, role: Role) -> anyhow::Result<String> {
+        let tenant = gestor_shared::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sub = token::dev_sub(email);
+        self.members.ensure_member(&tenant, &sub, email, role).await?;
+        Ok(token::issue(&self.jwt_secret, &sub, email)?)
+    }
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new().fallback(handle).with_state(gateway)
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Response {
+    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+fn problem(status: u16, detail: &str) -> Response {
+    let status_code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"type": "about:blank", "title": status_code.canonical_reason().unwrap_or(""), "status": status, "detail": detail});
+    (status_code, [("content-type", "application/problem+json")], body.to_string()).into_response()
+}
+
+async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return problem(413, "the request body is larger than 10 MB");
+    };
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.as_str().to_owned();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/health") => return json_response(200, json!({"status": "ok", "workers": [], "schedules": []})),
+        ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
+        ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
+        ("GET", "/v1/openapi.json") => {
+            return (
+                [("content-type", "application/json")],
+                gestor_openapi::DOCUMENT,
+            )
+                .into_response();
+        }
+        _ => {}
+    }
+
+    let mut matched = None;
+    let mut path_known = false;
+    'functions: for function in &gateway.functions {
+        for route in function.routes() {
+            if let Some(params) = route.match_path(&path) {
+                path_known = true;
+                if route.method() == method {
+                    matched = Some((function, route, params));
+                    break 'functions;
+                }
+            }
+        }
+    }
+    let Some((function, route, params)) = matched else {
+        return if path_known { problem(405, "this route does not accept that method") } else { problem(404, "no such route") };
+    };
+
+    let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+    let claims = match route.access {
+        Access::Public => None,
+        _ => match token::verify(&gateway.jwt_secret, authorization) {
+            Some(claims) => Some(claims),
+            // API Gateway's own answer when the JWT authorizer refuses a request.
+            None => return json_response(401, json!({"message": "Unauthorized"})),
+        },
+    };
+
+    let request_id = ulid::Ulid::new().to_string();
+    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let mut context = json!({
+        "routeKey": route.key,
+        "requestId": request_id,
+        "stage": "$default",
+        "timeEpoch": 0,
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": peer.ip().to_string(), "userAgent": user_agent},
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
+    }
+    let context = match serde_json::from_value(context) {
+        Ok(ctx) => RequestContext::ApiGatewayV2(ctx),
+        Err(e) => return problem(500, &format!("cannot build the request context: {e}")),
+    };
+    let query: HashMap<String, String> = parts
+        .uri
+        .query()
+        .map(|q| url_pairs(q).into_iter().collect())
+        .unwrap_or_default();
+
+    let lambda_body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => lambda_http::Body::Text(text),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut builder = http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let Ok(request) = builder.body(lambda_body) else {
+        return problem(400, "malformed request");
+    };
+    let request = request
+        .with_request_context(context)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query);
+
+    let response = serve(function.as_ref(), request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// `a=1&b=x%20y` as pairs, percent-decoded, `+` as space (as API Gateway decodes them).
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => Some((hi * 16 + lo) as u8),
+            _ => None,
+        };
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response {
+    // Tokens for anyone, by design: only ever on a server bound to this machine.
+    if !gateway.loopback || !peer.ip().is_loopback() {
+        return problem(403, "/dev/token is served only on a loopback address");
+    }
+    #[derive(serde::Deserialize)]
+    struct Ask {
+        tenant_id: String,
+        email: String,
+        #[serde(default)]
+        role: Option<String>,
+    }
+    let ask: Ask = match serde_json::from_slice(body) {
+        Ok(ask) => ask,
+        Err(e) => return problem(400, &format!("send {{\"tenant_id\", \"email\", \"role\"}}: {e}")),
+    };
+    let role = match ask.role.as_deref() {
+        None => Role::Owner,
+        Some(r) => match Role::parse(r) {
+            Some(role) => role,
+            None => return problem(400, "role must be owner, admin, manager, agent or viewer"),
+        },
+    };
+    if gestor_shared::domain::TenantId::parse(&ask.tenant_id).is_err() {
+        return problem(400, "tenant_id must be 3 to 64 letters, digits, '-' or '_'");
+    }
+    if gestor_shared::domain::Email::parse(&ask.email).is_err() {
+        return problem(400, "email is not a valid address");
+    }
+    match gateway.dev_token(&ask.tenant_id, &ask.email, role).await {
+        Ok(token) => json_response(200, json!({"token": token})),
+        Err(e) => {
+            tracing::error!(cause = %e, "dev token not issued");
+            problem(500, "the token could not be issued")
+        }
+    }
+}
+
+async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
+    let Some(files) = &gateway.files else {
+        return problem(404, "files are served by S3 on this backend");
+    };
+    let key = percent_decode(uri.path().trim_start_matches("/files/"));
+    let query: HashMap<String, String> = uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
+    let (Some(expires), Some(signature)) = (query.get("expires"), query.get("signature")) else {
+        return problem(403, "this URL is not signed");
+    };
+    match files.open_presigned(&key, expires, signature, std::time::SystemTime::now()) {
+        Ok(object) => {
+            let content_type = object.content_type.unwrap_or_else(|| "application/octet-stream".into());
+            ([("content-type", content_type)], object.bytes).into_response()
+        }
+        Err(gestor_shared::adapters::local_files::PresignedError::File(gestor_shared::ports::FileError::NotFound)) => {
+            problem(404, "no such file")
+        }
+        Err(_) => problem(403, "this URL is expired or not valid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_like_api_gateway() {
+        assert_eq!(url_pairs("q=Jos%C3%A9+P&tag=vip"), vec![("q".into(), "José P".into()), ("tag".into(), "vip".into())]);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

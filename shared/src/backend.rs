@@ -1,0 +1,53 @@
+//! Choosing the adapters: AWS in Lambda (and against the emulator), embedded on a laptop.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::adapters::{aws, dynamo, embedded, embedded_queue, embedded_table, local_files, s3, sqs};
+use crate::ports::{Files, Queue, Table};
+use crate::settings::Settings;
+
+#[derive(Clone)]
+pub struct Backend {
+    pub table: Arc<dyn Table>,
+    pub queue: Arc<dyn Queue>,
+    pub files: Arc<dyn Files>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the embedded backend: {0}")]
+pub struct BackendError(String);
+
+impl Backend {
+    /// The AWS adapters, from the SDK's standard environment. Clients are built here once per
+    /// cold start and shared by every invocation.
+    pub async fn aws(settings: &Settings) -> Self {
+        let config = aws::sdk_config().await;
+        Self {
+            table: Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name)),
+            queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(&config))),
+            files: Arc::new(s3::S3Files::new(aws::s3_client(&config), &settings.bucket_name)),
+        }
+    }
+
+    /// Only the table, for functions that need nothing else (a smaller cold start).
+    pub async fn aws_table(settings: &Settings) -> Arc<dyn Table> {
+        let config = aws::sdk_config().await;
+        Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name))
+    }
+
+    /// The embedded adapters under `dir`: one database file for the table and the queues, and
+    /// a folder for files whose presigned URLs point at `files_base_url`.
+    pub fn embedded(dir: &Path, files_base_url: &str, signing_key: &[u8]) -> Result<Self, BackendError> {
+        let db = embedded::open(&dir.join("gestor.redb")).map_err(|e| BackendError(e.to_string()))?;
+        let table = embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
+        let queue = embedded_queue::EmbeddedQueue::new(db).map_err(|e| BackendError(e.to_string()))?;
+        let files = Self::embedded_files(dir, files_base_url, signing_key);
+        Ok(Self { table: Arc::new(table), queue: Arc::new(queue), files: Arc::new(files) })
+    }
+
+    /// The embedded file store under `dir`; the local server also serves its presigned URLs.
+    pub fn embedded_files(dir: &Path, files_base_url: &str, signing_key: &[u8]) -> local_files::LocalFiles {
+        local_files::LocalFiles::new(dir.join("files"), files_base_url, signing_key)
+    }
+}

@@ -1,0 +1,187 @@
+//! Who is calling and what they may do. The user comes from the JWT claims that API Gateway's
+//! authorizer (or the local server) placed in the request context; the tenant from
+//! `X-Tenant-Id` or the user's only membership; the role from the member record, so that an
+//! admin can change it and it takes effect on the next request.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::{Deserialize, Serialize};
+
+use super::problem::ApiError;
+use crate::domain::TenantId;
+use crate::repo::members::{Member, MemberRepo};
+
+/// The verified identity in the token: nothing more is trusted from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub email: Option<String>,
+}
+
+impl Claims {
+    pub fn from_request(req: &Request) -> Option<Self> {
+        let RequestContext::ApiGatewayV2(ctx) = req.request_context_ref()? else {
+            return None;
+        };
+        let claims = &ctx.authorizer.as_ref()?.jwt.as_ref()?.claims;
+        let sub = claims.get("sub").filter(|s| !s.is_empty())?.clone();
+        Some(Self { sub, email: claims.get("email").cloned() })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Manager,
+    Agent,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Manager, Role::Agent, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Agent => "agent",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner | Role::Admin => true,
+            Role::Manager => !matches!(permission, AuditRead),
+            Role::Agent => matches!(permission, ContactsRead | ContactsWrite),
+            Role::Viewer => matches!(permission, ContactsRead),
+        }
+    }
+
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL.into_iter().filter(|p| self.allows(*p)).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Permission {
+    #[serde(rename = "contacts.read")]
+    ContactsRead,
+    #[serde(rename = "contacts.write")]
+    ContactsWrite,
+    #[serde(rename = "contacts.delete")]
+    ContactsDelete,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 4] = [
+        Permission::ContactsRead,
+        Permission::ContactsWrite,
+        Permission::ContactsDelete,
+        Permission::AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ContactsRead => "contacts.read",
+            Permission::ContactsWrite => "contacts.write",
+            Permission::ContactsDelete => "contacts.delete",
+            Permission::AuditRead => "audit.read",
+        }
+    }
+}
+
+/// The caller of an authenticated route, resolved against the member records.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub member: Member,
+    pub claims: Claims,
+}
+
+impl Caller {
+    pub fn role(&self) -> Role {
+        self.member.role
+    }
+
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.role().allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "the {} role lacks the {} permission",
+                self.role().as_str(),
+                permission.as_str()
+            )))
+        }
+    }
+}
+
+/// Why a request with valid claims still has no caller.
+#[derive(Debug)]
+pub enum TenantRefusal {
+    /// `X-Tenant-Id` is not a valid tenant id.
+    Malformed,
+    /// Not a member of the named tenant, or of none.
+    NotAMember(Option<TenantId>),
+    /// A member of several tenants who named none.
+    Ambiguous,
+}
+
+/// Resolves the tenant and the member for these claims.
+pub async fn resolve_caller(
+    members: &MemberRepo,
+    claims: Claims,
+    tenant_header: Option<&str>,
+) -> Result<Result<Caller, TenantRefusal>, ApiError> {
+    let tenant = match tenant_header.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(header) => match TenantId::parse(header) {
+            Ok(tenant) => tenant,
+            Err(_) => return Ok(Err(TenantRefusal::Malformed)),
+        },
+        None => {
+            let mut tenants = members.tenants_of(&claims.sub).await?;
+            match tenants.len() {
+                1 => tenants.remove(0),
+                0 => return Ok(Err(TenantRefusal::NotAMember(None))),
+                _ => return Ok(Err(TenantRefusal::Ambiguous)),
+            }
+        }
+    };
+    match members.get_by_sub(&tenant, &claims.sub).await? {
+        Some(member) => Ok(Ok(Caller { tenant, member, claims })),
+        None => Ok(Err(TenantRefusal::NotAMember(Some(tenant)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_owners_and_admins_read_the_audit_log() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.allows(Permission::AuditRead),
+                matches!(role, Role::Owner | Role::Admin)
+            );
+        }
+    }
+
+    #[test]
+    fn viewers_only_read() {
+        assert_eq!(Role::Viewer.permissions(), vec![Permission::ContactsRead]);
+        assert!(!Role::Agent.allows(Permission::ContactsDelete));
+        assert!(Role::Manager.allows(Permission::ContactsDelete));
+    }
+}

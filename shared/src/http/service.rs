@@ -1,0 +1,337 @@
+//! A function's route table and the one dispatcher every function uses. Authentication, the
+//! tenant, permissions, `Idempotency-Key` and the audit log are handled here, so no handler
+//! can forget them: a handler only parses, acts and answers.
+
+use async_trait::async_trait;
+use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing::Instrument;
+
+use super::auth::{Caller, Claims, Permission, TenantRefusal, resolve_caller};
+use super::cursor::CursorSigner;
+use super::problem::ApiError;
+use super::reply::{Reply, response};
+use super::request::{Call, RequestMeta};
+use crate::domain::TenantId;
+use crate::ids::AuditId;
+use crate::ports::Table;
+use crate::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Outcome, Resource};
+use crate::repo::idempotency::{Begin, IdempotencyRepo, StoredAnswer, fingerprint};
+use crate::repo::members::MemberRepo;
+use crate::repo::tenants::TenantRepo;
+use crate::settings::Settings;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No login (the OpenAPI document, public forms).
+    Public,
+    /// Any member of the tenant.
+    Member,
+    /// Members whose role has this permission.
+    Permission(Permission),
+}
+
+#[derive(Debug)]
+pub struct Route {
+    /// API Gateway's route key: `METHOD /path/{param}`.
+    pub key: &'static str,
+    pub access: Access,
+    /// For mutations: the audit action (`contact.update`) and resource type (`contact`).
+    pub audit: Option<(&'static str, &'static str)>,
+    /// Whether `Idempotency-Key` applies (creations).
+    pub idempotent: bool,
+}
+
+impl Route {
+    pub fn method(&self) -> &'static str {
+        self.key.split_once(' ').map(|(m, _)| m).unwrap_or(self.key)
+    }
+
+    pub fn path(&self) -> &'static str {
+        self.key.split_once(' ').map(|(_, p)| p).unwrap_or("")
+    }
+
+    /// The path parameters if `path` matches this route's template.
+    pub fn match_path(&self, path: &str) -> Option<HashMap<String, String>> {
+        let template: Vec<&str> = self.path().trim_matches('/').split('/').collect();
+        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if template.len() != actual.len() {
+            return None;
+        }
+        let mut params = HashMap::new();
+        for (t, a) in template.iter().zip(&actual) {
+            if let Some(name) = t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                if a.is_empty() {
+                    return None;
+                }
+                params.insert(name.to_owned(), (*a).to_owned());
+            } else if t != a {
+                return None;
+            }
+        }
+        Some(params)
+    }
+}
+
+/// What every function shares: the table and the repositories the dispatcher uses.
+#[derive(Clone)]
+pub struct Core {
+    pub table: Arc<dyn Table>,
+    pub cursors: CursorSigner,
+    pub members: MemberRepo,
+    pub tenants: TenantRepo,
+    pub audit: AuditRepo,
+    pub idempotency: IdempotencyRepo,
+    pub function: String,
+}
+
+impl Core {
+    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Self {
+        Self {
+            cursors: CursorSigner::new(&settings.cursor_secret),
+            members: MemberRepo::new(table.clone()),
+            tenants: TenantRepo::new(table.clone()),
+            audit: AuditRepo::new(table.clone()),
+            idempotency: IdempotencyRepo::new(table.clone()),
+            function: settings.function_name.clone(),
+            table,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Function: Send + Sync {
+    fn routes(&self) -> &'static [Route];
+    fn core(&self) -> &Core;
+    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError>;
+}
+
+/// Answers one request: the whole life of a call, from route lookup to audit.
+pub async fn serve(function: &dyn Function, req: Request) -> Response<Body> {
+    let meta = RequestMeta::of(&req);
+    let span = tracing::info_span!(
+        "request",
+        function = %function.core().function,
+        request_id = meta.request_id.as_deref().unwrap_or("-"),
+        route = tracing::field::Empty,
+        tenant = tracing::field::Empty,
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let response = match dispatch(function, req, meta).await {
+            Ok(response) => response,
+            Err(error) => {
+                if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &error {
+                    tracing::error!(%cause, "request failed");
+                }
+                error.into_response()
+            }
+        };
+        tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn find_route(
+    routes: &'static [Route],
+    meta: &RequestMeta,
+    method: &str,
+    path: &str,
+) -> Result<(&'static Route, HashMap<String, String>), ApiError> {
+    if let Some(route) = meta.route_key.as_deref().and_then(|k| routes.iter().find(|r| r.key == k)) {
+        return Ok((route, route.match_path(path).unwrap_or_default()));
+    }
+    let mut path_known = false;
+    for route in routes {
+        if let Some(params) = route.match_path(path) {
+            path_known = true;
+            if route.method() == method {
+                return Ok((route, params));
+            }
+        }
+    }
+    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound })
+}
+
+async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> Result<Response<Body>, ApiError> {
+    let core = function.core();
+    let (route, params) = find_route(function.routes(), &meta, req.method().as_str(), req.uri().path())?;
+    tracing::Span::current().record("route", route.key);
+
+    let caller = match route.access {
+        Access::Public => None,
+        Access::Member | Access::Permission(_) => Some(authenticate(core, &req, &meta, route).await?),
+    };
+    let mut call = Call::from_request(&req, caller);
+    if call.path.is_empty() {
+        call.path = params;
+    }
+    if let (Access::Permission(permission), Some(caller)) = (route.access, &call.caller) {
+        if let Err(denied) = caller.require(permission) {
+            record_denied(core, &caller.tenant, actor_of(caller), &call.meta, route, &call.path).await;
+            return Err(denied);
+        }
+    }
+    let idempotency_key = match (&call.caller, route.idempotent) {
+        (Some(caller), true) => match call.header("idempotency-key") {
+            Some(key) => {
+                if key.is_empty() || key.len() > 255 {
+                    return Err(ApiError::invalid_field("Idempotency-Key", "must be 1 to 255 characters"));
+                }
+                let hash = fingerprint(&[route.key.as_bytes(), b"\n", &call.body].concat());
+                match core.idempotency.begin(&caller.tenant, &caller.claims.sub, key, &hash).await? {
+                    Begin::Started => Some((caller.clone(), key.to_owned())),
+                    Begin::Replay(answer) => {
+                        let mut response = response(answer.status, answer.body, answer.etag.as_deref());
+                        response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+                        return Ok(response);
+                    }
+                    Begin::Mismatch => {
+                        return Err(ApiError::Unprocessable(
+                            "this Idempotency-Key was used with a different request body".into(),
+                        ));
+                    }
+                    Begin::InProgress => {
+                        return Err(ApiError::conflict("a request with this Idempotency-Key is still in progress"));
+                    }
+                }
+            }
+            None => None,
+        },
+        _ => None,
+    };
+
+    let path = call.path.clone();
+    let meta = call.meta.clone();
+    let caller = call.caller.clone();
+    let body_fields = top_level_fields(&call.body);
+    let result = function.call(route, call).await;
+
+    if let Some((caller, key)) = &idempotency_key {
+        let outcome = match &result {
+            Ok(reply) => {
+                let answer = StoredAnswer { status: reply.status, body: reply.body_text(), etag: reply.etag.clone() };
+                core.idempotency
+                    .complete(&caller.tenant, &caller.claims.sub, key, &answer, reply.subject.as_deref())
+                    .await
+            }
+            Err(_) => core.idempotency.abandon(&caller.tenant, &caller.claims.sub, key).await,
+        };
+        if let Err(e) = outcome {
+            tracing::error!(cause = %e, "idempotency record not updated");
+        }
+    }
+
+    match (result, caller) {
+        (Ok(reply), Some(caller)) => {
+            if let Some((action, resource_type)) = route.audit {
+                let entry = entry(
+                    actor_of(&caller),
+                    &meta,
+                    action,
+                    Resource {
+                        kind: resource_type.into(),
+                        id: reply.resource_id.clone().or_else(|| path.get("id").cloned()),
+                    },
+                    Outcome::Ok,
+                    reply.changed_fields.clone().unwrap_or(body_fields),
+                );
+                if let Err(e) = core.audit.record(&caller.tenant, &entry).await {
+                    tracing::error!(cause = %e, action, "audit entry not written");
+                }
+            }
+            Ok(reply.into_response())
+        }
+        (Ok(reply), None) => Ok(reply.into_response()),
+        (Err(error @ ApiError::Forbidden(_)), Some(caller)) => {
+            record_denied(core, &caller.tenant, actor_of(&caller), &meta, route, &path).await;
+            Err(error)
+        }
+        (Err(error), _) => Err(error),
+    }
+}
+
+async fn authenticate(core: &Core, req: &Request, meta: &RequestMeta, route: &Route) -> Result<Caller, ApiError> {
+    let Some(claims) = Claims::from_request(req) else {
+        tracing::warn!("request without verified claims");
+        return Err(ApiError::Unauthorized);
+    };
+    let header = req.headers().get("x-tenant-id").and_then(|v| v.to_str().ok());
+    match resolve_caller(&core.members, claims.clone(), header).await? {
+        Ok(caller) => {
+            tracing::Span::current().record("tenant", caller.tenant.as_str());
+            Ok(caller)
+        }
+        Err(TenantRefusal::Malformed) => Err(ApiError::invalid_field("X-Tenant-Id", "is not a valid tenant id")),
+        Err(TenantRefusal::Ambiguous) => Err(ApiError::invalid_field(
+            "X-Tenant-Id",
+            "is required: you are a member of several businesses",
+        )),
+        Err(TenantRefusal::NotAMember(None)) => {
+            Err(ApiError::Forbidden("you are not a member of any business yet".into()))
+        }
+        Err(TenantRefusal::NotAMember(Some(tenant))) => {
+            // An attempt on a business the user does not belong to: worth its owners knowing.
+            if core.tenants.get(&tenant).await?.is_some() {
+                let path = route.match_path(req.uri().path()).unwrap_or_default();
+                let stranger = Actor { kind: ActorType::Member, id: format!("sub:{}", claims.sub) };
+                record_denied(core, &tenant, stranger, meta, route, &path).await;
+            }
+            Err(ApiError::Forbidden("you are not a member of this business".into()))
+        }
+    }
+}
+
+fn actor_of(caller: &Caller) -> Actor {
+    Actor { kind: ActorType::Member, id: caller.member.id.to_string() }
+}
+
+fn entry(
+    actor: Actor,
+    meta: &RequestMeta,
+    action: &str,
+    resource: Resource,
+    outcome: Outcome,
+    changed_fields: Vec<String>,
+) -> AuditEntry {
+    AuditEntry {
+        id: AuditId::new(),
+        at: time::OffsetDateTime::now_utc(),
+        actor,
+        action: action.to_owned(),
+        resource,
+        outcome,
+        ip: meta.source_ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        request_id: meta.request_id.clone(),
+        changed_fields,
+    }
+}
+
+async fn record_denied(
+    core: &Core,
+    tenant: &TenantId,
+    actor: Actor,
+    meta: &RequestMeta,
+    route: &Route,
+    path: &HashMap<String, String>,
+) {
+    let kind = route.audit.map(|(_, kind)| kind).unwrap_or_else(|| route.path());
+    let resource = Resource { kind: kind.to_owned(), id: path.get("id").cloned() };
+    let denied = entry(actor, meta, "auth.denied", resource, Outcome::Denied, vec![]);
+    tracing::warn!(route = route.key, "request denied");
+    if let Err(e) = core.audit.record(tenant, &denied).await {
+        tracing::error!(cause = %e, "audit entry for a denied request not written");
+    }
+}
+
+fn top_level_fields(body: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map.keys().filter(|k| *k != "version").cloned().collect(),
+        _ => Vec::new(),
+    }
+}

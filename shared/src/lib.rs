@@ -1,0 +1,16 @@
+//! GestorDigital's common crate: domain types and rules, the storage/queue/file ports with
+//! their AWS and embedded adapters, repositories written once over the ports, and the HTTP
+//! glue every function shares (auth context, errors, cursors, audit).
+//!
+//! It never knows which function calls it.
+
+pub mod adapters;
+pub mod backend;
+pub mod domain;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod ports;
+pub mod repo;
+pub mod resources;
+pub mod settings;

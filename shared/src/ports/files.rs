@@ -1,0 +1,47 @@
+//! The file port: objects in the bucket (S3) or in a local folder.
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("no object at that key")]
+    NotFound,
+    #[error("invalid object key: {0}")]
+    InvalidKey(String),
+    #[error("file backend failure: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait Files: Send + Sync {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), FileError>;
+
+    async fn get(&self, key: &str) -> Result<StoredObject, FileError>;
+
+    /// Deleting an absent object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), FileError>;
+
+    /// Every key starting with the prefix, in lexicographic order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, FileError>;
+
+    /// A URL anyone can GET for `expires_in`, without other credentials.
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String, FileError>;
+}
+
+/// Object keys are paths of safe segments: no empty, `.` or `..` segment, no leading slash,
+/// no backslash or control character. Both adapters refuse anything else.
+pub fn validate_key(key: &str) -> Result<(), FileError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.starts_with('/')
+        || key.chars().any(|c| c == '\\' || c.is_control())
+        || key.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if bad { Err(FileError::InvalidKey(key.to_owned())) } else { Ok(()) }
+}

@@ -1,0 +1,151 @@
+//! Members: the people of a business who use the CRM, with their role.
+//!
+//! Keys:
+//! - member: `pk = {tenant}#MEMBER`, `sk = SUB#{sub}`; `gsi1pk = {tenant}#MEMBER#ID`,
+//!   `gsi1sk = {member id}`; personal data of the member (subject index).
+//! - membership (global, ids only, because a request names no tenant before it is known):
+//!   `pk = USER#{sub}`, `sk = {tenant}`.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::{from_item, now, personal, tenants, to_item};
+use crate::domain::TenantId;
+use crate::http::auth::Role;
+use crate::ids::MemberId;
+use crate::ports::{Condition, Index, Item, Key, Query, Table, TableError, Update};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Member {
+    pub id: MemberId,
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+}
+
+fn member_key(tenant: &TenantId, sub: &str) -> Key {
+    Key::new(format!("{tenant}#MEMBER"), format!("SUB#{sub}"))
+}
+
+fn membership_key(sub: &str, tenant: &TenantId) -> Key {
+    Key::new(format!("USER#{sub}"), tenant.as_str())
+}
+
+fn member_item(tenant: &TenantId, member: &Member) -> Result<Item, TableError> {
+    let mut item = to_item(member)?;
+    let key = member_key(tenant, &member.sub);
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert(Index::Gsi1.partition_attribute().into(), format!("{tenant}#MEMBER#ID").into());
+    item.insert(Index::Gsi1.sort_attribute().into(), member.id.as_str().into());
+    personal::mark(&mut item, tenant, member.id.as_str(), "MEMBER");
+    Ok(item)
+}
+
+#[derive(Clone)]
+pub struct MemberRepo {
+    table: Arc<dyn Table>,
+}
+
+impl MemberRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub async fn get_by_sub(&self, tenant: &TenantId, sub: &str) -> Result<Option<Member>, TableError> {
+        match self.table.get(&member_key(tenant, sub)).await? {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn get_by_id(&self, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, TableError> {
+        let page = self
+            .table
+            .query(
+                Query::index(Index::Gsi1, format!("{tenant}#MEMBER#ID"))
+                    .sort(crate::ports::SortKey::Between(id.to_string(), id.to_string()))
+                    .limit(1),
+            )
+            .await?;
+        match page.items.into_iter().next() {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenants this user belongs to.
+    pub async fn tenants_of(&self, sub: &str) -> Result<Vec<TenantId>, TableError> {
+        let page = self.table.query(Query::table(format!("USER#{sub}")).limit(100)).await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|item| item.get("sk")?.as_str())
+            .filter_map(|t| TenantId::parse(t).ok())
+            .collect())
+    }
+
+    /// Makes sure the tenant exists and the user is its member with this role: creates what is
+    /// missing and sets the role of an existing member. Used by sign-up and the local server.
+    pub async fn ensure_member(
+        &self,
+        tenant: &TenantId,
+        sub: &str,
+        email: &str,
+        role: Role,
+    ) -> Result<Member, TableError> {
+        let profile = tenants::item(&tenants::Tenant::new(tenant.clone(), tenant.as_str()))?;
+        ignore_existing(self.table.put(profile, Some(Condition::NotExists)).await)?;
+
+        let mut membership = Item::new();
+        let key = membership_key(sub, tenant);
+        membership.insert("pk".into(), key.pk.into());
+        membership.insert("sk".into(), key.sk.into());
+        ignore_existing(self.table.put(membership, Some(Condition::NotExists)).await)?;
+
+        if let Some(existing) = self.get_by_sub(tenant, sub).await? {
+            if existing.role == role {
+                return Ok(existing);
+            }
+            let item = self
+                .table
+                .update(
+                    &member_key(tenant, sub),
+                    Update::default().set("role", role.as_str()),
+                    Some(Condition::Exists),
+                )
+                .await?;
+            return from_item(item);
+        }
+        let member = Member {
+            id: MemberId::new(),
+            sub: sub.to_owned(),
+            email: email.to_owned(),
+            name: email.split('@').next().unwrap_or(email).to_owned(),
+            role,
+            team_ids: Vec::new(),
+            created_at: now(),
+        };
+        match self.table.put(member_item(tenant, &member)?, Some(Condition::NotExists)).await {
+            Ok(()) => Ok(member),
+            // Another request created it first: theirs stands.
+            Err(TableError::ConditionFailed) => self
+                .get_by_sub(tenant, sub)
+                .await?
+                .ok_or_else(|| TableError::Backend("member vanished while being created".into())),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn ignore_existing(result: Result<(), TableError>) -> Result<(), TableError> {
+    match result {
+        Err(TableError::ConditionFailed) => Ok(()),
+        other => other,
+    }
+}

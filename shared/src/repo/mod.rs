@@ -1,0 +1,34 @@
+//! Repositories: the CRM's items over the table port, written once for both adapters. Each
+//! module owns its item type's key formats (listed in infra/DATA-MODEL.md).
+
+pub mod audit;
+pub mod contacts;
+mod contacts_keys;
+pub mod idempotency;
+pub mod members;
+pub mod personal;
+pub mod tenants;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ports::{Item, TableError};
+
+/// Serializes a record into an item's attributes.
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, TableError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(TableError::Invalid("a record must serialize to an object".into())),
+        Err(e) => Err(TableError::Invalid(e.to_string())),
+    }
+}
+
+/// Reads a record back from an item, ignoring the key and index attributes.
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, TableError> {
+    serde_json::from_value(serde_json::Value::Object(item))
+        .map_err(|e| TableError::Backend(format!("stored item does not match its type: {e}")))
+}
+
+pub(crate) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

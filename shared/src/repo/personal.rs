@@ -1,0 +1,50 @@
+//! Marking items that hold a person's data with whose data it is, so that export and erasure
+//! find all of it by querying the subject index — never by scanning the table.
+
+use serde_json::Value;
+
+use crate::domain::TenantId;
+use crate::ports::{Index, Item, Key, Query, Table, TableError};
+
+/// Whose data an item holds: a contact (a customer of the business) or a member (a user).
+pub fn subject_partition(tenant: &TenantId, subject_id: &str) -> String {
+    format!("{tenant}#{subject_id}")
+}
+
+/// Adds the subject index attributes to an item. `kind` names the item type, so a subject's
+/// items group by type in the index.
+pub fn mark(item: &mut Item, tenant: &TenantId, subject_id: &str, kind: &str) {
+    let (pk, sk) = (
+        item.get("pk").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        item.get("sk").and_then(Value::as_str).unwrap_or_default().to_owned(),
+    );
+    item.insert(
+        Index::Subject.partition_attribute().into(),
+        subject_partition(tenant, subject_id).into(),
+    );
+    item.insert(Index::Subject.sort_attribute().into(), format!("{kind}#{pk}#{sk}").into());
+}
+
+/// The keys of every item holding this subject's data.
+pub async fn keys_of_subject(
+    table: &dyn Table,
+    tenant: &TenantId,
+    subject_id: &str,
+) -> Result<Vec<Key>, TableError> {
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .query(
+                Query::index(Index::Subject, subject_partition(tenant, subject_id))
+                    .limit(500)
+                    .start_after(start),
+            )
+            .await?;
+        keys.extend(page.items.iter().filter_map(Key::of));
+        match page.last_key {
+            Some(last) => start = Some(last),
+            None => return Ok(keys),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The AWS resources the functions use, described once. `template.yaml` declares the same
+//! table, queues and bucket (a test compares them), and the emulator bootstrap and the AWS
+//! contract tests create them from here.
+
+use crate::ports::Index;
+
+pub struct TableSpec {
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    pub indexes: &'static [Index],
+    pub ttl_attribute: &'static str,
+}
+
+pub const TABLE: TableSpec = TableSpec {
+    partition_key: crate::ports::table::PK,
+    sort_key: crate::ports::table::SK,
+    indexes: &Index::ALL,
+    ttl_attribute: crate::ports::table::TTL_ATTRIBUTE,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// The logical name; the deployed queue is named `{stack}-{name}` (plus `.fifo`).
+    pub name: &'static str,
+    /// The setting holding the queue's URL.
+    pub url_setting: &'static str,
+    pub fifo: bool,
+    /// The consumer's Lambda timeout; the queue's visibility timeout is six times it.
+    pub consumer_timeout_secs: u32,
+    /// Receives before a message moves to the queue's dead-letter queue.
+    pub max_receive_count: u32,
+}
+
+impl QueueSpec {
+    pub const fn visibility_timeout_secs(&self) -> u32 {
+        self.consumer_timeout_secs * 6
+    }
+
+    pub fn queue_name(&self, prefix: &str) -> String {
+        let suffix = if self.fifo { ".fifo" } else { "" };
+        format!("{prefix}{}{suffix}", self.name)
+    }
+
+    pub fn dlq_name(&self, prefix: &str) -> String {
+        let suffix = if self.fifo { ".fifo" } else { "" };
+        format!("{prefix}{}-dlq{suffix}", self.name)
+    }
+}
+
+pub const INBOUND: QueueSpec = QueueSpec {
+    name: "inbound",
+    url_setting: "INBOUND_QUEUE_URL",
+    fifo: true,
+    consumer_timeout_secs: 30,
+    max_receive_count: 5,
+};
+pub const OUTBOUND: QueueSpec = QueueSpec {
+    name: "outbound",
+    url_setting: "OUTBOUND_QUEUE_URL",
+    fifo: false,
+    consumer_timeout_secs: 30,
+    max_receive_count: 8,
+};
+pub const AUTOMATION: QueueSpec = QueueSpec {
+    name: "automation",
+    url_setting: "AUTOMATION_QUEUE_URL",
+    fifo: false,
+    consumer_timeout_secs: 60,
+    max_receive_count: 5,
+};
+pub const PRIVACY: QueueSpec = QueueSpec {
+    name: "privacy",
+    url_setting: "PRIVACY_QUEUE_URL",
+    fifo: false,
+    consumer_timeout_secs: 300,
+    max_receive_count: 5,
+};
+
+pub const QUEUES: [QueueSpec; 4] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY];
+
+/// Object key prefixes in the bucket, each with its lifecycle.
+pub const EXPORTS_PREFIX: &str = "exports/";
+/// Days after which an export archive is deleted by the bucket's lifecycle rule (the presigned
+/// link to it lives far shorter).
+pub const EXPORTS_EXPIRE_DAYS: u32 = 7;

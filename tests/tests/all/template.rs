@@ -1,0 +1,760 @@
+//! `template.yaml` against the code: the table, queues and bucket against
+//! `gestor_shared::resources`, each function's routes against its crate's `ROUTES`, and the
+//! SAM mistakes cfn-lint lets through (event types, batch failure reporting, schedule
+//! expressions, secrets in plain text).
+//!
+//! yaml-rust2 drops the tags of CloudFormation's short forms (`!Ref X` would read as the plain
+//! string `X`), so the template is read through a small loader that turns `!Ref X` into
+//! `{Ref: X}` and `!Name value` into `{"Fn::Name": value}`: their long forms.
+
+use gestor_shared::ports::Index;
+use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX};
+use gestor_shared::settings::REQUIRED_SECRETS;
+use std::collections::{BTreeMap, BTreeSet};
+use yaml_rust2::Yaml;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::yaml::Hash;
+
+const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"));
+const FUNCTIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+
+/// Routes that skip the JWT authorizer. Every other route requires a token.
+const PUBLIC_ROUTES: &[&str] = &["GET /v1/openapi.json"];
+
+/// Each function binary with the routes its crate serves.
+fn crate_routes() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        ("contacts", gestor_contacts::ROUTES),
+        ("members", gestor_members::ROUTES),
+        ("audit", gestor_audit::ROUTES),
+        ("openapi", gestor_openapi::ROUTES),
+    ])
+}
+
+// ------------------------------------------------------------------ reading the template
+
+#[derive(Default)]
+struct Loader {
+    stack: Vec<Frame>,
+    docs: Vec<Yaml>,
+}
+
+enum Frame {
+    Seq(Vec<Yaml>, Option<Tag>),
+    Map(Hash, Option<Yaml>, Option<Tag>),
+}
+
+impl Loader {
+    fn add(&mut self, node: Yaml, mark: Marker) {
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq(items, _)) => items.push(node),
+            Some(Frame::Map(_, key @ None, _)) => *key = Some(node),
+            Some(Frame::Map(map, key, _)) => {
+                let key = key.take().expect("a pending key");
+                let line = mark.line();
+                assert!(
+                    map.insert(key.clone(), node).is_none(),
+                    "duplicate {key:?} at line {line}"
+                );
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Loader {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        match event {
+            Event::SequenceStart(_, tag) => self.stack.push(Frame::Seq(Vec::new(), tag)),
+            Event::MappingStart(_, tag) => self.stack.push(Frame::Map(Hash::new(), None, tag)),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, tag) = match self.stack.pop() {
+                    Some(Frame::Seq(items, tag)) => (Yaml::Array(items), tag),
+                    Some(Frame::Map(map, _, tag)) => (Yaml::Hash(map), tag),
+                    None => panic!("unbalanced YAML at line {}", mark.line()),
+                };
+                self.add(long_form(node, tag), mark);
+            }
+            Event::Scalar(value, style, _, tag) => {
+                let node = match (style, &tag) {
+                    (TScalarStyle::Plain, None) => Yaml::from_str(&value),
+                    _ => Yaml::String(value),
+                };
+                self.add(long_form(node, tag), mark);
+            }
+            Event::Alias(_) => panic!("template.yaml uses no YAML aliases (line {})", mark.line()),
+            _ => {}
+        }
+    }
+}
+
+/// `!Ref X` -> `{Ref: X}`, `!Condition X` -> `{Condition: X}`, `!Sub s` -> `{"Fn::Sub": s}` ...
+fn long_form(node: Yaml, tag: Option<Tag>) -> Yaml {
+    let Some(Tag { suffix, .. }) = tag.filter(|tag| tag.handle == "!") else {
+        return node;
+    };
+    let name = match suffix.as_str() {
+        "Ref" | "Condition" => suffix,
+        _ => format!("Fn::{suffix}"),
+    };
+    Yaml::Hash(Hash::from_iter([(Yaml::String(name), node)]))
+}
+
+fn parse(text: &str) -> Yaml {
+    let mut loader = Loader::default();
+    let loaded = Parser::new_from_str(text).load(&mut loader, false);
+    loaded.expect("valid YAML");
+    loader.docs.pop().expect("a YAML document")
+}
+
+fn template() -> Yaml {
+    parse(TEMPLATE)
+}
+
+/// The node at a dotted path (`Properties.RedrivePolicy.maxReceiveCount`, `Rules.0.Id`);
+/// `Yaml::BadValue` when absent.
+fn at<'a>(node: &'a Yaml, path: &str) -> &'a Yaml {
+    path.split('.')
+        .fold(node, |node, key| match key.parse::<usize>() {
+            Ok(i) => &node[i],
+            Err(_) => &node[key],
+        })
+}
+
+/// Asserts that the node at each path equals its value (`BadValue`: absent); `whose` names
+/// the resource in the messages.
+fn expect(node: &Yaml, whose: &str, wanted: &[(&str, Yaml)]) {
+    for (path, want) in wanted {
+        assert_eq!(at(node, path), want, "{whose}: {path}");
+    }
+}
+
+fn s(value: &str) -> Yaml {
+    Yaml::String(value.to_owned())
+}
+
+fn n(value: u32) -> Yaml {
+    Yaml::Integer(value.into())
+}
+
+const YES: Yaml = Yaml::Boolean(true);
+
+fn text<'a>(node: &'a Yaml, what: &str) -> &'a str {
+    node.as_str()
+        .unwrap_or_else(|| panic!("{what} should be a string, found {node:?}"))
+}
+
+/// The resources of one type, by logical id.
+fn resources_of<'a>(t: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    let all = t["Resources"].as_hash().expect("Resources is a mapping");
+    let of_kind = all.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind));
+    of_kind
+        .map(|(id, r)| (text(id, "a logical id"), r))
+        .collect()
+}
+
+/// The one resource of a type.
+fn single<'a>(t: &'a Yaml, kind: &str) -> (&'a str, &'a Yaml) {
+    match resources_of(t, kind)[..] {
+        [one] => one,
+        ref all => panic!("expected one {kind}, found {}", all.len()),
+    }
+}
+
+fn resource<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
+    let r = &t["Resources"][id];
+    assert!(!r.is_badvalue(), "template.yaml has no resource {id}");
+    r
+}
+
+/// The logical id a `Ref` or `Fn::GetAtt` points at.
+fn target(node: &Yaml) -> Option<&str> {
+    match (&node["Ref"], &node["Fn::GetAtt"]) {
+        (Yaml::String(id), _) => Some(id),
+        (_, Yaml::String(att)) => att.split('.').next(),
+        (_, Yaml::Array(parts)) => parts.first().and_then(Yaml::as_str),
+        _ => None,
+    }
+}
+
+/// The text of a plain string or of an `Fn::Sub` (either form).
+fn sub_text(node: &Yaml) -> Option<&str> {
+    let sub = &node["Fn::Sub"];
+    node.as_str().or(sub.as_str()).or(sub[0].as_str())
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn functions(t: &Yaml) -> Vec<(&str, &Yaml)> {
+    resources_of(t, "AWS::Serverless::Function")
+}
+
+/// A function property, falling back to `Globals.Function`.
+fn property<'a>(t: &'a Yaml, function: &'a Yaml, name: &str) -> &'a Yaml {
+    let own = &function["Properties"][name];
+    if own.is_badvalue() {
+        &t["Globals"]["Function"][name]
+    } else {
+        own
+    }
+}
+
+/// A function's environment: the global variables with the function's own over them.
+fn environment<'a>(t: &'a Yaml, function: &'a Yaml) -> BTreeMap<&'a str, &'a Yaml> {
+    let global = at(t, "Globals.Function.Environment.Variables");
+    let own = at(function, "Properties.Environment.Variables");
+    let vars = [global, own]
+        .into_iter()
+        .filter_map(Yaml::as_hash)
+        .flatten();
+    vars.map(|(name, value)| (text(name, "a variable name"), value))
+        .collect()
+}
+
+struct SamEvent<'a> {
+    name: &'a str,
+    kind: &'a str,
+    props: &'a Yaml,
+}
+
+fn events_of(function: &Yaml) -> Vec<SamEvent<'_>> {
+    let events = function["Properties"]["Events"]
+        .as_hash()
+        .into_iter()
+        .flatten();
+    events
+        .map(|(name, e)| SamEvent {
+            name: text(name, "an event name"),
+            kind: text(&e["Type"], "an event Type"),
+            props: &e["Properties"],
+        })
+        .collect()
+}
+
+fn route(event: &SamEvent<'_>) -> String {
+    let method = text(&event.props["Method"], "Method").to_ascii_uppercase();
+    format!("{method} {}", text(&event.props["Path"], "Path"))
+}
+
+// ------------------------------------------------------------------ checks
+
+/// What SAM and the functions require of one event; `t` resolves its references.
+fn check_event(t: &Yaml, event: &SamEvent<'_>) -> Result<(), String> {
+    let p = event.props;
+    let refers_to = |node: &Yaml, kind: &str| {
+        target(node).is_some_and(|id| t["Resources"][id]["Type"].as_str() == Some(kind))
+    };
+    match event.kind {
+        "HttpApi" => {
+            let methods = [
+                "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+            ];
+            let method = p["Method"].as_str().map(str::to_ascii_uppercase);
+            if !refers_to(&p["ApiId"], "AWS::Serverless::HttpApi") {
+                Err("ApiId must reference the template's HttpApi".into())
+            } else if !method.is_some_and(|m| methods.contains(&m.as_str())) {
+                Err(format!("invalid Method {:?}", p["Method"]))
+            } else if !p["Path"].as_str().is_some_and(|path| path.starts_with('/')) {
+                Err(format!("invalid Path {:?}", p["Path"]))
+            } else {
+                Ok(())
+            }
+        }
+        "Api" => Err("`Type: Api` is a REST API event; the routes belong to the HttpApi".into()),
+        "SQS" => {
+            let types = p["FunctionResponseTypes"].as_vec().map(Vec::as_slice);
+            if !refers_to(&p["Queue"], "AWS::SQS::Queue") {
+                Err("Queue must reference a queue of the template (!GetAtt X.Arn)".into())
+            } else if types != Some(&[s("ReportBatchItemFailures")]) {
+                Err("FunctionResponseTypes must be [ReportBatchItemFailures]".into())
+            } else {
+                Ok(())
+            }
+        }
+        "Schedule" | "ScheduleV2" => {
+            let expr = p["Schedule"].as_str().or(p["ScheduleExpression"].as_str());
+            check_schedule(expr.ok_or("a schedule event needs its expression")?)
+        }
+        other => Err(format!(
+            "event type {other} is not checked here yet: add it"
+        )),
+    }
+}
+
+/// An EventBridge `rate(...)` or `cron(...)` expression.
+fn check_schedule(expr: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid schedule {expr:?}: {why}"));
+    let inside = |prefix: &str| expr.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
+    if let Some(body) = inside("rate(") {
+        let (value, unit) = body.split_once(' ').unwrap_or((body, ""));
+        return match (value.parse::<u32>(), unit) {
+            (Ok(1), "minute" | "hour" | "day") => Ok(()),
+            (Ok(2..), "minutes" | "hours" | "days") => Ok(()),
+            _ => bad("rate(1 minute|hour|day) or rate(N minutes|hours|days), N > 1"),
+        };
+    }
+    let Some(body) = inside("cron(") else {
+        return bad("neither rate(...) nor cron(...)");
+    };
+    let fields: Vec<&str> = body.split(' ').collect();
+    let allowed = |f: &&str| {
+        !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ",-*/?#".contains(c))
+    };
+    if fields.len() != 6 {
+        bad("cron takes six fields: minutes hours day-of-month month day-of-week year")
+    } else if (fields[2] == "?") == (fields[4] == "?") {
+        bad("exactly one of day-of-month and day-of-week must be `?`")
+    } else if !fields.iter().all(allowed) {
+        bad("a cron field holds characters outside 0-9 A-Z , - * / ? #")
+    } else {
+        let minutes_and_hours = [(fields[0], 59), (fields[1], 23)];
+        let numbers = minutes_and_hours
+            .iter()
+            .flat_map(|(f, max)| f.split([',', '-', '/']).map(move |n| (n, *max)));
+        match numbers
+            .filter(|(n, _)| *n != "*")
+            .all(|(n, max)| n.parse::<u32>().is_ok_and(|n| n <= max))
+        {
+            true => Ok(()),
+            false => bad("minutes are 0-59 and hours 0-23"),
+        }
+    }
+}
+
+fn is_secret_name(name: &str) -> bool {
+    ["_SECRET", "_TOKEN", "_KEY"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// A value that is exactly one CloudFormation dynamic reference to a secret store.
+fn is_dynamic_reference(value: &Yaml) -> bool {
+    let stores = ["{{resolve:secretsmanager:", "{{resolve:ssm-secure:"];
+    sub_text(value).is_some_and(|v| {
+        stores.iter().any(|store| v.starts_with(store))
+            && v.ends_with("}}")
+            && v.matches("{{").count() == 1
+    })
+}
+
+/// The `[[bin]]` names of the crates under `functions/`.
+fn workspace_function_binaries() -> BTreeSet<String> {
+    let mut bins = BTreeSet::new();
+    for dir in std::fs::read_dir(FUNCTIONS_DIR).expect("functions/ is readable") {
+        let manifest = dir
+            .expect("an entry of functions/")
+            .path()
+            .join("Cargo.toml");
+        let Ok(toml) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let mut in_bin = false;
+        for line in toml.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_bin = line == "[[bin]]";
+            } else if let Some((key, value)) = line.split_once('=')
+                && in_bin
+                && key.trim() == "name"
+            {
+                bins.insert(value.trim().trim_matches('"').to_owned());
+            }
+        }
+    }
+    bins
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn the_table_matches_the_resource_spec() {
+    let t = template();
+    let (id, table) = single(&t, "AWS::DynamoDB::Table");
+    let (p, spec) = (&table["Properties"], &resources::TABLE);
+    assert_eq!(spec.indexes, &Index::ALL[..]);
+    let gsi_count = format!("GlobalSecondaryIndexes.{}", Index::ALL.len());
+    let table_wanted = [
+        ("KeySchema.0.AttributeName", s(spec.partition_key)),
+        ("KeySchema.0.KeyType", s("HASH")),
+        ("KeySchema.1.AttributeName", s(spec.sort_key)),
+        ("KeySchema.1.KeyType", s("RANGE")),
+        ("KeySchema.2", Yaml::BadValue),
+        (&gsi_count, Yaml::BadValue),
+        (
+            "TimeToLiveSpecification.AttributeName",
+            s(spec.ttl_attribute),
+        ),
+        ("TimeToLiveSpecification.Enabled", YES),
+        ("BillingMode", s("PAY_PER_REQUEST")),
+        (
+            "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled",
+            YES,
+        ),
+        ("SSESpecification.SSEEnabled", YES),
+        ("DeletionProtectionEnabled", YES),
+    ];
+    expect(p, id, &table_wanted);
+    for (i, index) in Index::ALL.into_iter().enumerate() {
+        let gsi_wanted = [
+            ("IndexName", s(index.name())),
+            ("KeySchema.0.AttributeName", s(index.partition_attribute())),
+            ("KeySchema.0.KeyType", s("HASH")),
+            ("KeySchema.1.AttributeName", s(index.sort_attribute())),
+            ("KeySchema.1.KeyType", s("RANGE")),
+            ("KeySchema.2", Yaml::BadValue),
+            ("Projection.ProjectionType", s("ALL")),
+        ];
+        expect(
+            &p["GlobalSecondaryIndexes"][i],
+            &format!("{id} GSI {i}"),
+            &gsi_wanted,
+        );
+    }
+    // Exactly the key attributes are defined, all of them strings.
+    let mut key_attributes = vec![spec.partition_key, spec.sort_key];
+    key_attributes.extend(
+        Index::ALL
+            .iter()
+            .flat_map(|i| [i.partition_attribute(), i.sort_attribute()]),
+    );
+    let definitions = p["AttributeDefinitions"]
+        .as_vec()
+        .expect("AttributeDefinitions");
+    let defined: BTreeSet<_> = definitions
+        .iter()
+        .map(|a| (&a["AttributeName"], &a["AttributeType"]))
+        .collect();
+    let wanted: Vec<_> = key_attributes.into_iter().map(|a| (s(a), s("S"))).collect();
+    assert_eq!(
+        defined,
+        wanted.iter().map(|(a, k)| (a, k)).collect(),
+        "{id}"
+    );
+}
+
+#[test]
+fn every_queue_matches_the_resource_spec_and_has_a_watched_dead_letter_queue() {
+    let t = template();
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    let prefix = "${AWS::StackName}-";
+    for spec in resources::QUEUES {
+        let id = format!("{}Queue", capitalized(spec.name));
+        let dlq_id = format!("{}DeadLetterQueue", capitalized(spec.name));
+        let (queue, dlq) = (
+            &resource(&t, &id)["Properties"],
+            &resource(&t, &dlq_id)["Properties"],
+        );
+        let fifo = |q: &Yaml| q["FifoQueue"].as_bool().unwrap_or(false);
+        assert!(
+            fifo(queue) == spec.fifo && fifo(dlq) == spec.fifo,
+            "{id}: FifoQueue"
+        );
+        let dedup = if spec.fifo {
+            Yaml::Boolean(false)
+        } else {
+            Yaml::BadValue
+        };
+        let queue_wanted = [
+            ("SqsManagedSseEnabled", YES),
+            ("ContentBasedDeduplication", dedup.clone()),
+            ("VisibilityTimeout", n(spec.visibility_timeout_secs())),
+            ("RedrivePolicy.maxReceiveCount", n(spec.max_receive_count)),
+        ];
+        expect(queue, &id, &queue_wanted);
+        let dlq_wanted = [
+            ("SqsManagedSseEnabled", YES),
+            ("ContentBasedDeduplication", dedup),
+            ("MessageRetentionPeriod", n(14 * 24 * 3600)),
+        ];
+        expect(dlq, &dlq_id, &dlq_wanted);
+        let names = [sub_text(&queue["QueueName"]), sub_text(&dlq["QueueName"])];
+        let wanted = [spec.queue_name(prefix), spec.dlq_name(prefix)];
+        assert_eq!(
+            names,
+            wanted.each_ref().map(|n| Some(n.as_str())),
+            "{id}: QueueName"
+        );
+        let dead_letter_target = target(&queue["RedrivePolicy"]["deadLetterTargetArn"]);
+        assert_eq!(
+            dead_letter_target,
+            Some(dlq_id.as_str()),
+            "{id}: dead-letter queue"
+        );
+
+        let watches_dlq = |(_, alarm): &(&str, &Yaml)| {
+            let a = &alarm["Properties"];
+            let on_dlq =
+                |d: &Yaml| d["Name"] == s("QueueName") && target(&d["Value"]) == Some(&dlq_id);
+            a["MetricName"] == s("ApproximateNumberOfMessagesVisible")
+                && a["ComparisonOperator"] == s("GreaterThanThreshold")
+                && a["Threshold"] == Yaml::Integer(0)
+                && a["Dimensions"]
+                    .as_vec()
+                    .is_some_and(|dims| dims.iter().any(on_dlq))
+        };
+        assert!(alarms.iter().any(watches_dlq), "no alarm on {dlq_id}");
+    }
+    let queues = resources_of(&t, "AWS::SQS::Queue").len();
+    assert_eq!(
+        queues,
+        2 * resources::QUEUES.len(),
+        "queues outside resources::QUEUES"
+    );
+}
+
+#[test]
+fn queue_visibility_is_six_times_the_timeout_of_its_consumers() {
+    let t = template();
+    for (fid, function) in functions(&t) {
+        let timeout = property(&t, function, "Timeout")
+            .as_i64()
+            .expect("a Timeout");
+        for event in events_of(function).iter().filter(|e| e.kind == "SQS") {
+            let queue = target(&event.props["Queue"]).expect("an SQS event's Queue");
+            let visibility = at(resource(&t, queue), "Properties.VisibilityTimeout").as_i64();
+            let visibility = visibility.unwrap_or(30);
+            let message = format!("{queue} visibility {visibility}s, {fid} timeout {timeout}s");
+            assert!(visibility >= 6 * timeout, "{message}");
+        }
+    }
+}
+
+#[test]
+fn every_event_is_well_formed() {
+    let t = template();
+    for (fid, function) in functions(&t) {
+        for event in events_of(function) {
+            if let Err(e) = check_event(&t, &event) {
+                panic!("event {} of {fid}: {e}", event.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_event_checks_catch_the_usual_mistakes() {
+    let t = parse(
+        "Resources:
+          Api: {Type: AWS::Serverless::HttpApi}
+          Jobs: {Type: AWS::SQS::Queue}
+          F:
+            Type: AWS::Serverless::Function
+            Properties:
+              Events:
+                GoodRoute: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: get, Path: /v1/x}}
+                RestRoute: {Type: Api, Properties: {Method: get, Path: /v1/x}}
+                NoApiId: {Type: HttpApi, Properties: {Method: GET, Path: /v1/x}}
+                LiteralApiId: {Type: HttpApi, Properties: {ApiId: Api, Method: GET, Path: /v1/x}}
+                GoodQueue:
+                  Type: SQS
+                  Properties: {Queue: !GetAtt Jobs.Arn, FunctionResponseTypes: [ReportBatchItemFailures]}
+                NoReport: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn}}
+                Misspelt:
+                  Type: SQS
+                  Properties: {Queue: !GetAtt Jobs.Arn, FunctionResponseTypes: [ReportBatchItemFailure]}
+                NoQueue: {Type: SQS, Properties: {FunctionResponseTypes: [ReportBatchItemFailures]}}
+                GoodRate: {Type: Schedule, Properties: {Schedule: rate(1 hour)}}
+                GoodCron: {Type: ScheduleV2, Properties: {ScheduleExpression: 'cron(0/15 8-18 ? * MON-FRI *)'}}
+                BadRate: {Type: Schedule, Properties: {Schedule: rate(5 minute)}}
+                BadCron: {Type: Schedule, Properties: {Schedule: 'cron(0 12 * * * *)'}}",
+    );
+    let (_, function) = functions(&t)[0];
+    for event in events_of(function) {
+        let outcome = check_event(&t, &event);
+        let name = event.name;
+        assert_eq!(
+            outcome.is_ok(),
+            name.starts_with("Good"),
+            "{name}: {outcome:?}"
+        );
+    }
+    let good = [
+        "rate(1 day)",
+        "rate(15 minutes)",
+        "cron(0 3 * * ? *)",
+        "cron(30 2 L * ? 2030)",
+    ];
+    let bad = [
+        "rate(0 minutes)",
+        "rate(1 hours)",
+        "rate(2 weeks)",
+        "cron(0 3 * * *)",
+        "cron(61 3 * * ? *)",
+    ];
+    for expr in good.into_iter().chain(bad) {
+        let valid = check_schedule(expr).is_ok();
+        assert_eq!(valid, good.contains(&expr), "{expr}");
+    }
+}
+
+#[test]
+fn the_routes_of_each_function_are_its_crate_routes() {
+    let t = template();
+    let expected = crate_routes();
+    let mut binaries = BTreeSet::new();
+    for (fid, function) in functions(&t) {
+        let bin = text(at(function, "Metadata.BuildProperties.Binary"), "Binary");
+        assert!(binaries.insert(bin.to_owned()), "{bin} is deployed twice");
+        let Some(routes) = expected.get(bin) else {
+            panic!("{fid}: no routes for {bin}")
+        };
+        let events = events_of(function);
+        let http_events: Vec<_> = events.iter().filter(|e| e.kind == "HttpApi").collect();
+        let declared: BTreeSet<String> = http_events.iter().map(|e| route(e)).collect();
+        let wanted: BTreeSet<String> = routes.iter().map(|r| (*r).to_owned()).collect();
+        assert_eq!(
+            declared, wanted,
+            "the HttpApi events of {fid}, {bin}'s ROUTES"
+        );
+        for event in http_events {
+            let (route, public) = (
+                route(event),
+                at(event.props, "Auth.Authorizer") == &s("NONE"),
+            );
+            assert_eq!(public, PUBLIC_ROUTES.contains(&&*route), "{route}: public?");
+        }
+    }
+    let known: BTreeSet<String> = expected.keys().map(|b| (*b).to_owned()).collect();
+    assert_eq!(binaries, known, "the binaries the template deploys");
+    assert_eq!(
+        workspace_function_binaries(),
+        known,
+        "functions/*/Cargo.toml"
+    );
+}
+
+#[test]
+fn every_function_is_a_rust_arm64_function() {
+    let t = template();
+    for (fid, function) in functions(&t) {
+        let property = |name: &str| property(&t, function, name);
+        assert_eq!(property("Runtime"), &s("provided.al2023"), "{fid}");
+        assert_eq!(property("Handler"), &s("bootstrap"), "{fid}");
+        assert_eq!(
+            property("Architectures"),
+            &Yaml::Array(vec![s("arm64")]),
+            "{fid}"
+        );
+        assert_eq!(
+            property("CodeUri"),
+            &s("."),
+            "{fid}: CodeUri is the workspace"
+        );
+        assert!(
+            property("Timeout").as_i64().is_some_and(|t| t > 0),
+            "{fid}: Timeout"
+        );
+        expect(
+            function,
+            fid,
+            &[("Metadata.BuildMethod", s("rust-cargolambda"))],
+        );
+    }
+}
+
+#[test]
+fn the_environment_names_the_resources_and_hides_the_secrets() {
+    let t = template();
+    let globals = ("Globals", at(&t, "Globals.Function.Environment.Variables"));
+    let own = functions(&t)
+        .into_iter()
+        .map(|(id, f)| (id, at(f, "Properties.Environment.Variables")));
+    for (scope, vars) in [globals].into_iter().chain(own) {
+        for (name, value) in vars.as_hash().into_iter().flatten() {
+            let name = text(name, "a variable name");
+            let ok = !is_secret_name(name) || is_dynamic_reference(value);
+            assert!(ok, "{name} in {scope}: not a {{{{resolve:...}}}}");
+        }
+    }
+    let (table, _) = single(&t, "AWS::DynamoDB::Table");
+    let (bucket, _) = single(&t, "AWS::S3::Bucket");
+    let mut references = vec![
+        ("TABLE_NAME", table.to_owned()),
+        ("BUCKET_NAME", bucket.to_owned()),
+    ];
+    references.extend(
+        resources::QUEUES.map(|q| (q.url_setting, format!("{}Queue", capitalized(q.name)))),
+    );
+    for (fid, function) in functions(&t) {
+        let env = environment(&t, function);
+        for secret in REQUIRED_SECRETS {
+            let ok = env.get(secret).is_some_and(|v| is_dynamic_reference(v));
+            assert!(ok, "{fid} needs {secret}");
+        }
+        for (setting, id) in &references {
+            let referenced = env.get(setting).and_then(|v| target(v));
+            assert_eq!(referenced, Some(id.as_str()), "{setting} of {fid}");
+        }
+    }
+    let literals = [
+        s("hunter2"),
+        parse("!Ref SecretParameter"),
+        s("a{{resolve:ssm-secure:b}}"),
+    ];
+    assert!(!literals.iter().any(is_dynamic_reference));
+    let reference = parse("!Sub '{{resolve:secretsmanager:${S}:SecretString:A_KEY}}'");
+    assert!(is_dynamic_reference(&reference));
+}
+
+#[test]
+fn the_bucket_is_private_encrypted_unversioned_and_expires_exports() {
+    let t = template();
+    let (id, bucket) = single(&t, "AWS::S3::Bucket");
+    let p = &bucket["Properties"];
+    let wanted = [
+        ("PublicAccessBlockConfiguration.BlockPublicAcls", YES),
+        ("PublicAccessBlockConfiguration.BlockPublicPolicy", YES),
+        ("PublicAccessBlockConfiguration.IgnorePublicAcls", YES),
+        ("PublicAccessBlockConfiguration.RestrictPublicBuckets", YES),
+        (
+            "OwnershipControls.Rules.0.ObjectOwnership",
+            s("BucketOwnerEnforced"),
+        ),
+        // Erasure must be permanent: a versioned bucket keeps deleted objects.
+        ("VersioningConfiguration", Yaml::BadValue),
+    ];
+    expect(p, id, &wanted);
+    let encryption =
+        "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault";
+    let algorithm = at(p, encryption)["SSEAlgorithm"].as_str();
+    let encrypted = matches!(algorithm, Some("AES256" | "aws:kms" | "aws:kms:dsse"));
+    assert!(encrypted, "{id}: SSEAlgorithm {algorithm:?}");
+
+    let rules = at(p, "LifecycleConfiguration.Rules")
+        .as_vec()
+        .expect("lifecycle rules");
+    let expires_exports = rules.iter().any(|r| {
+        r["Status"] == s("Enabled")
+            && r["Prefix"] == s(EXPORTS_PREFIX)
+            && r["ExpirationInDays"] == n(EXPORTS_EXPIRE_DAYS)
+    });
+    assert!(
+        expires_exports,
+        "{id}: {EXPORTS_PREFIX} expire in {EXPORTS_EXPIRE_DAYS} days"
+    );
+    let abort_after =
+        |r: &Yaml| at(r, "AbortIncompleteMultipartUpload.DaysAfterInitiation") == &n(1);
+    assert!(
+        rules.iter().any(abort_after),
+        "{id}: abort incomplete uploads"
+    );
+
+    let policies = resources_of(&t, "AWS::S3::BucketPolicy");
+    let denies_plain_http = policies.iter().any(|(_, policy)| {
+        let p = &policy["Properties"];
+        let deny_http = |st: &Yaml| {
+            st["Effect"] == s("Deny") && at(st, "Condition.Bool.aws:SecureTransport") == &s("false")
+        };
+        let statements = p["PolicyDocument"]["Statement"].as_vec();
+        target(&p["Bucket"]) == Some(id) && statements.is_some_and(|st| st.iter().any(deny_http))
+    });
+    assert!(denies_plain_http, "{id}: deny requests without TLS");
+}
