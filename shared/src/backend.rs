@@ -40,7 +40,8 @@ impl Backend {
     /// a folder for files whose presigned URLs point at `files_base_url`.
     pub fn embedded(dir: &Path, files_base_url: &str, signing_key: &[u8]) -> Result<Self, BackendError> {
         let db = embedded::open(&dir.join("gestor.redb")).map_err(|e| BackendError(e.to_string()))?;
-        let table = embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
+        let table =
+            embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
         let queue = embedded_queue::EmbeddedQueue::new(db).map_err(|e| BackendError(e.to_string()))?;
         let files = Self::embedded_files(dir, files_base_url, signing_key);
         Ok(Self { table: Arc::new(table), queue: Arc::new(queue), files: Arc::new(files) })

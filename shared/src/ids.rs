@@ -28,21 +28,14 @@ fn parse_prefixed(prefix: &'static str, input: &str) -> Result<String, IdError> 
     let invalid = IdError::InvalidUlid { prefix };
     // The decoder silently drops bits above 128, so `8ZZZ...` would alias `0ZZZ...`; refusing
     // it keeps one string per id.
-    if !ulid_part
-        .as_bytes()
-        .first()
-        .is_some_and(|c| (b'0'..=b'7').contains(c))
-    {
+    if !ulid_part.as_bytes().first().is_some_and(|c| (b'0'..=b'7').contains(c)) {
         return Err(invalid);
     }
     let ulid = Ulid::from_string(ulid_part).map_err(|_| invalid)?;
     Ok(format!("{prefix}_{ulid}"))
 }
 
-fn id_schema(
-    prefix: &str,
-    description: &str,
-) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+fn id_schema(prefix: &str, description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     let len = prefix.len() + 1 + ulid::ULID_LEN;
     ObjectBuilder::new()
@@ -51,9 +44,7 @@ fn id_schema(
         .pattern(Some(format!("^{prefix}_[0-7][0-9A-HJKMNP-TV-Z]{{25}}$")))
         .min_length(Some(len))
         .max_length(Some(len))
-        .examples([serde_json::Value::String(format!(
-            "{prefix}_{EXAMPLE_ULID}"
-        ))])
+        .examples([serde_json::Value::String(format!("{prefix}_{EXAMPLE_ULID}"))])
         .into()
 }
 
@@ -70,10 +61,7 @@ pub fn ulid_bounds_for_time(t: OffsetDateTime) -> (String, String) {
     const MAX_RANDOM: u128 = (1 << Ulid::RAND_BITS) - 1;
     let ms = (t.unix_timestamp_nanos().div_euclid(1_000_000)).clamp(0, i128::from(MAX_MS));
     let ms = u64::try_from(ms).unwrap_or(MAX_MS);
-    (
-        Ulid::from_parts(ms, 0).to_string(),
-        Ulid::from_parts(ms, MAX_RANDOM).to_string(),
-    )
+    (Ulid::from_parts(ms, 0).to_string(), Ulid::from_parts(ms, MAX_RANDOM).to_string())
 }
 
 macro_rules! prefixed_id {
@@ -160,47 +148,19 @@ macro_rules! prefixed_id {
     };
 }
 
-prefixed_id!(
-    ContactId,
-    "ct",
-    "Identifies a contact (a person or company the tenant talks to)."
-);
-prefixed_id!(
-    ConversationId,
-    "cv",
-    "Identifies a conversation thread on one channel."
-);
-prefixed_id!(
-    MessageId,
-    "msg",
-    "Identifies a single inbound or outbound message."
-);
-prefixed_id!(
-    DealId,
-    "dl",
-    "Identifies a deal (sales opportunity) in a pipeline."
-);
-prefixed_id!(
-    MemberId,
-    "mb",
-    "Identifies a member (user) of a tenant's team."
-);
+prefixed_id!(ContactId, "ct", "Identifies a contact (a person or company the tenant talks to).");
+prefixed_id!(ConversationId, "cv", "Identifies a conversation thread on one channel.");
+prefixed_id!(MessageId, "msg", "Identifies a single inbound or outbound message.");
+prefixed_id!(DealId, "dl", "Identifies a deal (sales opportunity) in a pipeline.");
+prefixed_id!(MemberId, "mb", "Identifies a member (user) of a tenant's team.");
 prefixed_id!(AuditId, "au", "Identifies an audit log entry.");
 prefixed_id!(NoteId, "nt", "Identifies a note attached to a record.");
 prefixed_id!(PipelineId, "pl", "Identifies a sales pipeline.");
 prefixed_id!(TaskId, "tk", "Identifies a task assigned to a member.");
 prefixed_id!(AppointmentId, "ap", "Identifies a scheduled appointment.");
-prefixed_id!(
-    ProductId,
-    "pr",
-    "Identifies a product or service in the catalogue."
-);
+prefixed_id!(ProductId, "pr", "Identifies a product or service in the catalogue.");
 prefixed_id!(AutomationId, "at", "Identifies an automation rule.");
-prefixed_id!(
-    PrivacyRequestId,
-    "prq",
-    "Identifies a data-subject (ARCO) privacy request."
-);
+prefixed_id!(PrivacyRequestId, "prq", "Identifies a data-subject (ARCO) privacy request.");
 prefixed_id!(
     ChannelAccountId,
     "ch",
@@ -219,10 +179,7 @@ mod tests {
         let id = ContactId::new();
         let ulid = id.as_str().strip_prefix("ct_").unwrap();
         assert_eq!(ulid.len(), 26);
-        assert!(
-            ulid.chars()
-                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        );
+        assert!(ulid.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
         assert_eq!(PrivacyRequestId::new().as_str().get(..4), Some("prq_"));
         assert_eq!(MessageId::PREFIX, "msg");
     }
@@ -237,18 +194,9 @@ mod tests {
     #[test]
     fn parse_refuses_other_prefixes_and_bad_ulids() {
         let wrong = |s| ContactId::parse(s).unwrap_err();
-        assert_eq!(
-            wrong("dl_01HZX3K9Q7M2N4P6R8T0V2W4Y6"),
-            IdError::WrongPrefix { expected: "ct" }
-        );
-        assert_eq!(
-            wrong("CT_01HZX3K9Q7M2N4P6R8T0V2W4Y6"),
-            IdError::WrongPrefix { expected: "ct" }
-        );
-        assert_eq!(
-            wrong("ct01HZX3K9Q7M2N4P6R8T0V2W4Y6"),
-            IdError::WrongPrefix { expected: "ct" }
-        );
+        assert_eq!(wrong("dl_01HZX3K9Q7M2N4P6R8T0V2W4Y6"), IdError::WrongPrefix { expected: "ct" });
+        assert_eq!(wrong("CT_01HZX3K9Q7M2N4P6R8T0V2W4Y6"), IdError::WrongPrefix { expected: "ct" });
+        assert_eq!(wrong("ct01HZX3K9Q7M2N4P6R8T0V2W4Y6"), IdError::WrongPrefix { expected: "ct" });
         assert_eq!(wrong(""), IdError::WrongPrefix { expected: "ct" });
         for bad in [
             "ct_",
@@ -266,10 +214,7 @@ mod tests {
         let product = ProductId::new();
         assert!(PrivacyRequestId::parse(product.as_str()).is_err());
         assert!(ProductId::parse(PrivacyRequestId::new().as_str()).is_err());
-        assert_eq!(
-            ContactId::parse("dl_x").unwrap_err().to_string(),
-            "must be an id starting with `ct_`"
-        );
+        assert_eq!(ContactId::parse("dl_x").unwrap_err().to_string(), "must be an id starting with `ct_`");
     }
 
     #[test]

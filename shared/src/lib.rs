@@ -14,3 +14,5 @@ pub mod ports;
 pub mod repo;
 pub mod resources;
 pub mod settings;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

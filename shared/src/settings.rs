@@ -69,10 +69,7 @@ impl Settings {
         }
     }
 
-    pub fn read(
-        lookup: impl Fn(&str) -> Option<String>,
-        dev_defaults: bool,
-    ) -> Result<Self, MissingSetting> {
+    pub fn read(lookup: impl Fn(&str) -> Option<String>, dev_defaults: bool) -> Result<Self, MissingSetting> {
         let secret = |name: &'static str| -> Result<String, MissingSetting> {
             match lookup(name) {
                 Some(v) => Ok(v),

@@ -59,10 +59,10 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
     };
     let from = bound("from", false);
     let to = bound("to", true);
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            errors.push(FieldError::new("from", "must not be after to"));
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        errors.push(FieldError::new("from", "must not be after to"));
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));

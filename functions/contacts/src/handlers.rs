@@ -50,10 +50,10 @@ fn duplicate(error: ContactError) -> ApiError {
 }
 
 async fn check_owner(app: &Contacts, caller: &Caller, owner: Option<&MemberId>) -> Result<(), ApiError> {
-    if let Some(owner) = owner {
-        if app.core.members.get_by_id(&caller.tenant, owner).await?.is_none() {
-            return Err(ApiError::invalid_field("owner_id", "is not a member of this business"));
-        }
+    if let Some(owner) = owner
+        && app.core.members.get_by_id(&caller.tenant, owner).await?.is_none()
+    {
+        return Err(ApiError::invalid_field("owner_id", "is not a member of this business"));
     }
     Ok(())
 }
@@ -218,7 +218,9 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let patch = call.json_object()?;
     let body_version = match patch.get("version") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| ApiError::invalid_field("version", "must be a whole number"))?),
+        Some(v) => {
+            Some(v.as_u64().ok_or_else(|| ApiError::invalid_field("version", "must be a whole number"))?)
+        }
     };
     for attempt in 0..RACE_RETRIES {
         let current = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
@@ -244,7 +246,9 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
         next.version = current.version + 1;
         next.updated_at = time::OffsetDateTime::now_utc();
         match app.repo.replace(&caller.tenant, &current, &next).await {
-            Ok(()) => return Ok(Reply::ok(&next)?.version(next.version).subject(next.id.as_str()).changed(changed)),
+            Ok(()) => {
+                return Ok(Reply::ok(&next)?.version(next.version).subject(next.id.as_str()).changed(changed));
+            }
             // Someone else changed it in between: a conditional request fails, others retry
             // on the new version.
             Err(ContactError::VersionConflict) if if_match.is_none() && body_version.is_none() => {

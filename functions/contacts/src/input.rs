@@ -51,7 +51,8 @@ impl Fields {
     /// A new contact's fields from a create body.
     pub fn from_create(body: Map<String, Value>) -> Result<Self, ApiError> {
         let mut errors = check_names(&body, false);
-        if body.contains_key("attributes") && !body["attributes"].is_object() && !body["attributes"].is_null() {
+        if body.contains_key("attributes") && !body["attributes"].is_object() && !body["attributes"].is_null()
+        {
             errors.push(FieldError::new("attributes", "must be an object of custom fields"));
         }
         let mut doc = Self::empty_document();
@@ -121,7 +122,10 @@ impl Fields {
                 }
                 for key in map.keys() {
                     if key.is_empty() || key.chars().count() > 64 {
-                        errors.push(FieldError::new(format!("attributes.{key}"), "names must be 1 to 64 characters"));
+                        errors.push(FieldError::new(
+                            format!("attributes.{key}"),
+                            "names must be 1 to 64 characters",
+                        ));
                     }
                 }
                 map.clone()
@@ -284,7 +288,9 @@ mod tests {
 
     #[test]
     fn phones_are_normalised_and_deduplicated() {
-        let fields = Fields::from_create(obj(json!({"phones": ["+52 55 1234 5678", "+5215512345678", "+525512345678"]})));
+        let fields = Fields::from_create(obj(
+            json!({"phones": ["+52 55 1234 5678", "+5215512345678", "+525512345678"]}),
+        ));
         assert_eq!(fields.map(|f| f.phones.len()).ok(), Some(1));
     }
 }

@@ -80,3 +80,6 @@ impl Function for Contacts {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <ApiDoc as utoipa::OpenApi>::openapi()
 }
+
+#[cfg(test)]
+mod tests;

@@ -65,7 +65,9 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
     let member = &caller.member;
     let (name, timezone, modules) = match tenant {
         Some(t) => (t.name, t.timezone, t.modules),
-        None => (caller.tenant.to_string(), gestor_shared::repo::tenants::DEFAULT_TIMEZONE.to_owned(), vec![]),
+        None => {
+            (caller.tenant.to_string(), gestor_shared::repo::tenants::DEFAULT_TIMEZONE.to_owned(), vec![])
+        }
     };
     Reply::ok(&Me {
         id: member.id.to_string(),

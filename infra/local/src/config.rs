@@ -45,21 +45,28 @@ impl Config {
         format!("http://{}", self.addr)
     }
 
-    pub fn print(&self, demo_token: &str) {
-        let backend = match self.backend {
-            BackendKind::Embedded => format!("embedded, data in {}", self.data_dir.display()),
-            BackendKind::Aws => format!(
+    /// The start banner: where to reach the server, the settings in force and a token to try it.
+    pub fn print(addr: std::net::SocketAddr, settings: &str, demo_token: &str) {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let backend = match var("GESTOR_BACKEND").as_deref() {
+            Some("aws") => format!(
                 "aws, endpoint {}",
-                std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "from the SDK's environment".into())
+                var("AWS_ENDPOINT_URL").unwrap_or_else(|| "from the SDK's environment".into())
             ),
+            _ => format!("embedded, data in {}", var("GESTOR_DATA_DIR").unwrap_or_else(|| ".gestor".into())),
+        };
+        let jwt = if var("GESTOR_DEV_JWT_SECRET").is_some() {
+            "from GESTOR_DEV_JWT_SECRET"
+        } else {
+            "development default"
         };
         println!("GestorDigital local server");
-        println!("  listening on   {}", self.base_url());
+        println!("  listening on   http://{addr}");
         println!("  backend        {backend}");
-        println!("  JWT secret     {}", if self.jwt_secret == DEV_JWT_SECRET { "development default (GESTOR_DEV_JWT_SECRET)" } else { "from GESTOR_DEV_JWT_SECRET" });
-        println!("  settings       {:?}", self.settings);
-        println!("  health         curl {}/health", self.base_url());
-        println!("  demo token     (tenant demo, owner@demo.mx, owner)");
+        println!("  JWT secret     {jwt} (HS256)");
+        println!("  settings       {settings}");
+        println!("  health         curl http://{addr}/health");
+        println!("  demo token     tenant demo, owner@demo.mx, role owner:");
         println!("export TOKEN={demo_token}");
     }
 }

@@ -35,9 +35,11 @@ impl Gateway {
         let settings = &config.settings;
         let (backend, files) = match config.backend {
             BackendKind::Embedded => {
-                let files = Backend::embedded_files(&config.data_dir, &config.base_url(), &settings.cursor_secret);
-                let backend = Backend::embedded(&config.data_dir, &config.base_url(), &settings.cursor_secret)
-                    .context("opening the embedded storage")?;
+                let files =
+                    Backend::embedded_files(&config.data_dir, &config.base_url(), &settings.cursor_secret);
+                let backend =
+                    Backend::embedded(&config.data_dir, &config.base_url(), &settings.cursor_secret)
+                        .context("opening the embedded storage")?;
                 (backend, Some(files))
             }
             BackendKind::Aws => (Backend::aws(settings).await, None),
@@ -75,12 +77,14 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 fn json_response(status: u16, body: serde_json::Value) -> Response {
-    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
     (status, [("content-type", "application/json")], body.to_string()).into_response()
 }
 
 fn problem(status: u16, detail: &str) -> Response {
-    let status_code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let status_code =
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({"type": "about:blank", "title": status_code.canonical_reason().unwrap_or(""), "status": status, "detail": detail});
     (status_code, [("content-type", "application/problem+json")], body.to_string()).into_response()
 }
@@ -97,15 +101,13 @@ async fn handle(
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     match (method.as_str(), path.as_str()) {
-        ("GET", "/health") => return json_response(200, json!({"status": "ok", "workers": [], "schedules": []})),
+        ("GET", "/health") => {
+            return json_response(200, json!({"status": "ok", "workers": [], "schedules": []}));
+        }
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
         ("GET", "/v1/openapi.json") => {
-            return (
-                [("content-type", "application/json")],
-                gestor_openapi::DOCUMENT,
-            )
-                .into_response();
+            return ([("content-type", "application/json")], gestor_openapi::DOCUMENT).into_response();
         }
         _ => {}
     }
@@ -124,7 +126,11 @@ async fn handle(
         }
     }
     let Some((function, route, params)) = matched else {
-        return if path_known { problem(405, "this route does not accept that method") } else { problem(404, "no such route") };
+        return if path_known {
+            problem(405, "this route does not accept that method")
+        } else {
+            problem(404, "no such route")
+        };
     };
 
     let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -138,7 +144,8 @@ async fn handle(
     };
 
     let request_id = ulid::Ulid::new().to_string();
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let user_agent =
+        parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let mut context = json!({
         "routeKey": route.key,
         "requestId": request_id,
@@ -147,17 +154,15 @@ async fn handle(
         "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": peer.ip().to_string(), "userAgent": user_agent},
     });
     if let Some(claims) = claims {
-        context["authorizer"] = json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
+        context["authorizer"] =
+            json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
     }
     let context = match serde_json::from_value(context) {
         Ok(ctx) => RequestContext::ApiGatewayV2(ctx),
         Err(e) => return problem(500, &format!("cannot build the request context: {e}")),
     };
-    let query: HashMap<String, String> = parts
-        .uri
-        .query()
-        .map(|q| url_pairs(q).into_iter().collect())
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        parts.uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
 
     let lambda_body = if body.is_empty() {
         lambda_http::Body::Empty
@@ -208,7 +213,11 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        let escaped = match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => Some((hi * 16 + lo) as u8),
             _ => None,
         };
@@ -273,7 +282,8 @@ async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
         return problem(404, "files are served by S3 on this backend");
     };
     let key = percent_decode(uri.path().trim_start_matches("/files/"));
-    let query: HashMap<String, String> = uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
+    let query: HashMap<String, String> =
+        uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
     let (Some(expires), Some(signature)) = (query.get("expires"), query.get("signature")) else {
         return problem(403, "this URL is not signed");
     };
@@ -282,9 +292,9 @@ async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
             let content_type = object.content_type.unwrap_or_else(|| "application/octet-stream".into());
             ([("content-type", content_type)], object.bytes).into_response()
         }
-        Err(gestor_shared::adapters::local_files::PresignedError::File(gestor_shared::ports::FileError::NotFound)) => {
-            problem(404, "no such file")
-        }
+        Err(gestor_shared::adapters::local_files::PresignedError::File(
+            gestor_shared::ports::FileError::NotFound,
+        )) => problem(404, "no such file"),
         Err(_) => problem(403, "this URL is expired or not valid"),
     }
 }
@@ -295,7 +305,10 @@ mod tests {
 
     #[test]
     fn query_strings_decode_like_api_gateway() {
-        assert_eq!(url_pairs("q=Jos%C3%A9+P&tag=vip"), vec![("q".into(), "José P".into()), ("tag".into(), "vip".into())]);
+        assert_eq!(
+            url_pairs("q=Jos%C3%A9+P&tag=vip"),
+            vec![("q".into(), "José P".into()), ("tag".into(), "vip".into())]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
     }

@@ -4,12 +4,8 @@
 //! `gestor-local provision` creates the table, queues and bucket on the AWS endpoint in the
 //! environment (the emulator) and prints the settings to export.
 
-mod config;
-mod gateway;
-mod token;
-
 use anyhow::Context;
-use std::sync::Arc;
+use gestor_local::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -34,20 +30,12 @@ async fn provision() -> anyhow::Result<()> {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let config = config::Config::from_env()?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
-    let gateway = Arc::new(gateway::Gateway::start(&config).await?);
-    let demo = gateway.demo_token().await?;
-    config.print(&demo);
-    axum::serve(
-        listener,
-        gateway::router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    let config = Config::from_env()?;
+    let settings_line = format!("{:?}", config.settings);
+    let started = gestor_local::start(config, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await
-    .context("serving")
+    .await?;
+    Config::print(started.addr, &settings_line, &started.demo_token);
+    started.task.await.context("server task")
 }

@@ -17,16 +17,24 @@ const LIFETIME_SECS: i64 = 12 * 3600;
 pub fn issue(secret: &str, sub: &str, email: &str) -> Result<String, jsonwebtoken::errors::Error> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = TokenClaims { sub: sub.into(), email: email.into(), iat: now, exp: now + LIFETIME_SECS };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
 }
 
 /// The claims of a valid, unexpired token from an `Authorization: Bearer` header.
 pub fn verify(secret: &str, authorization: Option<&str>) -> Option<TokenClaims> {
     let token = authorization?.strip_prefix("Bearer ").or_else(|| authorization?.strip_prefix("bearer "))?;
     let validation = Validation::new(Algorithm::HS256);
-    jsonwebtoken::decode::<TokenClaims>(token.trim(), &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        .ok()
-        .map(|data| data.claims)
+    jsonwebtoken::decode::<TokenClaims>(
+        token.trim(),
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .ok()
+    .map(|data| data.claims)
 }
 
 /// A stable `sub` for a development user, so the same email is one user across tenants.

@@ -18,7 +18,6 @@ pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
 /// Path-style addressing when an endpoint is configured: emulators serve buckets under the
 /// path, not as subdomains.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let builder = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(config.endpoint_url().is_some());
+    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
     aws_sdk_s3::Client::from_conf(builder.build())
 }

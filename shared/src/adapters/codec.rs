@@ -28,9 +28,7 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
 }
 
 pub fn to_attributes(item: &Item) -> AttributeMap {
-    item.iter()
-        .map(|(name, value)| (name.clone(), to_attribute(value)))
-        .collect()
+    item.iter().map(|(name, value)| (name.clone(), to_attribute(value))).collect()
 }
 
 pub fn from_attribute(value: AttributeValue) -> Value {
@@ -44,21 +42,16 @@ pub fn from_attribute(value: AttributeValue) -> Value {
         AttributeValue::Ss(values) => Value::Array(values.into_iter().map(Value::String).collect()),
         AttributeValue::Ns(values) => Value::Array(values.iter().map(|n| number(n)).collect()),
         AttributeValue::B(blob) => Value::String(base64(blob.as_ref())),
-        AttributeValue::Bs(blobs) => Value::Array(
-            blobs
-                .iter()
-                .map(|b| Value::String(base64(b.as_ref())))
-                .collect(),
-        ),
+        AttributeValue::Bs(blobs) => {
+            Value::Array(blobs.iter().map(|b| Value::String(base64(b.as_ref()))).collect())
+        }
         // A type added to DynamoDB after this SDK was built: nothing sensible to map it to.
         _ => Value::Null,
     }
 }
 
 pub fn from_attributes(map: AttributeMap) -> Item {
-    map.into_iter()
-        .map(|(name, value)| (name, from_attribute(value)))
-        .collect()
+    map.into_iter().map(|(name, value)| (name, from_attribute(value))).collect()
 }
 
 pub fn key_attributes(key: &Key) -> AttributeMap {
@@ -115,10 +108,7 @@ mod tests {
         assert_eq!(to_attribute(&json!(42)), AttributeValue::N("42".into()));
         assert_eq!(to_attribute(&json!(-7)), AttributeValue::N("-7".into()));
         assert_eq!(to_attribute(&json!(1.5)), AttributeValue::N("1.5".into()));
-        assert_eq!(
-            to_attribute(&json!(u64::MAX)),
-            AttributeValue::N(u64::MAX.to_string())
-        );
+        assert_eq!(to_attribute(&json!(u64::MAX)), AttributeValue::N(u64::MAX.to_string()));
     }
 
     #[test]
@@ -144,33 +134,17 @@ mod tests {
     fn numbers_in_dynamodb_spellings_are_read() {
         assert_eq!(from_attribute(AttributeValue::N("1.0".into())), json!(1));
         assert_eq!(from_attribute(AttributeValue::N("1E+2".into())), json!(100));
-        assert_eq!(
-            from_attribute(AttributeValue::N("-2.50".into())),
-            json!(-2.5)
-        );
-        assert_eq!(
-            from_attribute(AttributeValue::N("1e-130".into())),
-            json!(1e-130)
-        );
+        assert_eq!(from_attribute(AttributeValue::N("-2.50".into())), json!(-2.5));
+        assert_eq!(from_attribute(AttributeValue::N("1e-130".into())), json!(1e-130));
         let beyond = "1".repeat(38);
         let read = from_attribute(AttributeValue::N(beyond.clone()));
-        assert!(
-            read.as_f64()
-                .is_some_and(|f| (f / 1.111e37 - 1.0).abs() < 1e-3),
-            "{read}"
-        );
+        assert!(read.as_f64().is_some_and(|f| (f / 1.111e37 - 1.0).abs() < 1e-3), "{read}");
     }
 
     #[test]
     fn odd_input_never_panics() {
-        assert_eq!(
-            from_attribute(AttributeValue::N("not a number".into())),
-            json!("not a number")
-        );
-        assert_eq!(
-            from_attribute(AttributeValue::N("1e999".into())),
-            json!("1e999")
-        );
+        assert_eq!(from_attribute(AttributeValue::N("not a number".into())), json!("not a number"));
+        assert_eq!(from_attribute(AttributeValue::N("1e999".into())), json!("1e999"));
         assert_eq!(from_attribute(AttributeValue::N(String::new())), json!(""));
         assert_eq!(from_attribute(AttributeValue::Null(false)), json!(null));
     }
@@ -189,10 +163,7 @@ mod tests {
 
     #[test]
     fn items_and_keys_convert() {
-        let item = json!({"pk": "T#1", "sk": "C#2", "n": 1})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let item = json!({"pk": "T#1", "sk": "C#2", "n": 1}).as_object().cloned().unwrap();
         let attributes = to_attributes(&item);
         assert_eq!(attributes.get("pk"), Some(&AttributeValue::S("T#1".into())));
         assert_eq!(from_attributes(attributes), item);

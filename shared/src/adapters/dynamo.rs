@@ -20,8 +20,8 @@ use aws_sdk_dynamodb::types::{
 use super::codec::{AttributeMap, from_attributes, key_attributes, to_attributes};
 use super::dynamo_expr::Expressions;
 use super::table_rules::{
-    BATCH_GET_LIMIT, check_item, check_key, check_query, check_transaction, check_update,
-    distinct_keys, invalid,
+    BATCH_GET_LIMIT, check_item, check_key, check_query, check_transaction, check_update, distinct_keys,
+    invalid,
 };
 use crate::ports::table::{
     BATCH_WRITE_LIMIT, Condition, Item, Key, PK, Page, Query, SK, Table, TableError, TxOp, Update,
@@ -31,6 +31,7 @@ use crate::resources::TABLE;
 /// Rounds of resending what a batch call left unprocessed before reporting throttling.
 const BATCH_ATTEMPTS: u32 = 6;
 
+#[derive(Clone, Debug)]
 pub struct DynamoTable {
     client: Client,
     table: String,
@@ -38,10 +39,7 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table_name.into(),
-        }
+        Self { client, table: table_name.into() }
     }
 
     fn missing_attributes() -> TableError {
@@ -54,21 +52,14 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let code = error
-        .as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        .map(str::to_owned);
+    let code = error.as_service_error().and_then(ProvideErrorMetadata::code).map(str::to_owned);
     match code.as_deref() {
         Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded",
-        ) => TableError::Throttled,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            TableError::Throttled
+        }
         Some("ValidationException") => {
-            let message = error
-                .as_service_error()
-                .and_then(ProvideErrorMetadata::message);
+            let message = error.as_service_error().and_then(ProvideErrorMetadata::message);
             TableError::Invalid(message.unwrap_or("rejected by DynamoDB").to_owned())
         }
         _ => TableError::Backend(DisplayErrorContext(&error).to_string()),
@@ -83,36 +74,21 @@ fn classify_transaction<R: std::fmt::Debug>(
     error: SdkError<TransactWriteItemsError, R>,
     ops: usize,
 ) -> TableError {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        error.as_service_error()
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error()
     else {
         return classify(error);
     };
-    let codes: Vec<&str> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code().unwrap_or("None"))
-        .collect();
-    let failed: Vec<bool> = (0..ops)
-        .map(|i| codes.get(i) == Some(&"ConditionalCheckFailed"))
-        .collect();
+    let codes: Vec<&str> =
+        cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+    let failed: Vec<bool> = (0..ops).map(|i| codes.get(i) == Some(&"ConditionalCheckFailed")).collect();
     if failed.contains(&true) {
         return TableError::TransactionCanceled { failed };
     }
     let any = |wanted: &[&str]| codes.iter().any(|code| wanted.contains(code));
-    if any(&[
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "RequestLimitExceeded",
-    ]) {
+    if any(&["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]) {
         TableError::Throttled
     } else if any(&["ValidationError", "ItemCollectionSizeLimitExceeded"]) {
-        TableError::Invalid(
-            cancelled
-                .message()
-                .unwrap_or("invalid transaction")
-                .to_owned(),
-        )
+        TableError::Invalid(cancelled.message().unwrap_or("invalid transaction").to_owned())
     } else {
         TableError::TransactionCanceled { failed }
     }
@@ -124,7 +100,7 @@ fn build_failed(error: BuildError) -> TableError {
 
 /// A short, growing pause before resending unprocessed batch entries.
 async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+    tokio::time::sleep(Duration::from_millis(2 << attempt.min(5))).await;
 }
 
 impl DynamoTable {
@@ -144,11 +120,7 @@ impl DynamoTable {
                     .map_err(build_failed)?;
                 TransactWriteItem::builder().put(put)
             }
-            TxOp::Update {
-                key,
-                update,
-                condition,
-            } => {
+            TxOp::Update { key, update, condition } => {
                 let condition = condition.map(|c| expressions.condition(&c));
                 let expression = expressions.update(&update);
                 let (names, values) = expressions.into_maps();
@@ -216,13 +188,7 @@ impl DynamoTable {
                 .await
                 .map_err(classify)?;
             let mut responses = output.responses.unwrap_or_default();
-            found.extend(
-                responses
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(from_attributes),
-            );
+            found.extend(responses.remove(&self.table).unwrap_or_default().into_iter().map(from_attributes));
             pending = output
                 .unprocessed_keys
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table))
@@ -264,11 +230,7 @@ impl DynamoTable {
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table))
                 .unwrap_or_default();
         }
-        if pending.is_empty() {
-            Ok(())
-        } else {
-            Err(TableError::Throttled)
-        }
+        if pending.is_empty() { Ok(()) } else { Err(TableError::Throttled) }
     }
 }
 
@@ -291,15 +253,12 @@ impl Table for DynamoTable {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, TableError> {
         let keys = distinct_keys(keys)?;
         if keys.len() > BATCH_GET_LIMIT {
-            return Err(invalid(format!(
-                "batch_get reads at most {BATCH_GET_LIMIT} keys"
-            )));
+            return Err(invalid(format!("batch_get reads at most {BATCH_GET_LIMIT} keys")));
         }
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        self.batch_get_chunk(keys.iter().map(key_attributes).collect())
-            .await
+        self.batch_get_chunk(keys.iter().map(key_attributes).collect()).await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
@@ -344,17 +303,10 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(classify)?;
-        output
-            .attributes
-            .map(from_attributes)
-            .ok_or_else(Self::missing_attributes)
+        output.attributes.map(from_attributes).ok_or_else(Self::missing_attributes)
     }
 
-    async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, TableError> {
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, TableError> {
         check_key(key)?;
         let mut expressions = Expressions::default();
         let condition = condition.map(|c| expressions.condition(&c));
@@ -371,10 +323,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(classify)?;
-        Ok(output
-            .attributes
-            .filter(|a| !a.is_empty())
-            .map(from_attributes))
+        Ok(output.attributes.filter(|a| !a.is_empty()).map(from_attributes))
     }
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
@@ -384,12 +333,8 @@ impl Table for DynamoTable {
             Some(index) => (index.partition_attribute(), index.sort_attribute()),
         };
         let mut expressions = Expressions::default();
-        let key_condition = expressions.key_condition(
-            partition_attribute,
-            &query.partition,
-            sort_attribute,
-            &query.sort,
-        );
+        let key_condition =
+            expressions.key_condition(partition_attribute, &query.partition, sort_attribute, &query.sort);
         let (names, values) = expressions.into_maps();
         let output = self
             .client
@@ -409,26 +354,15 @@ impl Table for DynamoTable {
             .await
             .map_err(classify)?;
         Ok(Page {
-            items: output
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_attributes)
-                .collect(),
-            last_key: output
-                .last_evaluated_key
-                .filter(|k| !k.is_empty())
-                .map(from_attributes),
+            items: output.items.unwrap_or_default().into_iter().map(from_attributes).collect(),
+            last_key: output.last_evaluated_key.filter(|k| !k.is_empty()).map(from_attributes),
         })
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
         check_transaction(&ops)?;
         let count = ops.len();
-        let items = ops
-            .into_iter()
-            .map(|op| self.transact_item(op))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -458,11 +392,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError>
             .map_err(build_failed)
     };
     let key = |attribute: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attribute)
-            .key_type(key_type)
-            .build()
-            .map_err(build_failed)
+        KeySchemaElement::builder().attribute_name(attribute).key_type(key_type).build().map_err(build_failed)
     };
     let mut definitions = vec![string(TABLE.partition_key)?, string(TABLE.sort_key)?];
     let mut indexes = Vec::new();
@@ -474,11 +404,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError>
                 .index_name(index.name())
                 .key_schema(key(index.partition_attribute(), KeyType::Hash)?)
                 .key_schema(key(index.sort_attribute(), KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .map_err(build_failed)?,
         );
@@ -505,19 +431,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError>
         .wait(Duration::from_secs(300))
         .await
         .map_err(|e| TableError::Backend(DisplayErrorContext(&e).to_string()))?;
-    let current = client
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(classify)?;
-    let status = current
-        .time_to_live_description
-        .and_then(|d| d.time_to_live_status);
-    if matches!(
-        status,
-        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-    ) {
+    let current = client.describe_time_to_live().table_name(name).send().await.map_err(classify)?;
+    let status = current.time_to_live_description.and_then(|d| d.time_to_live_status);
+    if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
         return Ok(());
     }
     let ttl = TimeToLiveSpecification::builder()

@@ -9,11 +9,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::codec::to_attribute;
 use crate::ports::table::{Condition, PK, SortKey, Update};
 
+pub type Names = HashMap<String, String>;
+pub type Values = HashMap<String, AttributeValue>;
+
 /// The placeholders one request's expressions share.
 #[derive(Debug, Default)]
 pub struct Expressions {
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
+    names: Names,
+    values: Values,
 }
 
 impl Expressions {
@@ -45,11 +48,7 @@ impl Expressions {
             }
             Condition::All(conditions) => {
                 let mut parts = vec![format!("attribute_exists({})", self.name(PK))];
-                parts.extend(
-                    conditions
-                        .iter()
-                        .map(|c| format!("({})", self.condition(c))),
-                );
+                parts.extend(conditions.iter().map(|c| format!("({})", self.condition(c))));
                 parts.join(" AND ")
             }
         }
@@ -62,9 +61,7 @@ impl Expressions {
             let sets: Vec<_> = update
                 .set
                 .iter()
-                .map(|(name, value)| {
-                    format!("{} = {}", self.name(name), self.value(to_attribute(value)))
-                })
+                .map(|(name, value)| format!("{} = {}", self.name(name), self.value(to_attribute(value))))
                 .collect();
             clauses.push(format!("SET {}", sets.join(", ")));
         }
@@ -77,11 +74,7 @@ impl Expressions {
                 .add
                 .iter()
                 .map(|(name, by)| {
-                    format!(
-                        "{} {}",
-                        self.name(name),
-                        self.value(AttributeValue::N(by.to_string()))
-                    )
+                    format!("{} {}", self.name(name), self.value(AttributeValue::N(by.to_string())))
                 })
                 .collect();
             clauses.push(format!("ADD {}", adds.join(", ")));
@@ -96,19 +89,11 @@ impl Expressions {
         sort_attribute: &str,
         sort: &SortKey,
     ) -> String {
-        let partition = format!(
-            "{} = {}",
-            self.name(partition_attribute),
-            self.string(partition)
-        );
+        let partition = format!("{} = {}", self.name(partition_attribute), self.string(partition));
         let sort_condition = match sort {
             SortKey::All => return partition,
             SortKey::BeginsWith(prefix) => {
-                format!(
-                    "begins_with({}, {})",
-                    self.name(sort_attribute),
-                    self.string(prefix)
-                )
+                format!("begins_with({}, {})", self.name(sort_attribute), self.string(prefix))
             }
             SortKey::Between(low, high) => format!(
                 "{} BETWEEN {} AND {}",
@@ -129,12 +114,7 @@ impl Expressions {
     }
 
     /// The maps to send, `None` when empty: DynamoDB rejects empty placeholder maps.
-    pub fn into_maps(
-        self,
-    ) -> (
-        Option<HashMap<String, String>>,
-        Option<HashMap<String, AttributeValue>>,
-    ) {
+    pub fn into_maps(self) -> (Option<Names>, Option<Values>) {
         let names = (!self.names.is_empty()).then_some(self.names);
         let values = (!self.values.is_empty()).then_some(self.values);
         (names, values)
@@ -154,10 +134,7 @@ mod tests {
             Condition::Equals("status".into(), json!("open")),
         ]);
         let text = e.condition(&c);
-        assert_eq!(
-            text,
-            "attribute_exists(#n0) AND (#n1 = :v0) AND (#n2 = :v1)"
-        );
+        assert_eq!(text, "attribute_exists(#n0) AND (#n1 = :v0) AND (#n2 = :v1)");
         let (names, values) = e.into_maps();
         let names = names.unwrap();
         assert_eq!(names["#n0"], "pk");
@@ -185,16 +162,10 @@ mod tests {
     fn key_conditions() {
         let mut e = Expressions::default();
         let between = SortKey::Between("a".into(), "b".into());
-        assert_eq!(
-            e.key_condition("pk", "p", "sk", &between),
-            "#n0 = :v0 AND #n1 BETWEEN :v1 AND :v2"
-        );
+        assert_eq!(e.key_condition("pk", "p", "sk", &between), "#n0 = :v0 AND #n1 BETWEEN :v1 AND :v2");
         let mut e = Expressions::default();
         let prefix = SortKey::BeginsWith("x".into());
-        assert_eq!(
-            e.key_condition("gsi1pk", "p", "gsi1sk", &prefix),
-            "#n0 = :v0 AND begins_with(#n1, :v1)"
-        );
+        assert_eq!(e.key_condition("gsi1pk", "p", "gsi1sk", &prefix), "#n0 = :v0 AND begins_with(#n1, :v1)");
         let mut e = Expressions::default();
         assert_eq!(e.key_condition("pk", "p", "sk", &SortKey::All), "#n0 = :v0");
     }

@@ -11,6 +11,9 @@
 //! Receipts: acking with a receipt from an earlier receive of a message answers `Ok` and
 //! leaves the message alone, as SQS documents; `set_visibility` with one is an error, since
 //! the caller no longer holds the message.
+//!
+//! A redrive moves messages whole (SQS's sends copies under new ids), resetting their receive
+//! count, and skips those in flight.
 
 use super::sqs::{MAX_DELAY, MAX_VISIBILITY, check_batch, check_receive, is_fifo};
 use crate::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOutcome};
@@ -73,16 +76,9 @@ impl EmbeddedQueue {
         txn.commit().map_err(backend)?;
         let redrive = resources::QUEUES
             .iter()
-            .map(|spec| {
-                (
-                    spec.queue_name(""),
-                    (spec.dlq_name(""), spec.max_receive_count),
-                )
-            })
+            .map(|spec| (spec.queue_name(""), (spec.dlq_name(""), spec.max_receive_count)))
             .collect();
-        Ok(Self {
-            inner: Arc::new(Inner { db, clock, redrive }),
-        })
+        Ok(Self { inner: Arc::new(Inner { db, clock, redrive }) })
     }
 
     /// Runs one write transaction off the async runtime's threads, committing on success.
@@ -140,9 +136,7 @@ impl Queue for EmbeddedQueue {
                         continue;
                     }
                     let until = now.saturating_add(millis_of(DEDUP_WINDOW));
-                    dedup
-                        .insert((queue.as_str(), dedup_id.as_str()), until)
-                        .map_err(backend)?;
+                    dedup.insert((queue.as_str(), dedup_id.as_str()), until).map_err(backend)?;
                 }
                 let stored = Stored {
                     id: ulid::Ulid::new().to_string().to_ascii_lowercase(),
@@ -190,9 +184,7 @@ impl Queue for EmbeddedQueue {
             }
             let mut answer = Vec::with_capacity(delivered.len());
             for (seq, m) in delivered {
-                table
-                    .insert((queue.as_str(), seq), encode(&m)?.as_slice())
-                    .map_err(backend)?;
+                table.insert((queue.as_str(), seq), encode(&m)?.as_slice()).map_err(backend)?;
                 answer.push(ReceivedMessage {
                     message_id: m.id,
                     receipt: m.receipt.unwrap_or_default(),
@@ -227,17 +219,10 @@ impl Queue for EmbeddedQueue {
         .await
     }
 
-    async fn set_visibility(
-        &self,
-        queue: &str,
-        receipt: &str,
-        after: Duration,
-    ) -> Result<(), QueueError> {
+    async fn set_visibility(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), QueueError> {
         let seq = parse_receipt(receipt)?;
         if after > MAX_VISIBILITY {
-            return Err(QueueError::Invalid(format!(
-                "visibility {after:?} exceeds 12 hours"
-            )));
+            return Err(QueueError::Invalid(format!("visibility {after:?} exceeds 12 hours")));
         }
         let (queue, receipt) = (queue.to_owned(), receipt.to_owned());
         self.write(move |_, txn, now| {
@@ -250,9 +235,7 @@ impl Queue for EmbeddedQueue {
             };
             m.visible_at = now.saturating_add(millis_of(after));
             let mut table = txn.open_table(MESSAGES).map_err(backend)?;
-            table
-                .insert((queue.as_str(), seq), encode(&m)?.as_slice())
-                .map_err(backend)?;
+            table.insert((queue.as_str(), seq), encode(&m)?.as_slice()).map_err(backend)?;
             Ok(())
         })
         .await
@@ -262,9 +245,7 @@ impl Queue for EmbeddedQueue {
         check_name(from)?;
         check_name(to)?;
         if from == to {
-            return Err(QueueError::Invalid(
-                "cannot redrive a queue into itself".into(),
-            ));
+            return Err(QueueError::Invalid("cannot redrive a queue into itself".into()));
         }
         let fifo_target = is_fifo(to);
         let (from, to) = (from.to_owned(), to.to_owned());
@@ -299,10 +280,7 @@ where
     let fifo = is_fifo(queue);
     let mut blocked = HashSet::new();
     let mut out = Vec::new();
-    for entry in table
-        .range((queue, 0)..=(queue, u64::MAX))
-        .map_err(backend)?
-    {
+    for entry in table.range((queue, 0)..=(queue, u64::MAX)).map_err(backend)? {
         let (key, value) = entry.map_err(backend)?;
         let m = decode(value.value())?;
         let group = m.group.clone().filter(|_| fifo);
@@ -339,16 +317,10 @@ fn forget_expired_dedup(txn: &WriteTransaction, queue: &str, now: u64) -> Result
 
 fn append(txn: &WriteTransaction, queue: &str, m: &Stored) -> Result<(), QueueError> {
     let mut counters = txn.open_table(COUNTERS).map_err(backend)?;
-    let seq = counters
-        .get(SEQUENCE)
-        .map_err(backend)?
-        .map_or(0, |v| v.value())
-        + 1;
+    let seq = counters.get(SEQUENCE).map_err(backend)?.map_or(0, |v| v.value()) + 1;
     counters.insert(SEQUENCE, seq).map_err(backend)?;
     let mut table = txn.open_table(MESSAGES).map_err(backend)?;
-    table
-        .insert((queue, seq), encode(m)?.as_slice())
-        .map_err(backend)?;
+    table.insert((queue, seq), encode(m)?.as_slice()).map_err(backend)?;
     Ok(())
 }
 
@@ -368,16 +340,10 @@ fn remove(txn: &WriteTransaction, queue: &str, seq: u64) -> Result<(), QueueErro
 fn check_fifo_entries(messages: &[OutgoingMessage]) -> Result<(), QueueError> {
     for m in messages {
         if m.group_id.as_deref().is_none_or(str::is_empty) {
-            return Err(QueueError::Invalid(format!(
-                "entry {:?} needs a group id on a FIFO queue",
-                m.id
-            )));
+            return Err(QueueError::Invalid(format!("entry {:?} needs a group id on a FIFO queue", m.id)));
         }
         if m.dedup_id.as_deref().is_none_or(str::is_empty) {
-            return Err(QueueError::Invalid(format!(
-                "entry {:?} needs a dedup id on a FIFO queue",
-                m.id
-            )));
+            return Err(QueueError::Invalid(format!("entry {:?} needs a dedup id on a FIFO queue", m.id)));
         }
         if m.delay.is_some_and(|d| !d.is_zero()) {
             return Err(QueueError::Invalid(format!(
@@ -394,14 +360,8 @@ fn check_name(queue: &str) -> Result<(), QueueError> {
     let base = queue.strip_suffix(".fifo").unwrap_or(queue);
     let ok = !base.is_empty()
         && queue.len() <= 80
-        && base
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(QueueError::Invalid(format!("invalid queue name {queue:?}")))
-    }
+        && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err(QueueError::Invalid(format!("invalid queue name {queue:?}"))) }
 }
 
 fn parse_receipt(receipt: &str) -> Result<u64, QueueError> {
@@ -416,8 +376,7 @@ fn encode(m: &Stored) -> Result<Vec<u8>, QueueError> {
 }
 
 fn decode(bytes: &[u8]) -> Result<Stored, QueueError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| QueueError::Backend(format!("corrupt stored message: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| QueueError::Backend(format!("corrupt stored message: {e}")))
 }
 
 fn millis(t: SystemTime) -> u64 {

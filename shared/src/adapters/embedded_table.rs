@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde_json::{Number, Value};
+use serde_json::Value;
 
+use super::embedded_eval::{canonical_numbers, holds, updated};
 use super::table_rules::{
-    BATCH_GET_LIMIT, check_item, check_key, check_query, check_transaction, check_update,
-    distinct_keys, invalid,
+    BATCH_GET_LIMIT, check_item, check_key, check_query, check_transaction, check_update, distinct_keys,
+    invalid,
 };
 use crate::ports::table::{
     Condition, Index, Item, Key, PK, Page, Query, SK, SortKey, Table, TableError, TxOp, Update,
@@ -38,6 +39,7 @@ fn index_table(index: Index) -> Def {
     }
 }
 
+#[derive(Clone)]
 pub struct EmbeddedTable {
     db: Arc<Database>,
 }
@@ -60,9 +62,7 @@ impl EmbeddedTable {
         F: FnOnce(&Database) -> Result<T, TableError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(backend)?
     }
 }
 
@@ -75,9 +75,7 @@ fn encode(parts: &[&str]) -> Result<Vec<u8>, TableError> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
     for part in parts {
         if part.as_bytes().contains(&0) {
-            return Err(invalid(
-                "the embedded table refuses NUL characters in key values",
-            ));
+            return Err(invalid("the embedded table refuses NUL characters in key values"));
         }
         out.extend_from_slice(part.as_bytes());
         out.push(0);
@@ -93,10 +91,7 @@ fn item_key(key: &Key) -> Result<Vec<u8>, TableError> {
 /// item out of an index unless all of the index's key attributes are present).
 fn index_entry(index: Index, key: &Key, item: &Item) -> Result<Option<Vec<u8>>, TableError> {
     let attribute = |name| item.get(name).and_then(Value::as_str);
-    match (
-        attribute(index.partition_attribute()),
-        attribute(index.sort_attribute()),
-    ) {
+    match (attribute(index.partition_attribute()), attribute(index.sort_attribute())) {
         (Some(ipk), Some(isk)) => encode(&[ipk, isk, &key.pk, &key.sk]).map(Some),
         _ => Ok(None),
     }
@@ -130,6 +125,7 @@ impl<'t> Writer<'t> {
         Ok(Self { items, indexes })
     }
 
+    /// Also where a key with a NUL is refused, inside the transaction, so nothing is written.
     fn current(&self, key: &Key) -> Result<Option<Item>, TableError> {
         load(&self.items, &item_key(key)?)
     }
@@ -138,10 +134,7 @@ impl<'t> Writer<'t> {
         let bytes = serde_json::to_vec(new).map_err(backend)?;
         let stored_key = item_key(key)?;
         for (index, table) in &mut self.indexes {
-            let before = old
-                .map(|item| index_entry(*index, key, item))
-                .transpose()?
-                .flatten();
+            let before = old.map(|item| index_entry(*index, key, item)).transpose()?.flatten();
             let after = index_entry(*index, key, new)?;
             if before == after {
                 continue;
@@ -150,14 +143,10 @@ impl<'t> Writer<'t> {
                 table.remove(entry.as_slice()).map_err(backend)?;
             }
             if let Some(entry) = after {
-                table
-                    .insert(entry.as_slice(), stored_key.as_slice())
-                    .map_err(backend)?;
+                table.insert(entry.as_slice(), stored_key.as_slice()).map_err(backend)?;
             }
         }
-        self.items
-            .insert(stored_key.as_slice(), bytes.as_slice())
-            .map_err(backend)?;
+        self.items.insert(stored_key.as_slice(), bytes.as_slice()).map_err(backend)?;
         Ok(())
     }
 
@@ -167,9 +156,7 @@ impl<'t> Writer<'t> {
                 table.remove(entry.as_slice()).map_err(backend)?;
             }
         }
-        self.items
-            .remove(item_key(key)?.as_slice())
-            .map_err(backend)?;
+        self.items.remove(item_key(key)?.as_slice()).map_err(backend)?;
         Ok(())
     }
 
@@ -192,9 +179,9 @@ enum Effect {
 /// Checks the operation's condition against the item as it is and computes the write.
 fn effect(op: TxOp, key: &Key, current: Option<&Item>) -> Result<Effect, TableError> {
     let condition = match &op {
-        TxOp::Put { condition, .. }
-        | TxOp::Update { condition, .. }
-        | TxOp::Delete { condition, .. } => condition.as_ref(),
+        TxOp::Put { condition, .. } | TxOp::Update { condition, .. } | TxOp::Delete { condition, .. } => {
+            condition.as_ref()
+        }
         TxOp::Check { condition, .. } => Some(condition),
     };
     if condition.is_some_and(|c| !holds(c, current)) {
@@ -209,102 +196,6 @@ fn effect(op: TxOp, key: &Key, current: Option<&Item>) -> Result<Effect, TableEr
         TxOp::Delete { .. } => Effect::Erase,
         TxOp::Check { .. } => Effect::Keep,
     })
-}
-
-fn holds(condition: &Condition, item: Option<&Item>) -> bool {
-    match condition {
-        Condition::Exists => item.is_some(),
-        Condition::NotExists => item.is_none(),
-        Condition::Equals(name, value) => item
-            .and_then(|item| item.get(name))
-            .is_some_and(|current| same(current, value)),
-        Condition::All(conditions) => item.is_some() && conditions.iter().all(|c| holds(c, item)),
-    }
-}
-
-/// DynamoDB's `=`: numbers compare by value (so 1 equals 1.0), containers element-wise.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (integer(x), integer(y)) {
-            (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-fn integer(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
-}
-
-/// The item after an `UpdateItem`: created from the key when absent, as DynamoDB does.
-fn updated(key: &Key, current: Option<&Item>, update: Update) -> Result<Item, TableError> {
-    let mut item = current.cloned().unwrap_or_else(|| {
-        Item::from_iter([
-            (PK.to_owned(), Value::String(key.pk.clone())),
-            (SK.to_owned(), Value::String(key.sk.clone())),
-        ])
-    });
-    item.extend(update.set);
-    for name in &update.remove {
-        item.remove(name);
-    }
-    for (name, by) in update.add {
-        let sum = match item.get(&name) {
-            None => Value::from(by),
-            Some(Value::Number(n)) => match integer(n) {
-                Some(n) => integral(n + i128::from(by)),
-                None => Number::from_f64(n.as_f64().unwrap_or(0.0) + by as f64)
-                    .map_or(Value::Null, Value::Number),
-            },
-            Some(_) => return Err(invalid(format!("ADD needs a number in `{name}`"))),
-        };
-        item.insert(name, sum);
-    }
-    canonical_numbers(&mut item);
-    check_item(&item)?;
-    Ok(item)
-}
-
-fn integral(n: i128) -> Value {
-    if let Ok(i) = i64::try_from(n) {
-        Value::from(i)
-    } else if let Ok(u) = u64::try_from(n) {
-        Value::from(u)
-    } else {
-        #[allow(clippy::cast_precision_loss)]
-        Number::from_f64(n as f64).map_or(Value::Null, Value::Number)
-    }
-}
-
-/// DynamoDB keeps numbers in a canonical form and answers 1.0 as 1; storing them the same way
-/// keeps what a read returns identical on both adapters.
-fn canonical_numbers(item: &mut Item) {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Number(n) if n.is_f64() => {
-                const EXACT: f64 = 9_007_199_254_740_992.0;
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.fract() == 0.0 && f.abs() <= EXACT {
-                    #[allow(clippy::cast_possible_truncation)]
-                    let i = f as i64;
-                    *value = Value::from(i);
-                }
-            }
-            Value::Array(values) => values.iter_mut().for_each(walk),
-            Value::Object(map) => map.values_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    item.values_mut().for_each(walk);
 }
 
 /// The byte range of a query's sort condition within `prefix` (the encoded partition part):
@@ -374,10 +265,7 @@ fn last_key(index: Option<Index>, item: &Item) -> Item {
     if let Some(index) = index {
         names.extend([index.partition_attribute(), index.sort_attribute()]);
     }
-    names
-        .into_iter()
-        .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
-        .collect()
+    names.into_iter().filter_map(|name| Some((name.to_owned(), item.get(name)?.clone()))).collect()
 }
 
 fn run_query(db: &Database, query: &Query) -> Result<Page, TableError> {
@@ -399,29 +287,22 @@ fn run_query(db: &Database, query: &Query) -> Result<Page, TableError> {
         return Ok(page);
     }
     let txn = db.begin_read().map_err(backend)?;
-    let source = txn
-        .open_table(query.index.map_or(ITEMS, index_table))
-        .map_err(backend)?;
+    let source = txn.open_table(query.index.map_or(ITEMS, index_table)).map_err(backend)?;
     let items = match query.index {
         Some(_) => Some(txn.open_table(ITEMS).map_err(backend)?),
         None => None,
     };
-    let range = (
-        Bound::Included(start.as_slice()),
-        Bound::Excluded(end.as_slice()),
-    );
+    let range = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
     let entries = source.range::<&[u8]>(range).map_err(backend)?;
-    let entries: Box<dyn Iterator<Item = _>> = if query.forward {
-        Box::new(entries)
-    } else {
-        Box::new(entries.rev())
-    };
+    let entries: Box<dyn Iterator<Item = _>> =
+        if query.forward { Box::new(entries) } else { Box::new(entries.rev()) };
     for entry in entries.take(query.limit) {
         let (_, value) = entry.map_err(backend)?;
         let item = match &items {
             None => decode(value.value())?,
-            Some(items) => load(items, value.value())?
-                .ok_or_else(|| backend("an index entry points to no item"))?,
+            Some(items) => {
+                load(items, value.value())?.ok_or_else(|| backend("an index entry points to no item"))?
+            }
         };
         page.items.push(item);
     }
@@ -470,9 +351,7 @@ impl Table for EmbeddedTable {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, TableError> {
         let keys = distinct_keys(keys)?;
         if keys.len() > BATCH_GET_LIMIT {
-            return Err(invalid(format!(
-                "batch_get reads at most {BATCH_GET_LIMIT} keys"
-            )));
+            return Err(invalid(format!("batch_get reads at most {BATCH_GET_LIMIT} keys")));
         }
         let stored = keys.iter().map(item_key).collect::<Result<Vec<_>, _>>()?;
         self.run(move |db| {
@@ -489,9 +368,7 @@ impl Table for EmbeddedTable {
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
         let key = check_item(&item)?;
-        item_key(&key)?;
-        self.run(move |db| write_one(db, key, TxOp::Put { item, condition }).map(|_| ()))
-            .await
+        self.run(move |db| write_one(db, key, TxOp::Put { item, condition }).map(|_| ())).await
     }
 
     async fn update(
@@ -501,13 +378,8 @@ impl Table for EmbeddedTable {
         condition: Option<Condition>,
     ) -> Result<Item, TableError> {
         check_update(key, &update)?;
-        item_key(key)?;
         let key = key.clone();
-        let op = TxOp::Update {
-            key: key.clone(),
-            update,
-            condition,
-        };
+        let op = TxOp::Update { key: key.clone(), update, condition };
         self.run(move |db| match write_one(db, key, op)? {
             (_, Effect::Store(item)) => Ok(item),
             _ => Err(backend("an update produced no item")),
@@ -515,20 +387,11 @@ impl Table for EmbeddedTable {
         .await
     }
 
-    async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, TableError> {
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, TableError> {
         check_key(key)?;
-        item_key(key)?;
         let key = key.clone();
-        let op = TxOp::Delete {
-            key: key.clone(),
-            condition,
-        };
-        self.run(move |db| write_one(db, key, op).map(|(old, _)| old))
-            .await
+        let op = TxOp::Delete { key: key.clone(), condition };
+        self.run(move |db| write_one(db, key, op).map(|(old, _)| old)).await
     }
 
     async fn query(&self, query: Query) -> Result<Page, TableError> {
@@ -538,9 +401,6 @@ impl Table for EmbeddedTable {
 
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
         let keys = check_transaction(&ops)?;
-        for key in &keys {
-            item_key(key)?;
-        }
         self.run(move |db| {
             write(db, |writer| {
                 let mut planned = Vec::with_capacity(ops.len());
@@ -571,9 +431,6 @@ impl Table for EmbeddedTable {
         if keys.is_empty() {
             return Ok(());
         }
-        for key in &keys {
-            item_key(key)?;
-        }
         self.run(move |db| {
             write(db, |writer| {
                 for key in &keys {
@@ -595,10 +452,7 @@ mod tests {
     #[test]
     fn encoded_keys_sort_as_dynamodb_strings() {
         let pairs = [("a", "x"), ("a", "xy"), ("a", "y"), ("ab", "a"), ("b", "")];
-        let encoded: Vec<_> = pairs
-            .iter()
-            .map(|(p, s)| encode(&[p, s]).unwrap())
-            .collect();
+        let encoded: Vec<_> = pairs.iter().map(|(p, s)| encode(&[p, s]).unwrap()).collect();
         let mut sorted = encoded.clone();
         sorted.sort();
         assert_eq!(encoded, sorted);
@@ -622,25 +476,28 @@ mod tests {
         };
         assert_eq!(select(SortKey::All), keys);
         assert_eq!(select(SortKey::BeginsWith("a".into())), ["a", "ab"]);
-        assert_eq!(
-            select(SortKey::Between("ab".into(), "ba".into())),
-            ["ab", "b", "ba"]
-        );
+        assert_eq!(select(SortKey::Between("ab".into(), "ba".into())), ["ab", "b", "ba"]);
         assert_eq!(select(SortKey::GreaterThan("b".into())), ["ba", "c"]);
-        assert_eq!(
-            select(SortKey::GreaterOrEqual("b".into())),
-            ["b", "ba", "c"]
-        );
+        assert_eq!(select(SortKey::GreaterOrEqual("b".into())), ["b", "ba", "c"]);
         assert_eq!(select(SortKey::LessThan("b".into())), ["a", "ab"]);
         assert_eq!(select(SortKey::LessOrEqual("b".into())), ["a", "ab", "b"]);
     }
 
-    #[test]
-    fn equality_compares_numbers_by_value() {
-        assert!(same(
-            &serde_json::json!([1, {"a": 2.0}]),
-            &serde_json::json!([1.0, {"a": 2}])
-        ));
-        assert!(!same(&serde_json::json!(1), &serde_json::json!("1")));
+    #[tokio::test]
+    async fn nul_in_key_values_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path().join("t.redb")).unwrap());
+        let table = EmbeddedTable::new(db).unwrap();
+        let item = |value: serde_json::Value| value.as_object().cloned().unwrap();
+        let bad = table.put(item(serde_json::json!({"pk": "a\0b", "sk": "x"})), None).await;
+        assert!(matches!(bad, Err(TableError::Invalid(_))), "{bad:?}");
+        let in_index = serde_json::json!({"pk": "a", "sk": "x", "gsi1pk": "l\0", "gsi1sk": "s"});
+        let bad = table.put(item(in_index), None).await;
+        assert!(matches!(bad, Err(TableError::Invalid(_))), "{bad:?}");
+        assert_eq!(table.get(&Key::new("a", "x")).await.unwrap(), None);
+        let bad = table.get(&Key::new("a", "x\0")).await;
+        assert!(matches!(bad, Err(TableError::Invalid(_))), "{bad:?}");
+        let bad = table.query(Query::table("a").sort(SortKey::BeginsWith("\0".into()))).await;
+        assert!(matches!(bad, Err(TableError::Invalid(_))), "{bad:?}");
     }
 }

@@ -45,11 +45,7 @@ impl LocalFiles {
         signing_key: impl Into<Vec<u8>>,
     ) -> Self {
         let base_url = base_url.into().trim_end_matches('/').to_owned();
-        Self {
-            root: root.into(),
-            base_url,
-            signing_key: signing_key.into(),
-        }
+        Self { root: root.into(), base_url, signing_key: signing_key.into() }
     }
 
     /// Serves a link made by [`Files::presigned_get`]: `expires` and `signature` are its query
@@ -64,8 +60,7 @@ impl LocalFiles {
         let claimed = hex::decode(signature).map_err(|_| PresignedError::BadSignature)?;
         let mut mac = self.mac()?;
         mac.update(signed_text(key, expires).as_bytes());
-        mac.verify_slice(&claimed)
-            .map_err(|_| PresignedError::BadSignature)?;
+        mac.verify_slice(&claimed).map_err(|_| PresignedError::BadSignature)?;
         // The signature covers `expires`, so a well-signed one always parses.
         let expires: u64 = expires.parse().map_err(|_| PresignedError::BadSignature)?;
         if unix_secs(now) >= expires {
@@ -88,11 +83,7 @@ impl LocalFiles {
         let mut path = self.objects();
         let mut segments = key.split('/').peekable();
         while let Some(segment) = segments.next() {
-            let suffix = if segments.peek().is_some() {
-                DIR_SUFFIX
-            } else {
-                OBJECT_SUFFIX
-            };
+            let suffix = if segments.peek().is_some() { DIR_SUFFIX } else { OBJECT_SUFFIX };
             path.push(format!("{segment}{suffix}"));
         }
         path
@@ -129,9 +120,7 @@ impl Files for LocalFiles {
                 }
                 match std::fs::rename(&tmp, &path) {
                     Ok(()) => return Ok(()),
-                    Err(e) if e.kind() == ErrorKind::NotFound && attempt < RENAME_ATTEMPTS => {
-                        attempt += 1
-                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound && attempt < RENAME_ATTEMPTS => attempt += 1,
                     Err(e) => {
                         // Best effort: a leftover temp file is garbage, not data.
                         let _ = std::fs::remove_file(&tmp);
@@ -146,8 +135,7 @@ impl Files for LocalFiles {
     async fn get(&self, key: &str) -> Result<StoredObject, FileError> {
         validate_key(key)?;
         let key = key.to_owned();
-        self.blocking(move |this| read_object(&this.object_path(&key)))
-            .await
+        self.blocking(move |this| read_object(&this.object_path(&key))).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), FileError> {
@@ -188,15 +176,11 @@ impl Files for LocalFiles {
 
     async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String, FileError> {
         validate_key(key)?;
-        let expires = (unix_secs(SystemTime::now()) + expires_in.as_secs()).to_string();
+        let expires = unix_secs(SystemTime::now()).saturating_add(expires_in.as_secs()).to_string();
         let mut mac = self.mac()?;
         mac.update(signed_text(key, &expires).as_bytes());
         let signature = hex::encode(mac.finalize().into_bytes());
-        Ok(format!(
-            "{}/files/{}?expires={expires}&signature={signature}",
-            self.base_url,
-            encode_path(key)
-        ))
+        Ok(format!("{}/files/{}?expires={expires}&signature={signature}", self.base_url, encode_path(key)))
     }
 }
 
@@ -206,12 +190,7 @@ fn signed_text(key: &str, expires: &str) -> String {
 
 /// Walks `dir` (holding the keys starting with `above`), descending only where keys can
 /// start with `prefix`.
-fn collect_keys(
-    dir: &Path,
-    above: &str,
-    prefix: &str,
-    keys: &mut Vec<String>,
-) -> Result<(), FileError> {
+fn collect_keys(dir: &Path, above: &str, prefix: &str, keys: &mut Vec<String>) -> Result<(), FileError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod dynamo;
 pub mod dynamo_expr;
 pub mod embedded;
+pub mod embedded_eval;
 pub mod embedded_queue;
 pub mod embedded_table;
 pub mod local_files;

@@ -44,11 +44,7 @@ pub async fn provision(config: &SdkConfig, prefix: &str) -> Result<Provisioned, 
     let queue_urls = super::sqs::create_queues(&sqs_client(config), prefix).await?;
     let bucket_name = bucket_name(prefix);
     super::s3::create_bucket(&s3_client(config), &bucket_name).await?;
-    Ok(Provisioned {
-        table_name,
-        bucket_name,
-        queue_urls,
-    })
+    Ok(Provisioned { table_name, bucket_name, queue_urls })
 }
 
 impl Provisioned {

@@ -8,10 +8,10 @@ use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 use std::time::Duration;
 
@@ -22,10 +22,7 @@ pub struct S3Files {
 
 impl S3Files {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-        }
+        Self { client, bucket: bucket.into() }
     }
 }
 
@@ -47,14 +44,7 @@ impl Files for S3Files {
 
     async fn get(&self, key: &str) -> Result<StoredObject, FileError> {
         validate_key(key)?;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Err(FileError::NotFound);
@@ -69,10 +59,7 @@ impl Files for S3Files {
             .map_err(|e| FileError::Backend(format!("reading {key} from S3: {e}")))?
             .into_bytes()
             .to_vec();
-        Ok(StoredObject {
-            bytes,
-            content_type,
-        })
+        Ok(StoredObject { bytes, content_type })
     }
 
     async fn delete(&self, key: &str) -> Result<(), FileError> {
@@ -100,11 +87,7 @@ impl Files for S3Files {
                 .send()
                 .await
                 .map_err(|e| sdk_error(prefix, e))?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
+            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
             match out.next_continuation_token() {
                 Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
                 _ => break,
@@ -155,9 +138,7 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
     }
     match create.send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
         Err(e) => return Err(sdk_error(name, e)),
     }
 
@@ -181,9 +162,7 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
         .map_err(|e| FileError::Backend(e.to_string()))?;
     let encryption = ServerSideEncryptionConfiguration::builder()
         .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(by_default)
-                .build(),
+            ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build(),
         )
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;
@@ -197,16 +176,8 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
 
     let exports = LifecycleRule::builder()
         .id("expire-exports")
-        .filter(
-            LifecycleRuleFilter::builder()
-                .prefix(resources::EXPORTS_PREFIX)
-                .build(),
-        )
-        .expiration(
-            LifecycleExpiration::builder()
-                .days(days(resources::EXPORTS_EXPIRE_DAYS))
-                .build(),
-        )
+        .filter(LifecycleRuleFilter::builder().prefix(resources::EXPORTS_PREFIX).build())
+        .expiration(LifecycleExpiration::builder().days(days(resources::EXPORTS_EXPIRE_DAYS)).build())
         .status(ExpirationStatus::Enabled)
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;

@@ -7,9 +7,7 @@ use crate::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOutc
 use crate::resources::{self, QueueSpec};
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -89,9 +87,7 @@ impl Queue for SqsQueue {
                 "SQS refused a batch entry"
             );
         }
-        Ok(SendOutcome {
-            failed: out.failed().iter().map(|f| f.id().to_owned()).collect(),
-        })
+        Ok(SendOutcome { failed: out.failed().iter().map(|f| f.id().to_owned()).collect() })
     }
 
     async fn receive(
@@ -116,17 +112,12 @@ impl Queue for SqsQueue {
         out.messages()
             .iter()
             .map(|m| {
-                let missing = |what: &str| {
-                    QueueError::Backend(format!("SQS answered a message without {what}"))
-                };
-                let attribute =
-                    |name: &MessageSystemAttributeName| m.attributes().and_then(|a| a.get(name));
+                let missing =
+                    |what: &str| QueueError::Backend(format!("SQS answered a message without {what}"));
+                let attribute = |name: &MessageSystemAttributeName| m.attributes().and_then(|a| a.get(name));
                 Ok(ReceivedMessage {
                     message_id: m.message_id().ok_or_else(|| missing("an id"))?.to_owned(),
-                    receipt: m
-                        .receipt_handle()
-                        .ok_or_else(|| missing("a receipt handle"))?
-                        .to_owned(),
+                    receipt: m.receipt_handle().ok_or_else(|| missing("a receipt handle"))?.to_owned(),
                     body: m.body().unwrap_or_default().to_owned(),
                     group_id: attribute(&MessageSystemAttributeName::MessageGroupId).cloned(),
                     receive_count: attribute(&MessageSystemAttributeName::ApproximateReceiveCount)
@@ -148,16 +139,9 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn set_visibility(
-        &self,
-        queue: &str,
-        receipt: &str,
-        after: Duration,
-    ) -> Result<(), QueueError> {
+    async fn set_visibility(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), QueueError> {
         if after > MAX_VISIBILITY {
-            return Err(QueueError::Invalid(format!(
-                "visibility {after:?} exceeds 12 hours"
-            )));
+            return Err(QueueError::Invalid(format!("visibility {after:?} exceeds 12 hours")));
         }
         self.client
             .change_message_visibility()
@@ -172,22 +156,17 @@ impl Queue for SqsQueue {
 
     async fn redrive(&self, from: &str, to: &str) -> Result<usize, QueueError> {
         if from == to {
-            return Err(QueueError::Invalid(
-                "cannot redrive a queue into itself".into(),
-            ));
+            return Err(QueueError::Invalid("cannot redrive a queue into itself".into()));
         }
         let fifo_target = is_fifo(to);
         let mut moved = 0;
         let mut failed = 0;
         let mut empty_answers = 0;
         loop {
-            let received = self
-                .receive(from, SEND_BATCH_LIMIT, REDRIVE_VISIBILITY)
-                .await?;
+            let received = self.receive(from, SEND_BATCH_LIMIT, REDRIVE_VISIBILITY).await?;
             if received.is_empty() {
                 empty_answers += 1;
-                if empty_answers > REDRIVE_EMPTY_RETRIES || self.approximate_count(from).await? == 0
-                {
+                if empty_answers > REDRIVE_EMPTY_RETRIES || self.approximate_count(from).await? == 0 {
                     break;
                 }
                 continue;
@@ -225,11 +204,7 @@ impl Queue for SqsQueue {
 /// The message a redrive sends for one taken from a dead-letter queue. FIFO targets need a
 /// group (kept, or the message's own when it had none) and a dedup id; deriving that from the
 /// original id makes a redrive retried after a failed delete drop its second copy.
-pub(crate) fn redriven(
-    entry_id: String,
-    m: &ReceivedMessage,
-    fifo_target: bool,
-) -> OutgoingMessage {
+pub(crate) fn redriven(entry_id: String, m: &ReceivedMessage, fifo_target: bool) -> OutgoingMessage {
     let mut out = OutgoingMessage::new(entry_id, m.body.clone());
     if fifo_target {
         out.group_id = Some(m.group_id.clone().unwrap_or_else(|| m.message_id.clone()));
@@ -269,29 +244,19 @@ pub(crate) fn check_batch(messages: &[OutgoingMessage]) -> Result<(), QueueError
         return invalid("a batch needs at least one message".into());
     }
     if messages.len() > SEND_BATCH_LIMIT {
-        return invalid(format!(
-            "{} messages in one batch; at most {SEND_BATCH_LIMIT}",
-            messages.len()
-        ));
+        return invalid(format!("{} messages in one batch; at most {SEND_BATCH_LIMIT}", messages.len()));
     }
     let size: usize = messages.iter().map(|m| m.body.len()).sum();
     if size > MESSAGE_SIZE_LIMIT {
-        return invalid(format!(
-            "a batch of {size} bytes; at most {MESSAGE_SIZE_LIMIT}"
-        ));
+        return invalid(format!("a batch of {size} bytes; at most {MESSAGE_SIZE_LIMIT}"));
     }
     let mut ids = HashSet::new();
     for m in messages {
         let id_ok = !m.id.is_empty()
             && m.id.len() <= 80
-            && m.id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && m.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !id_ok {
-            return invalid(format!(
-                "entry id {:?} is not 1-80 letters, digits, '-' or '_'",
-                m.id
-            ));
+            return invalid(format!("entry id {:?} is not 1-80 letters, digits, '-' or '_'", m.id));
         }
         if !ids.insert(m.id.as_str()) {
             return invalid(format!("entry id {:?} appears twice", m.id));
@@ -301,13 +266,9 @@ pub(crate) fn check_batch(messages: &[OutgoingMessage]) -> Result<(), QueueError
         }
         // The characters SQS accepts in a body (XML 1.0's), which Rust strings narrow to these.
         if m.body.chars().any(|c| {
-            (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-                || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+            (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
         }) {
-            return invalid(format!(
-                "entry {:?} has characters SQS does not accept",
-                m.id
-            ));
+            return invalid(format!("entry {:?} has characters SQS does not accept", m.id));
         }
     }
     Ok(())
@@ -320,9 +281,7 @@ pub(crate) fn check_receive(max: usize, visibility: Duration) -> Result<(), Queu
         )));
     }
     if visibility > MAX_VISIBILITY {
-        return Err(QueueError::Invalid(format!(
-            "visibility {visibility:?} exceeds 12 hours"
-        )));
+        return Err(QueueError::Invalid(format!("visibility {visibility:?} exceeds 12 hours")));
     }
     Ok(())
 }
@@ -387,10 +346,7 @@ async fn create_queue_pair(
 ) -> Result<String, QueueError> {
     let dlq_name = spec.dlq_name(prefix);
     let mut dlq_attributes = fifo_attributes(spec.fifo);
-    dlq_attributes.insert(
-        QueueAttributeName::MessageRetentionPeriod,
-        DLQ_RETENTION_SECS.to_string(),
-    );
+    dlq_attributes.insert(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string());
     let dlq_url = create_queue(client, &dlq_name, dlq_attributes).await?;
     let arn = client
         .get_queue_attributes()
@@ -402,12 +358,10 @@ async fn create_queue_pair(
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| QueueError::Backend(format!("SQS answered no ARN for {dlq_name}")))?;
-    let redrive = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": spec.max_receive_count });
+    let redrive =
+        serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": spec.max_receive_count });
     let mut attributes = fifo_attributes(spec.fifo);
-    attributes.insert(
-        QueueAttributeName::VisibilityTimeout,
-        spec.visibility_timeout_secs().to_string(),
-    );
+    attributes.insert(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs().to_string());
     attributes.insert(QueueAttributeName::RedrivePolicy, redrive.to_string());
     create_queue(client, &spec.queue_name(prefix), attributes).await
 }
@@ -418,10 +372,7 @@ fn fifo_attributes(fifo: bool) -> HashMap<QueueAttributeName, String> {
         attributes.insert(QueueAttributeName::FifoQueue, "true".to_owned());
         // Every producer gives an explicit dedup id; hashing bodies would drop legitimately
         // repeated messages.
-        attributes.insert(
-            QueueAttributeName::ContentBasedDeduplication,
-            "false".to_owned(),
-        );
+        attributes.insert(QueueAttributeName::ContentBasedDeduplication, "false".to_owned());
     }
     attributes
 }
@@ -446,12 +397,7 @@ async fn create_queue(
 /// The URL of an existing queue, by name (dead-letter queues have no entry in the map
 /// [`create_queues`] answers).
 pub async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, QueueError> {
-    let out = client
-        .get_queue_url()
-        .queue_name(name)
-        .send()
-        .await
-        .map_err(|e| sdk_error(name, e))?;
+    let out = client.get_queue_url().queue_name(name).send().await.map_err(|e| sdk_error(name, e))?;
     out.queue_url()
         .map(str::to_owned)
         .ok_or_else(|| QueueError::Backend(format!("SQS answered no URL for {name}")))

@@ -36,11 +36,9 @@ impl Currency {
 
     pub fn parse(input: &str) -> Result<Self, CurrencyError> {
         match input.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => Ok(Self([
-                a.to_ascii_uppercase(),
-                b.to_ascii_uppercase(),
-                c.to_ascii_uppercase(),
-            ])),
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => {
+                Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()]))
+            }
             _ => Err(CurrencyError::Invalid),
         }
     }
@@ -54,8 +52,8 @@ impl Currency {
     /// How many decimal digits the minor unit has (2 for MXN: 12550 is 125.50; 0 for CLP).
     pub fn minor_unit_digits(&self) -> u32 {
         match &self.0 {
-            b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
-            | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+            b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG" | b"RWF"
+            | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
             b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
             b"CLF" | b"UYW" => 4,
             _ => 2,
@@ -112,28 +110,19 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         let currency = self.same_currency(other)?;
-        let amount = self
-            .amount
-            .checked_add(other.amount)
-            .ok_or(MoneyError::Overflow)?;
+        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, currency))
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         let currency = self.same_currency(other)?;
-        let amount = self
-            .amount
-            .checked_sub(other.amount)
-            .ok_or(MoneyError::Overflow)?;
+        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, currency))
     }
 
     /// The price of `quantity` units at this unit price.
     pub fn checked_mul(self, quantity: i64) -> Result<Money, MoneyError> {
-        let amount = self
-            .amount
-            .checked_mul(quantity)
-            .ok_or(MoneyError::Overflow)?;
+        let amount = self.amount.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, self.currency))
     }
 
@@ -141,10 +130,7 @@ impl Money {
         if self.currency == other.currency {
             Ok(self.currency)
         } else {
-            Err(MoneyError::CurrencyMismatch {
-                left: self.currency,
-                right: other.currency,
-            })
+            Err(MoneyError::CurrencyMismatch { left: self.currency, right: other.currency })
         }
     }
 }
@@ -160,13 +146,7 @@ impl fmt::Display for Money {
         }
         let scale = 10u64.pow(digits);
         let width = digits as usize;
-        write!(
-            f,
-            "{sign}{}.{:0width$} {}",
-            abs / scale,
-            abs % scale,
-            self.currency
-        )
+        write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency)
     }
 }
 
@@ -195,8 +175,7 @@ mod tests {
         let money = mxn(12550);
         let value = serde_json::to_value(money).unwrap();
         assert_eq!(value, json!({"amount": 12550, "currency": "MXN"}));
-        let back: Money =
-            serde_json::from_value(json!({"amount": 12550, "currency": "mxn"})).unwrap();
+        let back: Money = serde_json::from_value(json!({"amount": 12550, "currency": "mxn"})).unwrap();
         assert_eq!(back, money);
     }
 
@@ -222,22 +201,10 @@ mod tests {
         assert_eq!(mxn(12550).checked_mul(3), Ok(mxn(37650)));
         let usd = Money::new(1, Currency::USD);
         let mismatch = mxn(1).checked_add(usd).unwrap_err();
-        assert_eq!(
-            mismatch,
-            MoneyError::CurrencyMismatch {
-                left: Currency::MXN,
-                right: Currency::USD
-            }
-        );
-        assert_eq!(
-            mismatch.to_string(),
-            "cannot combine amounts in MXN and USD"
-        );
+        assert_eq!(mismatch, MoneyError::CurrencyMismatch { left: Currency::MXN, right: Currency::USD });
+        assert_eq!(mismatch.to_string(), "cannot combine amounts in MXN and USD");
         assert_eq!(mxn(i64::MAX).checked_add(mxn(1)), Err(MoneyError::Overflow));
-        assert_eq!(
-            mxn(i64::MAX / 2 + 1).checked_mul(2),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(mxn(i64::MAX / 2 + 1).checked_mul(2), Err(MoneyError::Overflow));
         assert_eq!(Money::zero(Currency::MXN).amount(), 0);
     }
 
@@ -245,14 +212,8 @@ mod tests {
     fn display_uses_the_currency_exponent() {
         assert_eq!(mxn(12550).to_string(), "125.50 MXN");
         assert_eq!(Money::new(-5, Currency::USD).to_string(), "-0.05 USD");
-        assert_eq!(
-            Money::new(1500, Currency::parse("CLP").unwrap()).to_string(),
-            "1500 CLP"
-        );
-        assert_eq!(
-            Money::new(1234, Currency::parse("KWD").unwrap()).to_string(),
-            "1.234 KWD"
-        );
+        assert_eq!(Money::new(1500, Currency::parse("CLP").unwrap()).to_string(), "1500 CLP");
+        assert_eq!(Money::new(1234, Currency::parse("KWD").unwrap()).to_string(), "1.234 KWD");
         assert_eq!(mxn(i64::MIN).to_string(), "-92233720368547758.08 MXN");
     }
 
@@ -262,10 +223,7 @@ mod tests {
         let money = serde_json::to_value(Money::schema()).unwrap();
         assert_eq!(money["type"], "object");
         assert_eq!(money["properties"]["amount"]["type"], "integer");
-        assert_eq!(
-            money["properties"]["currency"]["$ref"],
-            "#/components/schemas/Currency"
-        );
+        assert_eq!(money["properties"]["currency"]["$ref"], "#/components/schemas/Currency");
         let currency = serde_json::to_value(Currency::schema()).unwrap();
         assert_eq!(currency["pattern"], "^[A-Z]{3}$");
         let mut nested = Vec::new();

@@ -135,9 +135,7 @@ mod tests {
     use utoipa::PartialSchema;
 
     fn ok(s: &str) -> String {
-        Phone::parse(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .into_string()
+        Phone::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).into_string()
     }
 
     #[test]
@@ -160,14 +158,8 @@ mod tests {
         ] {
             assert_eq!(ok(input), "+525512345678", "{input}");
         }
-        assert_eq!(
-            Phone::from_wa_id("5215512345678").unwrap().as_str(),
-            "+525512345678"
-        );
-        assert_eq!(
-            Phone::from_wa_id("525512345678").unwrap().as_str(),
-            "+525512345678"
-        );
+        assert_eq!(Phone::from_wa_id("5215512345678").unwrap().as_str(), "+525512345678");
+        assert_eq!(Phone::from_wa_id("525512345678").unwrap().as_str(), "+525512345678");
     }
 
     #[test]
@@ -176,10 +168,7 @@ mod tests {
         assert_eq!(ok("+57 301 234 5678"), "+573012345678");
         assert_eq!(ok("+54 9 11 1234 5678"), "+5491112345678");
         assert_eq!(ok("+44 20 7946 0958"), "+442079460958");
-        assert_eq!(
-            Phone::from_wa_id("14155552671").unwrap().as_str(),
-            "+14155552671"
-        );
+        assert_eq!(Phone::from_wa_id("14155552671").unwrap().as_str(), "+14155552671");
         // Only a 13-digit `521...` is the old Mexican mobile form.
         assert_eq!(ok("+52155123456"), "+52155123456");
     }
@@ -195,17 +184,8 @@ mod tests {
     fn refuses_what_is_not_a_phone_number() {
         assert_eq!(Phone::parse(""), Err(PhoneError::Empty));
         assert_eq!(Phone::parse("  "), Err(PhoneError::Empty));
-        for bad in [
-            "+52 55 CALL ME",
-            "55-1234-567x",
-            "+52 55 1234 5678 ext 2",
-            "+52+5512345678",
-        ] {
-            assert_eq!(
-                Phone::parse(bad),
-                Err(PhoneError::InvalidCharacter),
-                "{bad}"
-            );
+        for bad in ["+52 55 CALL ME", "55-1234-567x", "+52 55 1234 5678 ext 2", "+52+5512345678"] {
+            assert_eq!(Phone::parse(bad), Err(PhoneError::InvalidCharacter), "{bad}");
         }
         assert_eq!(Phone::parse("+1234567"), Err(PhoneError::Length));
         assert_eq!(Phone::parse("+1234567890123456"), Err(PhoneError::Length));
@@ -217,17 +197,10 @@ mod tests {
         assert_eq!(Phone::parse("12345"), Err(PhoneError::NotE164));
         assert_eq!(Phone::parse("tel:"), Err(PhoneError::NotE164));
         for bad in ["", "+5215512345678", "52 55", "52a"] {
-            assert_eq!(
-                Phone::from_wa_id(bad),
-                Err(PhoneError::InvalidWaId),
-                "{bad}"
-            );
+            assert_eq!(Phone::from_wa_id(bad), Err(PhoneError::InvalidWaId), "{bad}");
         }
         assert_eq!(Phone::from_wa_id("0525512345678"), Err(PhoneError::NotE164));
-        assert_eq!(
-            PhoneError::NotE164.to_string(),
-            "must be an E.164 phone number such as +525512345678"
-        );
+        assert_eq!(PhoneError::NotE164.to_string(), "must be an E.164 phone number such as +525512345678");
     }
 
     #[test]

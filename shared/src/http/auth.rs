@@ -171,10 +171,7 @@ mod tests {
     #[test]
     fn only_owners_and_admins_read_the_audit_log() {
         for role in Role::ALL {
-            assert_eq!(
-                role.allows(Permission::AuditRead),
-                matches!(role, Role::Owner | Role::Admin)
-            );
+            assert_eq!(role.allows(Permission::AuditRead), matches!(role, Role::Owner | Role::Admin));
         }
     }
 

@@ -80,7 +80,11 @@ mod tests {
         assert!(signer.decode(&tenant("other"), "contacts", &c).is_err());
         assert!(signer.decode(&tenant("acme"), "contacts?tag=vip", &c).is_err());
         assert!(CursorSigner::new(b"x").decode(&tenant("acme"), "contacts", &c).is_err());
-        let forged = format!("{}.{}", URL_SAFE_NO_PAD.encode(br#"{"pk":"other#CONTACT"}"#), c.split('.').nth(1).unwrap_or(""));
+        let forged = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"pk":"other#CONTACT"}"#),
+            c.split('.').nth(1).unwrap_or("")
+        );
         assert!(signer.decode(&tenant("acme"), "contacts", &forged).is_err());
         assert!(signer.decode(&tenant("acme"), "contacts", "garbage").is_err());
     }

@@ -5,8 +5,8 @@
 pub mod auth;
 pub mod cursor;
 pub mod problem;
-pub mod request;
 pub mod reply;
+pub mod request;
 pub mod service;
 
 pub use auth::{Caller, Permission, Role};

@@ -37,8 +37,6 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("payload too large")]
     PayloadTooLarge,
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
     #[error("unprocessable: {0}")]
     Unprocessable(String),
     #[error("throttled")]
@@ -88,7 +86,6 @@ impl ApiError {
             Self::Conflict { .. } => 409,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
-            Self::UnsupportedMediaType => 415,
             Self::Unprocessable(_) => 422,
             Self::TooManyRequests { .. } => 429,
             Self::Unavailable(_) => 503,
@@ -109,18 +106,14 @@ impl ApiError {
                 vec![],
             ),
             Self::Forbidden(detail) => ("forbidden", "Forbidden", detail.clone(), vec![]),
-            Self::NotFound => {
-                ("not-found", "Not found", "no such resource".to_owned(), vec![])
-            }
+            Self::NotFound => ("not-found", "Not found", "no such resource".to_owned(), vec![]),
             Self::MethodNotAllowed => (
                 "method-not-allowed",
                 "Method not allowed",
                 "this route does not accept that method".to_owned(),
                 vec![],
             ),
-            Self::Conflict { detail, errors } => {
-                ("conflict", "Conflict", detail.clone(), errors.clone())
-            }
+            Self::Conflict { detail, errors } => ("conflict", "Conflict", detail.clone(), errors.clone()),
             Self::PreconditionFailed => (
                 "precondition-failed",
                 "Precondition failed",
@@ -133,12 +126,6 @@ impl ApiError {
                 "the request body is larger than this route accepts".to_owned(),
                 vec![],
             ),
-            Self::UnsupportedMediaType => (
-                "unsupported-media-type",
-                "Unsupported media type",
-                "send the body as application/json".to_owned(),
-                vec![],
-            ),
             Self::Unprocessable(detail) => {
                 ("unprocessable", "Refused by a business rule", detail.clone(), vec![])
             }
@@ -148,12 +135,9 @@ impl ApiError {
                 "slow down and retry after the time given in Retry-After".to_owned(),
                 vec![],
             ),
-            Self::Unavailable(_) => (
-                "unavailable",
-                "Service unavailable",
-                "a backend is busy; retry shortly".to_owned(),
-                vec![],
-            ),
+            Self::Unavailable(_) => {
+                ("unavailable", "Service unavailable", "a backend is busy; retry shortly".to_owned(), vec![])
+            }
             Self::Internal(_) => (
                 "internal",
                 "Internal error",
@@ -173,9 +157,8 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
         let body = serde_json::to_string(&self.problem()).unwrap_or_default();
-        let mut builder = Response::builder()
-            .status(status)
-            .header("content-type", "application/problem+json");
+        let mut builder =
+            Response::builder().status(status).header("content-type", "application/problem+json");
         if let Self::TooManyRequests { retry_after_secs } = &self {
             builder = builder.header("retry-after", retry_after_secs.to_string());
         }
@@ -229,8 +212,7 @@ mod tests {
     #[test]
     fn validation_errors_list_fields() {
         let response = ApiError::invalid_field("phones[0]", "must be E.164").into_response();
-        let body: serde_json::Value =
-            serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
         assert_eq!(body["status"], 400);
         assert_eq!(body["errors"][0]["field"], "phones[0]");
     }

@@ -44,14 +44,7 @@ impl Reply {
     }
 
     pub fn no_content() -> Self {
-        Self {
-            status: 204,
-            body: None,
-            etag: None,
-            resource_id: None,
-            changed_fields: None,
-            subject: None,
-        }
+        Self { status: 204, body: None, etag: None, resource_id: None, changed_fields: None, subject: None }
     }
 
     pub fn version(mut self, version: u64) -> Self {

@@ -129,7 +129,11 @@ pub async fn serve(function: &dyn Function, req: Request) -> Response<Body> {
                 error.into_response()
             }
         };
-        tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "answered");
+        tracing::info!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "answered"
+        );
         response
     }
     .instrument(span)
@@ -157,7 +161,11 @@ fn find_route(
     Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound })
 }
 
-async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> Result<Response<Body>, ApiError> {
+async fn dispatch(
+    function: &dyn Function,
+    req: Request,
+    meta: RequestMeta,
+) -> Result<Response<Body>, ApiError> {
     let core = function.core();
     let (route, params) = find_route(function.routes(), &meta, req.method().as_str(), req.uri().path())?;
     tracing::Span::current().record("route", route.key);
@@ -170,11 +178,11 @@ async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> R
     if call.path.is_empty() {
         call.path = params;
     }
-    if let (Access::Permission(permission), Some(caller)) = (route.access, &call.caller) {
-        if let Err(denied) = caller.require(permission) {
-            record_denied(core, &caller.tenant, actor_of(caller), &call.meta, route, &call.path).await;
-            return Err(denied);
-        }
+    if let (Access::Permission(permission), Some(caller)) = (route.access, &call.caller)
+        && let Err(denied) = caller.require(permission)
+    {
+        record_denied(core, &caller.tenant, actor_of(caller), &call.meta, route, &call.path).await;
+        return Err(denied);
     }
     let idempotency_key = match (&call.caller, route.idempotent) {
         (Some(caller), true) => match call.header("idempotency-key") {
@@ -187,7 +195,9 @@ async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> R
                     Begin::Started => Some((caller.clone(), key.to_owned())),
                     Begin::Replay(answer) => {
                         let mut response = response(answer.status, answer.body, answer.etag.as_deref());
-                        response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+                        response
+                            .headers_mut()
+                            .insert("idempotent-replayed", http::HeaderValue::from_static("true"));
                         return Ok(response);
                     }
                     Begin::Mismatch => {
@@ -196,7 +206,9 @@ async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> R
                         ));
                     }
                     Begin::InProgress => {
-                        return Err(ApiError::conflict("a request with this Idempotency-Key is still in progress"));
+                        return Err(ApiError::conflict(
+                            "a request with this Idempotency-Key is still in progress",
+                        ));
                     }
                 }
             }
@@ -214,7 +226,8 @@ async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> R
     if let Some((caller, key)) = &idempotency_key {
         let outcome = match &result {
             Ok(reply) => {
-                let answer = StoredAnswer { status: reply.status, body: reply.body_text(), etag: reply.etag.clone() };
+                let answer =
+                    StoredAnswer { status: reply.status, body: reply.body_text(), etag: reply.etag.clone() };
                 core.idempotency
                     .complete(&caller.tenant, &caller.claims.sub, key, &answer, reply.subject.as_deref())
                     .await
@@ -255,7 +268,12 @@ async fn dispatch(function: &dyn Function, req: Request, meta: RequestMeta) -> R
     }
 }
 
-async fn authenticate(core: &Core, req: &Request, meta: &RequestMeta, route: &Route) -> Result<Caller, ApiError> {
+async fn authenticate(
+    core: &Core,
+    req: &Request,
+    meta: &RequestMeta,
+    route: &Route,
+) -> Result<Caller, ApiError> {
     let Some(claims) = Claims::from_request(req) else {
         tracing::warn!("request without verified claims");
         return Err(ApiError::Unauthorized);
@@ -266,11 +284,12 @@ async fn authenticate(core: &Core, req: &Request, meta: &RequestMeta, route: &Ro
             tracing::Span::current().record("tenant", caller.tenant.as_str());
             Ok(caller)
         }
-        Err(TenantRefusal::Malformed) => Err(ApiError::invalid_field("X-Tenant-Id", "is not a valid tenant id")),
-        Err(TenantRefusal::Ambiguous) => Err(ApiError::invalid_field(
-            "X-Tenant-Id",
-            "is required: you are a member of several businesses",
-        )),
+        Err(TenantRefusal::Malformed) => {
+            Err(ApiError::invalid_field("X-Tenant-Id", "is not a valid tenant id"))
+        }
+        Err(TenantRefusal::Ambiguous) => {
+            Err(ApiError::invalid_field("X-Tenant-Id", "is required: you are a member of several businesses"))
+        }
         Err(TenantRefusal::NotAMember(None)) => {
             Err(ApiError::Forbidden("you are not a member of any business yet".into()))
         }

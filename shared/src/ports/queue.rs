@@ -73,11 +73,20 @@ pub enum QueueError {
 pub trait Queue: Send + Sync {
     /// Sends up to [`SEND_BATCH_LIMIT`] messages in one call. A refused call is an error; a
     /// call that stored some entries but not others answers the failed ids.
-    async fn send_batch(&self, queue: &str, messages: Vec<OutgoingMessage>) -> Result<SendOutcome, QueueError>;
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<SendOutcome, QueueError>;
 
     /// Receives up to `max` (at most 10) messages, hiding them from other receivers for
     /// `visibility`. Answers at once (no long polling) when nothing is visible.
-    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
 
     /// Deletes a received message, so it is not delivered again.
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), QueueError>;

@@ -33,10 +33,7 @@ impl Key {
 
     /// The key of an item, if it has string `pk` and `sk` attributes.
     pub fn of(item: &Item) -> Option<Self> {
-        Some(Self {
-            pk: item.get(PK)?.as_str()?.to_owned(),
-            sk: item.get(SK)?.as_str()?.to_owned(),
-        })
+        Some(Self { pk: item.get(PK)?.as_str()?.to_owned(), sk: item.get(SK)?.as_str()?.to_owned() })
     }
 }
 

@@ -204,10 +204,8 @@ impl ContactRepo {
     }
 
     pub async fn create(&self, tenant: &TenantId, contact: &Contact) -> Result<(), ContactError> {
-        let mut ops = vec![TxOp::Put {
-            item: contact_item(tenant, contact)?,
-            condition: Some(Condition::NotExists),
-        }];
+        let mut ops =
+            vec![TxOp::Put { item: contact_item(tenant, contact)?, condition: Some(Condition::NotExists) }];
         let added: Vec<Companion> = companions(contact).into_iter().collect();
         for c in &added {
             ops.push(TxOp::Put {
@@ -238,7 +236,12 @@ impl ContactRepo {
         self.write(tenant, ops, &added).await
     }
 
-    async fn write(&self, tenant: &TenantId, ops: Vec<TxOp>, added: &[Companion]) -> Result<(), ContactError> {
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        ops: Vec<TxOp>,
+        added: &[Companion],
+    ) -> Result<(), ContactError> {
         match self.table.transact(ops).await {
             Ok(()) => Ok(()),
             Err(TableError::TransactionCanceled { failed }) => {
@@ -281,11 +284,19 @@ impl ContactRepo {
     }
 
     /// The contact holding this phone number, if any.
-    pub async fn id_by_phone(&self, tenant: &TenantId, phone: &Phone) -> Result<Option<ContactId>, TableError> {
+    pub async fn id_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &Phone,
+    ) -> Result<Option<ContactId>, TableError> {
         self.claimed_by(&keys::phone_claim(tenant, phone.as_str())).await
     }
 
-    pub async fn id_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<ContactId>, TableError> {
+    pub async fn id_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &Email,
+    ) -> Result<Option<ContactId>, TableError> {
         self.claimed_by(&keys::email_claim(tenant, email.as_str())).await
     }
 
@@ -320,14 +331,18 @@ impl ContactRepo {
             let query = Query::index(Index::Gsi2, keys::name_partition(tenant)).sort(SortKey::BeginsWith(q));
             (query, false)
         } else if let Some(lifecycle) = filter.lifecycle {
-            (Query::index(Index::Gsi1, keys::lifecycle_partition(tenant, lifecycle.as_str())).backward(), false)
+            (
+                Query::index(Index::Gsi1, keys::lifecycle_partition(tenant, lifecycle.as_str())).backward(),
+                false,
+            )
         } else {
             (Query::table(keys::contacts_partition(tenant)).backward(), false)
         };
         let mut found = Vec::new();
         let mut start = start_after;
         for _ in 0..10 {
-            let page = self.table.query(query.clone().limit(limit - found.len()).start_after(start.take())).await?;
+            let page =
+                self.table.query(query.clone().limit(limit - found.len()).start_after(start.take())).await?;
             let contacts = if by_reference {
                 self.by_reference(tenant, &page.items).await?
             } else {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::{now, personal};
 use crate::domain::TenantId;
-use crate::ports::{Condition, Item, Key, Table, TableError, Update};
 use crate::ports::table::TTL_ATTRIBUTE;
+use crate::ports::{Condition, Item, Key, Table, TableError, Update};
 
 const LIFETIME_SECS: i64 = 24 * 3600;
 /// A request still marked in progress after this long crashed; its key may be used again.
@@ -145,7 +145,12 @@ impl IdempotencyRepo {
     }
 
     /// Forgets the key after a failed request, so the client may retry with it.
-    pub async fn abandon(&self, tenant: &TenantId, sub: &str, idempotency_key: &str) -> Result<(), TableError> {
+    pub async fn abandon(
+        &self,
+        tenant: &TenantId,
+        sub: &str,
+        idempotency_key: &str,
+    ) -> Result<(), TableError> {
         self.table.delete(&Self::key(tenant, sub, idempotency_key), None).await.map(|_| ())
     }
 }

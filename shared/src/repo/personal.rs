@@ -18,10 +18,7 @@ pub fn mark(item: &mut Item, tenant: &TenantId, subject_id: &str, kind: &str) {
         item.get("pk").and_then(Value::as_str).unwrap_or_default().to_owned(),
         item.get("sk").and_then(Value::as_str).unwrap_or_default().to_owned(),
     );
-    item.insert(
-        Index::Subject.partition_attribute().into(),
-        subject_partition(tenant, subject_id).into(),
-    );
+    item.insert(Index::Subject.partition_attribute().into(), subject_partition(tenant, subject_id).into());
     item.insert(Index::Subject.sort_attribute().into(), format!("{kind}#{pk}#{sk}").into());
 }
 

@@ -11,16 +11,8 @@ use crate::ports::{Item, Key, Table, TableError};
 
 pub const DEFAULT_TIMEZONE: &str = "America/Mexico_City";
 /// Every module a tenant can switch off; a new tenant has them all.
-pub const MODULES: [&str; 8] = [
-    "contacts",
-    "conversations",
-    "deals",
-    "tasks",
-    "appointments",
-    "inventory",
-    "automations",
-    "reports",
-];
+pub const MODULES: [&str; 8] =
+    ["contacts", "conversations", "deals", "tasks", "appointments", "inventory", "automations", "reports"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tenant {

@@ -26,16 +26,9 @@ async fn serve_presigned(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let param = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
-    match files.open_presigned(
-        &key,
-        param("expires"),
-        param("signature"),
-        SystemTime::now(),
-    ) {
+    match files.open_presigned(&key, param("expires"), param("signature"), SystemTime::now()) {
         Ok(object) => {
-            let content_type = object
-                .content_type
-                .unwrap_or_else(|| "application/octet-stream".into());
+            let content_type = object.content_type.unwrap_or_else(|| "application/octet-stream".into());
             ([(header::CONTENT_TYPE, content_type)], object.bytes).into_response()
         }
         Err(PresignedError::Expired) => StatusCode::GONE.into_response(),
@@ -49,21 +42,13 @@ async fn local_setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
-    let local = Arc::new(LocalFiles::new(
-        dir.path(),
-        base_url,
-        b"contract-test-key".to_vec(),
-    ));
+    let local = Arc::new(LocalFiles::new(dir.path(), base_url, b"contract-test-key".to_vec()));
     let app = axum::Router::new()
         .route("/files/{*key}", axum::routing::get(serve_presigned))
         .with_state(Arc::clone(&local));
     // Lives as long as the test's runtime.
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Setup {
-        files: local.clone(),
-        local: Some(local),
-        _dir: Some(dir),
-    }
+    Setup { files: local.clone(), local: Some(local), _dir: Some(dir) }
 }
 
 async fn aws_setup() -> Option<Setup> {
@@ -71,11 +56,7 @@ async fn aws_setup() -> Option<Setup> {
     let client = aws::s3_client(&config);
     let bucket = crate::aws_env::unique_name("files");
     s3::create_bucket(&client, &bucket).await.unwrap();
-    Some(Setup {
-        files: Arc::new(S3Files::new(client, bucket)),
-        local: None,
-        _dir: None,
-    })
+    Some(Setup { files: Arc::new(S3Files::new(client, bucket)), local: None, _dir: None })
 }
 
 macro_rules! contract {
@@ -110,24 +91,15 @@ contract!(
 
 async fn put_get_overwrite_delete(files: Arc<dyn Files>) {
     let key = "contacts/42/notes.txt";
-    files
-        .put(key, b"first".to_vec(), "text/plain")
-        .await
-        .unwrap();
+    files.put(key, b"first".to_vec(), "text/plain").await.unwrap();
     let object = files.get(key).await.unwrap();
     assert_eq!(object.bytes, b"first");
     assert_eq!(object.content_type.as_deref(), Some("text/plain"));
 
-    files
-        .put(key, vec![0, 159, 146, 150], "application/octet-stream")
-        .await
-        .unwrap();
+    files.put(key, vec![0, 159, 146, 150], "application/octet-stream").await.unwrap();
     let object = files.get(key).await.unwrap();
     assert_eq!(object.bytes, [0, 159, 146, 150]);
-    assert_eq!(
-        object.content_type.as_deref(),
-        Some("application/octet-stream")
-    );
+    assert_eq!(object.content_type.as_deref(), Some("application/octet-stream"));
 
     files.delete(key).await.unwrap();
     assert!(matches!(files.get(key).await, Err(FileError::NotFound)));
@@ -136,42 +108,18 @@ async fn put_get_overwrite_delete(files: Arc<dyn Files>) {
 }
 
 async fn list_by_prefix_in_order(files: Arc<dyn Files>) {
-    let keys = [
-        "b/6.txt",
-        "a/b/c/4.txt",
-        "a",
-        "ab/5.txt",
-        "a/2.txt",
-        "a/b/3.txt",
-        "a/1.txt",
-    ];
+    let keys = ["b/6.txt", "a/b/c/4.txt", "a", "ab/5.txt", "a/2.txt", "a/b/3.txt", "a/1.txt"];
     for key in keys {
-        files
-            .put(key, key.as_bytes().to_vec(), "text/plain")
-            .await
-            .unwrap();
+        files.put(key, key.as_bytes().to_vec(), "text/plain").await.unwrap();
     }
     let list = |prefix: &'static str| {
         let files = Arc::clone(&files);
         async move { files.list(prefix).await.unwrap() }
     };
-    assert_eq!(
-        list("a/").await,
-        ["a/1.txt", "a/2.txt", "a/b/3.txt", "a/b/c/4.txt"]
-    );
+    assert_eq!(list("a/").await, ["a/1.txt", "a/2.txt", "a/b/3.txt", "a/b/c/4.txt"]);
     assert_eq!(list("a/b").await, ["a/b/3.txt", "a/b/c/4.txt"]);
     assert_eq!(list("a/b/c/").await, ["a/b/c/4.txt"]);
-    assert_eq!(
-        list("a").await,
-        [
-            "a",
-            "a/1.txt",
-            "a/2.txt",
-            "a/b/3.txt",
-            "a/b/c/4.txt",
-            "ab/5.txt"
-        ]
-    );
+    assert_eq!(list("a").await, ["a", "a/1.txt", "a/2.txt", "a/b/3.txt", "a/b/c/4.txt", "ab/5.txt"]);
     let mut all = keys.to_vec();
     all.sort_unstable();
     assert_eq!(list("").await, all);
@@ -180,61 +128,28 @@ async fn list_by_prefix_in_order(files: Arc<dyn Files>) {
     // "a" and "a/..." live side by side; deleting one leaves the others.
     files.delete("a").await.unwrap();
     files.delete("a/b/c/4.txt").await.unwrap();
-    assert_eq!(
-        list("a").await,
-        ["a/1.txt", "a/2.txt", "a/b/3.txt", "ab/5.txt"]
-    );
+    assert_eq!(list("a").await, ["a/1.txt", "a/2.txt", "a/b/3.txt", "ab/5.txt"]);
     assert_eq!(files.get("a/b/3.txt").await.unwrap().bytes, b"a/b/3.txt");
 }
 
 async fn missing_keys_are_not_found(files: Arc<dyn Files>) {
-    assert!(matches!(
-        files.get("nothing/here.txt").await,
-        Err(FileError::NotFound)
-    ));
-    files
-        .put("something/here.txt", b"x".to_vec(), "text/plain")
-        .await
-        .unwrap();
-    assert!(matches!(
-        files.get("something").await,
-        Err(FileError::NotFound)
-    ));
-    assert!(matches!(
-        files.get("something/here.txt/deeper").await,
-        Err(FileError::NotFound)
-    ));
+    assert!(matches!(files.get("nothing/here.txt").await, Err(FileError::NotFound)));
+    files.put("something/here.txt", b"x".to_vec(), "text/plain").await.unwrap();
+    assert!(matches!(files.get("something").await, Err(FileError::NotFound)));
+    assert!(matches!(files.get("something/here.txt/deeper").await, Err(FileError::NotFound)));
 }
 
 async fn invalid_keys_are_refused(files: Arc<dyn Files>) {
     let long = "k".repeat(1025);
-    let bad = [
-        "",
-        "/abs",
-        "a//b",
-        "a/../b",
-        "./a",
-        "a/.",
-        "trailing/",
-        "back\\slash",
-        "ctl\u{1}",
-        long.as_str(),
-    ];
+    let bad =
+        ["", "/abs", "a//b", "a/../b", "./a", "a/.", "trailing/", "back\\slash", "ctl\u{1}", long.as_str()];
     for key in bad {
         let refused = |r: Result<(), FileError>| matches!(r, Err(FileError::InvalidKey(_)));
-        assert!(
-            refused(files.put(key, b"x".to_vec(), "text/plain").await),
-            "put {key:?}"
-        );
+        assert!(refused(files.put(key, b"x".to_vec(), "text/plain").await), "put {key:?}");
         assert!(refused(files.get(key).await.map(drop)), "get {key:?}");
         assert!(refused(files.delete(key).await), "delete {key:?}");
         assert!(
-            refused(
-                files
-                    .presigned_get(key, Duration::from_secs(60))
-                    .await
-                    .map(drop)
-            ),
+            refused(files.presigned_get(key, Duration::from_secs(60)).await.map(drop)),
             "presign {key:?}"
         );
     }
@@ -242,24 +157,12 @@ async fn invalid_keys_are_refused(files: Arc<dyn Files>) {
 
 async fn presigned_links_can_be_fetched(files: Arc<dyn Files>) {
     let key = "exports/2024 q1/summary (final).csv";
-    files
-        .put(key, b"id,name\n1,Ana\n".to_vec(), "text/csv")
-        .await
-        .unwrap();
-    let url = files
-        .presigned_get(key, Duration::from_secs(300))
-        .await
-        .unwrap();
+    files.put(key, b"id,name\n1,Ana\n".to_vec(), "text/csv").await.unwrap();
+    let url = files.presigned_get(key, Duration::from_secs(300)).await.unwrap();
     let response = reqwest::get(&url).await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
-    assert_eq!(
-        response.headers()[reqwest::header::CONTENT_TYPE],
-        "text/csv"
-    );
-    assert_eq!(
-        response.bytes().await.unwrap().as_ref(),
-        b"id,name\n1,Ana\n"
-    );
+    assert_eq!(response.headers()[reqwest::header::CONTENT_TYPE], "text/csv");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), b"id,name\n1,Ana\n");
 }
 
 // What only the local adapter promises: its links refuse tampering and expiry.
@@ -268,18 +171,9 @@ async fn presigned_links_can_be_fetched(files: Arc<dyn Files>) {
 async fn local_links_refuse_tampering_and_expiry() {
     let setup = local_setup().await;
     let files = setup.files;
-    files
-        .put("exports/a.zip", b"zip".to_vec(), "application/zip")
-        .await
-        .unwrap();
-    files
-        .put("exports/b.zip", b"other".to_vec(), "application/zip")
-        .await
-        .unwrap();
-    let url = files
-        .presigned_get("exports/a.zip", Duration::from_secs(300))
-        .await
-        .unwrap();
+    files.put("exports/a.zip", b"zip".to_vec(), "application/zip").await.unwrap();
+    files.put("exports/b.zip", b"other".to_vec(), "application/zip").await.unwrap();
+    let url = files.presigned_get("exports/a.zip", Duration::from_secs(300)).await.unwrap();
     let status = |url: String| async move { reqwest::get(&url).await.unwrap().status().as_u16() };
     assert_eq!(status(url.clone()).await, 200);
 
@@ -287,23 +181,14 @@ async fn local_links_refuse_tampering_and_expiry() {
     assert_eq!(status(other_key).await, 403);
     let (head, signature) = url.rsplit_once("signature=").unwrap();
     let flipped = if signature.starts_with('0') { "1" } else { "0" };
-    assert_eq!(
-        status(format!("{head}signature={flipped}{}", &signature[1..])).await,
-        403
-    );
+    assert_eq!(status(format!("{head}signature={flipped}{}", &signature[1..])).await, 403);
     let (before, after) = url.split_once("expires=").unwrap();
     assert_eq!(status(format!("{before}expires=9{after}")).await, 403);
 
-    let expired = files
-        .presigned_get("exports/a.zip", Duration::ZERO)
-        .await
-        .unwrap();
+    let expired = files.presigned_get("exports/a.zip", Duration::ZERO).await.unwrap();
     assert_eq!(status(expired).await, 410);
 
-    let missing = files
-        .presigned_get("exports/gone.zip", Duration::from_secs(300))
-        .await
-        .unwrap();
+    let missing = files.presigned_get("exports/gone.zip", Duration::from_secs(300)).await.unwrap();
     assert_eq!(status(missing).await, 404);
 }
 
@@ -312,10 +197,7 @@ async fn local_links_expire_at_their_instant() {
     let setup = local_setup().await;
     let local = setup.local.unwrap();
     local.put("x/y", b"y".to_vec(), "text/plain").await.unwrap();
-    let url = local
-        .presigned_get("x/y", Duration::from_secs(60))
-        .await
-        .unwrap();
+    let url = local.presigned_get("x/y", Duration::from_secs(60)).await.unwrap();
     let query: HashMap<String, String> = url
         .split_once('?')
         .unwrap()
@@ -343,11 +225,7 @@ async fn aws_provision_creates_every_resource_as_specified() {
     };
     let prefix = format!("{}-", crate::aws_env::unique_name("stack"));
     let provisioned = provision::provision(&config, &prefix).await.unwrap();
-    assert_eq!(
-        provisioned,
-        provision::provision(&config, &prefix).await.unwrap(),
-        "idempotent"
-    );
+    assert_eq!(provisioned, provision::provision(&config, &prefix).await.unwrap(), "idempotent");
 
     let exports: HashMap<String, String> = provisioned.env_exports().into_iter().collect();
     assert_eq!(exports["TABLE_NAME"], format!("{prefix}table"));
@@ -366,48 +244,24 @@ async fn aws_provision_creates_every_resource_as_specified() {
             .unwrap();
         let attributes = attributes.attributes().unwrap();
         let get = |name: &str| attributes.get(&name.into()).cloned().unwrap_or_default();
-        assert_eq!(
-            get("VisibilityTimeout"),
-            spec.visibility_timeout_secs().to_string()
-        );
+        assert_eq!(get("VisibilityTimeout"), spec.visibility_timeout_secs().to_string());
         assert_eq!(get("FifoQueue") == "true", spec.fifo, "{}", spec.name);
         let redrive: serde_json::Value = serde_json::from_str(&get("RedrivePolicy")).unwrap();
         assert_eq!(
             redrive["maxReceiveCount"].to_string().trim_matches('"'),
             spec.max_receive_count.to_string()
         );
-        assert!(
-            redrive["deadLetterTargetArn"]
-                .as_str()
-                .unwrap()
-                .ends_with(&spec.dlq_name(&prefix))
-        );
+        assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&spec.dlq_name(&prefix)));
         sqs::queue_url(&sqs, &spec.dlq_name(&prefix)).await.unwrap();
     }
 
     let s3 = aws::s3_client(&config);
     let bucket = &provisioned.bucket_name;
-    let encryption = s3
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
-    let rule = &encryption
-        .server_side_encryption_configuration()
-        .unwrap()
-        .rules()[0];
-    let algorithm = rule
-        .apply_server_side_encryption_by_default()
-        .unwrap()
-        .sse_algorithm();
+    let encryption = s3.get_bucket_encryption().bucket(bucket).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    let algorithm = rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm();
     assert_eq!(algorithm, &aws_sdk_s3::types::ServerSideEncryption::Aes256);
-    let block = s3
-        .get_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
+    let block = s3.get_public_access_block().bucket(bucket).send().await.unwrap();
     let block = block.public_access_block_configuration().unwrap();
     assert_eq!(block.block_public_acls(), Some(true));
     assert_eq!(block.restrict_public_buckets(), Some(true));

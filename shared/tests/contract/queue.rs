@@ -41,11 +41,7 @@ fn embedded_setup() -> Setup {
         standard_dlq: OUTBOUND.dlq_name(""),
         standard_max: OUTBOUND.max_receive_count,
     };
-    Setup {
-        queue: Arc::new(EmbeddedQueue::new(db).unwrap()),
-        names,
-        _dir: Some(dir),
-    }
+    Setup { queue: Arc::new(EmbeddedQueue::new(db).unwrap()), names, _dir: Some(dir) }
 }
 
 async fn aws_setup() -> Option<Setup> {
@@ -66,11 +62,7 @@ async fn aws_setup() -> Option<Setup> {
         standard_dlq: dlq(OUTBOUND).await,
         standard_max: OUTBOUND.max_receive_count,
     };
-    Some(Setup {
-        queue: Arc::new(SqsQueue::new(client)),
-        names,
-        _dir: None,
-    })
+    Some(Setup { queue: Arc::new(SqsQueue::new(client)), names, _dir: None })
 }
 
 macro_rules! contract {
@@ -119,10 +111,7 @@ async fn receive_up_to(
 ) -> Vec<ReceivedMessage> {
     let mut got = Vec::new();
     while got.len() < want {
-        let batch = q
-            .receive(queue, (want - got.len()).min(10), visibility)
-            .await
-            .unwrap();
+        let batch = q.receive(queue, (want - got.len()).min(10), visibility).await.unwrap();
         if batch.is_empty() {
             break;
         }
@@ -149,9 +138,7 @@ fn bodies(messages: &[ReceivedMessage]) -> Vec<&str> {
 }
 
 async fn batch_of_ten_is_received_whole(q: Arc<dyn Queue>, n: &Names) {
-    let batch = (0..10)
-        .map(|i| OutgoingMessage::new(format!("m{i}"), format!("body {i}")))
-        .collect();
+    let batch = (0..10).map(|i| OutgoingMessage::new(format!("m{i}"), format!("body {i}"))).collect();
     let outcome = q.send_batch(&n.standard, batch).await.unwrap();
     assert!(outcome.failed.is_empty(), "{outcome:?}");
 
@@ -159,14 +146,8 @@ async fn batch_of_ten_is_received_whole(q: Arc<dyn Queue>, n: &Names) {
     let mut received = bodies(&got);
     received.sort_unstable();
     let expected: Vec<String> = (0..10).map(|i| format!("body {i}")).collect();
-    assert_eq!(
-        received,
-        expected.iter().map(String::as_str).collect::<Vec<_>>()
-    );
-    assert!(
-        got.iter()
-            .all(|m| m.receive_count == 1 && m.group_id.is_none())
-    );
+    assert_eq!(received, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(got.iter().all(|m| m.receive_count == 1 && m.group_id.is_none()));
     let mut ids: Vec<&str> = got.iter().map(|m| m.message_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -177,52 +158,23 @@ async fn batch_of_ten_is_received_whole(q: Arc<dyn Queue>, n: &Names) {
 }
 
 async fn oversized_batches_are_refused(q: Arc<dyn Queue>, n: &Names) {
-    let eleven = (0..11)
-        .map(|i| OutgoingMessage::new(format!("m{i}"), "x"))
-        .collect();
-    assert!(matches!(
-        q.send_batch(&n.standard, eleven).await,
-        Err(QueueError::Invalid(_))
-    ));
+    let eleven = (0..11).map(|i| OutgoingMessage::new(format!("m{i}"), "x")).collect();
+    assert!(matches!(q.send_batch(&n.standard, eleven).await, Err(QueueError::Invalid(_))));
 
     let half = "x".repeat(MESSAGE_SIZE_LIMIT / 2 + 1);
-    let heavy = vec![
-        OutgoingMessage::new("a", half.clone()),
-        OutgoingMessage::new("b", half),
-    ];
-    assert!(matches!(
-        q.send_batch(&n.standard, heavy).await,
-        Err(QueueError::Invalid(_))
-    ));
+    let heavy = vec![OutgoingMessage::new("a", half.clone()), OutgoingMessage::new("b", half)];
+    assert!(matches!(q.send_batch(&n.standard, heavy).await, Err(QueueError::Invalid(_))));
 
-    let twins = vec![
-        OutgoingMessage::new("same", "1"),
-        OutgoingMessage::new("same", "2"),
-    ];
-    assert!(matches!(
-        q.send_batch(&n.standard, twins).await,
-        Err(QueueError::Invalid(_))
-    ));
-    assert!(matches!(
-        q.send_batch(&n.standard, Vec::new()).await,
-        Err(QueueError::Invalid(_))
-    ));
+    let twins = vec![OutgoingMessage::new("same", "1"), OutgoingMessage::new("same", "2")];
+    assert!(matches!(q.send_batch(&n.standard, twins).await, Err(QueueError::Invalid(_))));
+    assert!(matches!(q.send_batch(&n.standard, Vec::new()).await, Err(QueueError::Invalid(_))));
 
-    assert!(matches!(
-        q.receive(&n.standard, 0, HIDE).await,
-        Err(QueueError::Invalid(_))
-    ));
-    assert!(matches!(
-        q.receive(&n.standard, 11, HIDE).await,
-        Err(QueueError::Invalid(_))
-    ));
+    assert!(matches!(q.receive(&n.standard, 0, HIDE).await, Err(QueueError::Invalid(_))));
+    assert!(matches!(q.receive(&n.standard, 11, HIDE).await, Err(QueueError::Invalid(_))));
 
     // A FIFO message needs its group.
     let groupless = vec![OutgoingMessage::new("a", "a").dedup("a")];
-    assert!(matches!(
-        q.send_batch(&n.fifo, groupless).await,
-        Err(QueueError::Invalid(_))
-    ));
+    assert!(matches!(q.send_batch(&n.fifo, groupless).await, Err(QueueError::Invalid(_))));
 
     assert!(q.receive(&n.standard, 10, HIDE).await.unwrap().is_empty());
     assert!(q.receive(&n.fifo, 10, HIDE).await.unwrap().is_empty());
@@ -244,24 +196,15 @@ async fn refused_entries_are_reported_by_id(q: Arc<dyn Queue>, n: &Names) {
 }
 
 async fn ack_removes_the_message(q: Arc<dyn Queue>, n: &Names) {
-    q.send_batch(&n.standard, vec![OutgoingMessage::new("m", "done soon")])
-        .await
-        .unwrap();
+    q.send_batch(&n.standard, vec![OutgoingMessage::new("m", "done soon")]).await.unwrap();
     let got = q.receive(&n.standard, 10, Duration::ZERO).await.unwrap();
     assert_eq!(bodies(&got), ["done soon"]);
     q.ack(&n.standard, &got[0].receipt).await.unwrap();
-    assert!(
-        q.receive(&n.standard, 10, Duration::ZERO)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(q.receive(&n.standard, 10, Duration::ZERO).await.unwrap().is_empty());
 }
 
 async fn unacked_messages_come_back_counted(q: Arc<dyn Queue>, n: &Names) {
-    q.send_batch(&n.standard, vec![OutgoingMessage::new("m", "again")])
-        .await
-        .unwrap();
+    q.send_batch(&n.standard, vec![OutgoingMessage::new("m", "again")]).await.unwrap();
 
     let first = q.receive(&n.standard, 10, Duration::ZERO).await.unwrap();
     assert_eq!((first.len(), first[0].receive_count), (1, 1));
@@ -272,23 +215,13 @@ async fn unacked_messages_come_back_counted(q: Arc<dyn Queue>, n: &Names) {
     assert_ne!(second[0].receipt, first[0].receipt);
 
     assert!(q.receive(&n.standard, 10, HIDE).await.unwrap().is_empty());
-    q.set_visibility(&n.standard, &second[0].receipt, Duration::ZERO)
-        .await
-        .unwrap();
+    q.set_visibility(&n.standard, &second[0].receipt, Duration::ZERO).await.unwrap();
     let third = receive_soon(&*q, &n.standard, HIDE).await;
     assert_eq!(third.len(), 1);
-    assert_eq!(
-        (third[0].message_id.as_str(), third[0].receive_count),
-        (first[0].message_id.as_str(), 3)
-    );
+    assert_eq!((third[0].message_id.as_str(), third[0].receive_count), (first[0].message_id.as_str(), 3));
 
     q.ack(&n.standard, &third[0].receipt).await.unwrap();
-    assert!(
-        q.receive(&n.standard, 10, Duration::ZERO)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(q.receive(&n.standard, 10, Duration::ZERO).await.unwrap().is_empty());
 }
 
 async fn fifo_keeps_group_order_and_drops_duplicates(q: Arc<dyn Queue>, n: &Names) {
@@ -299,25 +232,9 @@ async fn fifo_keeps_group_order_and_drops_duplicates(q: Arc<dyn Queue>, n: &Name
         fifo_message("b2", "gb"),
         fifo_message("a3", "ga"),
     ];
-    assert!(
-        q.send_batch(&n.fifo, batch)
-            .await
-            .unwrap()
-            .failed
-            .is_empty()
-    );
-    let again = vec![
-        OutgoingMessage::new("dup", "a1 again")
-            .group("ga")
-            .dedup("a1"),
-    ];
-    assert!(
-        q.send_batch(&n.fifo, again)
-            .await
-            .unwrap()
-            .failed
-            .is_empty()
-    );
+    assert!(q.send_batch(&n.fifo, batch).await.unwrap().failed.is_empty());
+    let again = vec![OutgoingMessage::new("dup", "a1 again").group("ga").dedup("a1")];
+    assert!(q.send_batch(&n.fifo, again).await.unwrap().failed.is_empty());
 
     let head = q.receive(&n.fifo, 1, HIDE).await.unwrap();
     assert_eq!(bodies(&head), ["a1"]);
@@ -335,22 +252,12 @@ async fn fifo_keeps_group_order_and_drops_duplicates(q: Arc<dyn Queue>, n: &Name
     for m in others.iter().chain(&rest) {
         q.ack(&n.fifo, &m.receipt).await.unwrap();
     }
-    assert!(
-        q.receive(&n.fifo, 10, Duration::ZERO)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(q.receive(&n.fifo, 10, Duration::ZERO).await.unwrap().is_empty());
 }
 
 async fn dead_letters_then_redrive(q: Arc<dyn Queue>, n: &Names) {
     let cases = [
-        (
-            &n.standard,
-            &n.standard_dlq,
-            n.standard_max,
-            OutgoingMessage::new("m", "doomed"),
-        ),
+        (&n.standard, &n.standard_dlq, n.standard_max, OutgoingMessage::new("m", "doomed")),
         (&n.fifo, &n.fifo_dlq, n.fifo_max, fifo_message("f", "gf")),
     ];
     for (queue, dlq, max, message) in cases {
@@ -362,12 +269,7 @@ async fn dead_letters_then_redrive(q: Arc<dyn Queue>, n: &Names) {
             assert_eq!(got[0].receive_count, count);
         }
         // The next receive would exceed the count: the message moves instead.
-        assert!(
-            q.receive(queue, 10, Duration::ZERO)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(q.receive(queue, 10, Duration::ZERO).await.unwrap().is_empty());
         let dead = q.receive(dlq, 10, Duration::ZERO).await.unwrap();
         assert_eq!(bodies(&dead), [body.as_str()]);
 
@@ -388,14 +290,10 @@ async fn dead_letters_then_redrive(q: Arc<dyn Queue>, n: &Names) {
 
 /// A clock standing still until the test moves it.
 fn manual_clock() -> (Clock, Arc<AtomicU64>) {
-    let start = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
     let millis = Arc::new(AtomicU64::new(start));
     let read = Arc::clone(&millis);
-    let clock: Clock =
-        Arc::new(move || UNIX_EPOCH + Duration::from_millis(read.load(Ordering::SeqCst)));
+    let clock: Clock = Arc::new(move || UNIX_EPOCH + Duration::from_millis(read.load(Ordering::SeqCst)));
     (clock, millis)
 }
 
@@ -413,32 +311,19 @@ fn embedded_with_clock() -> (EmbeddedQueue, Arc<AtomicU64>, tempfile::TempDir) {
 #[tokio::test]
 async fn embedded_visibility_timeout_redelivers_and_old_receipts_do_nothing() {
     let (q, now, _dir) = embedded_with_clock();
-    q.send_batch("outbound", vec![OutgoingMessage::new("m", "slow")])
-        .await
-        .unwrap();
-    let first = q
-        .receive("outbound", 1, Duration::from_secs(30))
-        .await
-        .unwrap();
+    q.send_batch("outbound", vec![OutgoingMessage::new("m", "slow")]).await.unwrap();
+    let first = q.receive("outbound", 1, Duration::from_secs(30)).await.unwrap();
     advance(&now, Duration::from_secs(29));
     assert!(q.receive("outbound", 1, HIDE).await.unwrap().is_empty());
     advance(&now, Duration::from_secs(1));
     let second = q.receive("outbound", 1, HIDE).await.unwrap();
-    assert_eq!(
-        (second[0].message_id.as_str(), second[0].receive_count),
-        (first[0].message_id.as_str(), 2)
-    );
+    assert_eq!((second[0].message_id.as_str(), second[0].receive_count), (first[0].message_id.as_str(), 2));
 
     // The first receipt is stale: acking with it is accepted and changes nothing.
     q.ack("outbound", &first[0].receipt).await.unwrap();
-    let stale = q
-        .set_visibility("outbound", &first[0].receipt, Duration::ZERO)
-        .await;
+    let stale = q.set_visibility("outbound", &first[0].receipt, Duration::ZERO).await;
     assert!(matches!(stale, Err(QueueError::Invalid(_))));
-    assert!(matches!(
-        q.ack("outbound", "not a receipt").await,
-        Err(QueueError::Invalid(_))
-    ));
+    assert!(matches!(q.ack("outbound", "not a receipt").await, Err(QueueError::Invalid(_))));
     advance(&now, HIDE);
     let third = q.receive("outbound", 1, HIDE).await.unwrap();
     assert_eq!(third[0].receive_count, 3);
@@ -454,10 +339,7 @@ async fn embedded_delays_and_dedup_window_follow_the_clock() {
     q.send_batch("automation", vec![delayed]).await.unwrap();
     assert!(q.receive("automation", 10, HIDE).await.unwrap().is_empty());
     advance(&now, Duration::from_secs(60));
-    assert_eq!(
-        bodies(&q.receive("automation", 10, HIDE).await.unwrap()),
-        ["later"]
-    );
+    assert_eq!(bodies(&q.receive("automation", 10, HIDE).await.unwrap()), ["later"]);
 
     let send = |body: &str| vec![OutgoingMessage::new("x", body).group("g").dedup("same")];
     q.send_batch("inbound.fifo", send("one")).await.unwrap();
@@ -469,10 +351,7 @@ async fn embedded_delays_and_dedup_window_follow_the_clock() {
     assert_eq!(bodies(&got), ["one", "two"]);
 
     let delayed_fifo = vec![fifo_message("z", "g").delay(Duration::from_secs(1))];
-    assert!(matches!(
-        q.send_batch("inbound.fifo", delayed_fifo).await,
-        Err(QueueError::Invalid(_))
-    ));
+    assert!(matches!(q.send_batch("inbound.fifo", delayed_fifo).await, Err(QueueError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -480,17 +359,9 @@ async fn embedded_fifo_redelivers_an_expired_head_before_the_rest() {
     let (q, now, _dir) = embedded_with_clock();
     let batch = vec![fifo_message("a1", "g"), fifo_message("a2", "g")];
     q.send_batch("inbound.fifo", batch).await.unwrap();
-    let head = q
-        .receive("inbound.fifo", 1, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let head = q.receive("inbound.fifo", 1, Duration::from_secs(10)).await.unwrap();
     assert_eq!(bodies(&head), ["a1"]);
-    assert!(
-        q.receive("inbound.fifo", 10, HIDE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(q.receive("inbound.fifo", 10, HIDE).await.unwrap().is_empty());
     advance(&now, Duration::from_secs(10));
     let again = q.receive("inbound.fifo", 10, HIDE).await.unwrap();
     assert_eq!(bodies(&again), ["a1", "a2"]);
@@ -504,15 +375,10 @@ async fn embedded_messages_survive_reopening_the_database() {
     let (clock, now) = manual_clock();
     let in_flight = {
         let q = EmbeddedQueue::with_clock(embedded::open(&path).unwrap(), clock.clone()).unwrap();
-        let batch = vec![
-            OutgoingMessage::new("a", "kept"),
-            OutgoingMessage::new("b", "in flight"),
-        ];
+        let batch = vec![OutgoingMessage::new("a", "kept"), OutgoingMessage::new("b", "in flight")];
         q.send_batch("privacy", batch).await.unwrap();
         let got = q.receive("privacy", 10, HIDE).await.unwrap();
-        q.set_visibility("privacy", &got[0].receipt, Duration::ZERO)
-            .await
-            .unwrap();
+        q.set_visibility("privacy", &got[0].receipt, Duration::ZERO).await.unwrap();
         got[1].message_id.clone()
     };
     let q = EmbeddedQueue::with_clock(embedded::open(&path).unwrap(), clock).unwrap();
@@ -522,8 +388,15 @@ async fn embedded_messages_survive_reopening_the_database() {
     advance(&now, HIDE);
     let later = q.receive("privacy", 10, HIDE).await.unwrap();
     assert_eq!(later.len(), 1);
-    assert_eq!(
-        (later[0].message_id.as_str(), later[0].receive_count),
-        (in_flight.as_str(), 2)
-    );
+    assert_eq!((later[0].message_id.as_str(), later[0].receive_count), (in_flight.as_str(), 2));
+}
+
+#[tokio::test]
+async fn aws_unknown_queues_are_reported() {
+    let Some(setup) = aws_setup().await else {
+        return;
+    };
+    let missing = setup.names.standard.replace("outbound", "nowhere");
+    let got = setup.queue.receive(&missing, 1, HIDE).await;
+    assert!(matches!(got, Err(QueueError::NoSuchQueue(_))), "{got:?}");
 }

@@ -7,8 +7,9 @@
 //! string `X`), so the template is read through a small loader that turns `!Ref X` into
 //! `{Ref: X}` and `!Name value` into `{"Fn::Name": value}`: their long forms.
 
+use gestor_shared::http::{Access, Route};
 use gestor_shared::ports::Index;
-use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX};
+use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX, QueueSpec};
 use gestor_shared::settings::REQUIRED_SECRETS;
 use std::collections::{BTreeMap, BTreeSet};
 use yaml_rust2::Yaml;
@@ -19,11 +20,8 @@ use yaml_rust2::yaml::Hash;
 const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"));
 const FUNCTIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
 
-/// Routes that skip the JWT authorizer. Every other route requires a token.
-const PUBLIC_ROUTES: &[&str] = &["GET /v1/openapi.json"];
-
 /// Each function binary with the routes its crate serves.
-fn crate_routes() -> BTreeMap<&'static str, &'static [&'static str]> {
+fn crate_routes() -> BTreeMap<&'static str, &'static [Route]> {
     BTreeMap::from([
         ("contacts", gestor_contacts::ROUTES),
         ("members", gestor_members::ROUTES),
@@ -54,10 +52,7 @@ impl Loader {
             Some(Frame::Map(map, key, _)) => {
                 let key = key.take().expect("a pending key");
                 let line = mark.line();
-                assert!(
-                    map.insert(key.clone(), node).is_none(),
-                    "duplicate {key:?} at line {line}"
-                );
+                assert!(map.insert(key.clone(), node).is_none(), "duplicate {key:?} at line {line}");
             }
         }
     }
@@ -115,11 +110,10 @@ fn template() -> Yaml {
 /// The node at a dotted path (`Properties.RedrivePolicy.maxReceiveCount`, `Rules.0.Id`);
 /// `Yaml::BadValue` when absent.
 fn at<'a>(node: &'a Yaml, path: &str) -> &'a Yaml {
-    path.split('.')
-        .fold(node, |node, key| match key.parse::<usize>() {
-            Ok(i) => &node[i],
-            Err(_) => &node[key],
-        })
+    path.split('.').fold(node, |node, key| match key.parse::<usize>() {
+        Ok(i) => &node[i],
+        Err(_) => &node[key],
+    })
 }
 
 /// Asserts that the node at each path equals its value (`BadValue`: absent); `whose` names
@@ -141,17 +135,14 @@ fn n(value: u32) -> Yaml {
 const YES: Yaml = Yaml::Boolean(true);
 
 fn text<'a>(node: &'a Yaml, what: &str) -> &'a str {
-    node.as_str()
-        .unwrap_or_else(|| panic!("{what} should be a string, found {node:?}"))
+    node.as_str().unwrap_or_else(|| panic!("{what} should be a string, found {node:?}"))
 }
 
 /// The resources of one type, by logical id.
 fn resources_of<'a>(t: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
     let all = t["Resources"].as_hash().expect("Resources is a mapping");
     let of_kind = all.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind));
-    of_kind
-        .map(|(id, r)| (text(id, "a logical id"), r))
-        .collect()
+    of_kind.map(|(id, r)| (text(id, "an id"), r)).collect()
 }
 
 /// The one resource of a type.
@@ -184,12 +175,9 @@ fn sub_text(node: &Yaml) -> Option<&str> {
     node.as_str().or(sub.as_str()).or(sub[0].as_str())
 }
 
+/// `inbound` -> `Inbound` (the queue names are ASCII).
 fn capitalized(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    name[..1].to_uppercase() + &name[1..]
 }
 
 fn functions(t: &Yaml) -> Vec<(&str, &Yaml)> {
@@ -199,23 +187,15 @@ fn functions(t: &Yaml) -> Vec<(&str, &Yaml)> {
 /// A function property, falling back to `Globals.Function`.
 fn property<'a>(t: &'a Yaml, function: &'a Yaml, name: &str) -> &'a Yaml {
     let own = &function["Properties"][name];
-    if own.is_badvalue() {
-        &t["Globals"]["Function"][name]
-    } else {
-        own
-    }
+    if own.is_badvalue() { &t["Globals"]["Function"][name] } else { own }
 }
 
 /// A function's environment: the global variables with the function's own over them.
 fn environment<'a>(t: &'a Yaml, function: &'a Yaml) -> BTreeMap<&'a str, &'a Yaml> {
     let global = at(t, "Globals.Function.Environment.Variables");
     let own = at(function, "Properties.Environment.Variables");
-    let vars = [global, own]
-        .into_iter()
-        .filter_map(Yaml::as_hash)
-        .flatten();
-    vars.map(|(name, value)| (text(name, "a variable name"), value))
-        .collect()
+    let vars = [global, own].into_iter().filter_map(Yaml::as_hash).flatten();
+    vars.map(|(name, value)| (text(name, "a variable name"), value)).collect()
 }
 
 struct SamEvent<'a> {
@@ -225,10 +205,7 @@ struct SamEvent<'a> {
 }
 
 fn events_of(function: &Yaml) -> Vec<SamEvent<'_>> {
-    let events = function["Properties"]["Events"]
-        .as_hash()
-        .into_iter()
-        .flatten();
+    let events = function["Properties"]["Events"].as_hash().into_iter().flatten();
     events
         .map(|(name, e)| SamEvent {
             name: text(name, "an event name"),
@@ -253,13 +230,11 @@ fn check_event(t: &Yaml, event: &SamEvent<'_>) -> Result<(), String> {
     };
     match event.kind {
         "HttpApi" => {
-            let methods = [
-                "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
-            ];
+            let methods = "GET POST PUT PATCH DELETE HEAD OPTIONS ANY";
             let method = p["Method"].as_str().map(str::to_ascii_uppercase);
             if !refers_to(&p["ApiId"], "AWS::Serverless::HttpApi") {
                 Err("ApiId must reference the template's HttpApi".into())
-            } else if !method.is_some_and(|m| methods.contains(&m.as_str())) {
+            } else if !method.is_some_and(|m| methods.split(' ').any(|known| known == m)) {
                 Err(format!("invalid Method {:?}", p["Method"]))
             } else if !p["Path"].as_str().is_some_and(|path| path.starts_with('/')) {
                 Err(format!("invalid Path {:?}", p["Path"]))
@@ -282,16 +257,14 @@ fn check_event(t: &Yaml, event: &SamEvent<'_>) -> Result<(), String> {
             let expr = p["Schedule"].as_str().or(p["ScheduleExpression"].as_str());
             check_schedule(expr.ok_or("a schedule event needs its expression")?)
         }
-        other => Err(format!(
-            "event type {other} is not checked here yet: add it"
-        )),
+        other => Err(format!("event type {other}: add its checks here")),
     }
 }
 
 /// An EventBridge `rate(...)` or `cron(...)` expression.
 fn check_schedule(expr: &str) -> Result<(), String> {
     let bad = |why: &str| Err(format!("invalid schedule {expr:?}: {why}"));
-    let inside = |prefix: &str| expr.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
+    let inside = |prefix: &str| expr.strip_prefix(prefix)?.strip_suffix(')');
     if let Some(body) = inside("rate(") {
         let (value, unit) = body.split_once(' ').unwrap_or((body, ""));
         return match (value.parse::<u32>(), unit) {
@@ -304,69 +277,44 @@ fn check_schedule(expr: &str) -> Result<(), String> {
         return bad("neither rate(...) nor cron(...)");
     };
     let fields: Vec<&str> = body.split(' ').collect();
-    let allowed = |f: &&str| {
-        !f.is_empty()
-            && f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ",-*/?#".contains(c))
-    };
-    if fields.len() != 6 {
-        bad("cron takes six fields: minutes hours day-of-month month day-of-week year")
+    let symbols = |f: &&str| f.chars().all(|c| c.is_ascii_alphanumeric() || ",-*/?#".contains(c));
+    let number = |n: &str, max: u32| n == "*" || n.parse().is_ok_and(|n: u32| n <= max);
+    let in_range = |f: &str, max| f.split([',', '-', '/']).all(|n| number(n, max));
+    if fields.len() != 6 || fields.contains(&"") {
+        bad("six fields: minutes hours day-of-month month day-of-week year")
     } else if (fields[2] == "?") == (fields[4] == "?") {
         bad("exactly one of day-of-month and day-of-week must be `?`")
-    } else if !fields.iter().all(allowed) {
-        bad("a cron field holds characters outside 0-9 A-Z , - * / ? #")
+    } else if !fields.iter().all(symbols) {
+        bad("a field holds characters outside 0-9 A-Z , - * / ? #")
+    } else if !in_range(fields[0], 59) || !in_range(fields[1], 23) {
+        bad("minutes are 0-59 and hours 0-23")
     } else {
-        let minutes_and_hours = [(fields[0], 59), (fields[1], 23)];
-        let numbers = minutes_and_hours
-            .iter()
-            .flat_map(|(f, max)| f.split([',', '-', '/']).map(move |n| (n, *max)));
-        match numbers
-            .filter(|(n, _)| *n != "*")
-            .all(|(n, max)| n.parse::<u32>().is_ok_and(|n| n <= max))
-        {
-            true => Ok(()),
-            false => bad("minutes are 0-59 and hours 0-23"),
-        }
+        Ok(())
     }
 }
 
 fn is_secret_name(name: &str) -> bool {
-    ["_SECRET", "_TOKEN", "_KEY"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
+    name.ends_with("_SECRET") || name.ends_with("_TOKEN") || name.ends_with("_KEY")
 }
 
 /// A value that is exactly one CloudFormation dynamic reference to a secret store.
 fn is_dynamic_reference(value: &Yaml) -> bool {
     let stores = ["{{resolve:secretsmanager:", "{{resolve:ssm-secure:"];
-    sub_text(value).is_some_and(|v| {
-        stores.iter().any(|store| v.starts_with(store))
-            && v.ends_with("}}")
-            && v.matches("{{").count() == 1
-    })
+    let one = |v: &str| v.ends_with("}}") && v.matches("{{").count() == 1;
+    sub_text(value).is_some_and(|v| one(v) && stores.iter().any(|store| v.starts_with(store)))
 }
 
 /// The `[[bin]]` names of the crates under `functions/`.
 fn workspace_function_binaries() -> BTreeSet<String> {
     let mut bins = BTreeSet::new();
-    for dir in std::fs::read_dir(FUNCTIONS_DIR).expect("functions/ is readable") {
-        let manifest = dir
-            .expect("an entry of functions/")
-            .path()
-            .join("Cargo.toml");
-        let Ok(toml) = std::fs::read_to_string(&manifest) else {
+    for dir in std::fs::read_dir(FUNCTIONS_DIR).expect("functions/").flatten() {
+        let Ok(toml) = std::fs::read_to_string(dir.path().join("Cargo.toml")) else {
             continue;
         };
-        let mut in_bin = false;
-        for line in toml.lines().map(str::trim) {
-            if line.starts_with('[') {
-                in_bin = line == "[[bin]]";
-            } else if let Some((key, value)) = line.split_once('=')
-                && in_bin
-                && key.trim() == "name"
-            {
-                bins.insert(value.trim().trim_matches('"').to_owned());
-            }
+        for section in toml.split("[[bin]]").skip(1) {
+            let table = section.split("\n[").next().unwrap_or_default();
+            let name = table.lines().find_map(|l| l.trim().strip_prefix("name")?.trim().strip_prefix('='));
+            bins.extend(name.map(|name| name.trim().trim_matches('"').to_owned()));
         }
     }
     bins
@@ -381,6 +329,8 @@ fn the_table_matches_the_resource_spec() {
     let (p, spec) = (&table["Properties"], &resources::TABLE);
     assert_eq!(spec.indexes, &Index::ALL[..]);
     let gsi_count = format!("GlobalSecondaryIndexes.{}", Index::ALL.len());
+    let pitr = "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled";
+    let ttl = "TimeToLiveSpecification.AttributeName";
     let table_wanted = [
         ("KeySchema.0.AttributeName", s(spec.partition_key)),
         ("KeySchema.0.KeyType", s("HASH")),
@@ -388,16 +338,10 @@ fn the_table_matches_the_resource_spec() {
         ("KeySchema.1.KeyType", s("RANGE")),
         ("KeySchema.2", Yaml::BadValue),
         (&gsi_count, Yaml::BadValue),
-        (
-            "TimeToLiveSpecification.AttributeName",
-            s(spec.ttl_attribute),
-        ),
+        (ttl, s(spec.ttl_attribute)),
         ("TimeToLiveSpecification.Enabled", YES),
         ("BillingMode", s("PAY_PER_REQUEST")),
-        (
-            "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled",
-            YES,
-        ),
+        (pitr, YES),
         ("SSESpecification.SSEEnabled", YES),
         ("DeletionProtectionEnabled", YES),
     ];
@@ -412,32 +356,18 @@ fn the_table_matches_the_resource_spec() {
             ("KeySchema.2", Yaml::BadValue),
             ("Projection.ProjectionType", s("ALL")),
         ];
-        expect(
-            &p["GlobalSecondaryIndexes"][i],
-            &format!("{id} GSI {i}"),
-            &gsi_wanted,
-        );
+        let gsi = &p["GlobalSecondaryIndexes"][i];
+        expect(gsi, &format!("{id} GSI {i}"), &gsi_wanted);
     }
     // Exactly the key attributes are defined, all of them strings.
-    let mut key_attributes = vec![spec.partition_key, spec.sort_key];
-    key_attributes.extend(
-        Index::ALL
-            .iter()
-            .flat_map(|i| [i.partition_attribute(), i.sort_attribute()]),
-    );
-    let definitions = p["AttributeDefinitions"]
-        .as_vec()
-        .expect("AttributeDefinitions");
-    let defined: BTreeSet<_> = definitions
-        .iter()
-        .map(|a| (&a["AttributeName"], &a["AttributeType"]))
-        .collect();
-    let wanted: Vec<_> = key_attributes.into_iter().map(|a| (s(a), s("S"))).collect();
-    assert_eq!(
-        defined,
-        wanted.iter().map(|(a, k)| (a, k)).collect(),
-        "{id}"
-    );
+    let definitions = p["AttributeDefinitions"].as_vec().expect("a list");
+    let defined: BTreeSet<_> = definitions.iter().map(|a| &a["AttributeName"]).collect();
+    let indexed = Index::ALL.map(|i| [i.partition_attribute(), i.sort_attribute()]);
+    let mut keys = vec![s(spec.partition_key), s(spec.sort_key)];
+    keys.extend(indexed.as_flattened().iter().map(|k| s(k)));
+    assert_eq!(defined, keys.iter().collect(), "{id}: AttributeDefinitions");
+    let strings = definitions.iter().all(|a| a["AttributeType"] == s("S"));
+    assert!(strings, "{id}: every key attribute is a string");
 }
 
 #[test]
@@ -448,80 +378,57 @@ fn every_queue_matches_the_resource_spec_and_has_a_watched_dead_letter_queue() {
     for spec in resources::QUEUES {
         let id = format!("{}Queue", capitalized(spec.name));
         let dlq_id = format!("{}DeadLetterQueue", capitalized(spec.name));
-        let (queue, dlq) = (
-            &resource(&t, &id)["Properties"],
-            &resource(&t, &dlq_id)["Properties"],
-        );
-        let fifo = |q: &Yaml| q["FifoQueue"].as_bool().unwrap_or(false);
-        assert!(
-            fifo(queue) == spec.fifo && fifo(dlq) == spec.fifo,
-            "{id}: FifoQueue"
-        );
-        let dedup = if spec.fifo {
-            Yaml::Boolean(false)
-        } else {
-            Yaml::BadValue
-        };
+        let queue = &resource(&t, &id)["Properties"];
+        let dlq = &resource(&t, &dlq_id)["Properties"];
+        let fifo = if spec.fifo { YES } else { Yaml::BadValue };
+        let dedup = if spec.fifo { Yaml::Boolean(false) } else { Yaml::BadValue };
+        let queue_name = spec.queue_name(prefix);
         let queue_wanted = [
-            ("SqsManagedSseEnabled", YES),
+            ("FifoQueue", fifo.clone()),
             ("ContentBasedDeduplication", dedup.clone()),
+            ("SqsManagedSseEnabled", YES),
             ("VisibilityTimeout", n(spec.visibility_timeout_secs())),
             ("RedrivePolicy.maxReceiveCount", n(spec.max_receive_count)),
+            ("QueueName.Fn::Sub", s(&queue_name)),
         ];
         expect(queue, &id, &queue_wanted);
+        let dlq_name = spec.dlq_name(prefix);
         let dlq_wanted = [
-            ("SqsManagedSseEnabled", YES),
+            ("FifoQueue", fifo),
             ("ContentBasedDeduplication", dedup),
+            ("SqsManagedSseEnabled", YES),
             ("MessageRetentionPeriod", n(14 * 24 * 3600)),
+            ("QueueName.Fn::Sub", s(&dlq_name)),
         ];
         expect(dlq, &dlq_id, &dlq_wanted);
-        let names = [sub_text(&queue["QueueName"]), sub_text(&dlq["QueueName"])];
-        let wanted = [spec.queue_name(prefix), spec.dlq_name(prefix)];
-        assert_eq!(
-            names,
-            wanted.each_ref().map(|n| Some(n.as_str())),
-            "{id}: QueueName"
-        );
         let dead_letter_target = target(&queue["RedrivePolicy"]["deadLetterTargetArn"]);
-        assert_eq!(
-            dead_letter_target,
-            Some(dlq_id.as_str()),
-            "{id}: dead-letter queue"
-        );
+        assert_eq!(dead_letter_target, Some(&*dlq_id), "{id}: dead-letter queue");
 
         let watches_dlq = |(_, alarm): &(&str, &Yaml)| {
             let a = &alarm["Properties"];
-            let on_dlq =
-                |d: &Yaml| d["Name"] == s("QueueName") && target(&d["Value"]) == Some(&dlq_id);
+            let dims = a["Dimensions"].as_vec().map(Vec::as_slice).unwrap_or_default();
+            let on_dlq = |d: &Yaml| target(&d["Value"]) == Some(&dlq_id);
             a["MetricName"] == s("ApproximateNumberOfMessagesVisible")
                 && a["ComparisonOperator"] == s("GreaterThanThreshold")
                 && a["Threshold"] == Yaml::Integer(0)
-                && a["Dimensions"]
-                    .as_vec()
-                    .is_some_and(|dims| dims.iter().any(on_dlq))
+                && dims.iter().any(|d| d["Name"] == s("QueueName") && on_dlq(d))
         };
         assert!(alarms.iter().any(watches_dlq), "no alarm on {dlq_id}");
     }
     let queues = resources_of(&t, "AWS::SQS::Queue").len();
-    assert_eq!(
-        queues,
-        2 * resources::QUEUES.len(),
-        "queues outside resources::QUEUES"
-    );
+    assert_eq!(queues, 2 * resources::QUEUES.len(), "queues not in QUEUES");
 }
 
 #[test]
 fn queue_visibility_is_six_times_the_timeout_of_its_consumers() {
     let t = template();
     for (fid, function) in functions(&t) {
-        let timeout = property(&t, function, "Timeout")
-            .as_i64()
-            .expect("a Timeout");
+        let timeout = property(&t, function, "Timeout").as_i64().expect("Timeout");
         for event in events_of(function).iter().filter(|e| e.kind == "SQS") {
             let queue = target(&event.props["Queue"]).expect("an SQS event's Queue");
-            let visibility = at(resource(&t, queue), "Properties.VisibilityTimeout").as_i64();
-            let visibility = visibility.unwrap_or(30);
-            let message = format!("{queue} visibility {visibility}s, {fid} timeout {timeout}s");
+            let visibility = &resource(&t, queue)["Properties"]["VisibilityTimeout"];
+            let visibility = visibility.as_i64().unwrap_or(30);
+            let message = format!("{queue}: {visibility}s, {fid}: {timeout}s");
             assert!(visibility >= 6 * timeout, "{message}");
         }
     }
@@ -570,25 +477,10 @@ fn the_event_checks_catch_the_usual_mistakes() {
     for event in events_of(function) {
         let outcome = check_event(&t, &event);
         let name = event.name;
-        assert_eq!(
-            outcome.is_ok(),
-            name.starts_with("Good"),
-            "{name}: {outcome:?}"
-        );
+        assert_eq!(outcome.is_ok(), name.starts_with("Good"), "{name}: {outcome:?}");
     }
-    let good = [
-        "rate(1 day)",
-        "rate(15 minutes)",
-        "cron(0 3 * * ? *)",
-        "cron(30 2 L * ? 2030)",
-    ];
-    let bad = [
-        "rate(0 minutes)",
-        "rate(1 hours)",
-        "rate(2 weeks)",
-        "cron(0 3 * * *)",
-        "cron(61 3 * * ? *)",
-    ];
+    let good = ["rate(1 day)", "rate(15 minutes)", "cron(0 3 * * ? *)", "cron(30 2 L * ? 2030)"];
+    let bad = ["rate(0 minutes)", "rate(1 hours)", "rate(2 weeks)", "cron(0 3 * * *)", "cron(61 3 * * ? *)"];
     for expr in good.into_iter().chain(bad) {
         let valid = check_schedule(expr).is_ok();
         assert_eq!(valid, good.contains(&expr), "{expr}");
@@ -603,70 +495,50 @@ fn the_routes_of_each_function_are_its_crate_routes() {
     for (fid, function) in functions(&t) {
         let bin = text(at(function, "Metadata.BuildProperties.Binary"), "Binary");
         assert!(binaries.insert(bin.to_owned()), "{bin} is deployed twice");
-        let Some(routes) = expected.get(bin) else {
-            panic!("{fid}: no routes for {bin}")
-        };
+        let Some(routes) = expected.get(bin) else { panic!("{fid}: {bin} has no routes") };
         let events = events_of(function);
         let http_events: Vec<_> = events.iter().filter(|e| e.kind == "HttpApi").collect();
         let declared: BTreeSet<String> = http_events.iter().map(|e| route(e)).collect();
-        let wanted: BTreeSet<String> = routes.iter().map(|r| (*r).to_owned()).collect();
-        assert_eq!(
-            declared, wanted,
-            "the HttpApi events of {fid}, {bin}'s ROUTES"
-        );
+        let wanted: BTreeSet<String> = routes.iter().map(|r| r.key.to_owned()).collect();
+        assert_eq!(declared, wanted, "{fid} against {bin}'s ROUTES");
+        // Only the routes the crate declares public skip the JWT authorizer.
         for event in http_events {
-            let (route, public) = (
-                route(event),
-                at(event.props, "Auth.Authorizer") == &s("NONE"),
-            );
-            assert_eq!(public, PUBLIC_ROUTES.contains(&&*route), "{route}: public?");
+            let route = route(event);
+            let public = routes.iter().any(|r| r.key == route && r.access == Access::Public);
+            let no_authorizer = at(event.props, "Auth.Authorizer") == &s("NONE");
+            assert_eq!(no_authorizer, public, "{route}: Auth.Authorizer NONE iff Access::Public");
         }
     }
-    let known: BTreeSet<String> = expected.keys().map(|b| (*b).to_owned()).collect();
+    let known: BTreeSet<String> = expected.keys().map(|b| b.to_string()).collect();
     assert_eq!(binaries, known, "the binaries the template deploys");
-    assert_eq!(
-        workspace_function_binaries(),
-        known,
-        "functions/*/Cargo.toml"
-    );
+    assert_eq!(workspace_function_binaries(), known, "functions/*");
 }
 
 #[test]
 fn every_function_is_a_rust_arm64_function() {
     let t = template();
+    let wanted = [
+        ("Runtime", s("provided.al2023")),
+        ("Handler", s("bootstrap")),
+        ("Architectures", Yaml::Array(vec![s("arm64")])),
+        ("CodeUri", s(".")),
+    ];
     for (fid, function) in functions(&t) {
-        let property = |name: &str| property(&t, function, name);
-        assert_eq!(property("Runtime"), &s("provided.al2023"), "{fid}");
-        assert_eq!(property("Handler"), &s("bootstrap"), "{fid}");
-        assert_eq!(
-            property("Architectures"),
-            &Yaml::Array(vec![s("arm64")]),
-            "{fid}"
-        );
-        assert_eq!(
-            property("CodeUri"),
-            &s("."),
-            "{fid}: CodeUri is the workspace"
-        );
-        assert!(
-            property("Timeout").as_i64().is_some_and(|t| t > 0),
-            "{fid}: Timeout"
-        );
-        expect(
-            function,
-            fid,
-            &[("Metadata.BuildMethod", s("rust-cargolambda"))],
-        );
+        for (name, want) in &wanted {
+            assert_eq!(property(&t, function, name), want, "{fid}: {name}");
+        }
+        let timeout = property(&t, function, "Timeout").as_i64();
+        assert!(timeout.is_some_and(|t| t > 0), "{fid}: Timeout");
+        expect(function, fid, &[("Metadata.BuildMethod", s("rust-cargolambda"))]);
     }
 }
 
 #[test]
 fn the_environment_names_the_resources_and_hides_the_secrets() {
     let t = template();
-    let globals = ("Globals", at(&t, "Globals.Function.Environment.Variables"));
-    let own = functions(&t)
-        .into_iter()
-        .map(|(id, f)| (id, at(f, "Properties.Environment.Variables")));
+    let variables = "Environment.Variables";
+    let globals = ("Globals", at(&t["Globals"]["Function"], variables));
+    let own = functions(&t).into_iter().map(|(id, f)| (id, at(&f["Properties"], variables)));
     for (scope, vars) in [globals].into_iter().chain(own) {
         for (name, value) in vars.as_hash().into_iter().flatten() {
             let name = text(name, "a variable name");
@@ -676,13 +548,9 @@ fn the_environment_names_the_resources_and_hides_the_secrets() {
     }
     let (table, _) = single(&t, "AWS::DynamoDB::Table");
     let (bucket, _) = single(&t, "AWS::S3::Bucket");
-    let mut references = vec![
-        ("TABLE_NAME", table.to_owned()),
-        ("BUCKET_NAME", bucket.to_owned()),
-    ];
-    references.extend(
-        resources::QUEUES.map(|q| (q.url_setting, format!("{}Queue", capitalized(q.name)))),
-    );
+    let queue = |q: QueueSpec| (q.url_setting, format!("{}Queue", capitalized(q.name)));
+    let mut references = vec![("TABLE_NAME", table.into()), ("BUCKET_NAME", bucket.into())];
+    references.extend(resources::QUEUES.map(queue));
     for (fid, function) in functions(&t) {
         let env = environment(&t, function);
         for secret in REQUIRED_SECRETS {
@@ -694,11 +562,7 @@ fn the_environment_names_the_resources_and_hides_the_secrets() {
             assert_eq!(referenced, Some(id.as_str()), "{setting} of {fid}");
         }
     }
-    let literals = [
-        s("hunter2"),
-        parse("!Ref SecretParameter"),
-        s("a{{resolve:ssm-secure:b}}"),
-    ];
+    let literals = [s("hunter2"), parse("!Ref Secret"), s("a{{resolve:ssm-secure:b}}")];
     assert!(!literals.iter().any(is_dynamic_reference));
     let reference = parse("!Sub '{{resolve:secretsmanager:${S}:SecretString:A_KEY}}'");
     assert!(is_dynamic_reference(&reference));
@@ -709,52 +573,40 @@ fn the_bucket_is_private_encrypted_unversioned_and_expires_exports() {
     let t = template();
     let (id, bucket) = single(&t, "AWS::S3::Bucket");
     let p = &bucket["Properties"];
+    let block = &p["PublicAccessBlockConfiguration"];
     let wanted = [
-        ("PublicAccessBlockConfiguration.BlockPublicAcls", YES),
-        ("PublicAccessBlockConfiguration.BlockPublicPolicy", YES),
-        ("PublicAccessBlockConfiguration.IgnorePublicAcls", YES),
-        ("PublicAccessBlockConfiguration.RestrictPublicBuckets", YES),
-        (
-            "OwnershipControls.Rules.0.ObjectOwnership",
-            s("BucketOwnerEnforced"),
-        ),
-        // Erasure must be permanent: a versioned bucket keeps deleted objects.
-        ("VersioningConfiguration", Yaml::BadValue),
+        ("BlockPublicAcls", YES),
+        ("BlockPublicPolicy", YES),
+        ("IgnorePublicAcls", YES),
+        ("RestrictPublicBuckets", YES),
     ];
+    expect(block, id, &wanted);
+    let owner = "OwnershipControls.Rules.0.ObjectOwnership";
+    // Erasure must be permanent: a versioned bucket keeps deleted objects.
+    let wanted = [(owner, s("BucketOwnerEnforced")), ("VersioningConfiguration", Yaml::BadValue)];
     expect(p, id, &wanted);
-    let encryption =
-        "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault";
-    let algorithm = at(p, encryption)["SSEAlgorithm"].as_str();
+    let sse = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    let algorithm = at(sse, "ServerSideEncryptionByDefault.SSEAlgorithm").as_str();
     let encrypted = matches!(algorithm, Some("AES256" | "aws:kms" | "aws:kms:dsse"));
     assert!(encrypted, "{id}: SSEAlgorithm {algorithm:?}");
 
-    let rules = at(p, "LifecycleConfiguration.Rules")
-        .as_vec()
-        .expect("lifecycle rules");
+    let rules = at(p, "LifecycleConfiguration.Rules").as_vec().expect("lifecycle");
     let expires_exports = rules.iter().any(|r| {
         r["Status"] == s("Enabled")
             && r["Prefix"] == s(EXPORTS_PREFIX)
             && r["ExpirationInDays"] == n(EXPORTS_EXPIRE_DAYS)
     });
-    assert!(
-        expires_exports,
-        "{id}: {EXPORTS_PREFIX} expire in {EXPORTS_EXPIRE_DAYS} days"
-    );
-    let abort_after =
-        |r: &Yaml| at(r, "AbortIncompleteMultipartUpload.DaysAfterInitiation") == &n(1);
-    assert!(
-        rules.iter().any(abort_after),
-        "{id}: abort incomplete uploads"
-    );
+    assert!(expires_exports, "{id}: {EXPORTS_PREFIX} expiry");
+    let abort = |r: &Yaml| at(r, "AbortIncompleteMultipartUpload.DaysAfterInitiation") == &n(1);
+    assert!(rules.iter().any(abort), "{id}: abort incomplete uploads");
 
     let policies = resources_of(&t, "AWS::S3::BucketPolicy");
     let denies_plain_http = policies.iter().any(|(_, policy)| {
         let p = &policy["Properties"];
-        let deny_http = |st: &Yaml| {
-            st["Effect"] == s("Deny") && at(st, "Condition.Bool.aws:SecureTransport") == &s("false")
-        };
         let statements = p["PolicyDocument"]["Statement"].as_vec();
-        target(&p["Bucket"]) == Some(id) && statements.is_some_and(|st| st.iter().any(deny_http))
+        let plain_http = |st: &Yaml| at(st, "Condition.Bool.aws:SecureTransport") == &s("false");
+        let deny = |st: &Yaml| st["Effect"] == s("Deny") && plain_http(st);
+        target(&p["Bucket"]) == Some(id) && statements.is_some_and(|st| st.iter().any(deny))
     });
     assert!(denies_plain_http, "{id}: deny requests without TLS");
 }

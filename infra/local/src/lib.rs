@@ -1,0 +1,40 @@
+//! The local server as a library, so black-box tests start it on a free port in-process and
+//! drive it over HTTP exactly as `cargo run -p gestor-local` serves it.
+
+pub mod config;
+pub mod gateway;
+pub mod token;
+
+use anyhow::Context;
+use std::sync::Arc;
+
+pub use config::{BackendKind, Config};
+
+/// A started server: its address and the demo owner's token.
+pub struct Started {
+    pub addr: std::net::SocketAddr,
+    pub demo_token: String,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds, opens the backend and serves in a background task until `shutdown` resolves.
+pub async fn start(
+    mut config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Started> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    // Port 0 asks for a free port: the URLs the server gives out must name the real one.
+    config.addr = listener.local_addr()?;
+    let gateway = Arc::new(gateway::Gateway::start(&config).await?);
+    let demo_token = gateway.demo_token().await?;
+    let addr = config.addr;
+    let app = gateway::router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(cause = %e, "local server stopped");
+        }
+    });
+    Ok(Started { addr, demo_token, task })
+}
