@@ -22,11 +22,15 @@ impl Backend {
     /// The AWS adapters, from the SDK's standard environment. Clients are built here once per
     /// cold start and shared by every invocation.
     pub async fn aws(settings: &Settings) -> Self {
-        let config = aws::sdk_config().await;
+        Self::aws_with(&aws::sdk_config().await, settings)
+    }
+
+    /// The AWS adapters over a given SDK configuration (the emulator's, in tests).
+    pub fn aws_with(config: &aws_config::SdkConfig, settings: &Settings) -> Self {
         Self {
-            table: Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name)),
-            queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(&config))),
-            files: Arc::new(s3::S3Files::new(aws::s3_client(&config), &settings.bucket_name)),
+            table: Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(config), &settings.table_name)),
+            queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(config))),
+            files: Arc::new(s3::S3Files::new(aws::s3_client(config), &settings.bucket_name)),
         }
     }
 

@@ -247,7 +247,10 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
         next.updated_at = time::OffsetDateTime::now_utc();
         match app.repo.replace(&caller.tenant, &current, &next).await {
             Ok(()) => {
-                return Ok(Reply::ok(&next)?.version(next.version).subject(next.id.as_str()).changed(changed));
+                return Ok(Reply::ok(&next)?
+                    .version(next.version)
+                    .subject(next.id.as_str())
+                    .changed(changed));
             }
             // Someone else changed it in between: a conditional request fails, others retry
             // on the new version.

@@ -18,6 +18,9 @@ pub struct Config {
     pub backend: BackendKind,
     pub jwt_secret: String,
     pub settings: Settings,
+    /// The AWS SDK configuration for `BackendKind::Aws`; `None` loads the standard
+    /// environment (tests pass the emulator's instead of changing the process environment).
+    pub sdk: Option<aws_config::SdkConfig>,
 }
 
 pub const DEV_JWT_SECRET: &str = "gestor-dev-jwt-secret";
@@ -38,6 +41,7 @@ impl Config {
             backend,
             jwt_secret: var("GESTOR_DEV_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
             settings: Settings::from_env_for_local(),
+            sdk: None,
         })
     }
 

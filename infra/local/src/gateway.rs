@@ -42,7 +42,13 @@ impl Gateway {
                         .context("opening the embedded storage")?;
                 (backend, Some(files))
             }
-            BackendKind::Aws => (Backend::aws(settings).await, None),
+            BackendKind::Aws => {
+                let sdk = match &config.sdk {
+                    Some(sdk) => sdk.clone(),
+                    None => gestor_shared::adapters::aws::sdk_config().await,
+                };
+                (Backend::aws_with(&sdk, settings), None)
+            }
         };
         let core = Core::new(backend.table.clone(), settings);
         let functions: Vec<Box<dyn Function>> = vec![

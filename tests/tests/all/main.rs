@@ -1,4 +1,8 @@
 //! Cross-function tests, in one binary to keep link time down: the SAM template against the
-//! code, the OpenAPI document against the routes, and the local server driven over HTTP.
+//! code, the OpenAPI document against the routes, the audit log as the other functions fill
+//! it, and the local server driven over HTTP.
 
+mod audit;
+mod local_server;
+mod openapi;
 mod template;

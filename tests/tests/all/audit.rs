@@ -1,0 +1,174 @@
+//! The audit log as the dispatcher writes it for every function: every successful mutation
+//! and every denied request, read back through `GET /v1/audit-log` by owners and admins only.
+
+use gestor_shared::http::{Function, Role, serve};
+use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
+use serde_json::{Value, json};
+
+struct World {
+    contacts: gestor_contacts::Contacts,
+    audit: gestor_audit::Audit,
+    members: gestor_members::Members,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let (core, dir) = embedded_core();
+    World {
+        contacts: gestor_contacts::Contacts::new(core.clone()),
+        audit: gestor_audit::Audit::new(core.clone()),
+        members: gestor_members::Members::new(core),
+        _dir: dir,
+    }
+}
+
+async fn call(function: &dyn Function, request: ApiRequest) -> (u16, Value) {
+    answer(serve(function, request.build()).await)
+}
+
+fn actions(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn mutations_and_denials_are_recorded_without_values() {
+    let w = world().await;
+    let owner = member(w.contacts.core(), "acme", "owner@acme.mx", Role::Owner).await;
+    let viewer = member(w.contacts.core(), "acme", "viewer@acme.mx", Role::Viewer).await;
+
+    let (_, contact) = call(
+        &w.contacts,
+        ApiRequest::new("POST /v1/contacts")
+            .as_user(&owner)
+            .json(json!({"name": "Ana", "phones": ["+525512345678"]})),
+    )
+    .await;
+    let id = contact["id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = call(
+        &w.contacts,
+        ApiRequest::new("PATCH /v1/contacts/{id}")
+            .param("id", &id)
+            .as_user(&owner)
+            .json(json!({"name": "Ana María"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        call(&w.contacts, ApiRequest::new("DELETE /v1/contacts/{id}").param("id", &id).as_user(&viewer))
+            .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&viewer)).await;
+    assert_eq!(status, 403);
+    // Reads are not audited.
+    let (status, _) = call(&w.contacts, ApiRequest::new("GET /v1/contacts").as_user(&owner)).await;
+    assert_eq!(status, 200);
+
+    let (status, page) = call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&owner)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(actions(&page), vec!["auth.denied", "auth.denied", "contact.update", "contact.create"]);
+    let update = &page["items"][2];
+    assert_eq!(update["resource"], json!({"type": "contact", "id": id}));
+    assert_eq!(update["changed_fields"], json!(["name"]));
+    assert_eq!(update["outcome"], "ok");
+    assert_eq!(update["actor"]["type"], "member");
+    assert_eq!(update["ip"], "203.0.113.7");
+    assert_eq!(update["user_agent"], "handler-test");
+    assert!(update["request_id"].as_str().is_some_and(|r| r.starts_with("req-")));
+    let denied = &page["items"][1];
+    assert_eq!(
+        (denied["outcome"].as_str(), denied["resource"]["id"].as_str()),
+        (Some("denied"), Some(id.as_str()))
+    );
+    // Names of fields, never their values.
+    assert!(!page.to_string().contains("Ana María"));
+    assert!(!page.to_string().contains("5512345678"));
+
+    let (_, me) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&viewer)).await;
+    let viewer_id = me["id"].as_str().unwrap_or_default().to_owned();
+    let by_actor = |actor: &str| ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("actor", actor);
+    let (_, page) = call(&w.audit, by_actor(&viewer_id)).await;
+    assert_eq!(actions(&page), vec!["auth.denied", "auth.denied"]);
+    let (_, page) =
+        call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("resource", &id)).await;
+    assert_eq!(actions(&page), vec!["auth.denied", "contact.update", "contact.create"]);
+    let (_, page) = call(
+        &w.audit,
+        ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("action", "contact.create"),
+    )
+    .await;
+    assert_eq!(actions(&page), vec!["contact.create"]);
+    let (_, page) = call(
+        &w.audit,
+        ApiRequest::new("GET /v1/audit-log")
+            .as_user(&owner)
+            .query("from", "2000-01-01")
+            .query("to", "2000-12-31"),
+    )
+    .await;
+    assert_eq!(actions(&page), Vec::<String>::new());
+    let (status, _) =
+        call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("from", "yesterday")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn audit_pages_follow_cursors() {
+    let w = world().await;
+    let owner = member(w.contacts.core(), "acme", "owner@acme.mx", Role::Owner).await;
+    for n in 0..7 {
+        let (status, _) = call(
+            &w.contacts,
+            ApiRequest::new("POST /v1/contacts").as_user(&owner).json(json!({"name": format!("C{n}")})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("limit", "3");
+        if let Some(c) = &cursor {
+            request = request.query("cursor", c);
+        }
+        let (status, page) = call(&w.audit, request).await;
+        assert_eq!(status, 200, "{page}");
+        total += page["items"].as_array().map(Vec::len).unwrap_or(0);
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(total, 7);
+}
+
+#[tokio::test]
+async fn me_tells_role_permissions_and_tenants() {
+    let w = world().await;
+    let agent = member(w.contacts.core(), "acme", "agent@acme.mx", Role::Agent).await;
+    let (status, me) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["role"], "agent");
+    assert_eq!(me["tenant"]["id"], "acme");
+    assert_eq!(me["tenant"]["timezone"], "America/Mexico_City");
+    assert_eq!(me["permissions"], json!(["contacts.read", "contacts.write"]));
+    assert_eq!(me["modules"].as_array().map(Vec::len), Some(8));
+
+    // A second business: the tenant must be named, and only one's own.
+    member(w.contacts.core(), "otra", "agent@acme.mx", Role::Admin).await;
+    let (status, body) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, me) =
+        call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent).header("x-tenant-id", "otra")).await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
+    assert_eq!(me["tenant_ids"].as_array().map(Vec::len), Some(2));
+    let (status, _) =
+        call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent).header("x-tenant-id", "nope#x")).await;
+    assert_eq!(status, 400);
+    let (status, _) = call(&w.members, ApiRequest::new("GET /v1/me").as_user("nobody")).await;
+    assert_eq!(status, 403);
+}

@@ -1,0 +1,213 @@
+//! Black-box: the local server started as `cargo run -p gestor-local` starts it, driven over
+//! HTTP as the frontend would — on the embedded storage, and on the AWS adapters against the
+//! emulator when `GESTOR_TEST_AWS_ENDPOINT` names one.
+
+use gestor_local::{BackendKind, Config};
+use gestor_shared::settings::Settings;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+struct Server {
+    base: String,
+    http: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start(
+    backend: BackendKind,
+    data_dir: &std::path::Path,
+    sdk: Option<aws_config::SdkConfig>,
+    settings: Settings,
+) -> Server {
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        data_dir: data_dir.to_path_buf(),
+        backend,
+        jwt_secret: "black-box-secret".into(),
+        settings,
+        sdk,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = gestor_local::start(config, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the local server did not start: {e:#}"));
+    Server { base: format!("http://{}", started.addr), http: Client::new(), stop: Some(stop) }
+}
+
+impl Server {
+    async fn token(&self, tenant: &str, email: &str, role: &str) -> String {
+        let (status, body) = self
+            .send(
+                "POST",
+                "/dev/token",
+                None,
+                Some(json!({"tenant_id": tenant, "email": email, "role": role})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.send_with(method, path, token, body, &[]).await
+    }
+
+    async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+async fn the_frontend_journey(server: &Server) {
+    let (status, health) = server.send("GET", "/health", None, None).await;
+    assert_eq!((status, &health["status"]), (StatusCode::OK, &json!("ok")));
+    let (status, doc) = server.send("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["paths"]["/v1/contacts"].is_object());
+
+    let (status, body) = server.send("GET", "/v1/contacts", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = server.send("GET", "/v1/contacts", Some("not-a-token"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
+    let agent = server.token("tienda-1", "agente@tienda.mx", "agent").await;
+    let (status, me) = server.send("GET", "/v1/me", Some(&agent), None).await;
+    assert_eq!((status, me["role"].as_str()), (StatusCode::OK, Some("agent")));
+
+    let (status, contact) = server
+        .send(
+            "POST",
+            "/v1/contacts",
+            Some(&agent),
+            Some(json!({"name": "María Núñez", "phones": ["55 1234 5678"], "tags": ["mayoreo"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let id = contact["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(contact["phones"], json!(["+525512345678"]));
+
+    let (status, page) = server.send("GET", "/v1/contacts?q=maria&tag=mayoreo", Some(&owner), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"][0]["id"], json!(id));
+    let (_, page) = server.send("GET", "/v1/contacts?phone=%2B5215512345678", Some(&owner), None).await;
+    assert_eq!(page["items"][0]["id"], json!(id));
+
+    let path = format!("/v1/contacts/{id}");
+    let (status, _) = server
+        .send_with(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({"lifecycle": "client"})),
+            &[("if-match", "\"9\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, updated) = server
+        .send_with(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({"lifecycle": "client"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!((status, updated["version"].as_u64()), (StatusCode::OK, Some(2)));
+
+    let (status, _) = server.send("DELETE", &path, Some(&agent), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server.send("DELETE", &path, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, problem) = server.send("GET", &path, Some(&owner), None).await;
+    assert_eq!((status, problem["status"].as_u64()), (StatusCode::NOT_FOUND, Some(404)));
+
+    let (status, log) = server.send("GET", "/v1/audit-log", Some(&owner), None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let actions: Vec<&str> =
+        log["items"].as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, vec!["contact.delete", "auth.denied", "contact.update", "contact.create"]);
+
+    let (status, _) = server.send("POST", "/v1/nothing-here", Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.send("PUT", "/v1/contacts", Some(&owner), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+fn local_settings() -> Settings {
+    Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn the_local_server_on_embedded_storage() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Embedded, dir.path(), None, local_settings()).await;
+    the_frontend_journey(&server).await;
+}
+
+#[tokio::test]
+async fn the_local_server_on_the_aws_adapters() {
+    let Some(endpoint) = std::env::var("GESTOR_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var("GESTOR_REQUIRE_AWS").as_deref() != Ok("1"),
+            "GESTOR_TEST_AWS_ENDPOINT is required"
+        );
+        return;
+    };
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_credentials())
+        .load()
+        .await;
+    let prefix = format!("bb{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
+    let mut settings = local_settings();
+    settings.table_name = made.table_name.clone();
+    settings.bucket_name = made.bucket_name.clone();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Aws, dir.path(), Some(sdk), settings).await;
+    the_frontend_journey(&server).await;
+}
+
+fn aws_sdk_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new("test", "test", None, None, "black-box")
+}
