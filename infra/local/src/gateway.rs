@@ -51,10 +51,12 @@ impl Gateway {
             }
         };
         let core = Core::new(backend.table.clone(), settings);
+        // Each function logs under its own name, as its Lambda would.
+        let named = |name: &str| Core { function: name.to_owned(), ..core.clone() };
         let functions: Vec<Box<dyn Function>> = vec![
-            Box::new(gestor_contacts::Contacts::new(core.clone())),
-            Box::new(gestor_members::Members::new(core.clone())),
-            Box::new(gestor_audit::Audit::new(core.clone())),
+            Box::new(gestor_contacts::Contacts::new(named("contacts"))),
+            Box::new(gestor_members::Members::new(named("members"))),
+            Box::new(gestor_audit::Audit::new(named("audit"))),
         ];
         Ok(Self {
             functions,
@@ -79,7 +81,26 @@ impl Gateway {
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().fallback(handle).with_state(gateway)
+    Router::new().fallback(handle).layer(axum::middleware::map_response(allow_any_origin)).with_state(gateway)
+}
+
+/// The frontend's dev server runs on another origin; the template's CORS settings play this
+/// part in AWS.
+async fn allow_any_origin(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let allow = [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "GET, POST, PATCH, DELETE, OPTIONS"),
+        (
+            "access-control-allow-headers",
+            "authorization, content-type, idempotency-key, if-match, x-tenant-id, x-timezone",
+        ),
+        ("access-control-expose-headers", "etag"),
+    ];
+    for (name, value) in allow {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn json_response(status: u16, body: serde_json::Value) -> Response {
@@ -107,6 +128,7 @@ async fn handle(
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     match (method.as_str(), path.as_str()) {
+        ("OPTIONS", _) => return axum::http::StatusCode::NO_CONTENT.into_response(),
         ("GET", "/health") => {
             return json_response(200, json!({"status": "ok", "workers": [], "schedules": []}));
         }

@@ -101,6 +101,16 @@ async fn the_frontend_journey(server: &Server) {
     assert_eq!(status, StatusCode::OK);
     assert!(doc["paths"]["/v1/contacts"].is_object());
 
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/contacts", server.base))
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert!(preflight.headers().contains_key("access-control-allow-origin"));
+
     let (status, body) = server.send("GET", "/v1/contacts", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, _) = server.send("GET", "/v1/contacts", Some("not-a-token"), None).await;
