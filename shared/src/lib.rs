@@ -6,13 +6,19 @@
 
 pub mod adapters;
 pub mod backend;
+pub mod crypto;
 pub mod domain;
+pub mod graph;
 pub mod http;
 pub mod ids;
+pub mod inbound;
 pub mod logging;
+pub mod metrics;
+pub mod normalize;
 pub mod ports;
 pub mod repo;
 pub mod resources;
 pub mod settings;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod worker;

@@ -22,6 +22,10 @@ pub struct Settings {
     /// Signs pagination cursors. Defaults to a key derived from `META_APP_SECRET`, so that a
     /// deployment needs no extra secret; set `CURSOR_SECRET` to rotate it on its own.
     pub cursor_secret: Vec<u8>,
+    /// `CHANNEL_TOKEN_KEYS`: the keys that encrypt channel access tokens at rest,
+    /// comma-separated `kid:base64(32 bytes)`, the current key first (`crypto::TokenCipher`).
+    /// A secret; locally it defaults to one key derived from `META_APP_SECRET`.
+    pub channel_token_keys: String,
     /// The function's name in logs (`AWS_LAMBDA_FUNCTION_NAME` in Lambda).
     pub function_name: String,
 }
@@ -51,8 +55,8 @@ impl std::fmt::Debug for Settings {
 pub struct MissingSetting(pub &'static str);
 
 /// The secrets a deployed function cannot start without.
-pub const REQUIRED_SECRETS: [&str; 4] =
-    ["META_APP_SECRET", "META_VERIFY_TOKEN", "TIKTOK_CLIENT_SECRET", "AI_API_KEY"];
+pub const REQUIRED_SECRETS: [&str; 5] =
+    ["META_APP_SECRET", "META_VERIFY_TOKEN", "TIKTOK_CLIENT_SECRET", "AI_API_KEY", "CHANNEL_TOKEN_KEYS"];
 
 impl Settings {
     /// Reads the settings of a deployed function: secrets must be present.
@@ -83,6 +87,18 @@ impl Settings {
             Some(v) => v.into_bytes(),
             None => derive_key(meta_app_secret.as_bytes(), b"gestor/cursor/v1"),
         };
+        let channel_token_keys = match lookup("CHANNEL_TOKEN_KEYS") {
+            Some(v) => v,
+            // A laptop needs no key management: one key derived from the app secret. Deployed
+            // functions get their own random keys, so that rotating one secret does not make
+            // every stored token unreadable.
+            None if dev_defaults => {
+                use base64::Engine;
+                let key = derive_key(meta_app_secret.as_bytes(), b"gestor/channel-tokens/v1");
+                format!("dev:{}", base64::engine::general_purpose::STANDARD.encode(key))
+            }
+            None => return Err(MissingSetting("CHANNEL_TOKEN_KEYS")),
+        };
         Ok(Self {
             meta_verify_token: secret("META_VERIFY_TOKEN")?,
             tiktok_client_secret: secret("TIKTOK_CLIENT_SECRET")?,
@@ -100,6 +116,7 @@ impl Settings {
             automation_queue_url: or("AUTOMATION_QUEUE_URL", "automation"),
             privacy_queue_url: or("PRIVACY_QUEUE_URL", "privacy"),
             cursor_secret,
+            channel_token_keys,
             function_name: or("AWS_LAMBDA_FUNCTION_NAME", "local"),
         })
     }
@@ -134,5 +151,20 @@ mod tests {
         assert_eq!(s.map(|s| s.table_name.as_str()), Some("gestor"));
         let printed = format!("{s:?}");
         assert!(!printed.contains("dev-meta_app_secret"));
+        let keys = s.map(|s| s.channel_token_keys.clone()).unwrap_or_default();
+        assert!(keys.starts_with("dev:") && !printed.contains(&keys));
+        assert!(crate::crypto::TokenCipher::parse(&keys).is_ok());
+    }
+
+    #[test]
+    fn deployed_functions_need_channel_token_keys() {
+        let given = |name: &str| (name != "CHANNEL_TOKEN_KEYS").then(|| format!("set-{name}"));
+        assert_eq!(Settings::read(given, false).err().map(|e| e.0), Some("CHANNEL_TOKEN_KEYS"));
+        for secret in REQUIRED_SECRETS {
+            let missing = |name: &str| {
+                (name != secret).then(|| "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned())
+            };
+            assert_eq!(Settings::read(missing, false).err().map(|e| e.0), Some(secret));
+        }
     }
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use gestor_shared::backend::Backend;
 use gestor_shared::http::{Access, Core, Function, Role, serve};
 use gestor_shared::repo::members::MemberRepo;
+use gestor_shared::settings::Settings;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde_json::json;
@@ -22,8 +23,40 @@ use crate::token;
 /// API Gateway's HTTP API accepts bodies up to 10 MB.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
+/// A function as the gateway mounts it: its routes, and how it answers a request.
+#[async_trait::async_trait]
+trait Mounted: Send + Sync {
+    fn routes(&self) -> &'static [gestor_shared::http::Route];
+    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body>;
+}
+
+struct Dispatched(Box<dyn Function>);
+
+#[async_trait::async_trait]
+impl Mounted for Dispatched {
+    fn routes(&self) -> &'static [gestor_shared::http::Route] {
+        self.0.routes()
+    }
+
+    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        serve(self.0.as_ref(), request).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Mounted for gestor_webhooks::Webhooks {
+    fn routes(&self) -> &'static [gestor_shared::http::Route] {
+        gestor_webhooks::ROUTES
+    }
+
+    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        self.handle(request).await
+    }
+}
+
 pub struct Gateway {
-    functions: Vec<Box<dyn Function>>,
+    functions: Vec<Box<dyn Mounted>>,
+    workers: Vec<&'static str>,
     members: MemberRepo,
     jwt_secret: String,
     loopback: bool,
@@ -53,13 +86,27 @@ impl Gateway {
         let core = Core::new(backend.table.clone(), settings);
         // Each function logs under its own name, as its Lambda would.
         let named = |name: &str| Core { function: name.to_owned(), ..core.clone() };
-        let functions: Vec<Box<dyn Function>> = vec![
+        let channels = gestor_channels::Channels::from_settings(named("channels"), settings)
+            .map_err(|e| anyhow::anyhow!("setting up the channels function: {e}"))?;
+        let dispatched: Vec<Box<dyn Function>> = vec![
             Box::new(gestor_contacts::Contacts::new(named("contacts"))),
             Box::new(gestor_members::Members::new(named("members"))),
             Box::new(gestor_audit::Audit::new(named("audit"))),
+            Box::new(gestor_conversations::Conversations::new(named("conversations"))),
+            Box::new(channels),
         ];
+        let mut functions: Vec<Box<dyn Mounted>> =
+            dispatched.into_iter().map(|f| Box::new(Dispatched(f)) as Box<dyn Mounted>).collect();
+        let webhook_settings = Settings { function_name: "webhooks".into(), ..settings.clone() };
+        functions.push(Box::new(gestor_webhooks::Webhooks::new(
+            &webhook_settings,
+            backend.queue.clone(),
+            backend.files.clone(),
+        )));
+        let workers = crate::workers::start(&backend, settings);
         Ok(Self {
             functions,
+            workers,
             members: core.members.clone(),
             jwt_secret: config.jwt_secret.clone(),
             loopback: config.addr.ip().is_loopback(),
@@ -130,7 +177,7 @@ async fn handle(
     match (method.as_str(), path.as_str()) {
         ("OPTIONS", _) => return axum::http::StatusCode::NO_CONTENT.into_response(),
         ("GET", "/health") => {
-            return json_response(200, json!({"status": "ok", "workers": [], "schedules": []}));
+            return json_response(200, json!({"status": "ok", "workers": gateway.workers, "schedules": []}));
         }
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
@@ -212,7 +259,7 @@ async fn handle(
         .with_path_parameters(params)
         .with_query_string_parameters(query);
 
-    let response = serve(function.as_ref(), request).await;
+    let response = function.answer(request).await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Empty => Vec::new(),

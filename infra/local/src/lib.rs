@@ -4,6 +4,7 @@
 pub mod config;
 pub mod gateway;
 pub mod token;
+pub mod workers;
 
 use anyhow::Context;
 use std::sync::Arc;

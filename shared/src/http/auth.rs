@@ -60,9 +60,13 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => true,
-            Role::Manager => !matches!(permission, AuditRead),
-            Role::Agent => matches!(permission, ContactsRead | ContactsWrite),
-            Role::Viewer => matches!(permission, ContactsRead),
+            // Connecting a channel hands the business's messages to a token: owners and
+            // admins only.
+            Role::Manager => !matches!(permission, AuditRead | ChannelsManage),
+            Role::Agent => {
+                matches!(permission, ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead)
+            }
+            Role::Viewer => matches!(permission, ContactsRead | ChannelsRead | ConversationsRead),
         }
     }
 
@@ -81,14 +85,24 @@ pub enum Permission {
     ContactsDelete,
     #[serde(rename = "audit.read")]
     AuditRead,
+    #[serde(rename = "channels.read")]
+    ChannelsRead,
+    #[serde(rename = "channels.manage")]
+    ChannelsManage,
+    /// The inbox: conversations and their messages. Every role has it.
+    #[serde(rename = "conversations.read")]
+    ConversationsRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ContactsRead,
         Permission::ContactsWrite,
         Permission::ContactsDelete,
         Permission::AuditRead,
+        Permission::ChannelsRead,
+        Permission::ChannelsManage,
+        Permission::ConversationsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +111,9 @@ impl Permission {
             Permission::ContactsWrite => "contacts.write",
             Permission::ContactsDelete => "contacts.delete",
             Permission::AuditRead => "audit.read",
+            Permission::ChannelsRead => "channels.read",
+            Permission::ChannelsManage => "channels.manage",
+            Permission::ConversationsRead => "conversations.read",
         }
     }
 }
@@ -177,8 +194,31 @@ mod tests {
 
     #[test]
     fn viewers_only_read() {
-        assert_eq!(Role::Viewer.permissions(), vec![Permission::ContactsRead]);
+        assert_eq!(
+            Role::Viewer.permissions(),
+            vec![Permission::ContactsRead, Permission::ChannelsRead, Permission::ConversationsRead]
+        );
         assert!(!Role::Agent.allows(Permission::ContactsDelete));
         assert!(Role::Manager.allows(Permission::ContactsDelete));
+    }
+
+    #[test]
+    fn every_role_reads_channels_and_only_owners_and_admins_manage_them() {
+        for role in Role::ALL {
+            assert!(role.allows(Permission::ChannelsRead));
+            assert_eq!(role.allows(Permission::ChannelsManage), matches!(role, Role::Owner | Role::Admin));
+        }
+    }
+
+    #[test]
+    fn every_role_reads_the_inbox() {
+        assert!(Role::ALL.into_iter().all(|role| role.allows(Permission::ConversationsRead)));
+    }
+
+    #[test]
+    fn permission_names_match_their_serialization() {
+        for p in Permission::ALL {
+            assert_eq!(serde_json::to_value(p).ok(), Some(serde_json::Value::from(p.as_str())));
+        }
     }
 }

@@ -283,6 +283,91 @@ impl ContactRepo {
         Ok(())
     }
 
+    /// The contact a channel identity belongs to, if any.
+    pub async fn id_by_identity(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+    ) -> Result<Option<ContactId>, TableError> {
+        self.claimed_by(&keys::identity_claim(tenant, &identity.channel, &identity.external_id)).await
+    }
+
+    /// The contact of a customer writing on a channel: found by the channel identity, else by
+    /// the normalised phone (a contact typed in as `+52 55 …` is the WhatsApp user `521 55…`),
+    /// else created. The profile name fills a contact that has none. Safe under concurrent
+    /// deliveries: the identity and phone claims let one creation win and the others find it.
+    pub async fn upsert_from_channel(
+        &self,
+        tenant: &TenantId,
+        identity: &Identity,
+        phone: Option<&Phone>,
+        profile_name: Option<&str>,
+    ) -> Result<(Contact, bool), ContactError> {
+        // Set when the phone turns out to belong to another contact: the customer is still
+        // this identity's contact, and the phone stays with its owner.
+        let mut phone_taken = false;
+        for _ in 0..4 {
+            let existing = match self.id_by_identity(tenant, identity).await? {
+                Some(id) => Some(id),
+                None => match phone {
+                    Some(phone) => self.id_by_phone(tenant, phone).await?,
+                    None => None,
+                },
+            };
+            let Some(id) = existing else {
+                let now = time::OffsetDateTime::now_utc();
+                let contact = Contact {
+                    id: ContactId::new(),
+                    name: profile_name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+                    phones: phone.into_iter().cloned().collect(),
+                    emails: vec![],
+                    lifecycle: Lifecycle::Lead,
+                    tags: vec![],
+                    attributes: Map::new(),
+                    identities: vec![identity.clone()],
+                    restrictions: vec![],
+                    owner_id: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                match self.create(tenant, &contact).await {
+                    Ok(()) => return Ok((contact, true)),
+                    // Another delivery created the customer first: find theirs.
+                    Err(ContactError::Duplicate { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            let Some(current) = self.get(tenant, &id).await? else { continue };
+            let mut next = current.clone();
+            if !next.identities.contains(identity) {
+                next.identities.push(identity.clone());
+            }
+            if next.name.is_none() {
+                next.name = profile_name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+            }
+            if let Some(phone) = phone
+                && !phone_taken
+                && !next.phones.contains(phone)
+                && next.phones.len() < 10
+            {
+                next.phones.push(phone.clone());
+            }
+            if next == current {
+                return Ok((current, false));
+            }
+            next.version = current.version + 1;
+            next.updated_at = time::OffsetDateTime::now_utc();
+            match self.replace(tenant, &current, &next).await {
+                Ok(()) => return Ok((next, false)),
+                Err(ContactError::Duplicate { field: "phones", .. }) => phone_taken = true,
+                Err(ContactError::VersionConflict | ContactError::Duplicate { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ContactError::VersionConflict)
+    }
+
     /// The contact holding this phone number, if any.
     pub async fn id_by_phone(
         &self,

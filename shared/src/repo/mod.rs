@@ -2,10 +2,15 @@
 //! module owns its item type's key formats (listed in infra/DATA-MODEL.md).
 
 pub mod audit;
+pub mod channels;
 pub mod contacts;
 mod contacts_keys;
+pub mod conversations;
+mod conversations_keys;
 pub mod idempotency;
 pub mod members;
+pub mod messages;
+mod messages_keys;
 pub mod personal;
 pub mod tenants;
 

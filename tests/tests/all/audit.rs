@@ -155,7 +155,10 @@ async fn me_tells_role_permissions_and_tenants() {
     assert_eq!(me["role"], "agent");
     assert_eq!(me["tenant"]["id"], "acme");
     assert_eq!(me["tenant"]["timezone"], "America/Mexico_City");
-    assert_eq!(me["permissions"], json!(["contacts.read", "contacts.write"]));
+    assert_eq!(
+        me["permissions"],
+        json!(["contacts.read", "contacts.write", "channels.read", "conversations.read"])
+    );
     assert_eq!(me["modules"].as_array().map(Vec::len), Some(8));
 
     // A second business: the tenant must be named, and only one's own.

@@ -7,9 +7,9 @@ use gestor_shared::settings::Settings;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-struct Server {
-    base: String,
-    http: Client,
+pub struct Server {
+    pub base: String,
+    pub http: Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-async fn start(
+pub async fn start(
     backend: BackendKind,
     data_dir: &std::path::Path,
     sdk: Option<aws_config::SdkConfig>,
@@ -45,7 +45,7 @@ async fn start(
 }
 
 impl Server {
-    async fn token(&self, tenant: &str, email: &str, role: &str) -> String {
+    pub async fn token(&self, tenant: &str, email: &str, role: &str) -> String {
         let (status, body) = self
             .send(
                 "POST",
@@ -58,7 +58,7 @@ impl Server {
         body["token"].as_str().unwrap_or_default().to_owned()
     }
 
-    async fn send(
+    pub async fn send(
         &self,
         method: &str,
         path: &str,
@@ -68,7 +68,7 @@ impl Server {
         self.send_with(method, path, token, body, &[]).await
     }
 
-    async fn send_with(
+    pub async fn send_with(
         &self,
         method: &str,
         path: &str,
@@ -180,7 +180,7 @@ async fn the_frontend_journey(server: &Server) {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
-fn local_settings() -> Settings {
+pub fn local_settings() -> Settings {
     Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"))
 }
 

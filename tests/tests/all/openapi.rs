@@ -10,6 +10,9 @@ fn functions() -> Vec<(&'static str, &'static [Route], utoipa::openapi::OpenApi)
         ("contacts", gestor_contacts::ROUTES, gestor_contacts::openapi()),
         ("members", gestor_members::ROUTES, gestor_members::openapi()),
         ("audit", gestor_audit::ROUTES, gestor_audit::openapi()),
+        ("channels", gestor_channels::ROUTES, gestor_channels::openapi()),
+        ("conversations", gestor_conversations::ROUTES, gestor_conversations::openapi()),
+        ("webhooks", gestor_webhooks::ROUTES, gestor_webhooks::openapi()),
     ]
 }
 

@@ -27,6 +27,11 @@ fn crate_routes() -> BTreeMap<&'static str, &'static [Route]> {
         ("members", gestor_members::ROUTES),
         ("audit", gestor_audit::ROUTES),
         ("openapi", gestor_openapi::ROUTES),
+        ("channels", gestor_channels::ROUTES),
+        ("conversations", gestor_conversations::ROUTES),
+        ("webhooks", gestor_webhooks::ROUTES),
+        // A queue consumer: no routes.
+        ("inbound", &[]),
     ])
 }
 

@@ -1,0 +1,310 @@
+//! The channel routes: parse, show the token reaches the account, act through the repository,
+//! answer. Authentication, permission, idempotency and audit are the dispatcher's
+//! (gestor_shared::http::service); the audit entry names the body's fields, never their values.
+
+use gestor_shared::crypto::Secret;
+use gestor_shared::graph::{GraphError, PhoneNumber};
+use gestor_shared::http::problem::Problem;
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::ids::ChannelAccountId;
+use gestor_shared::repo::channels::{
+    Channel, ChannelAccount, ChannelError, ChannelStatus, Connection, kind_schema,
+};
+use serde::Serialize;
+
+use crate::Channels;
+use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, connect, embedded_signup, get, deactivate),
+    components(schemas(
+        ChannelAccount,
+        ChannelStatus,
+        ChannelPage,
+        ConnectRequest,
+        EmbeddedSignupRequest,
+        Problem,
+        FieldError
+    ))
+)]
+pub struct ApiDoc;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelPage {
+    pub items: Vec<ChannelAccount>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The body of `POST /v1/channels` (documentation only: parsing is `input::Connect`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConnectRequest {
+    #[schema(schema_with = kind_schema)]
+    kind: String,
+    /// WhatsApp: the phone number id; Messenger: the Page id; Instagram: the Instagram account
+    /// id; TikTok: the business account's open id (`user_openid` in its webhooks).
+    external_id: String,
+    /// A token of the account, shown to reach it through the channel's API before anything is
+    /// stored. Kept encrypted; never answered.
+    #[schema(write_only)]
+    access_token: String,
+    /// Defaults to the name the channel's API gives the account.
+    display_name: Option<String>,
+}
+
+/// The body of `POST /v1/channels/embedded-signup` (documentation only: parsing is
+/// `input::Signup`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EmbeddedSignupRequest {
+    /// `whatsapp`: Embedded Signup connects WhatsApp numbers.
+    kind: String,
+    /// The code Embedded Signup gave the frontend; exchanged once for the business's token.
+    #[schema(write_only)]
+    code: String,
+    /// From Embedded Signup's session info; when absent, the WhatsApp Business Account's only
+    /// phone number.
+    phone_number_id: Option<String>,
+    /// From Embedded Signup's session info; when absent, the newest account the token was
+    /// granted.
+    waba_id: Option<String>,
+    display_name: Option<String>,
+}
+
+const UNREACHABLE: &str = "the token cannot reach this account";
+
+fn channel_id(call: &Call) -> Result<ChannelAccountId, ApiError> {
+    // A malformed id cannot name an account of this tenant: 404 like any unknown id.
+    ChannelAccountId::parse(call.path_param("id")?).map_err(|_| ApiError::NotFound)
+}
+
+/// A failure of the channel's API as the client sees it: a refusal is the request's fault
+/// (422 with `refusal`), the rest is worth retrying (503).
+fn graph_error(refusal: &'static str) -> impl Fn(GraphError) -> ApiError {
+    move |error| match error {
+        GraphError::Refused { status, code } => {
+            tracing::info!(status, code, "the channel's API refused");
+            ApiError::Unprocessable(refusal.into())
+        }
+        GraphError::Invalid(why) => {
+            tracing::info!(why, "not sent to the channel's API");
+            ApiError::Unprocessable(refusal.into())
+        }
+        GraphError::Unavailable(cause) | GraphError::Unexpected(cause) => {
+            ApiError::Unavailable(format!("the channel's API: {cause}"))
+        }
+        GraphError::Setup(cause) => ApiError::Internal(cause),
+    }
+}
+
+fn channel_error(error: ChannelError) -> ApiError {
+    match error {
+        ChannelError::Taken => ApiError::Conflict {
+            detail: "this channel account is connected to another business".into(),
+            errors: vec![FieldError::new("external_id", "is connected to another business")],
+        },
+        ChannelError::Contention => {
+            ApiError::conflict("the channel account is being changed by other requests; retry")
+        }
+        ChannelError::Crypto(e) => ApiError::Internal(format!("token encryption: {e}")),
+        ChannelError::Table(e) => e.into(),
+    }
+}
+
+/// A name from the channel's API, made fit to show.
+fn clean_name(name: &str) -> Option<String> {
+    let name: String = name.chars().filter(|c| !c.is_control()).take(MAX_DISPLAY_NAME).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Verifies the token reaches the account, then routes and stores it. 201 for a connection,
+/// 200 when this tenant had it connected already (its token and name replaced).
+async fn connect_verified(
+    app: &Channels,
+    caller: &Caller,
+    kind: Channel,
+    external_id: &str,
+    token: &Secret,
+    display_name: Option<String>,
+) -> Result<Reply, ApiError> {
+    let info = app.graph.verify_account(kind, external_id, token).await.map_err(graph_error(UNREACHABLE))?;
+    let name = display_name
+        .or_else(|| info.name.as_deref().and_then(clean_name))
+        .unwrap_or_else(|| external_id.to_owned());
+    let connection = app
+        .repo
+        .connect(&caller.tenant, kind, external_id, &name, token, &app.cipher)
+        .await
+        .map_err(channel_error)?;
+    let reply = match &connection {
+        Connection::Connected(account) => Reply::created(account)?.resource(account.id.as_str()),
+        Connection::Refreshed(account) => Reply::ok(account)?.resource(account.id.as_str()),
+    };
+    Ok(reply)
+}
+
+/// List the business's channel accounts, active and inactive, newest first.
+#[utoipa::path(
+    get, path = "/v1/channels", tag = "channels",
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, body = ChannelPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let (limit, cursor) = call.page_params()?;
+    let start = match cursor {
+        Some(c) => Some(app.core.cursors.decode(&caller.tenant, "channels", c)?),
+        None => None,
+    };
+    let (items, last) = app.repo.list(&caller.tenant, limit, start).await?;
+    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, "channels", &key));
+    Reply::ok(&ChannelPage { items, next_cursor })
+}
+
+/// Connect a channel account with its access token (owner, admin). The token must reach the
+/// account through the channel's API (`GET {META_GRAPH_URL}/{external_id}`; TikTok's
+/// `business/get`). One account belongs to one business at most: 409 when another holds it.
+/// Connecting again an account this business holds replaces its token (200); one it
+/// deactivated is connected again under the same id (201).
+#[utoipa::path(
+    post, path = "/v1/channels", tag = "channels",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body answer the first answer")),
+    request_body = ConnectRequest,
+    responses(
+        (status = 201, body = ChannelAccount, description = "Connected"),
+        (status = 200, body = ChannelAccount, description = "Already connected to this business: token and name replaced"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Connected to another business"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The token cannot reach the account"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "The channel's API failed or timed out"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let input = Connect::parse(call.json_object()?)?;
+    connect_verified(app, caller, input.kind, &input.external_id, &input.access_token, input.display_name)
+        .await
+}
+
+/// Connect a WhatsApp number through Meta's Embedded Signup (owner, admin): the code is
+/// exchanged for the business's token, the app is subscribed to the WhatsApp Business
+/// Account's webhooks, then the number is connected as by `POST /v1/channels`.
+#[utoipa::path(
+    post, path = "/v1/channels/embedded-signup", tag = "channels",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body answer the first answer (a code works once)")),
+    request_body = EmbeddedSignupRequest,
+    responses(
+        (status = 201, body = ChannelAccount, description = "Connected"),
+        (status = 200, body = ChannelAccount, description = "Already connected to this business: token replaced"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Meta refused the code, the subscription or the number"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let input = Signup::parse(call.json_object()?)?;
+    let token = app
+        .graph
+        .exchange_code(&input.code)
+        .await
+        .map_err(graph_error("Meta refused the signup code: it expired or was used already"))?;
+    let waba_id = match input.waba_id {
+        Some(id) => id,
+        None => {
+            let shared = app.graph.shared_wabas(&token).await.map_err(graph_error(UNREACHABLE))?;
+            // Meta lists the most recently shared account first.
+            shared.into_iter().next().ok_or_else(|| {
+                ApiError::Unprocessable("the signup shared no WhatsApp Business Account".into())
+            })?
+        }
+    };
+    let phone_number_id = match input.phone_number_id {
+        Some(id) => id,
+        None => {
+            let numbers =
+                app.graph.phone_numbers(&waba_id, &token).await.map_err(graph_error(UNREACHABLE))?;
+            only_number(numbers)?
+        }
+    };
+    app.graph
+        .subscribe_app(&waba_id, &token)
+        .await
+        .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
+    connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name).await
+}
+
+fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {
+    match <[PhoneNumber; 1]>::try_from(numbers) {
+        Ok([number]) => Ok(number.id),
+        Err(numbers) if numbers.is_empty() => {
+            Err(ApiError::Unprocessable("the WhatsApp Business Account has no phone number yet".into()))
+        }
+        Err(_) => Err(ApiError::invalid_field(
+            "phone_number_id",
+            "is required: the WhatsApp Business Account has several phone numbers",
+        )),
+    }
+}
+
+/// Get a channel account.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}", tag = "channels",
+    params(("id" = String, Path, description = "ch_...")),
+    responses(
+        (status = 200, body = ChannelAccount),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = channel_id(&call)?;
+    let account = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+    Reply::ok(&account)
+}
+
+/// Deactivate a channel account (owner, admin): its token is deleted, it is marked inactive,
+/// later webhooks for it are dropped, and another business may connect it. Repeating it
+/// answers 204 again.
+#[utoipa::path(
+    delete, path = "/v1/channels/{id}", tag = "channels",
+    params(("id" = String, Path, description = "ch_...")),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = channel_id(&call)?;
+    match app.repo.deactivate(&caller.tenant, &id).await.map_err(channel_error)? {
+        Some(_) => Ok(Reply::no_content()
+            .changed(["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec())),
+        None => Err(ApiError::NotFound),
+    }
+}

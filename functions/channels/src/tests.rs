@@ -1,0 +1,374 @@
+//! Handler tests: API Gateway requests built by hand, the dispatcher, an embedded table, and a
+//! local stand-in for Meta's Graph API and TikTok's API whose received requests are checked.
+
+use gestor_shared::crypto::TokenCipher;
+use gestor_shared::domain::TenantId;
+use gestor_shared::graph::GraphClient;
+use gestor_shared::http::{Function, Role, serve};
+use gestor_shared::ports::{Key, Query};
+use gestor_shared::repo::channels::{Channel, ChannelRepo};
+use gestor_shared::settings::Settings;
+use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::Channels;
+
+const PHONE_ID: &str = "106540352242922";
+const TOKEN: &str = "EAAGm0PX4ZCpsBAKZBacmeTokenValue";
+const APP_SECRET: &str = "app-secret-for-tests";
+
+struct World {
+    channels: Channels,
+    cipher: TokenCipher,
+    graph: MockServer,
+    owner: String,
+    rival: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let (core, dir) = embedded_core();
+    let graph = MockServer::start().await;
+    let uri = graph.uri();
+    let lookup = |name: &str| match name {
+        "META_GRAPH_URL" => Some(format!("{uri}/v21.0")),
+        "TIKTOK_API_URL" => Some(format!("{uri}/open_api/v1.3")),
+        "META_APP_ID" => Some("4242".to_owned()),
+        "META_APP_SECRET" => Some(APP_SECRET.to_owned()),
+        _ => None,
+    };
+    let settings = Settings::read(lookup, true).unwrap_or_else(|e| panic!("{e}"));
+    let client = GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"));
+    let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let rival = member(&core, "rival", "owner@rival.mx", Role::Admin).await;
+    World { channels: Channels::new(core, client, cipher.clone()), cipher, graph, owner, rival, _dir: dir }
+}
+
+fn tenant(s: &str) -> TenantId {
+    TenantId::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn whatsapp(token: &str) -> Value {
+    json!({"kind": "whatsapp", "external_id": PHONE_ID, "access_token": token})
+}
+
+impl World {
+    async fn send(&self, request: ApiRequest) -> (u16, Value) {
+        answer(serve(&self.channels, request.build()).await)
+    }
+
+    async fn connect(&self, user: &str, body: Value) -> (u16, Value) {
+        self.send(ApiRequest::new("POST /v1/channels").as_user(user).json(body)).await
+    }
+
+    /// The Graph API answers for the phone number to whoever shows `token`.
+    async fn graph_knows(&self, token: &str) {
+        Mock::given(method("GET"))
+            .and(path(format!("/v21.0/{PHONE_ID}")))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "verified_name": "Tienda Acme", "display_phone_number": "+52 55 1234 5678",
+                "id": PHONE_ID, "quality_rating": "GREEN"
+            })))
+            .mount(&self.graph)
+            .await;
+    }
+
+    fn repo(&self) -> ChannelRepo {
+        ChannelRepo::new(self.channels.core().table.clone())
+    }
+
+    /// Every stored item of a partition, as text.
+    async fn partition(&self, pk: &str) -> String {
+        let page = self.channels.core().table.query(Query::table(pk).limit(1000)).await;
+        serde_json::to_string(&page.map(|p| p.items).unwrap_or_default()).unwrap_or_default()
+    }
+
+    async fn requests(&self) -> Vec<wiremock::Request> {
+        self.graph.received_requests().await.unwrap_or_default()
+    }
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_encrypted() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    let (status, account) = w
+        .send(
+            ApiRequest::new("POST /v1/channels")
+                .as_user(&w.owner)
+                .header("idempotency-key", "connect-1")
+                .json(whatsapp(TOKEN)),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    assert!(id(&account).starts_with("ch_"));
+    assert_eq!(account["kind"], "whatsapp");
+    assert_eq!(account["external_id"], PHONE_ID);
+    assert_eq!(account["display_name"], "Tienda Acme");
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["deactivated_at"], Value::Null);
+    assert!(!account.to_string().contains(TOKEN));
+
+    // Exactly one request: the account, with the token as a bearer, no query, no body.
+    let sent = w.requests().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].method.as_str(), sent[0].url.path()), ("GET", "/v21.0/106540352242922"));
+    assert_eq!(sent[0].url.query(), None);
+    let auth = sent[0].headers.get("authorization").and_then(|v| v.to_str().ok());
+    assert_eq!(auth, Some(format!("Bearer {TOKEN}").as_str()));
+
+    let acme = tenant("acme");
+    let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&account)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten(),
+        Some((acme.clone(), ch.clone()))
+    );
+    let stored = w.repo().access_token(&acme, &ch, &w.cipher).await.ok().flatten();
+    assert_eq!(stored.as_ref().map(|s| s.expose()), Some(TOKEN));
+
+    // Stored encrypted under the current key; never in clear in any item the request wrote.
+    let item = w.channels.core().table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
+    let item = item.unwrap_or_default();
+    assert_eq!(item["token"]["kid"], "dev");
+    for pk in ["acme#CHANNEL", "acme#AUDIT", "acme#IDEMPOTENCY", "ROUTE#whatsapp#106540352242922"] {
+        let text = w.partition(pk).await;
+        assert!(!text.is_empty() && text != "[]", "{pk} is empty");
+        assert!(!text.contains(TOKEN) && !text.contains("EAAGm0PX4"), "{pk} holds the token: {text}");
+    }
+    let route = w.partition("ROUTE#whatsapp#106540352242922").await;
+    assert!(route.contains("\"tenant_id\":\"acme\"") && !route.contains("Tienda"), "{route}");
+    // The audit entry names the field, never its value.
+    let audit = w.partition("acme#AUDIT").await;
+    assert!(audit.contains("channel.connect") && audit.contains("access_token"), "{audit}");
+
+    // The same key and body answer the first answer, without calling the Graph API again.
+    let (status, again) = w
+        .send(
+            ApiRequest::new("POST /v1/channels")
+                .as_user(&w.owner)
+                .header("idempotency-key", "connect-1")
+                .json(whatsapp(TOKEN)),
+        )
+        .await;
+    assert_eq!((status, again), (201, account));
+    assert_eq!(w.requests().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_reach_the_account_is_refused_and_nothing_is_stored() {
+    let w = world().await;
+    let error =
+        json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}});
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{PHONE_ID}")))
+        .respond_with(ResponseTemplate::new(400).set_body_json(error))
+        .mount(&w.graph)
+        .await;
+    let (status, body) = w.connect(&w.owner, whatsapp("EAAGwrong")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["detail"], "the token cannot reach this account");
+    assert!(!body.to_string().contains("EAAGwrong"));
+    assert_eq!(w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten(), None);
+    assert_eq!(w.partition("acme#CHANNEL").await, "[]");
+}
+
+#[tokio::test]
+async fn an_answer_about_another_object_or_a_failing_api_stores_nothing() {
+    let w = world().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{PHONE_ID}")))
+        .and(header("authorization", "Bearer other-object"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "999", "name": "Someone else"})))
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{PHONE_ID}")))
+        .and(header("authorization", "Bearer down"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
+        .mount(&w.graph)
+        .await;
+    let (status, body) = w.connect(&w.owner, whatsapp("other-object")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = w.connect(&w.owner, whatsapp("down")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(w.partition("acme#CHANNEL").await, "[]");
+}
+
+#[tokio::test]
+async fn an_account_belongs_to_one_business_and_its_own_reconnection_replaces_the_token() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    w.graph_knows("EAAGrival").await;
+    w.graph_knows("EAAGrenewed").await;
+    let (status, first) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    assert_eq!(status, 201, "{first}");
+
+    let (status, body) = w.connect(&w.rival, whatsapp("EAAGrival")).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["errors"][0]["field"], "external_id");
+    assert_eq!(w.partition("rival#CHANNEL").await, "[]");
+
+    let renamed = json!({"kind": "whatsapp", "external_id": PHONE_ID, "access_token": "EAAGrenewed",
+                         "display_name": "Sucursal Norte"});
+    let (status, again) = w.connect(&w.owner, renamed).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!((id(&again), again["display_name"].as_str()), (id(&first), Some("Sucursal Norte")));
+    let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&first)).unwrap_or_else(|e| panic!("{e}"));
+    let token = w.repo().access_token(&tenant("acme"), &ch, &w.cipher).await.ok().flatten();
+    assert_eq!(token.as_ref().map(|t| t.expose()), Some("EAAGrenewed"));
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_connect_or_deactivate_and_every_role_lists() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    let (_, account) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    let calls = w.requests().await.len();
+    for role in [Role::Manager, Role::Agent, Role::Viewer] {
+        let user = member(w.channels.core(), "acme", &format!("{}@acme.mx", role.as_str()), role).await;
+        let (status, body) = w.connect(&user, whatsapp(TOKEN)).await;
+        assert_eq!(status, 403, "{role:?}: {body}");
+        let (status, _) = w
+            .send(ApiRequest::new("DELETE /v1/channels/{id}").param("id", &id(&account)).as_user(&user))
+            .await;
+        assert_eq!(status, 403, "{role:?}");
+        let (status, page) = w.send(ApiRequest::new("GET /v1/channels").as_user(&user)).await;
+        assert_eq!((status, page["items"].as_array().map(Vec::len)), (200, Some(1)), "{role:?}");
+        let (status, _) =
+            w.send(ApiRequest::new("GET /v1/channels/{id}").param("id", &id(&account)).as_user(&user)).await;
+        assert_eq!(status, 200, "{role:?}");
+    }
+    // Refused before the channel's API is asked anything.
+    assert_eq!(w.requests().await.len(), calls);
+    let audit = w.partition("acme#AUDIT").await;
+    assert_eq!(audit.matches("auth.denied").count(), 6, "{audit}");
+}
+
+#[tokio::test]
+async fn lists_and_reads_never_show_a_token() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    let (_, account) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    let (status, page) = w.send(ApiRequest::new("GET /v1/channels").as_user(&w.owner)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"], json!([account]));
+    assert_eq!(page["next_cursor"], Value::Null);
+    let keys: Vec<&String> = page["items"][0].as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let mut keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["connected_at", "deactivated_at", "display_name", "external_id", "id", "kind", "status"]
+    );
+    assert!(!page.to_string().contains(TOKEN));
+    let (status, got) =
+        w.send(ApiRequest::new("GET /v1/channels/{id}").param("id", &id(&account)).as_user(&w.owner)).await;
+    assert_eq!((status, got), (200, account.clone()));
+    // Another business does not see it, nor an id that is not one.
+    let (status, _) =
+        w.send(ApiRequest::new("GET /v1/channels/{id}").param("id", &id(&account)).as_user(&w.rival)).await;
+    assert_eq!(status, 404);
+    let (status, _) =
+        w.send(ApiRequest::new("GET /v1/channels/{id}").param("id", "ch_x").as_user(&w.owner)).await;
+    assert_eq!(status, 404);
+    let (status, page) = w.send(ApiRequest::new("GET /v1/channels").as_user(&w.rival)).await;
+    assert_eq!((status, page["items"].clone()), (200, json!([])));
+}
+
+#[tokio::test]
+async fn deactivating_drops_the_route_and_the_token_and_frees_the_account() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    w.graph_knows("EAAGrival").await;
+    let (_, account) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    let request = || ApiRequest::new("DELETE /v1/channels/{id}").param("id", &id(&account)).as_user(&w.owner);
+    let (status, _) = w.send(request()).await;
+    assert_eq!(status, 204);
+
+    assert_eq!(w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten(), None);
+    assert_eq!(w.partition("ROUTE#whatsapp#106540352242922").await, "[]");
+    let item = w.channels.core().table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
+    assert!(item.is_some_and(|i| !i.contains_key("token")));
+    let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&account)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(w.repo().access_token(&tenant("acme"), &ch, &w.cipher).await, Ok(None)));
+    let (_, got) =
+        w.send(ApiRequest::new("GET /v1/channels/{id}").param("id", &id(&account)).as_user(&w.owner)).await;
+    assert_eq!(got["status"], "inactive");
+    assert!(got["deactivated_at"].is_string());
+    let (status, _) = w.send(request()).await;
+    assert_eq!(status, 204, "deactivating again answers the same");
+    assert!(w.partition("acme#AUDIT").await.contains("channel.deactivate"));
+
+    // Another business may now connect it; the first one then cannot take it back.
+    let (status, theirs) = w.connect(&w.rival, whatsapp("EAAGrival")).await;
+    assert_eq!(status, 201, "{theirs}");
+    let routed = w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten();
+    assert_eq!(routed.map(|(t, _)| t), Some(tenant("rival")));
+    let (status, _) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn reconnecting_a_deactivated_account_keeps_its_id() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    let (_, account) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    let (status, _) = w
+        .send(ApiRequest::new("DELETE /v1/channels/{id}").param("id", &id(&account)).as_user(&w.owner))
+        .await;
+    assert_eq!(status, 204);
+    let (status, again) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    assert_eq!((status, id(&again), again["status"].as_str()), (201, id(&account), Some("active")));
+    assert_eq!(again["deactivated_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn invalid_bodies_are_400_without_calling_anyone_or_echoing_the_token() {
+    let w = world().await;
+    for body in [
+        json!({"kind": "telegram", "external_id": PHONE_ID, "access_token": TOKEN}),
+        json!({"kind": "whatsapp", "external_id": "me", "access_token": TOKEN}),
+        json!({"kind": "whatsapp", "external_id": PHONE_ID}),
+        json!({"kind": "whatsapp", "external_id": PHONE_ID, "access_token": format!("{TOKEN} x")}),
+        json!({"kind": "whatsapp", "external_id": PHONE_ID, "access_token": TOKEN, "tenant_id": "rival"}),
+    ] {
+        let (status, problem) = w.connect(&w.owner, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert!(!problem.to_string().contains(TOKEN), "{problem}");
+    }
+    let (status, _) = w
+        .send(
+            ApiRequest::new("POST /v1/channels/embedded-signup")
+                .as_user(&w.owner)
+                .json(json!({"kind": "tiktok", "code": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(w.requests().await.is_empty());
+}
+
+#[test]
+fn the_openapi_part_documents_every_route_and_a_write_only_token() {
+    let doc = serde_json::to_value(crate::openapi()).unwrap_or_default();
+    for route in crate::ROUTES {
+        let method = route.method().to_ascii_lowercase();
+        assert!(doc["paths"][route.path()][&method].is_object(), "{}", route.key);
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["ConnectRequest"]["properties"]["access_token"]["writeOnly"],
+        true
+    );
+    let account = &doc["components"]["schemas"]["ChannelAccount"]["properties"];
+    assert!(account.get("access_token").is_none() && account.get("token").is_none());
+    assert_eq!(account["kind"]["enum"], json!(["whatsapp", "messenger", "instagram", "tiktok"]));
+}
+
+mod providers;

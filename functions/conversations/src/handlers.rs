@@ -1,0 +1,190 @@
+//! The inbox routes: parse, read through the repositories, answer. Authentication, permission
+//! and tenant isolation are the dispatcher's and the keys' (gestor_shared::http::service).
+
+use gestor_shared::http::problem::Problem;
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::ids::{ConversationId, MemberId};
+use gestor_shared::inbound::Channel;
+use gestor_shared::repo::conversations::{Conversation, ConversationFilter, ConversationStatus};
+use gestor_shared::repo::messages::{
+    Direction, Media, Message, MessageFailure, MessageKind, MessageOrder, MessageStatus, Reaction,
+};
+use serde::Serialize;
+
+use crate::Conversations;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get, messages),
+    components(schemas(
+        Conversation,
+        ConversationPage,
+        ConversationStatus,
+        Message,
+        MessagePage,
+        Direction,
+        MessageKind,
+        MessageStatus,
+        MessageFailure,
+        Media,
+        Reaction,
+        Problem,
+        FieldError
+    ))
+)]
+pub struct ApiDoc;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<Conversation>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<Message>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn conversation_id(call: &Call) -> Result<ConversationId, ApiError> {
+    // A malformed id cannot name a conversation of this tenant: 404 like any unknown id.
+    ConversationId::parse(call.path_param("id")?).map_err(|_| ApiError::NotFound)
+}
+
+fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
+    format!("must be one of {}", names.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn filter(call: &Call, caller: &Caller) -> Result<ConversationFilter, ApiError> {
+    let mut errors = Vec::new();
+    let mut f = ConversationFilter::default();
+    if let Some(raw) = call.query_param("status") {
+        match ConversationStatus::parse(raw) {
+            Some(status) => f.status = Some(status),
+            None => {
+                errors.push(FieldError::new("status", one_of(ConversationStatus::ALL.map(|s| s.as_str()))))
+            }
+        }
+    }
+    if let Some(raw) = call.query_param("assignee") {
+        if raw == "me" {
+            f.assignee = Some(caller.member.id.clone());
+        } else {
+            match MemberId::parse(raw) {
+                Ok(id) => f.assignee = Some(id),
+                Err(_) => errors.push(FieldError::new("assignee", "must be a member id (mb_...) or me")),
+            }
+        }
+    }
+    match call.query_param("unassigned") {
+        None | Some("false") => {}
+        Some("true") if call.query_param("assignee").is_some() => {
+            errors.push(FieldError::new("unassigned", "cannot be combined with assignee"));
+        }
+        Some("true") => f.unassigned = true,
+        Some(_) => errors.push(FieldError::new("unassigned", "must be true or false")),
+    }
+    if let Some(raw) = call.query_param("channel") {
+        match Channel::parse(raw) {
+            Some(channel) => f.channel = Some(channel),
+            None => errors.push(FieldError::new("channel", one_of(Channel::ALL.map(Channel::as_str)))),
+        }
+    }
+    if errors.is_empty() { Ok(f) } else { Err(ApiError::invalid_fields(errors)) }
+}
+
+/// The inbox: conversations, newest activity first.
+#[utoipa::path(
+    get, path = "/v1/conversations", tag = "conversations",
+    params(
+        ("status" = Option<ConversationStatus>, Query),
+        ("assignee" = Option<String>, Query, description = "A member id, or `me`"),
+        ("unassigned" = Option<bool>, Query, description = "`true`: only conversations nobody is assigned to"),
+        ("channel" = Option<String>, Query, description = "whatsapp, messenger, instagram or tiktok"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, body = ConversationPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let filter = filter(&call, caller)?;
+    let (limit, cursor) = call.page_params()?;
+    let query = filter.canonical();
+    let start = match cursor {
+        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
+        None => None,
+    };
+    let (items, last) = app.conversations.list(&caller.tenant, &filter, limit, start).await?;
+    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
+    Reply::ok(&ConversationPage { items, next_cursor })
+}
+
+/// Get a conversation.
+#[utoipa::path(
+    get, path = "/v1/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "cv_...")),
+    responses(
+        (status = 200, body = Conversation, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = conversation_id(&call)?;
+    let conversation = app.conversations.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Reply::ok(&conversation)?.version(conversation.version))
+}
+
+/// A conversation's messages in the channel's order: oldest first, or newest first with
+/// `order=desc` (a chat view opening at the latest message and scrolling back).
+#[utoipa::path(
+    get, path = "/v1/conversations/{id}/messages", tag = "conversations",
+    params(
+        ("id" = String, Path, description = "cv_..."),
+        ("order" = Option<String>, Query, description = "`asc` (default, oldest first) or `desc`"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, body = MessagePage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn messages(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = conversation_id(&call)?;
+    let (order, name) = match call.query_param("order") {
+        None | Some("asc") => (MessageOrder::OldestFirst, "asc"),
+        Some("desc") => (MessageOrder::NewestFirst, "desc"),
+        Some(_) => return Err(ApiError::invalid_field("order", "must be asc or desc")),
+    };
+    let (limit, cursor) = call.page_params()?;
+    // Another tenant's conversation, or none: 404 rather than an empty list.
+    if app.conversations.get(&caller.tenant, &id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let query = format!("conversations/{id}/messages?order={name}");
+    let start = match cursor {
+        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
+        None => None,
+    };
+    let (items, last) = app.messages.list(&caller.tenant, &id, order, limit, start).await?;
+    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
+    Reply::ok(&MessagePage { items, next_cursor })
+}

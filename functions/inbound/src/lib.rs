@@ -1,0 +1,117 @@
+//! The `inbound` worker: each update the `webhooks` function queued becomes, exactly once and
+//! in its place, a contact, a conversation and a message of the right business — or a status,
+//! reaction or deletion on a message already there.
+//!
+//! Batches come from a FIFO queue grouped by (channel account, customer): a failed update
+//! holds back the rest of its group (their order matters) but nothing of other groups.
+
+mod claims;
+mod events;
+mod message;
+mod process;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gestor_shared::backend::Backend;
+use gestor_shared::metrics::Metrics;
+use gestor_shared::ports::{Files, Queue, Table};
+use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::repo::contacts::ContactRepo;
+use gestor_shared::repo::conversations::ConversationRepo;
+use gestor_shared::repo::messages::MessageRepo;
+use gestor_shared::settings::Settings;
+use gestor_shared::worker::{Consumer, retry};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+pub use process::Outcome;
+
+/// How long a status or reaction naming an unknown message is retried before it is dropped:
+/// it can race the send API's answer, but a message that never appears must not block its
+/// customer's queue group for good.
+pub const UNKNOWN_TARGET_WINDOW: time::Duration = time::Duration::minutes(15);
+
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub struct Inbound {
+    pub(crate) table: Arc<dyn Table>,
+    pub(crate) files: Arc<dyn Files>,
+    pub(crate) queue: Arc<dyn Queue>,
+    pub(crate) automation_queue: String,
+    pub(crate) channels: ChannelRepo,
+    pub(crate) contacts: ContactRepo,
+    pub(crate) conversations: ConversationRepo,
+    pub(crate) messages: MessageRepo,
+    pub(crate) clock: Clock,
+    pub(crate) metrics: Metrics,
+}
+
+impl Inbound {
+    pub fn new(backend: &Backend, settings: &Settings) -> Self {
+        let table = backend.table.clone();
+        Self {
+            channels: ChannelRepo::new(table.clone()),
+            contacts: ContactRepo::new(table.clone()),
+            conversations: ConversationRepo::new(table.clone()),
+            messages: MessageRepo::new(table.clone()),
+            table,
+            files: backend.files.clone(),
+            queue: backend.queue.clone(),
+            automation_queue: settings.automation_queue_url.clone(),
+            clock: Arc::new(OffsetDateTime::now_utc),
+            metrics: Metrics::stdout(),
+        }
+    }
+
+    /// The same worker reading time from `clock` (tests move it instead of sleeping).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same worker writing its metrics to `metrics` (tests read them back).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+}
+
+#[async_trait]
+impl Consumer for Inbound {
+    fn name(&self) -> &'static str {
+        "inbound"
+    }
+
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut blocked_groups = std::collections::HashSet::new();
+        let mut failed = Vec::new();
+        for record in &event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
+            // Later updates of a group wait for the one that failed, so they keep their order.
+            if blocked_groups.contains(&group) {
+                failed.push(id);
+                continue;
+            }
+            let receive = gestor_shared::worker::receive_count(record);
+            let span = tracing::info_span!("inbound", function = "inbound", message_id = %id, receive);
+            let result = self.process_record(record).instrument(span).await;
+            if let Err(e) = result {
+                tracing::warn!(message_id = %id, cause = %e, "update not processed; it will be retried");
+                if !group.is_empty() {
+                    blocked_groups.insert(group);
+                }
+                failed.push(id);
+            }
+        }
+        retry(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

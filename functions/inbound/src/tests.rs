@@ -1,0 +1,346 @@
+//! The worker on the embedded table, queue and files: SQS events built by hand, as the
+//! Lambda event source delivers them.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use gestor_shared::backend::Backend;
+use gestor_shared::crypto::{Secret, TokenCipher};
+use gestor_shared::domain::TenantId;
+use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateKind};
+use gestor_shared::metrics::{Metrics, Recorder};
+use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::repo::contacts::{ContactFilter, ContactRepo};
+use gestor_shared::repo::conversations::{ConversationFilter, ConversationRepo};
+use gestor_shared::repo::messages::{MessageOrder, MessageRepo, MessageStatus};
+use gestor_shared::settings::Settings;
+use gestor_shared::worker::Consumer;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::Inbound;
+
+const PHONE_NUMBER_ID: &str = "106540352242922";
+
+struct World {
+    inbound: Inbound,
+    backend: Backend,
+    tenant: TenantId,
+    now: Arc<Mutex<OffsetDateTime>>,
+    metrics: Arc<Recorder>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let backend = Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
+    let tenant = TenantId::parse("tienda-1").unwrap_or_else(|e| panic!("{e}"));
+    let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+    ChannelRepo::new(backend.table.clone())
+        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = Arc::new(Mutex::new(datetime!(2026-11-28 10:00:05 UTC)));
+    let clock_now = now.clone();
+    let metrics = Arc::new(Recorder::default());
+    let inbound = Inbound::new(&backend, &settings)
+        .with_clock(Arc::new(move || clock_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)))
+        .with_metrics(Metrics::with_sink(metrics.clone()));
+    World { inbound, backend, tenant, now, metrics, _dir: dir }
+}
+
+fn whatsapp_message(id: &str, from: &str, ts: i64, body: Value) -> InboundEnvelope {
+    let mut message = json!({"from": from, "id": id, "timestamp": ts.to_string()});
+    if let (Some(m), Some(b)) = (message.as_object_mut(), body.as_object()) {
+        m.extend(b.clone());
+    }
+    InboundEnvelope {
+        v: ENVELOPE_VERSION,
+        channel: Channel::Whatsapp,
+        account_id: PHONE_NUMBER_ID.into(),
+        sender_id: Some(from.into()),
+        kind: UpdateKind::Message,
+        field: "messages".into(),
+        entry_id: Some("102290129340398".into()),
+        update_id: Some(id.into()),
+        received_at: datetime!(2026-11-28 10:00:00 UTC),
+        profile: Some(json!({"profile": {"name": "María Núñez"}, "wa_id": from})),
+        payload: Some(message),
+        payload_ref: None,
+    }
+}
+
+fn whatsapp_status(id: &str, status: &str, ts: i64, recipient: &str) -> InboundEnvelope {
+    let mut payload =
+        json!({"id": id, "status": status, "timestamp": ts.to_string(), "recipient_id": recipient});
+    if status == "failed" {
+        payload["errors"] = json!([{"code": 131047, "title": "Re-engagement message"}]);
+    }
+    InboundEnvelope {
+        kind: UpdateKind::Status,
+        field: "messages".into(),
+        profile: None,
+        payload: Some(payload),
+        ..whatsapp_message(id, recipient, ts, json!({}))
+    }
+}
+
+fn record(n: usize, envelope: &InboundEnvelope) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(format!("m{n}"));
+    record.body = Some(serde_json::to_string(envelope).unwrap_or_default());
+    record.attributes.insert(
+        "MessageGroupId".into(),
+        format!("whatsapp:{}:{}", envelope.account_id, envelope.sender_id.clone().unwrap_or_default()),
+    );
+    record
+}
+
+impl World {
+    async fn deliver(&self, envelopes: &[InboundEnvelope]) -> Vec<String> {
+        let mut event = SqsEvent::default();
+        event.records = envelopes.iter().enumerate().map(|(n, e)| record(n, e)).collect();
+        self.inbound.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+    }
+
+    async fn conversations(&self) -> Vec<gestor_shared::repo::conversations::Conversation> {
+        ConversationRepo::new(self.backend.table.clone())
+            .list(&self.tenant, &ConversationFilter::default(), 50, None)
+            .await
+            .map(|(c, _)| c)
+            .unwrap_or_default()
+    }
+
+    async fn messages(&self) -> Vec<gestor_shared::repo::messages::Message> {
+        let mut all = Vec::new();
+        for conversation in self.conversations().await {
+            let repo = MessageRepo::new(self.backend.table.clone());
+            let (page, _) = repo
+                .list(&self.tenant, &conversation.id, MessageOrder::OldestFirst, 200, None)
+                .await
+                .unwrap_or_default();
+            all.extend(page);
+        }
+        all
+    }
+
+    async fn events(&self) -> Vec<String> {
+        let received = self.backend.queue.receive("automation", 10, std::time::Duration::from_secs(60)).await;
+        received
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| serde_json::from_str::<Value>(&m.body).ok())
+            .filter_map(|v| v["type"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_message_lands_once_with_its_contact_conversation_and_events() {
+    let w = world().await;
+    let text = whatsapp_message(
+        "wamid.A1",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "¿Tienen talla M?"}}),
+    );
+    assert_eq!(w.deliver(std::slice::from_ref(&text)).await, Vec::<String>::new());
+    // Redelivered, in one batch and again later: still one message.
+    assert_eq!(w.deliver(&[text.clone(), text.clone()]).await, Vec::<String>::new());
+
+    let contacts = ContactRepo::new(w.backend.table.clone())
+        .list(&w.tenant, &ContactFilter::default(), 10, None)
+        .await
+        .map(|(c, _)| c)
+        .unwrap_or_default();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].name.as_deref(), Some("María Núñez"));
+    assert_eq!(
+        contacts[0].phones.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>(),
+        vec!["+525512345678"]
+    );
+    assert_eq!(contacts[0].identities.len(), 1);
+
+    let conversations = w.conversations().await;
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0].unread_count, 1);
+    let messages = w.messages().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].text.as_deref(), Some("¿Tienen talla M?"));
+    assert_eq!(messages[0].status, MessageStatus::Received);
+
+    let mut events = w.events().await;
+    events.sort();
+    assert_eq!(events, vec!["contact.created", "conversation.created", "message.received"]);
+}
+
+#[tokio::test]
+async fn a_typed_in_contact_is_matched_by_phone() {
+    let w = world().await;
+    let contacts = ContactRepo::new(w.backend.table.clone());
+    let phone = gestor_shared::domain::Phone::parse("+52 55 1234 5678").unwrap_or_else(|e| panic!("{e}"));
+    let identity =
+        gestor_shared::repo::contacts::Identity { channel: "manual".into(), external_id: "x".into() };
+    let (typed, _) = contacts
+        .upsert_from_channel(&w.tenant, &identity, Some(&phone), Some("Mari"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.deliver(&[whatsapp_message(
+        "wamid.B1",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "hola"}}),
+    )])
+    .await;
+    let (all, _) = contacts.list(&w.tenant, &ContactFilter::default(), 10, None).await.unwrap_or_default();
+    assert_eq!(all.len(), 1, "the WhatsApp user is the contact typed in with +52 55");
+    assert_eq!(all[0].id, typed.id);
+    assert_eq!(all[0].name.as_deref(), Some("Mari"), "a name the business typed is kept");
+}
+
+#[tokio::test]
+async fn messages_are_ordered_by_the_channels_time_not_arrival() {
+    let w = world().await;
+    let late = whatsapp_message(
+        "wamid.C2",
+        "5215512345678",
+        1_795_860_100,
+        json!({"type": "text", "text": {"body": "segundo"}}),
+    );
+    let early = whatsapp_message(
+        "wamid.C1",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "primero"}}),
+    );
+    w.deliver(&[late]).await;
+    w.deliver(&[early]).await;
+    let texts: Vec<_> = w.messages().await.into_iter().filter_map(|m| m.text).collect();
+    assert_eq!(texts, vec!["primero", "segundo"]);
+}
+
+#[tokio::test]
+async fn statuses_only_move_forward_and_wait_for_their_message_a_bounded_time() {
+    let w = world().await;
+    // An echo from the business app gives an outbound message to follow.
+    let mut echo = whatsapp_message(
+        "wamid.OUT1",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "¡Sí!"}}),
+    );
+    echo.field = "smb_message_echoes".into();
+    echo.kind = UpdateKind::Event;
+    echo.payload = Some(
+        json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": "wamid.OUT1", "timestamp": "1795860000", "type": "text", "text": {"body": "¡Sí!"}}]}),
+    );
+    assert_eq!(w.deliver(&[echo]).await, Vec::<String>::new());
+    let events = w.events().await;
+    assert!(events.is_empty(), "echoes trigger no automation: {events:?}");
+
+    let read = whatsapp_status("wamid.OUT1", "read", 1_795_860_020, "5215512345678");
+    let delivered = whatsapp_status("wamid.OUT1", "delivered", 1_795_860_010, "5215512345678");
+    assert!(w.deliver(&[read, delivered]).await.is_empty());
+    let out: Vec<_> = w
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.channel_message_id.as_deref() == Some("wamid.OUT1"))
+        .collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status, MessageStatus::Read);
+
+    // A status for a message not stored yet is retried while it may be racing the send...
+    let early = whatsapp_status("wamid.NOT_YET", "delivered", 1_795_860_030, "5215512345678");
+    assert_eq!(w.deliver(std::slice::from_ref(&early)).await, vec!["m0"]);
+    // ...and dropped once the window is over, creating nothing.
+    if let Ok(mut now) = w.now.lock() {
+        *now = datetime!(2026-11-28 10:30:00 UTC);
+    }
+    assert!(w.deliver(&[early]).await.is_empty());
+    assert_eq!(w.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failure_holds_back_its_group_only_and_unknown_accounts_are_dropped() {
+    let w = world().await;
+    let mut poison = SqsMessage::default();
+    poison.message_id = Some("poison".into());
+    poison.body = Some("{not json".into());
+    poison.attributes.insert("MessageGroupId".into(), "g1".into());
+    let mut after_poison = record(
+        1,
+        &whatsapp_message(
+            "wamid.D1",
+            "5215500000001",
+            1_795_860_000,
+            json!({"type": "text", "text": {"body": "a"}}),
+        ),
+    );
+    after_poison.message_id = Some("same-group".into());
+    after_poison.attributes.insert("MessageGroupId".into(), "g1".into());
+    let other_group = record(
+        2,
+        &whatsapp_message(
+            "wamid.D2",
+            "5215500000002",
+            1_795_860_000,
+            json!({"type": "text", "text": {"body": "b"}}),
+        ),
+    );
+    let mut stranger = whatsapp_message(
+        "wamid.D3",
+        "5215500000003",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "c"}}),
+    );
+    stranger.account_id = "999".into();
+    let stranger = record(3, &stranger);
+
+    let mut event = SqsEvent::default();
+    event.records = vec![poison, after_poison, other_group, stranger];
+    let failed: Vec<String> =
+        w.inbound.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    assert_eq!(failed, vec!["poison", "same-group"]);
+    assert_eq!(w.messages().await.len(), 1, "the other group's message is stored");
+    assert_eq!(w.metrics.points("InboundUnroutable").len(), 1);
+}
+
+#[tokio::test]
+async fn every_kind_is_kept_and_reactions_land_on_their_message() {
+    let w = world().await;
+    let from = "5215512345678";
+    let kinds = [
+        json!({"type": "image", "image": {"id": "MEDIA1", "mime_type": "image/jpeg", "sha256": "abc", "caption": "foto"}}),
+        json!({"type": "location", "location": {"latitude": 19.43, "longitude": -99.13, "name": "Zócalo"}}),
+        json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Sí"}}}),
+        json!({"type": "sticker_pack_v9", "sticker_pack_v9": {}}),
+    ];
+    let envelopes: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(n, k)| whatsapp_message(&format!("wamid.K{n}"), from, 1_795_860_000 + n as i64, k.clone()))
+        .collect();
+    assert!(w.deliver(&envelopes).await.is_empty());
+    let reaction = whatsapp_message(
+        "wamid.R1",
+        from,
+        1_795_860_100,
+        json!({"type": "reaction", "reaction": {"message_id": "wamid.K0", "emoji": "👍"}}),
+    );
+    assert!(w.deliver(&[reaction]).await.is_empty());
+
+    let messages = w.messages().await;
+    let kinds: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(kinds, vec!["image", "location", "interactive", "unsupported"]);
+    assert_eq!(messages[0].media.as_ref().and_then(|m| m.channel_media_id.as_deref()), Some("MEDIA1"));
+    assert_eq!(messages[0].reactions.len(), 1, "a reaction is recorded on its message, not as one");
+    assert_eq!(messages[3].raw_kind.as_deref(), Some("sticker_pack_v9"));
+}

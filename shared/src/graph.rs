@@ -1,0 +1,359 @@
+//! The HTTP client for the channels' own APIs: Meta's Graph API (WhatsApp, Messenger,
+//! Instagram) and TikTok's Business API, as far as connecting an account needs.
+//!
+//! Built once per cold start over the same hyper/rustls/aws-lc-rs stack the AWS SDK uses, so a
+//! function carries one HTTP and one TLS stack. Every call has a connect timeout of 2 s and a
+//! total one of 5 s, follows no redirect (hyper never does) and reads at most 1 MiB of answer.
+//! Base URLs are settings (`META_GRAPH_URL`, `TIKTOK_API_URL`) so tests point them at a local
+//! server. Tokens and the app secret travel in headers or query strings as each API takes
+//! them; no URL, header or answer body is ever logged or put into an error message.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::crypto::Secret;
+use crate::inbound::Channel;
+use crate::settings::Settings;
+
+/// Largest answer read from a provider; theirs are a few hundred bytes.
+const MAX_ANSWER: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// From sending the request to the last byte of the answer.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(2), total: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// The provider refused: a 4xx, TikTok's non-zero `code`, or an answer about another
+    /// object than the one asked for. The token, code or id does not do what was asked.
+    #[error("the provider refused the request (HTTP {status}, code {code:?})")]
+    Refused { status: u16, code: Option<i64> },
+    /// 5xx, 429, a timeout or no connection: worth retrying later.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+    /// A 2xx or 3xx whose body is not what the API documents.
+    #[error("unexpected answer from the provider: {0}")]
+    Unexpected(String),
+    /// Input that cannot be sent (an id that is not a Graph id, a token that is not a header).
+    #[error("cannot send the request: {0}")]
+    Invalid(&'static str),
+    #[error("cannot build the HTTP client: {0}")]
+    Setup(String),
+}
+
+/// What a provider says about the account a token reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub id: String,
+    /// The account's own name (WhatsApp `verified_name`, a Page's `name`, TikTok's
+    /// `display_name`), when the answer has one.
+    pub name: Option<String>,
+}
+
+/// A WhatsApp business phone number of a WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber {
+    pub id: String,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct GraphClient {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    meta_graph_url: String,
+    tiktok_api_url: String,
+    app_id: String,
+    app_secret: Secret,
+    total_timeout: Duration,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("meta_graph_url", &self.meta_graph_url)
+            .field("tiktok_api_url", &self.tiktok_api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Graph ids (phone number, page, Instagram account, WABA) are decimal numbers; checking
+/// that keeps a caller's id from becoming another path (`me`, `../oauth`).
+pub fn is_graph_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// RFC 3986 percent-encoding of a query value: everything but the unreserved characters.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    encoded.join("&")
+}
+
+fn header(value: String) -> Result<HeaderValue, GraphError> {
+    let mut value = HeaderValue::from_str(&value)
+        .map_err(|_| GraphError::Invalid("the token is not a valid header value"))?;
+    // Marks it for HTTP/2 HPACK and for any debug print of the request.
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn bearer(token: &Secret) -> Result<(HeaderName, HeaderValue), GraphError> {
+    Ok((http::header::AUTHORIZATION, header(format!("Bearer {}", token.expose()))?))
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl GraphClient {
+    /// The client for the configured base URLs, with native root certificates.
+    pub fn new(settings: &Settings) -> Result<Self, GraphError> {
+        Self::with_timeouts(settings, Timeouts::default())
+    }
+
+    pub fn with_timeouts(settings: &Settings, timeouts: Timeouts) -> Result<Self, GraphError> {
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(timeouts.connect));
+        // aws-lc-rs named explicitly: the provider the SDK already links, and no reliance on
+        // a process-wide default that nothing installs.
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| GraphError::Setup(e.to_string()))?
+            // Plain HTTP only reaches a base URL an operator configured (tests, a local
+            // emulator); no URL here comes from a tenant.
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = Client::builder(TokioExecutor::new())
+            // Lambda freezes between invocations; an idle connection older than this is
+            // likely closed by the other end.
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Self {
+            http,
+            meta_graph_url: settings.meta_graph_url.trim_end_matches('/').to_owned(),
+            tiktok_api_url: settings.tiktok_api_url.trim_end_matches('/').to_owned(),
+            app_id: settings.meta_app_id.clone(),
+            app_secret: Secret::new(settings.meta_app_secret.clone()),
+            total_timeout: timeouts.total,
+        })
+    }
+
+    /// Shows that `token` reaches the channel account `external_id`: for Meta,
+    /// `GET {graph}/{external_id}` answers that very object; for TikTok,
+    /// `GET {tiktok}/business/get/?business_id={external_id}` with `Access-Token` answers
+    /// `code: 0` (TikTok's documented success; best known, as its docs are not public).
+    pub async fn verify_account(
+        &self,
+        kind: Channel,
+        external_id: &str,
+        token: &Secret,
+    ) -> Result<AccountInfo, GraphError> {
+        if kind == Channel::Tiktok {
+            return self.verify_tiktok(external_id, token).await;
+        }
+        if !is_graph_id(external_id) {
+            return Err(GraphError::Invalid("a Graph id is a decimal number"));
+        }
+        let url = format!("{}/{external_id}", self.meta_graph_url);
+        let answer = self.call(Method::GET, &url, &[bearer(token)?], None).await?;
+        if answer.get("id").and_then(Value::as_str) != Some(external_id) {
+            // The token reached something, but not this account.
+            return Err(GraphError::Refused { status: 200, code: None });
+        }
+        let name = ["verified_name", "name", "username", "display_phone_number"]
+            .iter()
+            .find_map(|key| text(&answer, key));
+        Ok(AccountInfo { id: external_id.to_owned(), name })
+    }
+
+    async fn verify_tiktok(&self, business_id: &str, token: &Secret) -> Result<AccountInfo, GraphError> {
+        let url = format!("{}/business/get/?{}", self.tiktok_api_url, query(&[("business_id", business_id)]));
+        let access = (HeaderName::from_static("access-token"), header(token.expose().to_owned())?);
+        let answer = self.call(Method::GET, &url, &[access], None).await?;
+        match answer.get("code").and_then(Value::as_i64) {
+            Some(0) => {
+                let data = answer.get("data").cloned().unwrap_or(Value::Null);
+                Ok(AccountInfo { id: business_id.to_owned(), name: text(&data, "display_name") })
+            }
+            // TikTok answers errors with HTTP 200 and a code: 40100 is its rate limit and
+            // 5xxxx its own failures (worth a retry); any other code refuses the token.
+            Some(code) if code == 40100 || code >= 50000 => {
+                Err(GraphError::Unavailable(format!("TikTok answered code {code}")))
+            }
+            Some(code) => Err(GraphError::Refused { status: 200, code: Some(code) }),
+            None => Err(GraphError::Unexpected("TikTok's answer has no code".into())),
+        }
+    }
+
+    /// Exchanges an Embedded Signup code for the business's token:
+    /// `GET {graph}/oauth/access_token?client_id&client_secret&code` (the secret in the query
+    /// string is how Meta takes it; this URL is never logged).
+    pub async fn exchange_code(&self, code: &Secret) -> Result<Secret, GraphError> {
+        let q = query(&[
+            ("client_id", &self.app_id),
+            ("client_secret", self.app_secret.expose()),
+            ("code", code.expose()),
+        ]);
+        let url = format!("{}/oauth/access_token?{q}", self.meta_graph_url);
+        let answer = self.call(Method::GET, &url, &[], None).await?;
+        text(&answer, "access_token")
+            .map(Secret::new)
+            .ok_or_else(|| GraphError::Unexpected("no access_token in the code exchange's answer".into()))
+    }
+
+    /// Subscribes our app to a WhatsApp Business Account's webhooks:
+    /// `POST {graph}/{waba_id}/subscribed_apps` with the business token.
+    pub async fn subscribe_app(&self, waba_id: &str, token: &Secret) -> Result<(), GraphError> {
+        if !is_graph_id(waba_id) {
+            return Err(GraphError::Invalid("a Graph id is a decimal number"));
+        }
+        let url = format!("{}/{waba_id}/subscribed_apps", self.meta_graph_url);
+        let answer = self.call(Method::POST, &url, &[bearer(token)?], Some(Bytes::new())).await?;
+        match answer.get("success").and_then(Value::as_bool) {
+            Some(true) => Ok(()),
+            _ => Err(GraphError::Refused { status: 200, code: None }),
+        }
+    }
+
+    /// The WhatsApp Business Accounts a business token was granted, newest first:
+    /// `GET {graph}/debug_token?input_token=...` with the app's own token, read from
+    /// `granular_scopes` for `whatsapp_business_management`.
+    pub async fn shared_wabas(&self, token: &Secret) -> Result<Vec<String>, GraphError> {
+        let url =
+            format!("{}/debug_token?{}", self.meta_graph_url, query(&[("input_token", token.expose())]));
+        let app_token = Secret::new(format!("{}|{}", self.app_id, self.app_secret.expose()));
+        let answer = self.call(Method::GET, &url, &[bearer(&app_token)?], None).await?;
+        let scopes = answer.pointer("/data/granular_scopes").and_then(Value::as_array);
+        Ok(scopes
+            .into_iter()
+            .flatten()
+            .filter(|s| s.get("scope").and_then(Value::as_str) == Some("whatsapp_business_management"))
+            .filter_map(|s| s.get("target_ids").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .filter(|id| is_graph_id(id))
+            .collect())
+    }
+
+    /// The phone numbers of a WhatsApp Business Account: `GET {graph}/{waba_id}/phone_numbers`.
+    pub async fn phone_numbers(&self, waba_id: &str, token: &Secret) -> Result<Vec<PhoneNumber>, GraphError> {
+        if !is_graph_id(waba_id) {
+            return Err(GraphError::Invalid("a Graph id is a decimal number"));
+        }
+        let url = format!("{}/{waba_id}/phone_numbers", self.meta_graph_url);
+        let answer = self.call(Method::GET, &url, &[bearer(token)?], None).await?;
+        let data = answer.get("data").and_then(Value::as_array);
+        Ok(data
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                Some(PhoneNumber {
+                    id: text(n, "id").filter(|id| is_graph_id(id))?,
+                    display_phone_number: text(n, "display_phone_number"),
+                    verified_name: text(n, "verified_name"),
+                })
+            })
+            .collect())
+    }
+
+    /// One request: its JSON answer on a 2xx, the refusal or failure otherwise.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Option<Bytes>,
+    ) -> Result<Value, GraphError> {
+        let mut request =
+            Request::builder().method(method).uri(url).header(http::header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(body.unwrap_or_default()))
+            // Only a malformed base URL gets here; the URL itself stays out of the message.
+            .map_err(|_| GraphError::Setup("the provider's base URL is not a valid URL".into()))?;
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(|e| {
+                // hyper's error names its kind, never the URL.
+                let kind = if e.is_connect() { "no connection" } else { "request failed" };
+                GraphError::Unavailable(kind.into())
+            })?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map_err(|_| GraphError::Unavailable("the answer was cut off or too large".into()))?
+                .to_bytes();
+            Ok::<_, GraphError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.total_timeout, exchange)
+            .await
+            .map_err(|_| GraphError::Unavailable("timed out".into()))??;
+        let json = serde_json::from_slice::<Value>(&body).ok();
+        if status.is_success() {
+            return json.ok_or_else(|| GraphError::Unexpected(format!("HTTP {status} without a JSON body")));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(GraphError::Unavailable(format!("HTTP {}", status.as_u16())));
+        }
+        if status.is_client_error() {
+            // Meta's errors: {"error": {"message", "type", "code", ...}}; only the code is kept
+            // (the message can quote the request).
+            let code = json.as_ref().and_then(|j| j.pointer("/error/code")).and_then(Value::as_i64);
+            return Err(GraphError::Refused { status: status.as_u16(), code });
+        }
+        Err(GraphError::Unexpected(format!("HTTP {}", status.as_u16())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query(&[("a", "x y&z=1#"), ("b", "AQB-_.~")]), "a=x%20y%26z%3D1%23&b=AQB-_.~");
+        assert_eq!(encode("ñ"), "%C3%B1");
+    }
+
+    #[test]
+    fn graph_ids_are_decimal() {
+        assert!(is_graph_id("106540352242922"));
+        for bad in ["", "me", "1/../oauth", "12 3", "１２", &"9".repeat(33)] {
+            assert!(!is_graph_id(bad), "{bad}");
+        }
+    }
+}

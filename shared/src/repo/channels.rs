@@ -1,0 +1,411 @@
+//! Channel accounts: the WhatsApp numbers, Facebook Pages, Instagram accounts and TikTok
+//! business accounts a tenant connected, with their access tokens encrypted at rest.
+//!
+//! Keys (infra/DATA-MODEL.md):
+//! - account: `pk = {tenant}#CHANNEL`, `sk = {channel account id}`;
+//!   `gsi1pk = {tenant}#CHANNEL#EXTERNAL`, `gsi1sk = {kind}#{external id}` (a tenant
+//!   reconnecting an account it deactivated gets the same id back, so its conversations stay
+//!   with it). The token is the `token` attribute (`crypto::Sealed`), only while active.
+//! - route (*global*, ids only, read by the inbound worker before any tenant is known):
+//!   `pk = ROUTE#{kind}#{external id}`, `sk = ROUTE`; `tenant_id`, `channel_account_id`.
+//!   Created only if absent, in the same transaction as the account, so one channel account
+//!   belongs to one tenant at most and a route never points at a missing account.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+use super::{from_item, now, to_item};
+use crate::crypto::{CryptoError, Sealed, Secret, TokenCipher};
+use crate::domain::TenantId;
+use crate::ids::ChannelAccountId;
+pub use crate::inbound::Channel;
+use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
+
+const TOKEN: &str = "token";
+/// Attempts at a connection when concurrent connections or deactivations of the same
+/// account keep changing what was read.
+const ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    /// Connected: its webhooks reach this tenant and its token is stored.
+    Active,
+    /// Deactivated: no token, no route; webhooks for it are dropped.
+    Inactive,
+}
+
+/// The OpenAPI schema of a channel kind (`whatsapp`, `messenger`, `instagram`, `tiktok`).
+pub fn kind_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Channel::ALL.map(Channel::as_str)))
+        .build()
+}
+
+/// A channel account as the API shows it: never with its token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChannelAccount {
+    pub id: ChannelAccountId,
+    #[schema(schema_with = kind_schema)]
+    pub kind: Channel,
+    /// WhatsApp phone number id, Page id, Instagram account id or TikTok business open id.
+    pub external_id: String,
+    pub display_name: String,
+    pub status: ChannelStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub connected_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deactivated_at: Option<time::OffsetDateTime>,
+}
+
+/// What a connection did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    /// The account was not connected: a new one, or one this tenant had deactivated.
+    Connected(ChannelAccount),
+    /// This tenant had it connected already: its token and display name were replaced.
+    Refreshed(ChannelAccount),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// Another tenant holds the routing record of this channel account.
+    #[error("the channel account is connected to another business")]
+    Taken,
+    /// Concurrent connections kept racing this one.
+    #[error("the channel account is being changed by other requests")]
+    Contention,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+fn account_key(tenant: &TenantId, id: &str) -> Key {
+    Key::new(accounts_partition(tenant), id)
+}
+
+fn accounts_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#CHANNEL")
+}
+
+fn external_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#CHANNEL#EXTERNAL")
+}
+
+fn route_key(kind: Channel, external_id: &str) -> Key {
+    Key::new(format!("ROUTE#{kind}#{external_id}"), "ROUTE")
+}
+
+/// The context a token is sealed for: this tenant's record of this account, so a ciphertext
+/// copied into another record does not open.
+fn token_aad(tenant: &TenantId, id: &ChannelAccountId) -> Vec<u8> {
+    let mut aad = b"gestor/channel-token/v1".to_vec();
+    // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+    for part in [tenant.as_str(), id.as_str()] {
+        aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        aad.extend_from_slice(part.as_bytes());
+    }
+    aad
+}
+
+fn account_item(
+    tenant: &TenantId,
+    account: &ChannelAccount,
+    token: Option<&Sealed>,
+) -> Result<Item, TableError> {
+    let mut item = to_item(account)?;
+    let key = account_key(tenant, account.id.as_str());
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert(Index::Gsi1.partition_attribute().into(), external_partition(tenant).into());
+    item.insert(
+        Index::Gsi1.sort_attribute().into(),
+        format!("{}#{}", account.kind, account.external_id).into(),
+    );
+    if let Some(sealed) = token {
+        item.insert(
+            TOKEN.into(),
+            serde_json::to_value(sealed).map_err(|e| TableError::Invalid(e.to_string()))?,
+        );
+    }
+    Ok(item)
+}
+
+fn route_item(tenant: &TenantId, account: &ChannelAccount) -> Item {
+    let key = route_key(account.kind, &account.external_id);
+    let mut item = Item::new();
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert("tenant_id".into(), tenant.as_str().into());
+    item.insert("channel_account_id".into(), account.id.as_str().into());
+    item
+}
+
+/// The route's owner is exactly this tenant's account.
+fn owned_route(tenant: &TenantId, id: &ChannelAccountId) -> Condition {
+    Condition::All(vec![
+        Condition::Equals("tenant_id".into(), tenant.as_str().into()),
+        Condition::Equals("channel_account_id".into(), id.as_str().into()),
+    ])
+}
+
+#[derive(Clone)]
+pub struct ChannelRepo {
+    table: Arc<dyn Table>,
+}
+
+impl ChannelRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+    ) -> Result<Option<ChannelAccount>, TableError> {
+        match self.table.get(&account_key(tenant, id.as_str())).await? {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        start_after: Option<Item>,
+    ) -> Result<(Vec<ChannelAccount>, Option<Item>), TableError> {
+        let page = self
+            .table
+            .query(Query::table(accounts_partition(tenant)).backward().limit(limit).start_after(start_after))
+            .await?;
+        let accounts = page.items.into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok((accounts, page.last_key))
+    }
+
+    /// This tenant's account for a channel's external id, active or not.
+    async fn by_external_id(
+        &self,
+        tenant: &TenantId,
+        kind: Channel,
+        external_id: &str,
+    ) -> Result<Option<ChannelAccount>, TableError> {
+        let sk = format!("{kind}#{external_id}");
+        let query =
+            Query::index(Index::Gsi1, external_partition(tenant)).sort(SortKey::Between(sk.clone(), sk));
+        match self.table.query(query.limit(1)).await?.items.into_iter().next() {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant and account a channel's webhooks belong to, while it is connected.
+    pub async fn route(
+        &self,
+        kind: Channel,
+        external_id: &str,
+    ) -> Result<Option<(TenantId, ChannelAccountId)>, TableError> {
+        let Some(item) = self.table.get(&route_key(kind, external_id)).await? else { return Ok(None) };
+        let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
+        let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
+        match (tenant, id) {
+            (Some(tenant), Some(id)) => Ok(Some((tenant, id))),
+            _ => Err(TableError::Backend("a channel route without its tenant or account".into())),
+        }
+    }
+
+    /// The decrypted access token of an active account; `None` when it is absent or inactive.
+    pub async fn access_token(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        cipher: &TokenCipher,
+    ) -> Result<Option<Secret>, ChannelError> {
+        let Some(mut item) = self.table.get(&account_key(tenant, id.as_str())).await? else {
+            return Ok(None);
+        };
+        if item.get("status").and_then(Value::as_str) != Some("active") {
+            return Ok(None);
+        }
+        let Some(sealed) = item.remove(TOKEN) else { return Ok(None) };
+        let sealed: Sealed = serde_json::from_value(sealed).map_err(|_| CryptoError::Malformed)?;
+        Ok(Some(cipher.open_secret(&sealed, &token_aad(tenant, id))?))
+    }
+
+    /// Connects a channel account whose token was shown to reach it. The routing record is
+    /// created only if absent: another tenant's is [`ChannelError::Taken`]; this tenant's
+    /// means a reconnection, which replaces the token and the display name.
+    pub async fn connect(
+        &self,
+        tenant: &TenantId,
+        kind: Channel,
+        external_id: &str,
+        display_name: &str,
+        token: &Secret,
+        cipher: &TokenCipher,
+    ) -> Result<Connection, ChannelError> {
+        for _ in 0..ATTEMPTS {
+            let route = self.route(kind, external_id).await?;
+            match route {
+                Some((owner, _)) if &owner != tenant => return Err(ChannelError::Taken),
+                Some((_, id)) => {
+                    let Some(current) = self.get(tenant, &id).await? else {
+                        return Err(TableError::Backend("a channel route to a missing account".into()).into());
+                    };
+                    let account = ChannelAccount {
+                        display_name: display_name.to_owned(),
+                        status: ChannelStatus::Active,
+                        deactivated_at: None,
+                        ..current
+                    };
+                    let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
+                    let ops = vec![
+                        TxOp::Check {
+                            key: route_key(kind, external_id),
+                            condition: owned_route(tenant, &id),
+                        },
+                        TxOp::Put {
+                            item: account_item(tenant, &account, Some(&sealed))?,
+                            condition: Some(Condition::Exists),
+                        },
+                    ];
+                    match self.table.transact(ops).await {
+                        Ok(()) => return Ok(Connection::Refreshed(account)),
+                        // Deactivated or reconnected in between: read again.
+                        Err(TableError::TransactionCanceled { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                None => {
+                    let previous = self.by_external_id(tenant, kind, external_id).await?;
+                    let account = ChannelAccount {
+                        id: previous.as_ref().map(|p| p.id.clone()).unwrap_or_else(ChannelAccountId::new),
+                        kind,
+                        external_id: external_id.to_owned(),
+                        display_name: display_name.to_owned(),
+                        status: ChannelStatus::Active,
+                        connected_at: now(),
+                        deactivated_at: None,
+                    };
+                    let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
+                    let ops = vec![
+                        TxOp::Put {
+                            item: route_item(tenant, &account),
+                            condition: Some(Condition::NotExists),
+                        },
+                        TxOp::Put {
+                            item: account_item(tenant, &account, Some(&sealed))?,
+                            condition: previous.is_none().then_some(Condition::NotExists),
+                        },
+                    ];
+                    match self.table.transact(ops).await {
+                        Ok(()) => return Ok(Connection::Connected(account)),
+                        // Someone connected it first: see whose it is now.
+                        Err(TableError::TransactionCanceled { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Err(ChannelError::Contention)
+    }
+
+    /// Deactivates an account: its token is deleted, it is marked inactive, and its routing
+    /// record is deleted so later webhooks are dropped and another tenant may connect it.
+    /// `None` when the tenant has no such account; an inactive one is answered as it is.
+    pub async fn deactivate(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+    ) -> Result<Option<ChannelAccount>, ChannelError> {
+        for _ in 0..ATTEMPTS {
+            let Some(current) = self.get(tenant, id).await? else { return Ok(None) };
+            let at = now();
+            let mut ops = vec![TxOp::Update {
+                key: account_key(tenant, id.as_str()),
+                update: Update::default()
+                    .set("status", "inactive")
+                    .set(
+                        "deactivated_at",
+                        at.format(&time::format_description::well_known::Rfc3339)
+                            .map_err(|e| TableError::Invalid(e.to_string()))?,
+                    )
+                    .remove(TOKEN),
+                condition: Some(Condition::Exists),
+            }];
+            // Only a route that is this account's goes: never another tenant's.
+            if self
+                .route(current.kind, &current.external_id)
+                .await?
+                .is_some_and(|(t, r)| &t == tenant && &r == id)
+            {
+                ops.push(TxOp::Delete {
+                    key: route_key(current.kind, &current.external_id),
+                    condition: Some(owned_route(tenant, id)),
+                });
+            } else if current.status == ChannelStatus::Inactive {
+                return Ok(Some(current));
+            }
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    return Ok(Some(ChannelAccount {
+                        status: ChannelStatus::Inactive,
+                        deactivated_at: Some(at),
+                        ..current
+                    }));
+                }
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ChannelError::Contention)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::embedded_core;
+
+    fn tenant(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_token_copied_into_another_record_does_not_open() {
+        let (core, _dir) = embedded_core();
+        let repo = ChannelRepo::new(core.table.clone());
+        let cipher = TokenCipher::parse("k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+        let (acme, other) = (tenant("acme"), tenant("other"));
+        let token = Secret::new("EAAG-acme");
+        let Ok(Connection::Connected(a)) =
+            repo.connect(&acme, Channel::Whatsapp, "111", "A", &token, &cipher).await
+        else {
+            panic!("first connection")
+        };
+        let Ok(Connection::Connected(b)) =
+            repo.connect(&other, Channel::Messenger, "222", "B", &Secret::new("EAAG-other"), &cipher).await
+        else {
+            panic!("second connection")
+        };
+        assert_eq!(repo.access_token(&acme, &a.id, &cipher).await.unwrap(), Some(token));
+
+        // Copy acme's sealed token into other's record.
+        let stolen =
+            core.table.get(&account_key(&acme, a.id.as_str())).await.unwrap().unwrap()[TOKEN].clone();
+        let mut victim = core.table.get(&account_key(&other, b.id.as_str())).await.unwrap().unwrap();
+        victim.insert(TOKEN.into(), stolen);
+        core.table.put(victim, None).await.unwrap();
+        let result = repo.access_token(&other, &b.id, &cipher).await;
+        assert!(matches!(result, Err(ChannelError::Crypto(CryptoError::Rejected))), "{result:?}");
+    }
+}
