@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use gestor_shared::backend::Backend;
 use gestor_shared::http::{Access, Core, Function, Role, serve};
+use gestor_shared::repo::channels::Connection;
 use gestor_shared::repo::members::MemberRepo;
 use gestor_shared::settings::Settings;
 use lambda_http::RequestExt;
@@ -57,6 +58,8 @@ impl Mounted for gestor_webhooks::Webhooks {
 pub struct Gateway {
     functions: Vec<Box<dyn Mounted>>,
     workers: Vec<&'static str>,
+    channels: gestor_shared::repo::channels::ChannelRepo,
+    cipher: gestor_shared::crypto::TokenCipher,
     members: MemberRepo,
     jwt_secret: String,
     loopback: bool,
@@ -107,6 +110,9 @@ impl Gateway {
         Ok(Self {
             functions,
             workers,
+            channels: gestor_shared::repo::channels::ChannelRepo::new(backend.table.clone()),
+            cipher: gestor_shared::crypto::TokenCipher::from_settings(settings)
+                .map_err(|e| anyhow::anyhow!("CHANNEL_TOKEN_KEYS: {e}"))?,
             members: core.members.clone(),
             jwt_secret: config.jwt_secret.clone(),
             loopback: config.addr.ip().is_loopback(),
@@ -180,6 +186,7 @@ async fn handle(
             return json_response(200, json!({"status": "ok", "workers": gateway.workers, "schedules": []}));
         }
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
+        ("POST", "/dev/channel") => return dev_channel(&gateway, peer, &body).await,
         ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
         ("GET", "/v1/openapi.json") => {
             return ([("content-type", "application/json")], gestor_openapi::DOCUMENT).into_response();
@@ -349,6 +356,38 @@ async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response
             tracing::error!(cause = %e, "dev token not issued");
             problem(500, "the token could not be issued")
         }
+    }
+}
+
+/// Connects a channel account without asking the channel's API whether the token reaches it:
+/// on a laptop there is no Graph API to ask. Served only on loopback, like `/dev/token`.
+async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response {
+    if !gateway.loopback || !peer.ip().is_loopback() {
+        return problem(403, "/dev/channel is served only on a loopback address");
+    }
+    #[derive(serde::Deserialize)]
+    struct Ask {
+        tenant_id: String,
+        kind: gestor_shared::inbound::Channel,
+        external_id: String,
+    }
+    let ask: Ask = match serde_json::from_slice(body) {
+        Ok(ask) => ask,
+        Err(e) => return problem(400, &format!("send {{\"tenant_id\", \"kind\", \"external_id\"}}: {e}")),
+    };
+    let Ok(tenant) = gestor_shared::domain::TenantId::parse(&ask.tenant_id) else {
+        return problem(400, "tenant_id must be 3 to 64 letters, digits, '-' or '_'");
+    };
+    let token = gestor_shared::crypto::Secret::new("local-development-token");
+    match gateway
+        .channels
+        .connect(&tenant, ask.kind, &ask.external_id, &ask.external_id, &token, &gateway.cipher)
+        .await
+    {
+        Ok(Connection::Connected(account) | Connection::Refreshed(account)) => {
+            json_response(201, serde_json::to_value(account).unwrap_or_default())
+        }
+        Err(e) => problem(409, &e.to_string()),
     }
 }
 
