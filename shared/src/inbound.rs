@@ -130,10 +130,31 @@ pub struct InboundEnvelope<P = Value> {
 /// body (control characters beyond tab, line feed and carriage return, U+FFFE, U+FFFF) are
 /// written as `\uXXXX` escapes, in strings and in raw JSON copied verbatim alike.
 pub fn to_queue_body<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(256);
+    to_queue_body_with_capacity(value, 512)
+}
+
+/// [`to_queue_body`] into a buffer of `capacity` bytes to start with (a writer that knows the
+/// size of what it copies saves the buffer's regrowth).
+pub fn to_queue_body_with_capacity<T: Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value)?;
+    let text = String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))?;
+    // Serialized JSON holds no raw C0 control but tab, line feed and carriage return, so ASCII
+    // text needs checking for DEL only (both checks run a word at a time); other text, char
+    // by char.
+    let clean =
+        if text.is_ascii() { !text.as_bytes().contains(&0x7F) } else { !text.chars().any(refused_by_queue) };
+    if clean {
+        return Ok(text);
+    }
+    // Rare: written again, escaping as it goes.
+    let mut out = text.into_bytes();
+    out.clear();
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, QueueSafe);
     value.serialize(&mut serializer)?;
-    // The serializer writes UTF-8 only, and escaping keeps it so.
     String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
 }
 
@@ -164,13 +185,6 @@ fn refused_by_queue(c: char) -> bool {
 }
 
 fn write_escaped<W: std::io::Write + ?Sized>(writer: &mut W, text: &str) -> std::io::Result<()> {
-    // Fast path: the characters concerned are C0 controls other than whitespace (never in
-    // valid JSON text), DEL, C1 controls (UTF-8 lead byte 0xC2) and U+FFFE/U+FFFF (lead byte
-    // 0xEF).
-    let suspect = |b: u8| matches!(b, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F | 0xC2 | 0xEF);
-    if !text.bytes().any(suspect) {
-        return writer.write_all(text.as_bytes());
-    }
     let mut start = 0;
     for (at, c) in text.char_indices() {
         if refused_by_queue(c) {
@@ -215,6 +229,14 @@ mod tests {
         assert!(body.contains('ñ'), "other characters stay as they are");
         let read: InboundEnvelope = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
         assert_eq!(read, original);
+    }
+
+    #[test]
+    fn ascii_bodies_are_checked_for_del_and_left_alone_otherwise() {
+        let plain = json!({"t": "abc \\u00e9 /", "n": [1, 2]});
+        assert_eq!(to_queue_body(&plain).ok(), Some(plain.to_string()));
+        let with_del = json!({"t": "a\u{7f}b"});
+        assert_eq!(to_queue_body(&with_del).ok().as_deref(), Some(r#"{"t":"a\u007fb"}"#));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub fn emf_line(
             "Timestamp": millis,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                // Also published without dimensions, so one alarm watches every channel.
+                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>(), Vec::<&str>::new()],
                 "Metrics": [{"Name": name, "Unit": unit}],
             }],
         }),
@@ -130,7 +131,7 @@ mod tests {
         let point: Value = serde_json::from_str(&lines[0]).unwrap_or_default();
         let spec = &point["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(spec["Namespace"], "GestorDigital");
-        assert_eq!(spec["Dimensions"], json!([["Channel"]]));
+        assert_eq!(spec["Dimensions"], json!([["Channel"], []]));
         assert_eq!(spec["Metrics"], json!([{"Name": "WebhookSignatureFailures", "Unit": "Count"}]));
         assert!(point["_aws"]["Timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000));
         assert_eq!(point["Channel"], "whatsapp");

@@ -96,8 +96,22 @@ impl Inbound {
                     Change::Unknown => self.unknown_target(envelope),
                 }
             }
-            // Messages carry no id for a watermark; outbound delivery marks come with sending.
-            Normalized::ReadUpTo { .. } => Ok(Outcome::Dropped("read watermark")),
+            Normalized::ReadUpTo { channel, customer_id, watermark, .. } => {
+                let identity = Identity { channel: channel.as_str().to_owned(), external_id: customer_id };
+                let Some(contact) = self.contacts.id_by_identity(tenant, &identity).await.map_err(storage)?
+                else {
+                    return Ok(Outcome::Dropped("read mark from an unknown customer"));
+                };
+                let Some(conversation) =
+                    self.conversations.find_for(tenant, &contact, account).await.map_err(storage)?
+                else {
+                    return Ok(Outcome::Dropped("read mark without a conversation"));
+                };
+                match self.messages.read_up_to(tenant, &conversation, watermark).await.map_err(storage)? {
+                    0 => Ok(Outcome::Repeated),
+                    _ => Ok(Outcome::Stored),
+                }
+            }
             Normalized::Ignored { .. } => Ok(Outcome::Dropped("ignored")),
         }
     }

@@ -464,3 +464,64 @@ async fn every_kind_is_kept_and_reactions_land_on_their_message() {
     assert_eq!(messages[0].reactions.len(), 1, "a reaction is recorded on its message, not as one");
     assert_eq!(messages[3].raw_kind.as_deref(), Some("sticker_pack_v9"));
 }
+
+fn messenger(kind: UpdateKind, customer: &str, payload: Value) -> InboundEnvelope {
+    InboundEnvelope {
+        v: ENVELOPE_VERSION,
+        channel: Channel::Messenger,
+        account_id: "PAGE1".into(),
+        sender_id: Some(customer.into()),
+        kind,
+        field: "messaging".into(),
+        entry_id: Some("PAGE1".into()),
+        update_id: None,
+        received_at: datetime!(2026-11-28 10:00:00 UTC),
+        profile: None,
+        payload: Some(payload),
+        payload_ref: None,
+    }
+}
+
+#[tokio::test]
+async fn a_read_watermark_marks_what_the_business_sent_before_it() {
+    let w = world().await;
+    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+    ChannelRepo::new(w.backend.table.clone())
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let question = messenger(
+        UpdateKind::Message,
+        "PSID1",
+        json!({"sender": {"id": "PSID1"}, "recipient": {"id": "PAGE1"},
+        "timestamp": 1_795_860_000_000_i64, "message": {"mid": "m_in", "text": "¿Precio?"}}),
+    );
+    let answer = |mid: &str, ts: i64| {
+        messenger(
+            UpdateKind::Message,
+            "PSID1",
+            json!({"sender": {"id": "PAGE1"}, "recipient": {"id": "PSID1"},
+        "timestamp": ts, "message": {"mid": mid, "text": "$250", "is_echo": true, "app_id": 1}}),
+        )
+    };
+    let read = messenger(
+        UpdateKind::Status,
+        "PSID1",
+        json!({"sender": {"id": "PSID1"}, "recipient": {"id": "PAGE1"},
+        "timestamp": 1_795_860_060_000_i64, "read": {"watermark": 1_795_860_050_000_i64}}),
+    );
+    assert!(
+        w.deliver(&[question, answer("m_out1", 1_795_860_010_000), answer("m_out2", 1_795_860_055_000)])
+            .await
+            .is_empty()
+    );
+    assert!(w.deliver(&[read]).await.is_empty());
+    let status = |mid: &str, messages: &[gestor_shared::repo::messages::Message]| {
+        messages.iter().find(|m| m.channel_message_id.as_deref() == Some(mid)).map(|m| m.status)
+    };
+    let messages = w.messages().await;
+    assert_eq!(status("m_out1", &messages), Some(MessageStatus::Read));
+    assert_eq!(status("m_out2", &messages), Some(MessageStatus::Sent), "sent after the watermark");
+    assert_eq!(status("m_in", &messages), Some(MessageStatus::Received));
+}

@@ -80,7 +80,9 @@ fn deliveries() -> Vec<Delivery> {
     let beto = "5218112345678";
     let long = "Buenas tardes, quisiera saber si todavía tienen disponible la chamarra de mezclilla \
                 talla mediana que publicaron ayer, ¿cuánto cuesta el envío a Guadalajara y en cuántos \
-                días llega? También me interesan los tenis blancos del número 25. ¡Gracias! 🙏";
+                días llega? También me interesan los tenis blancos del número 25 y la bolsa café \
+                que vi en sus historias. Si pago por transferencia hoy, ¿me lo envían mañana? \
+                ¡Gracias! 🙏";
     let bodies = [
         delivery(vec![change(
             json!([contact(ana, "María Núñez")]),
@@ -116,7 +118,7 @@ fn deliveries() -> Vec<Delivery> {
             "from": ana, "id": "wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFjNFQjA5QzE3MTFCMDkyQjg2NjVCAA==",
             "timestamp": "1795000020", "type": "interactive",
             "interactive": {"type": "nfm_reply", "nfm_reply": {"name": "flow", "body": "Sent",
-                "response_json": "{\"flow_token\":\"cita-2026-11-20\",\"servicio\":\"corte\",\"fecha\":\"2026-11-20\",\"hora\":\"17:30\",\"nombre\":\"María Núñez\",\"comentarios\":\"Llego 5 minutos tarde\"}"}}}]),
+                "response_json": "{\"flow_token\":\"cita-2026-11-20\",\"servicio\":\"corte\",\"fecha\":\"2026-11-20\",\"hora\":\"17:30\",\"nombre\":\"María Núñez\",\"telefono\":\"+525512345678\",\"sucursal\":\"Centro Histórico\",\"estilista\":\"Lupita\",\"comentarios\":\"Llego 5 minutos tarde, voy con mi hija; gracias por la paciencia\"}"}}}]),
             json!([]),
         )]),
         delivery(vec![
@@ -180,20 +182,28 @@ fn lower_bound(keyed: &Hmac<Sha256>, set: &[Delivery]) -> usize {
     parsed
 }
 
-/// Median time per delivery over `samples` runs of `rounds` passes over the set.
-fn median_per_delivery(set_len: usize, mut run: impl FnMut() -> usize) -> Duration {
-    let (samples, rounds) = (31, 400);
-    let mut times: Vec<Duration> = (0..samples)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..rounds {
-                black_box(run());
-            }
-            started.elapsed() / (rounds * set_len as u32)
-        })
-        .collect();
-    times.sort();
-    times[samples / 2]
+/// Medians per delivery of `a` and `b`, and the median of their ratio, sampled alternately
+/// (`a`, `b`, `a`, `b` ...) so that a busy machine slows both alike.
+fn interleaved(
+    set_len: usize,
+    mut a: impl FnMut() -> usize,
+    mut b: impl FnMut() -> usize,
+) -> (f64, f64, f64) {
+    let (samples, rounds) = (41, 200);
+    let time = |f: &mut dyn FnMut() -> usize| {
+        let started = Instant::now();
+        for _ in 0..rounds {
+            black_box(f());
+        }
+        started.elapsed().as_secs_f64() / f64::from(rounds * set_len as u32)
+    };
+    let pairs: Vec<(f64, f64)> = (0..samples).map(|_| (time(&mut a), time(&mut b))).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratio = median(pairs.iter().map(|(a, b)| a / b).collect());
+    (median(pairs.iter().map(|p| p.0).collect()), median(pairs.iter().map(|p| p.1).collect()), ratio)
 }
 
 fn main() {
@@ -217,12 +227,11 @@ fn main() {
     group.finish();
     criterion.final_summary();
 
-    let ours_each = median_per_delivery(set.len(), || ours(&secrets, &set, now));
-    let bound_each = median_per_delivery(set.len(), || lower_bound(&keyed, &set));
+    let (ours_each, bound_each, ratio) =
+        interleaved(set.len(), || ours(&secrets, &set, now), || lower_bound(&keyed, &set));
     println!(
-        "per delivery (median): ours {:.2} µs, lower bound {:.2} µs, ratio {:.2}",
-        ours_each.as_secs_f64() * 1e6,
-        bound_each.as_secs_f64() * 1e6,
-        ours_each.as_secs_f64() / bound_each.as_secs_f64()
+        "per delivery (medians, sampled alternately): ours {:.2} µs, lower bound {:.2} µs, ratio {ratio:.2}",
+        ours_each * 1e6,
+        bound_each * 1e6,
     );
 }

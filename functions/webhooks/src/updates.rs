@@ -10,6 +10,7 @@
 
 use gestor_shared::inbound::{
     Channel, ENVELOPE_VERSION, InboundEnvelope, OVERFLOW_PREFIX, PayloadRef, UpdateKind, to_queue_body,
+    to_queue_body_with_capacity,
 };
 use gestor_shared::ports::queue::MESSAGE_SIZE_LIMIT;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -174,7 +175,9 @@ fn queue_message(update: Update<'_>, received_at: OffsetDateTime) -> Option<Queu
         payload: update.payload,
         payload_ref: None,
     };
-    let body = to_queue_body(&envelope).ok()?;
+    // The raw JSON copied, plus the envelope's own fields.
+    let copied = [envelope.payload, envelope.profile].iter().flatten().map(|r| r.get().len()).sum::<usize>();
+    let body = to_queue_body_with_capacity(&envelope, copied + 512).ok()?;
     let kind = envelope.kind;
     if body.len() <= MESSAGE_SIZE_LIMIT {
         return Some(QueueMessage { channel, kind, group_id, dedup_id, body, overflow: None });

@@ -334,6 +334,20 @@ impl ConversationRepo {
         Err(ConversationError::Busy)
     }
 
+    /// The conversation of a contact on a channel account, if there is one (never creates).
+    pub async fn find_for(
+        &self,
+        tenant: &TenantId,
+        contact_id: &ContactId,
+        channel_account_id: &ChannelAccountId,
+    ) -> Result<Option<ConversationId>, TableError> {
+        let pointer =
+            self.table.get(&keys::thread(tenant, contact_id.as_str(), channel_account_id.as_str())).await?;
+        Ok(pointer
+            .and_then(|p| p.get(CONVERSATION_ID)?.as_str().map(str::to_owned))
+            .and_then(|id| ConversationId::parse(&id).ok()))
+    }
+
     /// An inbound message at `at` (the channel's time): one more unread, last activity moved
     /// to `at` unless a later message is already recorded (a late retry never moves it back),
     /// and a resolved or snoozed conversation reopened. A pending one stays pending.

@@ -389,6 +389,33 @@ impl MessageRepo {
 
     /// Records `reaction` on the message with this channel id, replacing the reactor's
     /// previous one unless that one (or its removal) is newer.
+    /// Marks read every message the business sent in the conversation up to `watermark`
+    /// (Messenger and TikTok say "read up to this time", naming no message). Walks back from
+    /// the newest message and stops at the first one already read, so a watermark costs a
+    /// page of reads, not the whole history. Answers how many messages moved.
+    pub async fn read_up_to(
+        &self,
+        tenant: &TenantId,
+        conversation_id: &ConversationId,
+        watermark: OffsetDateTime,
+    ) -> Result<usize, MessageError> {
+        let (page, _) = self.list(tenant, conversation_id, MessageOrder::NewestFirst, 50, None).await?;
+        let mut moved = 0;
+        for message in page.iter().filter(|m| m.direction == Direction::Out && m.created_at <= watermark) {
+            if message.status == MessageStatus::Read {
+                break;
+            }
+            let Some(channel_id) = message.channel_message_id.as_deref() else { continue };
+            if let StatusChange::Moved(_) = self
+                .advance_status(tenant, message.channel, channel_id, MessageStatus::Read, None, watermark)
+                .await?
+            {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     pub async fn add_reaction(
         &self,
         tenant: &TenantId,

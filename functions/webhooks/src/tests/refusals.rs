@@ -76,7 +76,7 @@ async fn unsigned_or_badly_signed_deliveries_are_refused_counted_and_not_kept() 
         assert_eq!(last["Channel"], "whatsapp");
         assert_eq!(last["Reason"], *reason);
         assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "GestorDigital");
-        assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Channel"]]));
+        assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Channel"], []]));
     }
     assert_eq!(w.metrics.points("WebhookSignatureFailures").len(), cases.len());
     // A Meta signature does not authenticate a TikTok delivery.
