@@ -1,6 +1,9 @@
 //! The HTTP client for the channels' own APIs: Meta's Graph API (WhatsApp, Messenger,
 //! Instagram) and TikTok's Business API, as far as connecting an account needs.
 //!
+//! Also downloads inbound media (WhatsApp media ids, Messenger/Instagram attachment URLs);
+//! TikTok media is not fetched yet.
+//!
 //! Built once per cold start over the same hyper/rustls/aws-lc-rs stack the AWS SDK uses, so a
 //! function carries one HTTP and one TLS stack. Every call has a connect timeout of 2 s and a
 //! total one of 5 s, follows no redirect (hyper never does) and reads at most 1 MiB of answer.
@@ -24,6 +27,33 @@ use crate::settings::Settings;
 
 /// Largest answer read from a provider; theirs are a few hundred bytes.
 const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Largest media file downloaded: WhatsApp's documented limit for documents (100 MB; video
+/// is 16 MB, images 5 MB). Anything larger is refused, not cut.
+pub const MAX_MEDIA: usize = 100 * 1024 * 1024;
+
+/// A media download's total time: a large file needs more than an API call's 5 s, and the
+/// inbound worker's Lambda timeout (30 s) must leave room for storing it.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A downloaded media file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    pub bytes: Bytes,
+    /// The type the provider gave, when it gave one.
+    pub mime_type: Option<String>,
+}
+
+/// Scheme, host and port (the scheme's default when absent) of a URL.
+fn origin(uri: &http::Uri) -> Option<(String, String, u16)> {
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let port = uri.port_u16().or(match scheme.as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    })?;
+    Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -288,6 +318,68 @@ impl GraphClient {
             .collect())
     }
 
+    /// Downloads a WhatsApp media file: `GET {graph}/{media_id}` with the business token
+    /// answers `{url, mime_type, sha256, file_size, id}`, then `GET {url}` with the same token
+    /// answers the bytes. Two requests; at most [`MAX_MEDIA`] bytes.
+    pub async fn whatsapp_media(&self, media_id: &str, token: &Secret) -> Result<MediaFile, GraphError> {
+        if !is_graph_id(media_id) {
+            return Err(GraphError::Invalid("a WhatsApp media id is a decimal number"));
+        }
+        let auth = bearer(token)?;
+        let url = format!("{}/{media_id}", self.meta_graph_url);
+        let meta = self.call(Method::GET, &url, std::slice::from_ref(&auth), None).await?;
+        if meta.get("file_size").and_then(Value::as_u64).is_some_and(|size| size > MAX_MEDIA as u64) {
+            return Err(GraphError::Invalid("the media file is larger than the download limit"));
+        }
+        let Some(location) = text(&meta, "url") else {
+            return Err(GraphError::Unexpected("no url in the media's answer".into()));
+        };
+        let mut file = self.download(&location, &[auth]).await?;
+        // Meta's own type for the file is more precise than its CDN's content type.
+        if let Some(mime_type) = text(&meta, "mime_type") {
+            file.mime_type = Some(mime_type);
+        }
+        Ok(file)
+    }
+
+    /// Downloads a Messenger or Instagram attachment from the URL its webhook carried: one
+    /// unauthenticated `GET` (the URL itself is signed and expires).
+    pub async fn attachment(&self, url: &str) -> Result<MediaFile, GraphError> {
+        self.download(url, &[]).await
+    }
+
+    async fn download(
+        &self,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<MediaFile, GraphError> {
+        if !self.may_download(url) {
+            return Err(GraphError::Invalid("a media URL must be https"));
+        }
+        let answer = self.send(Method::GET, url, headers, None, MAX_MEDIA, MEDIA_TIMEOUT).await?;
+        if !answer.status.is_success() {
+            return Err(failure(answer.status, serde_json::from_slice::<Value>(&answer.body).ok().as_ref()));
+        }
+        Ok(MediaFile { bytes: answer.body, mime_type: answer.content_type })
+    }
+
+    /// Where media may be fetched from: any `https://` URL (the address comes from Meta's
+    /// signed webhook or Graph's answer, and the TLS stack checks the host), or — for tests
+    /// and local emulators only — a URL on the very origin (scheme, host and port) of the
+    /// configured `META_GRAPH_URL`, which an operator chose. Anything else (plain http
+    /// elsewhere, other schemes, no host) is refused before any connection.
+    fn may_download(&self, url: &str) -> bool {
+        let Ok(uri) = url.parse::<http::Uri>() else { return false };
+        if uri.host().is_none_or(str::is_empty) {
+            return false;
+        }
+        if uri.scheme_str() == Some("https") {
+            return true;
+        }
+        let Ok(graph) = self.meta_graph_url.parse::<http::Uri>() else { return false };
+        origin(&uri).is_some() && origin(&uri) == origin(&graph)
+    }
+
     /// One request: its JSON answer on a 2xx, the refusal or failure otherwise.
     async fn call(
         &self,
@@ -296,6 +388,25 @@ impl GraphClient {
         headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
     ) -> Result<Value, GraphError> {
+        let answer = self.send(method, url, headers, body, MAX_ANSWER, self.total_timeout).await?;
+        let json = serde_json::from_slice::<Value>(&answer.body).ok();
+        let status = answer.status;
+        if status.is_success() {
+            return json.ok_or_else(|| GraphError::Unexpected(format!("HTTP {status} without a JSON body")));
+        }
+        Err(failure(status, json.as_ref()))
+    }
+
+    /// One request, its answer read whole up to `limit` bytes within `timeout`.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Option<Bytes>,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Answer, GraphError> {
         let mut request =
             Request::builder().method(method).uri(url).header(http::header::ACCEPT, "application/json");
         for (name, value) in headers {
@@ -303,8 +414,8 @@ impl GraphClient {
         }
         let request = request
             .body(Full::new(body.unwrap_or_default()))
-            // Only a malformed base URL gets here; the URL itself stays out of the message.
-            .map_err(|_| GraphError::Setup("the provider's base URL is not a valid URL".into()))?;
+            // Only a malformed URL gets here; the URL itself stays out of the message.
+            .map_err(|_| GraphError::Setup("the provider's URL is not a valid URL".into()))?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(|e| {
                 // hyper's error names its kind, never the URL.
@@ -312,31 +423,44 @@ impl GraphClient {
                 GraphError::Unavailable(kind.into())
             })?;
             let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_ANSWER)
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = Limited::new(response.into_body(), limit)
                 .collect()
                 .await
                 .map_err(|_| GraphError::Unavailable("the answer was cut off or too large".into()))?
                 .to_bytes();
-            Ok::<_, GraphError>((status, body))
+            Ok::<_, GraphError>(Answer { status, content_type, body })
         };
-        let (status, body) = tokio::time::timeout(self.total_timeout, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| GraphError::Unavailable("timed out".into()))??;
-        let json = serde_json::from_slice::<Value>(&body).ok();
-        if status.is_success() {
-            return json.ok_or_else(|| GraphError::Unexpected(format!("HTTP {status} without a JSON body")));
-        }
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(GraphError::Unavailable(format!("HTTP {}", status.as_u16())));
-        }
-        if status.is_client_error() {
-            // Meta's errors: {"error": {"message", "type", "code", ...}}; only the code is kept
-            // (the message can quote the request).
-            let code = json.as_ref().and_then(|j| j.pointer("/error/code")).and_then(Value::as_i64);
-            return Err(GraphError::Refused { status: status.as_u16(), code });
-        }
-        Err(GraphError::Unexpected(format!("HTTP {}", status.as_u16())))
+            .map_err(|_| GraphError::Unavailable("timed out".into()))?
     }
+}
+
+/// A provider's answer, read whole.
+struct Answer {
+    status: StatusCode,
+    content_type: Option<String>,
+    body: Bytes,
+}
+
+/// The error for a non-2xx answer.
+fn failure(status: StatusCode, json: Option<&Value>) -> GraphError {
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        return GraphError::Unavailable(format!("HTTP {}", status.as_u16()));
+    }
+    if status.is_client_error() {
+        // Meta's errors: {"error": {"message", "type", "code", ...}}; only the code is kept
+        // (the message can quote the request).
+        let code = json.and_then(|j| j.pointer("/error/code")).and_then(Value::as_i64);
+        return GraphError::Refused { status: status.as_u16(), code };
+    }
+    // A 3xx among them: redirects are never followed.
+    GraphError::Unexpected(format!("HTTP {}", status.as_u16()))
 }
 
 #[cfg(test)]
@@ -347,6 +471,31 @@ mod tests {
     fn query_values_are_percent_encoded() {
         assert_eq!(query(&[("a", "x y&z=1#"), ("b", "AQB-_.~")]), "a=x%20y%26z%3D1%23&b=AQB-_.~");
         assert_eq!(encode("ñ"), "%C3%B1");
+    }
+
+    #[test]
+    fn media_comes_over_https_or_from_the_configured_graph_origin() {
+        let mut settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+        settings.meta_graph_url = "http://127.0.0.1:8080/v21.0".into();
+        let client = GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"));
+        for good in [
+            "https://lookaside.fbsbx.com/x?sig=1",
+            "http://127.0.0.1:8080/media/1",
+            "HTTP://127.0.0.1:8080/x",
+        ] {
+            assert!(client.may_download(good), "{good}");
+        }
+        for bad in [
+            "http://lookaside.fbsbx.com/x",
+            "http://127.0.0.1:8081/x",
+            "http://localhost:8080/x",
+            "ftp://127.0.0.1:8080/x",
+            "file:///etc/passwd",
+            "/relative",
+            "",
+        ] {
+            assert!(!client.may_download(bad), "{bad}");
+        }
     }
 
     #[test]

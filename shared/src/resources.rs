@@ -51,7 +51,8 @@ pub const INBOUND: QueueSpec = QueueSpec {
     name: "inbound",
     url_setting: "INBOUND_QUEUE_URL",
     fifo: true,
-    consumer_timeout_secs: 30,
+    // Room for a batch that downloads media (20 s at most per file).
+    consumer_timeout_secs: 120,
     max_receive_count: 5,
 };
 pub const OUTBOUND: QueueSpec = QueueSpec {

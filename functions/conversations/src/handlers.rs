@@ -10,6 +10,7 @@ use gestor_shared::repo::messages::{
     Direction, Media, Message, MessageFailure, MessageKind, MessageOrder, MessageStatus, Reaction,
 };
 use serde::Serialize;
+use std::time::Duration;
 
 use crate::Conversations;
 
@@ -128,6 +129,21 @@ pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     Reply::ok(&ConversationPage { items, next_cursor })
 }
 
+/// How long a media URL answered by the API stays valid.
+const MEDIA_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Gives every downloaded file a presigned GET URL: the bucket stays private and a leaked
+/// URL stops working within minutes.
+async fn sign_media(app: &Conversations, messages: &mut [Message]) -> Result<(), ApiError> {
+    for media in messages.iter_mut().filter_map(|m| m.media.as_mut()) {
+        if let Some(key) = media.file_key.as_deref() {
+            // A failure is a 500 (FileError's conversion); the problem never shows the cause.
+            media.url = Some(app.files.presigned_get(key, MEDIA_URL_LIFETIME).await.map_err(ApiError::from)?);
+        }
+    }
+    Ok(())
+}
+
 /// Get a conversation.
 #[utoipa::path(
     get, path = "/v1/conversations/{id}", tag = "conversations",
@@ -184,7 +200,8 @@ pub async fn messages(app: &Conversations, call: Call) -> Result<Reply, ApiError
         Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
         None => None,
     };
-    let (items, last) = app.messages.list(&caller.tenant, &id, order, limit, start).await?;
+    let (mut items, last) = app.messages.list(&caller.tenant, &id, order, limit, start).await?;
+    sign_media(app, &mut items).await?;
     let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
     Reply::ok(&MessagePage { items, next_cursor })
 }

@@ -6,8 +6,10 @@ mod handlers;
 
 use async_trait::async_trait;
 use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Route};
+use gestor_shared::ports::Files;
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
+use std::sync::Arc;
 
 pub use handlers::ApiDoc;
 
@@ -36,13 +38,15 @@ pub struct Conversations {
     core: Core,
     conversations: ConversationRepo,
     messages: MessageRepo,
+    /// Signs the short-lived URLs through which media files reach the frontend.
+    files: Arc<dyn Files>,
 }
 
 impl Conversations {
-    pub fn new(core: Core) -> Self {
+    pub fn new(core: Core, files: Arc<dyn Files>) -> Self {
         let conversations = ConversationRepo::new(core.table.clone());
         let messages = MessageRepo::new(core.table.clone());
-        Self { core, conversations, messages }
+        Self { core, conversations, messages, files }
     }
 }
 

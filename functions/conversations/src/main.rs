@@ -6,6 +6,7 @@ use gestor_shared::settings::Settings;
 async fn main() -> Result<(), lambda_http::Error> {
     gestor_shared::logging::init();
     let settings = Settings::from_env()?;
-    let table = Backend::aws_table(&settings).await;
-    run_lambda(gestor_conversations::Conversations::new(Core::new(table, &settings))).await
+    let backend = Backend::aws(&settings).await;
+    let core = Core::new(backend.table.clone(), &settings);
+    run_lambda(gestor_conversations::Conversations::new(core, backend.files.clone())).await
 }

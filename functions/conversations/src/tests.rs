@@ -1,14 +1,19 @@
 //! Handler tests: API Gateway requests built by hand, the dispatcher and an embedded table,
 //! seeded through the repositories the inbound worker writes with.
 
+use gestor_shared::adapters::local_files::LocalFiles;
 use gestor_shared::domain::TenantId;
 use gestor_shared::http::{Function, Role, serve};
 use gestor_shared::ids::{ChannelAccountId, ContactId, ConversationId, MemberId, MessageId};
 use gestor_shared::inbound::Channel;
+use gestor_shared::ports::Files;
 use gestor_shared::repo::conversations::{ConversationChange, ConversationRepo, ConversationStatus};
-use gestor_shared::repo::messages::{Direction, Inserted, Message, MessageKind, MessageRepo, MessageStatus};
+use gestor_shared::repo::messages::{
+    Change, Direction, Inserted, Media, Message, MessageKind, MessageRepo, MessageStatus,
+};
 use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::Value;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -16,6 +21,7 @@ use crate::Conversations;
 
 struct World {
     app: Conversations,
+    files: Arc<LocalFiles>,
     owner: String,
     _dir: Box<dyn std::any::Any>,
 }
@@ -23,7 +29,9 @@ struct World {
 async fn world() -> World {
     let (core, dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
-    World { app: Conversations::new(core), owner, _dir: Box::new(dir) }
+    let files =
+        Arc::new(LocalFiles::new(dir.path().join("files"), "http://127.0.0.1:3000", b"files-key".to_vec()));
+    World { app: Conversations::new(core, files.clone()), files, owner, _dir: Box::new(dir) }
 }
 
 fn tenant(name: &str) -> TenantId {
@@ -362,4 +370,82 @@ fn the_openapi_part_documents_every_route() {
     assert_eq!(schemas["Conversation"]["properties"]["channel"]["enum"][0], "whatsapp");
     assert_eq!(schemas["Message"]["properties"]["channel"]["enum"][3], "tiktok");
     assert!(schemas["Conversation"]["properties"].get("rev").is_none());
+}
+
+#[tokio::test]
+async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
+    let w = world().await;
+    let contact = ContactId::new();
+    let opened = w
+        .repo()
+        .open_for(&tenant("acme"), &contact, Channel::Whatsapp, &ChannelAccountId::new(), at(1))
+        .await;
+    let id = opened.map(|(c, _)| c.id).unwrap_or_else(|e| panic!("{e}"));
+    let messages = MessageRepo::new(w.app.core().table.clone());
+    let mut photo = inbound(&id, contact.as_str(), "wamid.IMG", at(1));
+    photo.kind = MessageKind::Image;
+    photo.media = Some(Media { channel_media_id: Some("1234".into()), ..Media::default() });
+    let key = format!("acme/media/{}", photo.id);
+    if let Err(e) = messages.insert_once(&tenant("acme"), &photo).await {
+        panic!("{e}");
+    }
+    if let Err(e) = w.files.put(&key, b"jpeg bytes".to_vec(), "image/jpeg").await {
+        panic!("{e}");
+    }
+    let attached = messages
+        .attach_media_file(
+            &tenant("acme"),
+            Channel::Whatsapp,
+            "wamid.IMG",
+            10,
+            "ab12",
+            &key,
+            Some("image/jpeg"),
+        )
+        .await;
+    assert!(matches!(attached, Ok(Change::Applied(_))), "{attached:?}");
+    let again = messages
+        .attach_media_file(
+            &tenant("acme"),
+            Channel::Whatsapp,
+            "wamid.IMG",
+            10,
+            "ab12",
+            &key,
+            Some("image/jpeg"),
+        )
+        .await;
+    assert!(matches!(again, Ok(Change::Stale)), "attaching is idempotent: {again:?}");
+    let text = inbound(&id, contact.as_str(), "wamid.TXT", at(2));
+    if let Err(e) = messages.insert_once(&tenant("acme"), &text).await {
+        panic!("{e}");
+    }
+
+    let request =
+        ApiRequest::new("GET /v1/conversations/{id}/messages").param("id", id.as_str()).as_user(&w.owner);
+    let (status, page) = w.send(request).await;
+    assert_eq!(status, 200, "{page}");
+    let media = &page["items"][0]["media"];
+    assert_eq!(media["file_key"], key.as_str());
+    assert_eq!(media["sha256"], "ab12");
+    assert_eq!(media["size"], 10);
+    let url = media["url"].as_str().unwrap_or_else(|| panic!("no media url: {page}"));
+    let (path, query) = url.split_once('?').unwrap_or_else(|| panic!("{url}"));
+    assert_eq!(path, format!("http://127.0.0.1:3000/files/{key}"));
+    let param = |name: &str| {
+        query.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{url}"))
+    };
+    let expires: u64 = param("expires").parse().unwrap_or_else(|e| panic!("{e}"));
+    let now = std::time::SystemTime::now();
+    let in_secs =
+        expires.saturating_sub(now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    assert!((14 * 60..=15 * 60).contains(&in_secs), "valid for 15 minutes: {in_secs}");
+    let object = w.files.open_presigned(&key, param("expires"), param("signature"), now);
+    assert_eq!(object.map(|o| o.bytes).ok(), Some(b"jpeg bytes".to_vec()), "LocalFiles signed it");
+    assert!(page["items"][1].get("media").is_none_or(Value::is_null), "no media, no url: {page}");
+
+    let stored = messages.find_by_channel_id(&tenant("acme"), Channel::Whatsapp, "wamid.IMG").await;
+    let stored = stored.ok().flatten().and_then(|m| m.media).unwrap_or_default();
+    assert_eq!(stored.url, None, "the URL is never stored");
+    assert_eq!(stored.file_key.as_deref(), Some(key.as_str()));
 }

@@ -7,12 +7,15 @@
 
 mod claims;
 mod events;
+mod media;
 mod message;
 mod process;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use gestor_shared::backend::Backend;
+use gestor_shared::crypto::{KeyError, TokenCipher};
+use gestor_shared::graph::{GraphClient, GraphError};
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Files, Queue, Table};
 use gestor_shared::repo::channels::ChannelRepo;
@@ -32,6 +35,20 @@ pub use process::Outcome;
 /// customer's queue group for good.
 pub const UNKNOWN_TARGET_WINDOW: time::Duration = time::Duration::minutes(15);
 
+/// How long a media download that failed is retried (the record fails and comes back from
+/// the queue) before the message is kept without its file: long enough for a provider's
+/// outage, short enough that one file never holds back its customer's queue group for good.
+pub const MEDIA_RETRY_WINDOW: time::Duration = time::Duration::hours(1);
+
+/// Why the worker cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("CHANNEL_TOKEN_KEYS: {0}")]
+    Keys(#[from] KeyError),
+    #[error("the Graph client: {0}")]
+    Graph(#[from] GraphError),
+}
+
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 pub struct Inbound {
@@ -43,14 +60,18 @@ pub struct Inbound {
     pub(crate) contacts: ContactRepo,
     pub(crate) conversations: ConversationRepo,
     pub(crate) messages: MessageRepo,
+    /// Decrypts the tenant's channel token for media downloads.
+    pub(crate) cipher: TokenCipher,
+    pub(crate) graph: GraphClient,
     pub(crate) clock: Clock,
     pub(crate) metrics: Metrics,
 }
 
 impl Inbound {
-    pub fn new(backend: &Backend, settings: &Settings) -> Self {
+    /// The worker, with its token cipher and Graph client built once per cold start.
+    pub fn new(backend: &Backend, settings: &Settings) -> Result<Self, SetupError> {
         let table = backend.table.clone();
-        Self {
+        Ok(Self {
             channels: ChannelRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),
@@ -61,7 +82,9 @@ impl Inbound {
             automation_queue: settings.automation_queue_url.clone(),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
-        }
+            cipher: TokenCipher::from_settings(settings)?,
+            graph: GraphClient::new(settings)?,
+        })
     }
 
     /// The same worker reading time from `clock` (tests move it instead of sleeping).

@@ -3,7 +3,7 @@
 use gestor_shared::ids::{ContactId, MessageId};
 use gestor_shared::normalize::{DeliveryStatus, Direction as ChannelDirection, IncomingMessage, MediaRef};
 use gestor_shared::repo::conversations::Conversation;
-use gestor_shared::repo::messages::{Direction, Media, Message, MessageKind, MessageStatus};
+use gestor_shared::repo::messages::{Direction, Media, Message, MessageStatus};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -26,6 +26,7 @@ fn media(reference: &MediaRef) -> Media {
         size: None,
         sha256: None,
         file_key: None,
+        url: None,
     }
 }
 
@@ -68,10 +69,6 @@ pub fn from_incoming(
     reply_to: Option<MessageId>,
     now: OffsetDateTime,
 ) -> Message {
-    // Both kinds name the API's message kinds; anything this version does not know reads
-    // as unsupported.
-    let kind: MessageKind =
-        serde_json::from_value(json!(incoming.kind.as_str())).unwrap_or(MessageKind::Unsupported);
     let (direction, status) = match incoming.direction {
         ChannelDirection::In => (Direction::In, MessageStatus::Received),
         // An echo: the business sent it from the channel's own app, and the channel has it.
@@ -83,7 +80,7 @@ pub fn from_incoming(
         contact_id: contact.clone(),
         channel: incoming.channel,
         direction,
-        kind,
+        kind: incoming.kind,
         raw_kind: incoming.unsupported_type.clone(),
         text: incoming.text.clone(),
         media: incoming.media.as_ref().map(media),

@@ -27,6 +27,8 @@ pub enum RetryLater {
     Storage(String),
     #[error("the message this update refers to is not stored yet")]
     TargetNotYetKnown,
+    #[error("the media file could not be downloaded yet: {0}")]
+    Media(String),
 }
 
 fn storage(e: impl std::fmt::Display) -> RetryLater {
@@ -81,7 +83,7 @@ impl Inbound {
         update: Normalized,
     ) -> Result<Outcome, RetryLater> {
         match update {
-            Normalized::Message(incoming) => self.store_message(tenant, account, incoming).await,
+            Normalized::Message(incoming) => self.store_message(tenant, account, envelope, incoming).await,
             Normalized::Status(status) => self.apply_status(tenant, envelope, status).await,
             Normalized::Reaction(reaction) => self.apply_reaction(tenant, envelope, reaction).await,
             Normalized::Deleted { channel_message_id, .. } => {
@@ -120,6 +122,7 @@ impl Inbound {
         &self,
         tenant: &TenantId,
         account: &ChannelAccountId,
+        envelope: &InboundEnvelope,
         incoming: IncomingMessage,
     ) -> Result<Outcome, RetryLater> {
         let claim = Claim::new(tenant, incoming.channel, &incoming.channel_message_id);
@@ -171,6 +174,10 @@ impl Inbound {
             }
             self.emit(events).await?;
         }
+        // After the events: a retry finds the contact and conversation already created and
+        // could no longer announce them, while `message.received` is at least once anyway.
+        // The claim completes only once the file is kept (or given up).
+        self.fetch_media(tenant, account, envelope.received_at, message).await?;
         claim.complete(self.table.as_ref(), self.now()).await.map_err(storage)?;
         Ok(match inserted {
             Inserted::Created(_) => Outcome::Stored,

@@ -32,8 +32,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"))).await
+}
+
+async fn world_with(settings: Settings) -> World {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
     let backend = Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
     let tenant = TenantId::parse("tienda-1").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
@@ -45,6 +48,7 @@ async fn world() -> World {
     let clock_now = now.clone();
     let metrics = Arc::new(Recorder::default());
     let inbound = Inbound::new(&backend, &settings)
+        .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(Arc::new(move || clock_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)))
         .with_metrics(Metrics::with_sink(metrics.clone()));
     World { inbound, backend, tenant, now, metrics, _dir: dir }
@@ -173,126 +177,6 @@ async fn a_message_lands_once_with_its_contact_conversation_and_events() {
     let mut events = w.events().await;
     events.sort();
     assert_eq!(events, vec!["contact.created", "conversation.created", "message.received"]);
-}
-
-/// Counts the table requests the worker makes, to keep the cost per message in view.
-struct Counting {
-    inner: Arc<dyn gestor_shared::ports::Table>,
-    calls: Mutex<Vec<&'static str>>,
-}
-
-impl Counting {
-    fn note(&self, call: &'static str) {
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.push(call);
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl gestor_shared::ports::Table for Counting {
-    async fn get(
-        &self,
-        key: &gestor_shared::ports::Key,
-    ) -> Result<Option<gestor_shared::ports::Item>, gestor_shared::ports::TableError> {
-        self.note("GetItem");
-        self.inner.get(key).await
-    }
-    async fn batch_get(
-        &self,
-        keys: &[gestor_shared::ports::Key],
-    ) -> Result<Vec<gestor_shared::ports::Item>, gestor_shared::ports::TableError> {
-        self.note("BatchGetItem");
-        self.inner.batch_get(keys).await
-    }
-    async fn put(
-        &self,
-        item: gestor_shared::ports::Item,
-        condition: Option<gestor_shared::ports::Condition>,
-    ) -> Result<(), gestor_shared::ports::TableError> {
-        self.note("PutItem");
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &gestor_shared::ports::Key,
-        update: gestor_shared::ports::Update,
-        condition: Option<gestor_shared::ports::Condition>,
-    ) -> Result<gestor_shared::ports::Item, gestor_shared::ports::TableError> {
-        self.note("UpdateItem");
-        self.inner.update(key, update, condition).await
-    }
-    async fn delete(
-        &self,
-        key: &gestor_shared::ports::Key,
-        condition: Option<gestor_shared::ports::Condition>,
-    ) -> Result<Option<gestor_shared::ports::Item>, gestor_shared::ports::TableError> {
-        self.note("DeleteItem");
-        self.inner.delete(key, condition).await
-    }
-    async fn query(
-        &self,
-        query: gestor_shared::ports::Query,
-    ) -> Result<gestor_shared::ports::Page, gestor_shared::ports::TableError> {
-        self.note("Query");
-        self.inner.query(query).await
-    }
-    async fn transact(
-        &self,
-        ops: Vec<gestor_shared::ports::TxOp>,
-    ) -> Result<(), gestor_shared::ports::TableError> {
-        self.note("TransactWriteItems");
-        self.inner.transact(ops).await
-    }
-    async fn batch_delete(
-        &self,
-        keys: &[gestor_shared::ports::Key],
-    ) -> Result<(), gestor_shared::ports::TableError> {
-        self.note("BatchWriteItem");
-        self.inner.batch_delete(keys).await
-    }
-}
-
-/// The AWS requests behind one inbound message: printed for the record, bounded so that a
-/// change that multiplies them fails here.
-#[tokio::test]
-async fn requests_per_inbound_message() {
-    let w = world().await;
-    let counting = Arc::new(Counting { inner: w.backend.table.clone(), calls: Mutex::new(Vec::new()) });
-    let backend = Backend { table: counting.clone(), ..w.backend.clone() };
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
-    let inbound = Inbound::new(&backend, &settings).with_clock(w.inbound.clock.clone());
-    let mut measured = Vec::new();
-    for (case, id) in [
-        ("first message of a new customer", "wamid.Q1"),
-        ("next message of the same customer", "wamid.Q2"),
-        ("a repeated delivery", "wamid.Q2"),
-    ] {
-        if let Ok(mut calls) = counting.calls.lock() {
-            calls.clear();
-        }
-        let mut event = SqsEvent::default();
-        event.records = vec![record(
-            0,
-            &whatsapp_message(
-                id,
-                "5215512345678",
-                1_795_860_000,
-                json!({"type": "text", "text": {"body": "hola"}}),
-            ),
-        )];
-        assert!(inbound.handle(event).await.batch_item_failures.is_empty());
-        let calls = counting.calls.lock().map(|c| c.clone()).unwrap_or_default();
-        let events = if case.starts_with("a repeated") { 0 } else { 1 };
-        println!(
-            "{case}: {} table requests {calls:?}, {events} SendMessageBatch of domain events",
-            calls.len()
-        );
-        measured.push(calls.len());
-    }
-    assert!(measured[0] <= 14, "{measured:?}");
-    assert!(measured[1] <= 12, "{measured:?}");
-    assert!(measured[2] <= 3, "a repeat stops at the claim: {measured:?}");
 }
 
 #[tokio::test]
@@ -525,3 +409,6 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
     assert_eq!(status("m_out2", &messages), Some(MessageStatus::Sent), "sent after the watermark");
     assert_eq!(status("m_in", &messages), Some(MessageStatus::Received));
 }
+
+mod media;
+mod requests;

@@ -22,15 +22,14 @@ pub mod updates;
 mod whatsapp;
 
 use gestor_shared::http::request::RequestMeta;
+use gestor_shared::http::service::{find_route, logged};
 use gestor_shared::http::{Access, ApiError, Call, Route};
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Files, Queue};
 use gestor_shared::settings::Settings;
 use lambda_http::{Body, Request, Response};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tracing::Instrument;
 
 pub use batch::{MAX_IN_FLIGHT, pack};
 pub use gestor_shared::inbound::Channel;
@@ -92,39 +91,15 @@ impl Webhooks {
         &self.secrets
     }
 
-    /// Answers one request, as the shared dispatcher would for a public route.
+    /// Answers one request, as the shared dispatcher does for a public route: no caller, and
+    /// never the table (the handshake answers text/plain, which a `Reply` does not).
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let meta = RequestMeta::of(&req);
-        let span = tracing::info_span!(
-            "request",
-            function = %self.function_name,
-            request_id = meta.request_id.as_deref().unwrap_or("-"),
-            route = tracing::field::Empty,
-        );
-        async move {
-            let started = std::time::Instant::now();
-            let response = match self.dispatch(&req, &meta).await {
-                Ok(response) => response,
-                Err(error) => {
-                    if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &error {
-                        tracing::error!(%cause, "request failed");
-                    }
-                    error.into_response()
-                }
-            };
-            tracing::info!(
-                status = response.status().as_u16(),
-                ms = started.elapsed().as_millis() as u64,
-                "answered"
-            );
-            response
-        }
-        .instrument(span)
-        .await
+        logged(&self.function_name, &meta, self.dispatch(&req, &meta)).await
     }
 
     async fn dispatch(&self, req: &Request, meta: &RequestMeta) -> Result<Response<Body>, ApiError> {
-        let (route, params) = find_route(meta, req.method().as_str(), req.uri().path())?;
+        let (route, params) = find_route(ROUTES, meta, req.method().as_str(), req.uri().path())?;
         tracing::Span::current().record("route", route.key);
         let mut call = Call::from_request(req, None);
         if call.path.is_empty() {
@@ -136,27 +111,6 @@ impl Webhooks {
             _ => Err(ApiError::NotFound),
         }
     }
-}
-
-/// The route by API Gateway's route key when it gives one, else by method and path.
-fn find_route(
-    meta: &RequestMeta,
-    method: &str,
-    path: &str,
-) -> Result<(&'static Route, HashMap<String, String>), ApiError> {
-    if let Some(route) = meta.route_key.as_deref().and_then(|k| ROUTES.iter().find(|r| r.key == k)) {
-        return Ok((route, route.match_path(path).unwrap_or_default()));
-    }
-    let mut path_known = false;
-    for route in ROUTES {
-        if let Some(params) = route.match_path(path) {
-            path_known = true;
-            if route.method() == method {
-                return Ok((route, params));
-            }
-        }
-    }
-    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound })
 }
 
 /// This function's part of the OpenAPI document.

@@ -95,7 +95,7 @@ impl Gateway {
             Box::new(gestor_contacts::Contacts::new(named("contacts"))),
             Box::new(gestor_members::Members::new(named("members"))),
             Box::new(gestor_audit::Audit::new(named("audit"))),
-            Box::new(gestor_conversations::Conversations::new(named("conversations"))),
+            Box::new(gestor_conversations::Conversations::new(named("conversations"), backend.files.clone())),
             Box::new(channels),
         ];
         let mut functions: Vec<Box<dyn Mounted>> =
@@ -106,7 +106,7 @@ impl Gateway {
             backend.queue.clone(),
             backend.files.clone(),
         )));
-        let workers = crate::workers::start(&backend, settings);
+        let workers = crate::workers::start(&backend, settings)?;
         Ok(Self {
             functions,
             workers,

@@ -13,8 +13,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 const IDLE: Duration = Duration::from_millis(200);
 
 /// Starts every consumer and answers their names.
-pub fn start(backend: &Backend, settings: &Settings) -> Vec<&'static str> {
-    let inbound: Arc<dyn Consumer> = Arc::new(gestor_inbound::Inbound::new(backend, settings));
+pub fn start(backend: &Backend, settings: &Settings) -> anyhow::Result<Vec<&'static str>> {
+    let inbound = gestor_inbound::Inbound::new(backend, settings)
+        .map_err(|e| anyhow::anyhow!("setting up the inbound worker: {e}"))?;
+    let inbound: Arc<dyn Consumer> = Arc::new(inbound);
     let consumers = vec![(inbound, settings.inbound_queue_url.clone(), gestor_shared::resources::INBOUND)];
     let mut names = Vec::new();
     for (consumer, address, spec) in consumers {
@@ -34,5 +36,5 @@ pub fn start(backend: &Backend, settings: &Settings) -> Vec<&'static str> {
             }
         });
     }
-    names
+    Ok(names)
 }

@@ -111,16 +111,26 @@ pub trait Function: Send + Sync {
 /// Answers one request: the whole life of a call, from route lookup to audit.
 pub async fn serve(function: &dyn Function, req: Request) -> Response<Body> {
     let meta = RequestMeta::of(&req);
+    logged(&function.core().function, &meta.clone(), dispatch(function, req, meta)).await
+}
+
+/// Runs the work of one request in the request's log span (function, request id, route,
+/// tenant) and answers its outcome: an error as problem+json, its internal cause logged.
+pub async fn logged(
+    function: &str,
+    meta: &RequestMeta,
+    work: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
+) -> Response<Body> {
     let span = tracing::info_span!(
         "request",
-        function = %function.core().function,
+        function = %function,
         request_id = meta.request_id.as_deref().unwrap_or("-"),
         route = tracing::field::Empty,
         tenant = tracing::field::Empty,
     );
     async move {
         let started = std::time::Instant::now();
-        let response = match dispatch(function, req, meta).await {
+        let response = match work.await {
             Ok(response) => response,
             Err(error) => {
                 if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &error {
@@ -140,7 +150,9 @@ pub async fn serve(function: &dyn Function, req: Request) -> Response<Body> {
     .await
 }
 
-fn find_route(
+/// The route by API Gateway's route key when it gives one, else by method and path (the
+/// local server and tests); 405 when only the method is wrong.
+pub fn find_route(
     routes: &'static [Route],
     meta: &RequestMeta,
     method: &str,

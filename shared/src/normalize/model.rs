@@ -191,50 +191,9 @@ pub enum Direction {
     Out,
 }
 
-/// The Message `kind` of the API, for messages that come from a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Text,
-    Image,
-    Audio,
-    Video,
-    Document,
-    Sticker,
-    Location,
-    Contacts,
-    Interactive,
-    Button,
-    Order,
-    Postback,
-    StoryMention,
-    StoryReply,
-    Unsupported,
-    System,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Image => "image",
-            Self::Audio => "audio",
-            Self::Video => "video",
-            Self::Document => "document",
-            Self::Sticker => "sticker",
-            Self::Location => "location",
-            Self::Contacts => "contacts",
-            Self::Interactive => "interactive",
-            Self::Button => "button",
-            Self::Order => "order",
-            Self::Postback => "postback",
-            Self::StoryMention => "story_mention",
-            Self::StoryReply => "story_reply",
-            Self::Unsupported => "unsupported",
-            Self::System => "system",
-        }
-    }
-}
+/// The Message `kind` of the API: the stored message's own type, so a channel message needs
+/// no translation on its way to storage.
+pub use crate::repo::messages::MessageKind;
 
 /// A media file as the channel refers to it: an id to fetch through its API (WhatsApp,
 /// TikTok) or a URL (Messenger, Instagram, which expire).

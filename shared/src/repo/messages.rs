@@ -56,6 +56,32 @@ pub enum MessageKind {
     Unsupported,
 }
 
+impl MessageKind {
+    /// The API's name of the kind, safe for logs and metric dimensions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::Document => "document",
+            Self::Sticker => "sticker",
+            Self::Location => "location",
+            Self::Contacts => "contacts",
+            Self::Interactive => "interactive",
+            Self::Button => "button",
+            Self::Order => "order",
+            Self::Postback => "postback",
+            Self::StoryMention => "story_mention",
+            Self::StoryReply => "story_reply",
+            Self::Template => "template",
+            Self::System => "system",
+            Self::Note => "note",
+            Self::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// Where a message is in its delivery. Outbound messages move forward only, in the order
 /// `queued < sending < sent < delivered < read`, skipping steps when the channel does.
 /// `failed` may follow `queued`, `sending` or `sent` and is final; it never overrides
@@ -127,6 +153,9 @@ pub struct Media {
     pub sha256: Option<String>,
     /// The object key in the bucket once downloaded (under the tenant's prefix).
     pub file_key: Option<String>,
+    /// A presigned GET URL of the file (15 minutes), in API answers only: never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// An emoji reaction, recorded on the message it reacts to. One per reactor: a new one
@@ -485,6 +514,37 @@ impl MessageRepo {
                     .set("media", Value::Null)
                     .set("details", Value::Null),
             ))
+        })
+        .await
+    }
+
+    /// Records the downloaded file of the message's media. Idempotent: a message already
+    /// pointing at `file_key` is `Stale`, and so is one without media (unsent meanwhile).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn attach_media_file(
+        &self,
+        tenant: &TenantId,
+        channel: Channel,
+        channel_message_id: &str,
+        size: u64,
+        sha256_hex: &str,
+        file_key: &str,
+        mime_type: Option<&str>,
+    ) -> Result<Change, MessageError> {
+        self.modify(tenant, channel, channel_message_id, |message, _| {
+            let Some(media) = message.media.as_ref() else { return Ok(None) };
+            if media.file_key.as_deref() == Some(file_key) {
+                return Ok(None);
+            }
+            let media = Media {
+                size: Some(size),
+                sha256: Some(sha256_hex.to_owned()),
+                file_key: Some(file_key.to_owned()),
+                mime_type: mime_type.map(str::to_owned).or_else(|| media.mime_type.clone()),
+                url: None,
+                ..media.clone()
+            };
+            Ok(Some(Update::default().set("media", json(&media)?)))
         })
         .await
     }

@@ -68,7 +68,7 @@ async fn a_signed_whatsapp_message_reaches_the_inbox() {
 
     // The worker runs beside the server: wait for it, bounded.
     let mut conversations = Value::Null;
-    for _ in 0..250 {
+    for _ in 0..750 {
         let (_, page) = server.send("GET", "/v1/conversations", Some(&owner), None).await;
         if page["items"].as_array().is_some_and(|items| !items.is_empty()) {
             conversations = page;

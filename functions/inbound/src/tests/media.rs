@@ -1,0 +1,156 @@
+//! Media of inbound messages: downloaded once into the bucket, retried a bounded time.
+
+use super::*;
+
+/// A world whose Graph API is a local wiremock server.
+async fn world_on_graph() -> (World, wiremock::MockServer) {
+    let graph = wiremock::MockServer::start().await;
+    let mut settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    settings.meta_graph_url = graph.uri();
+    (world_with(settings).await, graph)
+}
+
+/// What the Graph server was asked: method, path and Authorization header of each request.
+async fn graph_requests(graph: &wiremock::MockServer) -> Vec<(String, String, String)> {
+    graph
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            (r.method.to_string(), r.url.path().to_owned(), auth.to_owned())
+        })
+        .collect()
+}
+
+fn image(id: &str, media_id: &str) -> InboundEnvelope {
+    whatsapp_message(
+        id,
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "image", "image": {"id": media_id, "mime_type": "image/jpeg", "caption": "foto"}}),
+    )
+}
+
+#[tokio::test]
+async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (w, graph) = world_on_graph().await;
+    let bytes = b"\xff\xd8\xff\xe0 a small jpeg".to_vec();
+    let media_id = "1037543291543636";
+    let download = format!("{}/download/{media_id}", graph.uri());
+    Mock::given(method("GET"))
+        .and(path(format!("/{media_id}")))
+        .and(header("authorization", "Bearer token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "url": format!("{download}?ext=1&hash=sig"), "mime_type": "image/jpeg",
+            "sha256": "ignored", "file_size": bytes.len(), "id": media_id,
+            "messaging_product": "whatsapp"
+        })))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/download/{media_id}")))
+        .and(header("authorization", "Bearer token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(bytes.clone(), "image/jpeg"))
+        .mount(&graph)
+        .await;
+
+    assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
+    let expected = vec![
+        ("GET".to_owned(), format!("/{media_id}"), "Bearer token".to_owned()),
+        ("GET".to_owned(), format!("/download/{media_id}"), "Bearer token".to_owned()),
+    ];
+    assert_eq!(graph_requests(&graph).await, expected);
+    let messages = w.messages().await;
+    let media = messages[0].media.clone().unwrap_or_default();
+    let key = format!("tienda-1/media/{}", messages[0].id);
+    assert_eq!(media.file_key.as_deref(), Some(key.as_str()));
+    assert_eq!(media.size, Some(bytes.len() as u64));
+    assert_eq!(
+        media.sha256.as_deref(),
+        Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)).as_str())
+    );
+    assert_eq!(media.mime_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(media.caption.as_deref(), Some("foto"));
+    let object = w.backend.files.get(&key).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(object.bytes, bytes);
+    assert_eq!(object.content_type.as_deref(), Some("image/jpeg"));
+
+    // Redelivered: the claim is complete, nothing is fetched again.
+    assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
+    assert_eq!(graph_requests(&graph).await.len(), 2, "no second download");
+    assert_eq!(w.messages().await.len(), 1);
+    assert!(w.metrics.points("InboundMediaFailed").is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_download_is_retried_while_young_then_the_message_stays_without_file() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (w, graph) = world_on_graph().await;
+    Mock::given(method("GET")).and(path("/555")).respond_with(ResponseTemplate::new(500)).mount(&graph).await;
+
+    let failed = w.deliver(&[image("wamid.IMG2", "555")]).await;
+    assert_eq!(failed, vec!["m0"], "young: the queue brings it back");
+    let messages = w.messages().await;
+    assert_eq!(messages.len(), 1, "the message is stored before its file");
+    assert_eq!(messages[0].media.as_ref().and_then(|m| m.file_key.clone()), None);
+    assert_eq!(w.events().await, vec!["message.received", "conversation.created", "contact.created"]);
+    assert!(w.metrics.points("InboundMediaFailed").is_empty());
+
+    // Past the window (the envelope was received at 10:00:00): kept without its file.
+    if let Ok(mut now) = w.now.lock() {
+        *now = datetime!(2026-11-28 11:00:01 UTC);
+    }
+    assert!(w.deliver(&[image("wamid.IMG2", "555")]).await.is_empty());
+    assert_eq!(w.messages().await.len(), 1);
+    assert_eq!(w.events().await, vec!["message.received"], "at least once, like any retried update");
+    assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
+    assert_eq!(graph_requests(&graph).await.len(), 2, "one attempt per delivery");
+    assert!(w.deliver(&[image("wamid.IMG2", "555")]).await.is_empty());
+    assert_eq!(graph_requests(&graph).await.len(), 2, "complete: not tried again");
+}
+
+#[tokio::test]
+async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (w, graph) = world_on_graph().await;
+    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
+    ChannelRepo::new(w.backend.table.clone())
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("page-token"), &cipher)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    Mock::given(method("GET"))
+        .and(path("/cdn/photo.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"png".to_vec(), "image/png"))
+        .mount(&graph)
+        .await;
+    let attachment = |url: String| {
+        messenger(
+            UpdateKind::Message,
+            "PSID1",
+            json!({"sender": {"id": "PSID1"}, "recipient": {"id": "PAGE1"}, "timestamp": 1_795_860_000_000_i64,
+            "message": {"mid": "m_img", "attachments": [{"type": "image", "payload": {"url": url}}]}}),
+        )
+    };
+    assert!(w.deliver(&[attachment(format!("{}/cdn/photo.png?oh=sig", graph.uri()))]).await.is_empty());
+    assert_eq!(graph_requests(&graph).await, vec![("GET".into(), "/cdn/photo.png".into(), String::new())]);
+    let media = w.messages().await[0].media.clone().unwrap_or_default();
+    assert_eq!(media.size, Some(3));
+    assert_eq!(media.mime_type.as_deref(), Some("image/png"));
+
+    // Plain http anywhere but the configured Graph origin is refused before any connection,
+    // and retrying cannot change that: kept without its file at once.
+    let mut plain = attachment("http://cdn.example.com/photo.png".into());
+    if let Some(p) = plain.payload.as_mut() {
+        p["message"]["mid"] = json!("m_img2");
+    }
+    assert!(w.deliver(&[plain]).await.is_empty());
+    assert_eq!(graph_requests(&graph).await.len(), 1);
+    assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
+}
