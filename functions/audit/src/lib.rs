@@ -68,7 +68,9 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
         return Err(ApiError::invalid_fields(errors));
     }
     let text = |name: &str| call.query_param(name).map(str::to_owned);
-    Ok(AuditFilter { actor: text("actor"), resource: text("resource"), action: text("action"), from, to })
+    // A resource may be named as `contact:ct_...` (type and id, as entries show it) or by id.
+    let resource = text("resource").map(|r| r.rsplit_once(':').map(|(_, id)| id.to_owned()).unwrap_or(r));
+    Ok(AuditFilter { actor: text("actor"), resource, action: text("action"), from, to })
 }
 
 /// The audit log, newest first.

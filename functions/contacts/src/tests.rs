@@ -212,6 +212,8 @@ async fn patch_merges_and_honours_versions() {
     assert_eq!(status, 409, "{body}");
     let (status, body) = w.send(patch(json!({"name": "Ana María"})).header("if-match", "\"2\"")).await;
     assert_eq!((status, &body["version"]), (200, &json!(3)));
+    let (status, body) = w.send(patch(json!({"name": "Ana M."})).header("if-match", "*")).await;
+    assert_eq!((status, &body["version"]), (200, &json!(4)), "If-Match: * matches any version");
     let (status, body) = w.send(patch(json!({"identities": []}))).await;
     assert_eq!((status, fields(&body)), (400, vec!["identities".to_owned()]));
     let (status, _) = w.send(patch(json!({"lifecycle": null}))).await;

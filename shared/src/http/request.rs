@@ -121,6 +121,10 @@ impl Call {
     /// The version required by `If-Match: "<version>"`, if the header is present.
     pub fn if_match(&self) -> Result<Option<u64>, ApiError> {
         let Some(raw) = self.header("if-match") else { return Ok(None) };
+        // `*` matches whatever version exists (RFC 9110): no condition beyond existence.
+        if raw.trim() == "*" {
+            return Ok(None);
+        }
         let trimmed = raw.trim().trim_start_matches("W/").trim_matches('"');
         trimmed
             .parse::<u64>()

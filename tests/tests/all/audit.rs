@@ -96,6 +96,10 @@ async fn mutations_and_denials_are_recorded_without_values() {
     let (_, page) =
         call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("resource", &id)).await;
     assert_eq!(actions(&page), vec!["auth.denied", "contact.update", "contact.create"]);
+    let typed = format!("contact:{id}");
+    let (_, page) =
+        call(&w.audit, ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("resource", &typed)).await;
+    assert_eq!(actions(&page).len(), 3, "a resource named with its type");
     let (_, page) = call(
         &w.audit,
         ApiRequest::new("GET /v1/audit-log").as_user(&owner).query("action", "contact.create"),
