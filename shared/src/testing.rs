@@ -2,14 +2,14 @@
 //! requests built the way the HTTP API hands them to a function (route key, path and query
 //! parameters, JWT claims in the request context).
 
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::adapters::{embedded, embedded_table::EmbeddedTable};
 use crate::domain::TenantId;
+use crate::http::auth::{Claims, GatewayContext};
 use crate::http::{Core, Role};
 use crate::ports::Table;
 use crate::settings::Settings;
@@ -105,21 +105,20 @@ impl ApiRequest {
 
     pub fn build(self) -> Request {
         let method = self.route_key.split_once(' ').map(|(m, _)| m).unwrap_or("GET");
-        let mut context = json!({
-            "routeKey": self.route_key,
-            "requestId": format!("req-{}", ulid::Ulid::new()),
-            "stage": "$default",
-            "timeEpoch": 0,
-            "http": {"method": method, "path": self.path, "protocol": "HTTP/1.1",
-                     "sourceIp": "203.0.113.7", "userAgent": "handler-test"},
-        });
-        if let Some((sub, email)) = &self.claims {
-            context["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "email": email}, "scopes": null}});
+        let claims =
+            self.claims.as_ref().map(|(sub, email)| Claims { sub: sub.clone(), email: Some(email.clone()) });
+        let request_id = format!("req-{}", ulid::Ulid::new());
+        let context = GatewayContext {
+            route_key: self.route_key,
+            request_id: &request_id,
+            method,
+            path: &self.path,
+            source_ip: "203.0.113.7",
+            user_agent: "handler-test",
+            claims: claims.as_ref(),
         }
-        let context = match serde_json::from_value(context) {
-            Ok(ctx) => RequestContext::ApiGatewayV2(ctx),
-            Err(e) => panic!("request context: {e}"),
-        };
+        .build()
+        .unwrap_or_else(|e| panic!("request context: {e}"));
         let mut builder = http::Request::builder().method(method).uri(self.path.as_str());
         for (name, value) in &self.headers {
             builder = builder.header(name, value);

@@ -47,6 +47,16 @@ impl World {
         answer(serve(&self.app, request.build()).await)
     }
 
+    /// A new contact's conversation on a new WhatsApp account, opened at `at`.
+    async fn thread(&self, at: OffsetDateTime) -> (ContactId, ConversationId) {
+        let contact = ContactId::new();
+        let opened = self
+            .repo()
+            .open_for(&tenant("acme"), &contact, Channel::Whatsapp, &ChannelAccountId::new(), at)
+            .await;
+        (contact, opened.map(|(c, _)| c.id).unwrap_or_else(|e| panic!("{e}")))
+    }
+
     fn repo(&self) -> ConversationRepo {
         ConversationRepo::new(self.app.core().table.clone())
     }
@@ -289,12 +299,7 @@ fn inbound(conversation: &ConversationId, contact: &str, wamid: &str, created_at
 #[tokio::test]
 async fn messages_read_in_the_channels_order_both_ways_and_by_pages() {
     let w = world().await;
-    let contact = ContactId::new();
-    let opened = w
-        .repo()
-        .open_for(&tenant("acme"), &contact, Channel::Whatsapp, &ChannelAccountId::new(), at(3))
-        .await;
-    let id = opened.map(|(c, _)| c.id).unwrap_or_else(|e| panic!("{e}"));
+    let (contact, id) = w.thread(at(3)).await;
     let messages = MessageRepo::new(w.app.core().table.clone());
     // Delivered out of order: the late retry of minute 1 lands first in the thread.
     for (wamid, minute) in [("wamid.C", 3), ("wamid.A", 1), ("wamid.D", 4), ("wamid.B", 2), ("wamid.A", 1)] {
@@ -375,12 +380,7 @@ fn the_openapi_part_documents_every_route() {
 #[tokio::test]
 async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     let w = world().await;
-    let contact = ContactId::new();
-    let opened = w
-        .repo()
-        .open_for(&tenant("acme"), &contact, Channel::Whatsapp, &ChannelAccountId::new(), at(1))
-        .await;
-    let id = opened.map(|(c, _)| c.id).unwrap_or_else(|e| panic!("{e}"));
+    let (contact, id) = w.thread(at(1)).await;
     let messages = MessageRepo::new(w.app.core().table.clone());
     let mut photo = inbound(&id, contact.as_str(), "wamid.IMG", at(1));
     photo.kind = MessageKind::Image;

@@ -32,30 +32,31 @@ impl Claim {
         Self { key: Key::new(format!("{tenant}#INBOUND#{channel}#{channel_message_id}"), "PROCESSING") }
     }
 
-    pub async fn state(&self, table: &dyn Table, now: OffsetDateTime) -> Result<ClaimState, TableError> {
-        let Some(item) = table.get(&self.key).await? else { return Ok(ClaimState::New) };
-        let expires = item.get(TTL_ATTRIBUTE).and_then(Value::as_i64).unwrap_or(i64::MAX);
-        if expires <= now.unix_timestamp() {
-            return Ok(ClaimState::New);
-        }
-        Ok(match item.get("state").and_then(Value::as_str) {
-            Some("complete") => ClaimState::Complete,
-            _ => ClaimState::InProgress,
-        })
-    }
-
-    /// Records that processing started; an existing claim (another delivery's) is left as is.
-    pub async fn begin(&self, table: &dyn Table, now: OffsetDateTime) -> Result<(), TableError> {
+    /// Claims the message for processing and answers what the claim was before: `New` when
+    /// this call wrote it (one conditional write, the common case), else what a read of it
+    /// shows. An expired claim counts as new and is written again.
+    pub async fn begin(&self, table: &dyn Table, now: OffsetDateTime) -> Result<ClaimState, TableError> {
         let mut item = Item::new();
         item.insert("pk".into(), self.key.pk.clone().into());
         item.insert("sk".into(), self.key.sk.clone().into());
         item.insert("state".into(), "in_progress".into());
         item.insert("started_at".into(), now.unix_timestamp().into());
         item.insert(TTL_ATTRIBUTE.into(), (now + LIFETIME).unix_timestamp().into());
-        match table.put(item, Some(Condition::NotExists)).await {
-            Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
+        match table.put(item.clone(), Some(Condition::NotExists)).await {
+            Ok(()) => return Ok(ClaimState::New),
+            Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e),
         }
+        let Some(existing) = table.get(&self.key).await? else { return Ok(ClaimState::InProgress) };
+        let expires = existing.get(TTL_ATTRIBUTE).and_then(Value::as_i64).unwrap_or(i64::MAX);
+        if expires <= now.unix_timestamp() {
+            table.put(item, None).await?;
+            return Ok(ClaimState::New);
+        }
+        Ok(match existing.get("state").and_then(Value::as_str) {
+            Some("complete") => ClaimState::Complete,
+            _ => ClaimState::InProgress,
+        })
     }
 
     pub async fn complete(&self, table: &dyn Table, now: OffsetDateTime) -> Result<(), TableError> {

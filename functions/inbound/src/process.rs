@@ -126,10 +126,11 @@ impl Inbound {
         incoming: IncomingMessage,
     ) -> Result<Outcome, RetryLater> {
         let claim = Claim::new(tenant, incoming.channel, &incoming.channel_message_id);
-        if claim.state(self.table.as_ref(), self.now()).await.map_err(storage)? == ClaimState::Complete {
+        // A claim found complete: this delivery repeats one fully stored. Any other state is
+        // (re)done, since every effect below is idempotent.
+        if claim.begin(self.table.as_ref(), self.now()).await.map_err(storage)? == ClaimState::Complete {
             return Ok(Outcome::Repeated);
         }
-        claim.begin(self.table.as_ref(), self.now()).await.map_err(storage)?;
 
         let identity = Identity {
             channel: incoming.channel.as_str().to_owned(),

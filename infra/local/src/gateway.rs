@@ -7,12 +7,12 @@ use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use gestor_shared::backend::Backend;
+use gestor_shared::http::auth::{Claims, GatewayContext};
 use gestor_shared::http::{Access, Core, Function, Role, serve};
 use gestor_shared::repo::channels::Connection;
 use gestor_shared::repo::members::MemberRepo;
 use gestor_shared::settings::Settings;
 use lambda_http::RequestExt;
-use lambda_http::request::RequestContext;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -228,19 +228,20 @@ async fn handle(
     let request_id = ulid::Ulid::new().to_string();
     let user_agent =
         parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let mut context = json!({
-        "routeKey": route.key,
-        "requestId": request_id,
-        "stage": "$default",
-        "timeEpoch": 0,
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": peer.ip().to_string(), "userAgent": user_agent},
-    });
-    if let Some(claims) = claims {
-        context["authorizer"] =
-            json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
+    let claims = claims.map(|c| Claims { sub: c.sub, email: Some(c.email) });
+    let source_ip = peer.ip().to_string();
+    let context = GatewayContext {
+        route_key: route.key,
+        request_id: &request_id,
+        method: &method,
+        path: &path,
+        source_ip: &source_ip,
+        user_agent: &user_agent,
+        claims: claims.as_ref(),
     }
-    let context = match serde_json::from_value(context) {
-        Ok(ctx) => RequestContext::ApiGatewayV2(ctx),
+    .build();
+    let context = match context {
+        Ok(context) => context,
         Err(e) => return problem(500, &format!("cannot build the request context: {e}")),
     };
     let query: HashMap<String, String> =

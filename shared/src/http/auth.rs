@@ -29,6 +29,37 @@ impl Claims {
     }
 }
 
+/// The HTTP API's request context, as API Gateway hands it to a function: what the local server
+/// and handler tests build so that functions read it exactly as in AWS.
+pub struct GatewayContext<'a> {
+    pub route_key: &'a str,
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub source_ip: &'a str,
+    pub user_agent: &'a str,
+    /// The verified token's claims (the JWT authorizer's), if the route needs them.
+    pub claims: Option<&'a Claims>,
+}
+
+impl GatewayContext<'_> {
+    pub fn build(&self) -> Result<RequestContext, serde_json::Error> {
+        let mut context = serde_json::json!({
+            "routeKey": self.route_key,
+            "requestId": self.request_id,
+            "stage": "$default",
+            "timeEpoch": 0,
+            "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
+                     "sourceIp": self.source_ip, "userAgent": self.user_agent},
+        });
+        if let Some(claims) = self.claims {
+            // API Gateway renders every claim as a string.
+            context["authorizer"] = serde_json::json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
+        }
+        serde_json::from_value(context).map(RequestContext::ApiGatewayV2)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
