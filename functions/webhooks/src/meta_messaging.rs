@@ -40,6 +40,9 @@ struct MessageIds<'a> {
     mid: Text<'a>,
     #[serde(default)]
     is_echo: Flag,
+    /// An unsend carries the `mid` of the message it removes.
+    #[serde(default)]
+    is_deleted: Flag,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -85,11 +88,18 @@ fn event<'a>(
     let sender = event.sender.and_then(|p| p.id.into_cow());
     let recipient = event.recipient.and_then(|p| p.id.into_cow());
     let (customer, business) = if echo { (recipient, sender) } else { (sender, recipient) };
-    let (kind, update_id) = match (event.message, event.postback) {
-        (Some(message), _) => (UpdateKind::Message, message.mid.into_cow()),
-        (None, Some(postback)) => (UpdateKind::Message, postback.mid.into_cow()),
-        (None, None) if event.delivery.is_some() || event.read.is_some() => (UpdateKind::Status, None),
-        (None, None) => (UpdateKind::Event, None),
+    let (kind, update_id, dedup_extra) = match (event.message, event.postback) {
+        (Some(message), _) => {
+            let variant = if message.is_deleted.0 { "deleted" } else { "message" };
+            (UpdateKind::Message, message.mid.into_cow(), Some(Cow::Borrowed(variant)))
+        }
+        (None, Some(postback)) => {
+            (UpdateKind::Message, postback.mid.into_cow(), Some(Cow::Borrowed("postback")))
+        }
+        (None, None) if event.delivery.is_some() || event.read.is_some() => (UpdateKind::Status, None, None),
+        // Reactions, edits and the rest are deduplicated by their bytes, which carry their
+        // own timestamp: a reaction and its removal, or two edits, never share an id.
+        (None, None) => (UpdateKind::Event, None, None),
     };
     Update {
         channel,
@@ -99,7 +109,7 @@ fn event<'a>(
         sender_id: customer,
         entry_id,
         update_id,
-        dedup_extra: None,
+        dedup_extra,
         profile: None,
         payload: Some(raw),
     }

@@ -2,6 +2,7 @@
 //! bucket, a fixed clock, and recorded metrics. Nothing sleeps.
 
 mod channels;
+mod dedup;
 mod doubles;
 mod fixtures;
 mod props;

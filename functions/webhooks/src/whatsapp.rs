@@ -32,9 +32,25 @@ struct Metadata<'a> {
 }
 
 #[derive(serde::Deserialize, Default)]
+struct ReactionIds<'a> {
+    /// Absent when the reaction is removed.
+    #[serde(borrow, default)]
+    emoji: Text<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
 struct MessageIds<'a> {
     #[serde(borrow, default)]
     id: Text<'a>,
+    /// An edit, a revoke or a reaction can share the id of the message it changes: the type,
+    /// the time and a reaction's emoji keep their deduplication ids apart, while a redelivery,
+    /// which repeats all of them, keeps its own.
+    #[serde(borrow, default, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    timestamp: Text<'a>,
+    #[serde(borrow, default)]
+    reaction: Option<ReactionIds<'a>>,
     #[serde(borrow, default)]
     from: Text<'a>,
     /// The business-scoped user id of a user known by username, who may have no `from`.
@@ -97,6 +113,7 @@ pub(crate) fn split<'a>(entries: &[MetaEntry<'a>], out: &mut Vec<Update<'a>>) {
                 value.contacts.iter().map(|raw| (ids(raw), *raw)).collect();
             for raw in &value.messages {
                 let message: MessageIds<'a> = ids(raw);
+                let variant = message.variant();
                 let profile = profile_of(&contacts, &message);
                 let sender = message
                     .from
@@ -110,8 +127,8 @@ pub(crate) fn split<'a>(entries: &[MetaEntry<'a>], out: &mut Vec<Update<'a>>) {
                     account_id: account.clone(),
                     sender_id: sender,
                     entry_id: waba.clone(),
+                    dedup_extra: Some(Cow::Owned(variant)),
                     update_id: message.id.into_cow(),
-                    dedup_extra: None,
                     profile: profile.map(|(_, raw)| *raw),
                     payload: Some(*raw),
                 });
@@ -132,6 +149,19 @@ pub(crate) fn split<'a>(entries: &[MetaEntry<'a>], out: &mut Vec<Update<'a>>) {
                 });
             }
         }
+    }
+}
+
+impl MessageIds<'_> {
+    /// What tells this update from another carrying the same id.
+    fn variant(&self) -> String {
+        let emoji = self.reaction.as_ref().map(|r| r.emoji.as_deref().unwrap_or("-"));
+        format!(
+            "{}|{}|{}",
+            self.kind.as_deref().unwrap_or("-"),
+            self.timestamp.as_deref().unwrap_or("-"),
+            emoji.unwrap_or_default()
+        )
     }
 }
 
