@@ -51,8 +51,8 @@ pub const INBOUND: QueueSpec = QueueSpec {
     name: "inbound",
     url_setting: "INBOUND_QUEUE_URL",
     fifo: true,
-    // Room for a batch that downloads media (20 s at most per file).
-    consumer_timeout_secs: 120,
+    // Ten updates of table writes: no download happens on this path.
+    consumer_timeout_secs: 30,
     max_receive_count: 5,
 };
 pub const OUTBOUND: QueueSpec = QueueSpec {
@@ -77,7 +77,18 @@ pub const PRIVACY: QueueSpec = QueueSpec {
     max_receive_count: 5,
 };
 
-pub const QUEUES: [QueueSpec; 4] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY];
+/// Downloads of inbound media, one job per file, each retried with its own delay: a standard
+/// queue, since FIFO queues take no per-message delay and order does not matter here.
+pub const MEDIA: QueueSpec = QueueSpec {
+    name: "media",
+    url_setting: "MEDIA_QUEUE_URL",
+    fifo: false,
+    // A batch of five downloads, 20 s at most each.
+    consumer_timeout_secs: 120,
+    max_receive_count: 5,
+};
+
+pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, MEDIA];
 
 /// Object key prefixes in the bucket, each with its lifecycle.
 pub const EXPORTS_PREFIX: &str = "exports/";

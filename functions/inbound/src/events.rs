@@ -3,7 +3,8 @@
 
 use gestor_shared::domain::TenantId;
 use gestor_shared::ids::ContactId;
-use gestor_shared::ports::OutgoingMessage;
+use gestor_shared::ports::TableError;
+use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::repo::conversations::Conversation;
 use gestor_shared::repo::messages::Message;
 use serde::Serialize;
@@ -60,7 +61,9 @@ impl DomainEvent {
         Self::new(tenant, "contact.created", contact.as_str(), json!({"contact_id": contact}))
     }
 
-    pub fn to_queue_message(&self) -> Result<OutgoingMessage, serde_json::Error> {
-        Ok(OutgoingMessage::new(self.id.clone(), serde_json::to_string(self)?))
+    /// The event as owed by the message that caused it, for the automation queue.
+    pub fn to_owed(&self) -> Result<Owed, TableError> {
+        let body = serde_json::to_string(self).map_err(|e| TableError::Invalid(e.to_string()))?;
+        Ok(Owed { to: "automation".into(), id: self.id.clone(), body })
     }
 }

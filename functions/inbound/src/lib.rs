@@ -5,20 +5,20 @@
 //! Batches come from a FIFO queue grouped by (channel account, customer): a failed update
 //! holds back the rest of its group (their order matters) but nothing of other groups.
 
-mod claims;
 mod events;
 mod media;
 mod message;
 mod process;
+mod routes;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use gestor_shared::backend::Backend;
-use gestor_shared::crypto::{KeyError, TokenCipher};
-use gestor_shared::graph::{GraphClient, GraphError};
+use gestor_shared::crypto::KeyError;
+use gestor_shared::graph::GraphError;
 use gestor_shared::metrics::Metrics;
-use gestor_shared::ports::{Files, Queue, Table};
-use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::ports::{Files, Queue};
+use gestor_shared::repo::arrivals::ArrivalRepo;
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
@@ -28,6 +28,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
+pub use media::{MediaFetcher, MediaJob};
 pub use process::Outcome;
 
 /// How long a status or reaction naming an unknown message is retried before it is dropped:
@@ -35,9 +36,9 @@ pub use process::Outcome;
 /// customer's queue group for good.
 pub const UNKNOWN_TARGET_WINDOW: time::Duration = time::Duration::minutes(15);
 
-/// How long a media download that failed is retried (the record fails and comes back from
-/// the queue) before the message is kept without its file: long enough for a provider's
-/// outage, short enough that one file never holds back its customer's queue group for good.
+/// How long a media download that failed is retried (the job comes back from the media
+/// queue, delayed) before the message is kept without its file: long enough for a provider's
+/// outage, short enough that a file that will never come stops costing requests.
 pub const MEDIA_RETRY_WINDOW: time::Duration = time::Duration::hours(1);
 
 /// Why the worker cannot start.
@@ -52,38 +53,34 @@ pub enum SetupError {
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 pub struct Inbound {
-    pub(crate) table: Arc<dyn Table>,
     pub(crate) files: Arc<dyn Files>,
     pub(crate) queue: Arc<dyn Queue>,
     pub(crate) automation_queue: String,
-    pub(crate) channels: ChannelRepo,
+    pub(crate) media_queue: String,
+    pub(crate) routes: routes::RouteCache,
+    pub(crate) arrivals: ArrivalRepo,
     pub(crate) contacts: ContactRepo,
     pub(crate) conversations: ConversationRepo,
     pub(crate) messages: MessageRepo,
-    /// Decrypts the tenant's channel token for media downloads.
-    pub(crate) cipher: TokenCipher,
-    pub(crate) graph: GraphClient,
     pub(crate) clock: Clock,
     pub(crate) metrics: Metrics,
 }
 
 impl Inbound {
-    /// The worker, with its token cipher and Graph client built once per cold start.
     pub fn new(backend: &Backend, settings: &Settings) -> Result<Self, SetupError> {
         let table = backend.table.clone();
         Ok(Self {
-            channels: ChannelRepo::new(table.clone()),
+            routes: routes::RouteCache::new(table.clone()),
+            arrivals: ArrivalRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),
-            messages: MessageRepo::new(table.clone()),
-            table,
+            messages: MessageRepo::new(table),
             files: backend.files.clone(),
             queue: backend.queue.clone(),
             automation_queue: settings.automation_queue_url.clone(),
+            media_queue: settings.media_queue_url.clone(),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
-            cipher: TokenCipher::from_settings(settings)?,
-            graph: GraphClient::new(settings)?,
         })
     }
 

@@ -1,17 +1,38 @@
-//! Inbound media: the file behind a stored message, fetched from the channel with the
-//! tenant's token into the bucket under `{tenant}/media/{message id}`, with its size and
-//! SHA-256 recorded on the message. The message is always stored first; the file follows.
+//! Inbound media, off the conversation's path: the message is stored at once and owes a
+//! [`MediaJob`] on the (standard) media queue; the [`MediaFetcher`] downloads the file from the
+//! channel with the tenant's token into the bucket under `{tenant}/media/{message id}`, with
+//! its size and SHA-256 recorded on the message. A download that fails for a while (a CDN
+//! down, a Graph 5xx) is sent again with a growing per-message delay, so it never holds back
+//! the customer's later messages; after [`MEDIA_RETRY_WINDOW`] the message keeps no file.
 
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use gestor_shared::backend::Backend;
+use gestor_shared::crypto::TokenCipher;
 use gestor_shared::domain::TenantId;
-use gestor_shared::graph::{GraphError, MediaFile};
+use gestor_shared::graph::{GraphClient, GraphError, MediaFile};
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::inbound::Channel;
-use gestor_shared::repo::messages::{Message, MessageKind};
+use gestor_shared::metrics::Metrics;
+use gestor_shared::ports::{Files, OutgoingMessage, Queue, TableError};
+use gestor_shared::repo::arrivals::Owed;
+use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo};
+use gestor_shared::settings::Settings;
+use gestor_shared::worker::{Consumer, retry};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
-use crate::process::RetryLater;
-use crate::{Inbound, MEDIA_RETRY_WINDOW};
+use crate::{Clock, MEDIA_RETRY_WINDOW, SetupError};
+
+/// The first delay before a failed download is tried again; each attempt doubles it, up to
+/// the most a standard queue delays a message.
+const FIRST_RETRY: Duration = Duration::from_secs(15);
+const LONGEST_DELAY: Duration = Duration::from_secs(900);
 
 /// Kinds whose media is a file to fetch (a location or a contact card is not).
 fn has_file(kind: MessageKind) -> bool {
@@ -24,6 +45,66 @@ fn has_file(kind: MessageKind) -> bool {
             | MessageKind::Sticker
             | MessageKind::StoryMention
     )
+}
+
+/// Whether the message still waits for its file.
+fn wants_file(message: &Message) -> bool {
+    let Some(media) = message.media.as_ref() else { return false };
+    has_file(message.kind)
+        && media.file_key.is_none()
+        && !message.deleted
+        && media.channel_media_id.is_some()
+        // TikTok's media API is not integrated yet: the message keeps the media id only.
+        && message.channel != Channel::Tiktok
+}
+
+/// The download a stored message owes. Ids only: the reference to fetch is read from the
+/// message itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaJob {
+    pub tenant_id: String,
+    pub channel_account_id: String,
+    pub channel: Channel,
+    pub channel_message_id: String,
+    pub message_id: String,
+    /// When the webhook received the message: the retry window counts from here.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// Downloads tried so far.
+    pub attempt: u32,
+}
+
+impl MediaJob {
+    /// The role of the queue the jobs go to ([`Owed::to`]).
+    pub const QUEUE: &'static str = "media";
+
+    pub fn for_message(
+        tenant: &TenantId,
+        account: &ChannelAccountId,
+        received_at: OffsetDateTime,
+        message: &Message,
+    ) -> Option<Self> {
+        let channel_message_id = message.channel_message_id.clone()?;
+        wants_file(message).then(|| Self {
+            tenant_id: tenant.to_string(),
+            channel_account_id: account.to_string(),
+            channel: message.channel,
+            channel_message_id,
+            message_id: message.id.to_string(),
+            received_at,
+            attempt: 0,
+        })
+    }
+
+    pub fn to_owed(&self) -> Result<Owed, TableError> {
+        let body = serde_json::to_string(self).map_err(|e| TableError::Invalid(e.to_string()))?;
+        Ok(Owed { to: Self::QUEUE.into(), id: format!("media_{}", self.message_id), body })
+    }
+
+    /// The delay before the next attempt after `attempt` failed ones.
+    fn delay(attempt: u32) -> Duration {
+        FIRST_RETRY.saturating_mul(1 << attempt.min(10)).min(LONGEST_DELAY)
+    }
 }
 
 /// Why a file could not be fetched.
@@ -44,40 +125,77 @@ impl From<GraphError> for Failure {
     }
 }
 
-impl Inbound {
-    /// Fetches and records the file of `message` unless it has none or has it already (a
-    /// redelivery never downloads twice). A transient failure fails the update, so the queue
-    /// brings it back, while the envelope is younger than [`MEDIA_RETRY_WINDOW`]; after that,
-    /// and for any failure retrying cannot fix, the message stays without its file, with a
-    /// warning and the `InboundMediaFailed` metric. Storage failures always retry.
-    pub(crate) async fn fetch_media(
-        &self,
-        tenant: &TenantId,
-        account: &ChannelAccountId,
-        received_at: OffsetDateTime,
-        message: &Message,
-    ) -> Result<(), RetryLater> {
-        let Some(media) = message.media.as_ref() else { return Ok(()) };
-        if !has_file(message.kind) || media.file_key.is_some() || message.deleted {
+/// Why a job must be received again: the store or the queue failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Retry(String);
+
+fn retry_because(e: impl std::fmt::Display) -> Retry {
+    Retry(e.to_string())
+}
+
+/// The `media` consumer.
+pub struct MediaFetcher {
+    files: Arc<dyn Files>,
+    queue: Arc<dyn Queue>,
+    media_queue: String,
+    channels: ChannelRepo,
+    messages: MessageRepo,
+    cipher: TokenCipher,
+    graph: GraphClient,
+    clock: Clock,
+    metrics: Metrics,
+}
+
+impl MediaFetcher {
+    /// The consumer, with its token cipher and Graph client built once per cold start.
+    pub fn new(backend: &Backend, settings: &Settings) -> Result<Self, SetupError> {
+        Ok(Self {
+            files: backend.files.clone(),
+            queue: backend.queue.clone(),
+            media_queue: settings.media_queue_url.clone(),
+            channels: ChannelRepo::new(backend.table.clone()),
+            messages: MessageRepo::new(backend.table.clone()),
+            cipher: TokenCipher::from_settings(settings)?,
+            graph: GraphClient::new(settings)?,
+            clock: Arc::new(OffsetDateTime::now_utc),
+            metrics: Metrics::stdout(),
+        })
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    async fn process(&self, record: &SqsMessage) -> Result<(), Retry> {
+        let body = record.body.as_deref().unwrap_or_default();
+        let Ok(job) = serde_json::from_str::<MediaJob>(body) else {
+            tracing::warn!("a media job that does not parse; dropped");
             return Ok(());
-        }
-        let Some(reference) = media.channel_media_id.as_deref() else { return Ok(()) };
-        let fetched = match message.channel {
-            Channel::Whatsapp => match self.channels.access_token(tenant, account, &self.cipher).await {
-                Ok(Some(token)) => self.graph.whatsapp_media(reference, &token).await.map_err(Failure::from),
-                Ok(None) => Err(Failure::Permanent("the channel account has no token (deactivated)".into())),
-                Err(e) => return Err(RetryLater::Storage(e.to_string())),
-            },
-            Channel::Messenger | Channel::Instagram => {
-                self.graph.attachment(reference).await.map_err(Failure::from)
-            }
-            // TikTok's media API is not integrated yet: the message keeps the media id only.
-            Channel::Tiktok => return Ok(()),
         };
-        let cause = match fetched {
-            Ok(file) => return self.keep_file(tenant, message, file).await,
-            Err(Failure::Transient(cause)) if self.now() - received_at < MEDIA_RETRY_WINDOW => {
-                return Err(RetryLater::Media(cause));
+        let (Ok(tenant), Ok(account)) =
+            (TenantId::parse(&job.tenant_id), ChannelAccountId::parse(&job.channel_account_id))
+        else {
+            tracing::warn!("a media job naming no valid tenant or account; dropped");
+            return Ok(());
+        };
+        let message = self
+            .messages
+            .find_by_channel_id(&tenant, job.channel, &job.channel_message_id)
+            .await
+            .map_err(retry_because)?;
+        // Unsent, erased or already downloaded meanwhile: nothing left to do.
+        let Some(message) = message.filter(wants_file) else { return Ok(()) };
+        let cause = match self.fetch(&tenant, &account, &message).await? {
+            Ok(file) => return self.keep_file(&tenant, &message, file).await,
+            Err(Failure::Transient(cause)) if (self.clock)() - job.received_at < MEDIA_RETRY_WINDOW => {
+                return self.try_later(job, &cause).await;
             }
             Err(Failure::Transient(cause) | Failure::Permanent(cause)) => cause,
         };
@@ -97,12 +215,43 @@ impl Inbound {
         Ok(())
     }
 
-    async fn keep_file(
+    async fn fetch(
         &self,
         tenant: &TenantId,
+        account: &ChannelAccountId,
         message: &Message,
-        file: MediaFile,
-    ) -> Result<(), RetryLater> {
+    ) -> Result<Result<MediaFile, Failure>, Retry> {
+        let Some(reference) = message.media.as_ref().and_then(|m| m.channel_media_id.as_deref()) else {
+            return Ok(Err(Failure::Permanent("no media reference".into())));
+        };
+        Ok(match message.channel {
+            Channel::Whatsapp => match self.channels.access_token(tenant, account, &self.cipher).await {
+                Ok(Some(token)) => self.graph.whatsapp_media(reference, &token).await.map_err(Failure::from),
+                Ok(None) => Err(Failure::Permanent("the channel account has no token (deactivated)".into())),
+                Err(e) => return Err(retry_because(e)),
+            },
+            Channel::Messenger | Channel::Instagram => {
+                self.graph.attachment(reference).await.map_err(Failure::from)
+            }
+            Channel::Tiktok => Err(Failure::Permanent("TikTok media is not fetched".into())),
+        })
+    }
+
+    /// Sends the job again, delayed, and lets this receive go.
+    async fn try_later(&self, mut job: MediaJob, cause: &str) -> Result<(), Retry> {
+        let delay = MediaJob::delay(job.attempt);
+        job.attempt += 1;
+        tracing::info!(attempt = job.attempt, delay_s = delay.as_secs(), cause = %cause, "media download failed; trying later");
+        let body = serde_json::to_string(&job).map_err(retry_because)?;
+        let message = OutgoingMessage::new(format!("media_{}", job.message_id), body).delay(delay);
+        let outcome = self.queue.send_batch(&self.media_queue, vec![message]).await.map_err(retry_because)?;
+        match outcome.failed.is_empty() {
+            true => Ok(()),
+            false => Err(Retry("the media queue refused the retry".into())),
+        }
+    }
+
+    async fn keep_file(&self, tenant: &TenantId, message: &Message, file: MediaFile) -> Result<(), Retry> {
         let key = format!("{tenant}/media/{}", message.id);
         let sha256 = hex::encode(Sha256::digest(&file.bytes));
         let size = file.bytes.len() as u64;
@@ -112,15 +261,47 @@ impl Inbound {
             .or_else(|| message.media.as_ref().and_then(|m| m.mime_type.clone()))
             .unwrap_or_else(|| "application/octet-stream".into());
         // The key depends on the message only, so a retry overwrites rather than duplicates.
-        self.files
-            .put(&key, Vec::from(file.bytes), &content_type)
-            .await
-            .map_err(|e| RetryLater::Storage(e.to_string()))?;
+        self.files.put(&key, Vec::from(file.bytes), &content_type).await.map_err(retry_because)?;
         let Some(channel_id) = message.channel_message_id.as_deref() else { return Ok(()) };
-        self.messages
+        let change = self
+            .messages
             .attach_media_file(tenant, message.channel, channel_id, size, &sha256, &key, mime_type.as_deref())
             .await
-            .map_err(|e| RetryLater::Storage(e.to_string()))?;
+            .map_err(retry_because)?;
+        if change == Change::Unknown || matches!(&change, Change::Stale if self.unsent(tenant, message).await)
+        {
+            // Unsent or erased while it downloaded: the file must not outlive the message.
+            self.files.delete(&key).await.map_err(retry_because)?;
+        }
         Ok(())
+    }
+
+    async fn unsent(&self, tenant: &TenantId, message: &Message) -> bool {
+        let Some(channel_id) = message.channel_message_id.as_deref() else { return false };
+        match self.messages.find_by_channel_id(tenant, message.channel, channel_id).await {
+            Ok(Some(now)) => now.deleted || now.media.is_none(),
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for MediaFetcher {
+    fn name(&self) -> &'static str {
+        "media"
+    }
+
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut failed = Vec::new();
+        for record in &event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("media", function = "media", message_id = %id);
+            if let Err(e) = self.process(record).instrument(span).await {
+                tracing::warn!(message_id = %id, cause = %e, "media job not done; it will be retried");
+                failed.push(id);
+            }
+        }
+        retry(failed)
     }
 }

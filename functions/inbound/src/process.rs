@@ -7,13 +7,16 @@ use gestor_shared::domain::TenantId;
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::inbound::{ENVELOPE_VERSION, InboundEnvelope};
 use gestor_shared::normalize::{self, IncomingMessage, Normalized, StatusUpdate};
+use gestor_shared::ports::queue::SEND_BATCH_LIMIT;
+use gestor_shared::ports::{OutgoingMessage, TableError};
+use gestor_shared::repo::arrivals::{Arrival, Landing, Owed, Placement};
 use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::messages::{
-    Change, Inserted, MessageFailure, MessageStatus, Reaction, StatusChange,
+    Change, Direction, Message, MessageFailure, MessageStatus, Reaction, StatusChange,
 };
 
-use crate::claims::{Claim, ClaimState};
 use crate::events::DomainEvent;
+use crate::media::MediaJob;
 use crate::{Inbound, UNKNOWN_TARGET_WINDOW, message};
 
 /// Why an update must be received again (and, after the queue's bound, dead-lettered).
@@ -27,8 +30,6 @@ pub enum RetryLater {
     Storage(String),
     #[error("the message this update refers to is not stored yet")]
     TargetNotYetKnown,
-    #[error("the media file could not be downloaded yet: {0}")]
-    Media(String),
 }
 
 fn storage(e: impl std::fmt::Display) -> RetryLater {
@@ -59,7 +60,7 @@ impl Inbound {
                 serde_json::from_slice(&object.bytes).map_err(|e| RetryLater::Malformed(e.to_string()))?;
         }
         let Some((tenant, account)) =
-            self.channels.route(envelope.channel, &envelope.account_id).await.map_err(storage)?
+            self.routes.route(envelope.channel, &envelope.account_id, self.now()).await.map_err(storage)?
         else {
             self.metrics.count("InboundUnroutable", &[("Channel", envelope.channel.as_str())], &[]);
             tracing::warn!(channel = %envelope.channel, "update for a channel account no business has connected; dropped");
@@ -125,65 +126,100 @@ impl Inbound {
         envelope: &InboundEnvelope,
         incoming: IncomingMessage,
     ) -> Result<Outcome, RetryLater> {
-        let claim = Claim::new(tenant, incoming.channel, &incoming.channel_message_id);
-        // A claim found complete: this delivery repeats one fully stored. Any other state is
-        // (re)done, since every effect below is idempotent.
-        if claim.begin(self.table.as_ref(), self.now()).await.map_err(storage)? == ClaimState::Complete {
-            return Ok(Outcome::Repeated);
-        }
-
-        let identity = Identity {
-            channel: incoming.channel.as_str().to_owned(),
-            external_id: incoming.customer.external_id.clone(),
+        let arrival = Arrival {
+            channel: incoming.channel,
+            account,
+            customer_id: &incoming.customer.external_id,
+            phone: incoming.customer.phone.as_ref(),
+            profile_name: incoming.customer.profile_name.as_deref(),
+            channel_message_id: &incoming.channel_message_id,
+            reply_to: incoming.reply_to.as_deref(),
+            at: incoming.timestamp,
+            inbound: !incoming.is_echo,
         };
-        let (contact, contact_created) = self
-            .contacts
-            .upsert_from_channel(
-                tenant,
-                &identity,
-                incoming.customer.phone.as_ref(),
-                incoming.customer.profile_name.as_deref(),
-            )
+        let now = self.now();
+        let landing = self
+            .arrivals
+            .land(tenant, &arrival, |placement| {
+                let message = message::from_incoming(
+                    &incoming,
+                    placement.conversation,
+                    placement.contact_id,
+                    placement.reply_to.clone(),
+                    now,
+                );
+                let owed = self.owed_by(tenant, account, envelope, &message, placement)?;
+                Ok((message, owed))
+            })
             .await
             .map_err(storage)?;
-        let (conversation, conversation_created) = self
-            .conversations
-            .open_for(tenant, &contact.id, incoming.channel, account, incoming.timestamp)
-            .await
-            .map_err(storage)?;
-        let reply_to = match incoming.reply_to.as_deref() {
-            Some(id) => {
-                self.messages.find_by_channel_id(tenant, incoming.channel, id).await.map_err(storage)?
-            }
-            None => None,
+        let (outcome, owed) = match landing {
+            Landing::Stored { owed, .. } => (Outcome::Stored, owed),
+            Landing::Repeated { owed } => (Outcome::Repeated, owed),
         };
-        let stored =
-            message::from_incoming(&incoming, &conversation, &contact.id, reply_to.map(|m| m.id), self.now());
-        let inserted = self.messages.insert_once(tenant, &stored).await.map_err(storage)?;
-        let message = match &inserted {
-            Inserted::Created(m) | Inserted::AlreadyThere(m) => m,
-        };
-
-        // Echoes are what the business itself sent: nothing to automate.
-        if !incoming.is_echo {
-            let mut events = vec![DomainEvent::message_received(tenant, message)];
-            if conversation_created {
-                events.push(DomainEvent::conversation_created(tenant, &conversation));
-            }
-            if contact_created {
-                events.push(DomainEvent::contact_created(tenant, &contact.id));
-            }
-            self.emit(events).await?;
+        if !owed.is_empty() {
+            self.send_owed(owed).await?;
+            self.arrivals
+                .settle(tenant, incoming.channel, &incoming.channel_message_id)
+                .await
+                .map_err(storage)?;
         }
-        // After the events: a retry finds the contact and conversation already created and
-        // could no longer announce them, while `message.received` is at least once anyway.
-        // The claim completes only once the file is kept (or given up).
-        self.fetch_media(tenant, account, envelope.received_at, message).await?;
-        claim.complete(self.table.as_ref(), self.now()).await.map_err(storage)?;
-        Ok(match inserted {
-            Inserted::Created(_) => Outcome::Stored,
-            Inserted::AlreadyThere(_) => Outcome::Repeated,
-        })
+        Ok(outcome)
+    }
+
+    /// What storing `message` owes: its domain events (none for an echo, which the business
+    /// itself sent) and the download of its file.
+    fn owed_by(
+        &self,
+        tenant: &TenantId,
+        account: &ChannelAccountId,
+        envelope: &InboundEnvelope,
+        message: &Message,
+        placement: &Placement<'_>,
+    ) -> Result<Vec<Owed>, TableError> {
+        let mut events = Vec::new();
+        if message.direction == Direction::In {
+            events.push(DomainEvent::message_received(tenant, message));
+            if placement.conversation_created {
+                events.push(DomainEvent::conversation_created(tenant, placement.conversation));
+            }
+            if placement.contact_created {
+                events.push(DomainEvent::contact_created(tenant, placement.contact_id));
+            }
+        }
+        let mut owed = events.iter().map(DomainEvent::to_owed).collect::<Result<Vec<_>, _>>()?;
+        if let Some(job) = MediaJob::for_message(tenant, account, envelope.received_at, message) {
+            owed.push(job.to_owed()?);
+        }
+        Ok(owed)
+    }
+
+    /// Sends what a message owes, each to its queue; fails unless every one was taken.
+    async fn send_owed(&self, owed: Vec<Owed>) -> Result<(), RetryLater> {
+        let mut by_queue: Vec<(String, Vec<OutgoingMessage>)> = Vec::new();
+        for item in owed {
+            let queue = match item.to.as_str() {
+                MediaJob::QUEUE => self.media_queue.clone(),
+                _ => self.automation_queue.clone(),
+            };
+            let message = OutgoingMessage::new(item.id, item.body);
+            match by_queue.iter_mut().find(|(q, _)| *q == queue) {
+                Some((_, list)) => list.push(message),
+                None => by_queue.push((queue, vec![message])),
+            }
+        }
+        for (queue, messages) in by_queue {
+            for chunk in messages.chunks(SEND_BATCH_LIMIT) {
+                let outcome = self.queue.send_batch(&queue, chunk.to_vec()).await.map_err(storage)?;
+                if !outcome.failed.is_empty() {
+                    return Err(RetryLater::Storage(format!(
+                        "{} owed messages refused by the queue",
+                        outcome.failed.len()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn apply_status(
@@ -263,20 +299,6 @@ impl Inbound {
         } else {
             tracing::warn!(channel = %envelope.channel, "update about an unknown message dropped after the retry window");
             Ok(Outcome::Dropped("unknown message"))
-        }
-    }
-
-    async fn emit(&self, events: Vec<DomainEvent>) -> Result<(), RetryLater> {
-        let messages = events
-            .iter()
-            .map(DomainEvent::to_queue_message)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(storage)?;
-        let outcome = self.queue.send_batch(&self.automation_queue, messages).await.map_err(storage)?;
-        if outcome.failed.is_empty() {
-            Ok(())
-        } else {
-            Err(RetryLater::Storage(format!("{} domain events refused by the queue", outcome.failed.len())))
         }
     }
 }

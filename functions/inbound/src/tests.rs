@@ -24,6 +24,7 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 
 struct World {
     inbound: Inbound,
+    media: crate::MediaFetcher,
     backend: Backend,
     tenant: TenantId,
     now: Arc<Mutex<OffsetDateTime>>,
@@ -37,21 +38,40 @@ async fn world() -> World {
 
 async fn world_with(settings: Settings) -> World {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let backend = Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
+    let now = Arc::new(Mutex::new(datetime!(2026-11-28 10:00:05 UTC)));
+    let mut backend =
+        Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
+    // The queue reads the tests' clock too, so a delayed message shows when the test says.
+    let queue_db = gestor_shared::adapters::embedded::open(&dir.path().join("queue-clock.redb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let queue_now = now.clone();
+    let queue_clock = Arc::new(move || {
+        let t = queue_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        std::time::SystemTime::from(t)
+    });
+    backend.queue = Arc::new(
+        gestor_shared::adapters::embedded_queue::EmbeddedQueue::with_clock(queue_db, queue_clock)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     let tenant = TenantId::parse("tienda-1").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(backend.table.clone())
         .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let now = Arc::new(Mutex::new(datetime!(2026-11-28 10:00:05 UTC)));
     let clock_now = now.clone();
+    let clock: crate::Clock =
+        Arc::new(move || clock_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH));
     let metrics = Arc::new(Recorder::default());
     let inbound = Inbound::new(&backend, &settings)
         .unwrap_or_else(|e| panic!("{e}"))
-        .with_clock(Arc::new(move || clock_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)))
+        .with_clock(clock.clone())
         .with_metrics(Metrics::with_sink(metrics.clone()));
-    World { inbound, backend, tenant, now, metrics, _dir: dir }
+    let media = crate::MediaFetcher::new(&backend, &settings)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_clock(clock)
+        .with_metrics(Metrics::with_sink(metrics.clone()));
+    World { inbound, media, backend, tenant, now, metrics, _dir: dir }
 }
 
 fn whatsapp_message(id: &str, from: &str, ts: i64, body: Value) -> InboundEnvelope {
@@ -127,6 +147,26 @@ impl World {
             all.extend(page);
         }
         all
+    }
+
+    /// Runs the media consumer over what its queue shows now; answers how many jobs it took.
+    async fn fetch_media(&self) -> usize {
+        let visibility = std::time::Duration::from_secs(720);
+        gestor_shared::worker::poll_once(
+            self.backend.queue.as_ref(),
+            "media",
+            &self.media,
+            visibility,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn advance(&self, by: time::Duration) {
+        if let Ok(mut now) = self.now.lock() {
+            *now += by;
+        }
     }
 
     async fn events(&self) -> Vec<String> {

@@ -186,6 +186,44 @@ fn companion_item(tenant: &TenantId, id: &ContactId, companion: &Companion) -> I
     item
 }
 
+/// The writes creating `contact` with its companion items, each unique one only if unclaimed.
+pub(crate) fn creation_ops(tenant: &TenantId, contact: &Contact) -> Result<Vec<TxOp>, TableError> {
+    let mut ops =
+        vec![TxOp::Put { item: contact_item(tenant, contact)?, condition: Some(Condition::NotExists) }];
+    for c in companions(contact) {
+        ops.push(TxOp::Put {
+            item: companion_item(tenant, &contact.id, &c),
+            condition: c.unique().then_some(Condition::NotExists),
+        });
+    }
+    Ok(ops)
+}
+
+/// A customer first met on a channel: a lead with that identity, the phone the channel gave
+/// and the profile name.
+pub(crate) fn from_channel(
+    identity: &Identity,
+    phone: Option<&Phone>,
+    profile_name: Option<&str>,
+) -> Contact {
+    let now = time::OffsetDateTime::now_utc();
+    Contact {
+        id: ContactId::new(),
+        name: profile_name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+        phones: phone.into_iter().cloned().collect(),
+        emails: vec![],
+        lifecycle: Lifecycle::Lead,
+        tags: vec![],
+        attributes: Map::new(),
+        identities: vec![identity.clone()],
+        restrictions: vec![],
+        owner_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 #[derive(Clone)]
 pub struct ContactRepo {
     table: Arc<dyn Table>,
@@ -204,16 +242,8 @@ impl ContactRepo {
     }
 
     pub async fn create(&self, tenant: &TenantId, contact: &Contact) -> Result<(), ContactError> {
-        let mut ops =
-            vec![TxOp::Put { item: contact_item(tenant, contact)?, condition: Some(Condition::NotExists) }];
         let added: Vec<Companion> = companions(contact).into_iter().collect();
-        for c in &added {
-            ops.push(TxOp::Put {
-                item: companion_item(tenant, &contact.id, c),
-                condition: c.unique().then_some(Condition::NotExists),
-            });
-        }
-        self.write(tenant, ops, &added).await
+        self.write(tenant, creation_ops(tenant, contact)?, &added).await
     }
 
     /// Replaces `old` by `new` if the stored contact is still at `old.version`.
@@ -315,22 +345,7 @@ impl ContactRepo {
                 },
             };
             let Some(id) = existing else {
-                let now = time::OffsetDateTime::now_utc();
-                let contact = Contact {
-                    id: ContactId::new(),
-                    name: profile_name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
-                    phones: phone.into_iter().cloned().collect(),
-                    emails: vec![],
-                    lifecycle: Lifecycle::Lead,
-                    tags: vec![],
-                    attributes: Map::new(),
-                    identities: vec![identity.clone()],
-                    restrictions: vec![],
-                    owner_id: None,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let contact = from_channel(identity, phone, profile_name);
                 match self.create(tenant, &contact).await {
                     Ok(()) => return Ok((contact, true)),
                     // Another delivery created the customer first: find theirs.

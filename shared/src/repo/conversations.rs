@@ -187,19 +187,25 @@ impl Write {
     }
 }
 
-struct Stored {
-    conversation: Conversation,
-    rev: u64,
+/// A conversation as read, with the revision its next write is conditional on.
+pub(crate) struct Stored {
+    pub(crate) conversation: Conversation,
+    pub(crate) rev: u64,
 }
 
-fn stored(item: Item) -> Result<Stored, TableError> {
+pub(crate) fn stored(item: Item) -> Result<Stored, TableError> {
     let rev = item.get(REV).and_then(Value::as_u64).unwrap_or(0);
     Ok(Stored { conversation: from_item(item)?, rev })
 }
 
 /// The write that turns the stored conversation (at revision `rev`) into `next`: every
 /// attribute but the key and the unread counter, which only moves by `add_unread`.
-fn rewrite(tenant: &TenantId, next: &Conversation, rev: u64, add_unread: i64) -> Result<Write, TableError> {
+pub(crate) fn rewrite(
+    tenant: &TenantId,
+    next: &Conversation,
+    rev: u64,
+    add_unread: i64,
+) -> Result<Write, TableError> {
     let item = keys::conversation_item(tenant, next, rev + 1)?;
     let set = item.into_iter().filter(|(name, _)| ![PK, SK, UNREAD].contains(&name.as_str())).collect();
     let mut update = Update { set, ..Update::default() };
@@ -211,6 +217,74 @@ fn rewrite(tenant: &TenantId, next: &Conversation, rev: u64, add_unread: i64) ->
         update,
         condition: Condition::Equals(REV.into(), rev.into()),
     })
+}
+
+/// The write recording `activity` on `current`, and the conversation as it will be after it
+/// (the unread count included).
+pub(crate) fn activity_on(
+    tenant: &TenantId,
+    current: &Stored,
+    activity: Activity,
+) -> Result<(Write, Conversation), TableError> {
+    let (at, inbound) = match activity {
+        Activity::Inbound(at) => (at, true),
+        Activity::Outbound(at) => (at, false),
+    };
+    let mut next = if inbound {
+        reopened(&current.conversation).unwrap_or_else(|| current.conversation.clone())
+    } else {
+        current.conversation.clone()
+    };
+    next.last_message_at = next.last_message_at.max(at);
+    next.updated_at = now();
+    let write = rewrite(tenant, &next, current.rev, i64::from(inbound))?;
+    next.unread_count += u64::from(inbound);
+    Ok((write, next))
+}
+
+/// A new open conversation of a contact on a channel account, its first activity at `at`.
+pub(crate) fn new_conversation(
+    contact_id: &ContactId,
+    channel: Channel,
+    channel_account_id: &ChannelAccountId,
+    at: OffsetDateTime,
+) -> Conversation {
+    let now = now();
+    Conversation {
+        id: ConversationId::new(),
+        contact_id: contact_id.clone(),
+        channel,
+        channel_account_id: channel_account_id.clone(),
+        status: ConversationStatus::Open,
+        assignee_id: None,
+        team_id: None,
+        last_message_at: at,
+        unread_count: 0,
+        snoozed_until: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The writes creating `conversation` as the one of its (contact, channel account), provided
+/// the pointer is still as read: absent (`None`), or naming a conversation that is gone.
+pub(crate) fn creation_ops(
+    tenant: &TenantId,
+    conversation: &Conversation,
+    pointed: Option<&str>,
+) -> Result<[TxOp; 2], TableError> {
+    let pointer_condition = match pointed {
+        None => Condition::NotExists,
+        Some(id) => Condition::Equals(CONVERSATION_ID.into(), id.into()),
+    };
+    Ok([
+        TxOp::Put { item: keys::thread_item(tenant, conversation), condition: Some(pointer_condition) },
+        TxOp::Put {
+            item: keys::conversation_item(tenant, conversation, 0)?,
+            condition: Some(Condition::NotExists),
+        },
+    ])
 }
 
 /// Brings a resolved or snoozed conversation back to the inbox.
@@ -252,7 +326,7 @@ impl ConversationRepo {
         Ok(self.read(tenant, id.as_str()).await?.map(|s| s.conversation))
     }
 
-    async fn read(&self, tenant: &TenantId, id: &str) -> Result<Option<Stored>, TableError> {
+    pub(crate) async fn read(&self, tenant: &TenantId, id: &str) -> Result<Option<Stored>, TableError> {
         self.table.get(&keys::conversation(tenant, id)).await?.map(stored).transpose()
     }
 
@@ -295,36 +369,8 @@ impl ConversationRepo {
             }
             // No conversation yet, or the pointer outlived it (it was erased): a new one,
             // provided nobody replaced the pointer since it was read.
-            let now = now();
-            let conversation = Conversation {
-                id: ConversationId::new(),
-                contact_id: contact_id.clone(),
-                channel,
-                channel_account_id: channel_account_id.clone(),
-                status: ConversationStatus::Open,
-                assignee_id: None,
-                team_id: None,
-                last_message_at: at,
-                unread_count: 0,
-                snoozed_until: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            let pointer_condition = match pointed {
-                None => Condition::NotExists,
-                Some(id) => Condition::Equals(CONVERSATION_ID.into(), id.into()),
-            };
-            let ops = vec![
-                TxOp::Put {
-                    item: keys::thread_item(tenant, &conversation),
-                    condition: Some(pointer_condition),
-                },
-                TxOp::Put {
-                    item: keys::conversation_item(tenant, &conversation, 0)?,
-                    condition: Some(Condition::NotExists),
-                },
-            ];
+            let conversation = new_conversation(contact_id, channel, channel_account_id, at);
+            let ops = creation_ops(tenant, &conversation, pointed.as_deref())?.to_vec();
             match self.table.transact(ops).await {
                 Ok(()) => return Ok((conversation, true)),
                 Err(TableError::TransactionCanceled { .. }) => continue,
@@ -398,18 +444,7 @@ impl ConversationRepo {
         activity: Activity,
     ) -> Result<Option<Write>, TableError> {
         let Some(current) = self.read(tenant, id.as_str()).await? else { return Ok(None) };
-        let (at, inbound) = match activity {
-            Activity::Inbound(at) => (at, true),
-            Activity::Outbound(at) => (at, false),
-        };
-        let mut next = if inbound {
-            reopened(&current.conversation).unwrap_or_else(|| current.conversation.clone())
-        } else {
-            current.conversation.clone()
-        };
-        next.last_message_at = next.last_message_at.max(at);
-        next.updated_at = now();
-        rewrite(tenant, &next, current.rev, i64::from(inbound)).map(Some)
+        activity_on(tenant, &current, activity).map(|(write, _)| Some(write))
     }
 
     /// No unread messages left (an agent opened the conversation).

@@ -76,6 +76,24 @@ pub fn thread_item(tenant: &TenantId, c: &Conversation) -> Item {
     item
 }
 
+/// The inbound path's way from a customer's channel id on a channel account to their contact
+/// and conversation, read with the message's own claim in one request. Only a shortcut: the
+/// thread pointer stays the rule, and a customer pointer that disagrees with the identity
+/// claim or names a conversation that is gone is ignored and rewritten.
+pub fn customer(tenant: &TenantId, channel_account_id: &str, external_id: &str) -> Key {
+    Key::new(format!("{tenant}#CUSTOMER#{channel_account_id}#{external_id}"), "THREAD")
+}
+
+pub fn customer_item(tenant: &TenantId, key: &Key, c: &Conversation) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.clone().into());
+    item.insert(SK.into(), key.sk.clone().into());
+    item.insert(CONVERSATION_ID.into(), c.id.as_str().into());
+    item.insert("contact_id".into(), c.contact_id.as_str().into());
+    personal::mark(&mut item, tenant, c.contact_id.as_str(), "CONVERSATION_INDEX");
+    item
+}
+
 /// The index and its partitions holding the conversations a filter matches. Without a
 /// status the four status partitions are read side by side and merged by activity.
 pub fn inbox(tenant: &TenantId, filter: &ConversationFilter) -> (Index, Vec<String>) {

@@ -1,6 +1,7 @@
 //! Repositories: the CRM's items over the table port, written once for both adapters. Each
 //! module owns its item type's key formats (listed in infra/DATA-MODEL.md).
 
+pub mod arrivals;
 pub mod audit;
 pub mod channels;
 pub mod contacts;

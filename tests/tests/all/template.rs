@@ -30,8 +30,9 @@ fn crate_routes() -> BTreeMap<&'static str, &'static [Route]> {
         ("channels", gestor_channels::ROUTES),
         ("conversations", gestor_conversations::ROUTES),
         ("webhooks", gestor_webhooks::ROUTES),
-        // A queue consumer: no routes.
+        // Queue consumers: no routes.
         ("inbound", &[]),
+        ("media", &[]),
     ])
 }
 

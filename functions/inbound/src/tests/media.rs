@@ -1,4 +1,6 @@
-//! Media of inbound messages: downloaded once into the bucket, retried a bounded time.
+//! Media of inbound messages: the message is stored at once and its file follows from the
+//! media queue, downloaded once into the bucket, retried with a delay a bounded time, never
+//! holding back the customer's next message.
 
 use super::*;
 
@@ -59,6 +61,9 @@ async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
         .await;
 
     assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
+    assert!(graph_requests(&graph).await.is_empty(), "nothing downloaded on the conversation's path");
+    assert_eq!(w.messages().await[0].media.as_ref().and_then(|m| m.file_key.clone()), None);
+    assert_eq!(w.fetch_media().await, 1);
     let expected = vec![
         ("GET".to_owned(), format!("/{media_id}"), "Bearer token".to_owned()),
         ("GET".to_owned(), format!("/download/{media_id}"), "Bearer token".to_owned()),
@@ -79,39 +84,59 @@ async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
     assert_eq!(object.bytes, bytes);
     assert_eq!(object.content_type.as_deref(), Some("image/jpeg"));
 
-    // Redelivered: the claim is complete, nothing is fetched again.
+    // Redelivered: stored before and owing nothing, so nothing is fetched again.
     assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
+    assert_eq!(w.fetch_media().await, 0);
     assert_eq!(graph_requests(&graph).await.len(), 2, "no second download");
     assert_eq!(w.messages().await.len(), 1);
     assert!(w.metrics.points("InboundMediaFailed").is_empty());
 }
 
 #[tokio::test]
-async fn a_failing_download_is_retried_while_young_then_the_message_stays_without_file() {
+async fn a_failing_download_never_holds_back_the_next_message_and_ends_after_its_window() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let (w, graph) = world_on_graph().await;
     Mock::given(method("GET")).and(path("/555")).respond_with(ResponseTemplate::new(500)).mount(&graph).await;
 
-    let failed = w.deliver(&[image("wamid.IMG2", "555")]).await;
-    assert_eq!(failed, vec!["m0"], "young: the queue brings it back");
+    // The image and the customer's next message in one batch of their group: both stored.
+    let next = whatsapp_message(
+        "wamid.TXT2",
+        "5215512345678",
+        1_795_860_001,
+        json!({"type": "text", "text": {"body": "¿la tienen?"}}),
+    );
+    assert!(w.deliver(&[image("wamid.IMG2", "555"), next]).await.is_empty());
     let messages = w.messages().await;
-    assert_eq!(messages.len(), 1, "the message is stored before its file");
-    assert_eq!(messages[0].media.as_ref().and_then(|m| m.file_key.clone()), None);
-    assert_eq!(w.events().await, vec!["message.received", "conversation.created", "contact.created"]);
+    assert_eq!(messages.len(), 2, "the next message is not held back: {messages:?}");
+    let mut events = w.events().await;
+    events.sort();
+    assert_eq!(
+        events,
+        vec!["contact.created", "conversation.created", "message.received", "message.received"]
+    );
+
+    // The Graph 5xx: sent again 15 s later, then 30 s, doubling.
+    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(graph_requests(&graph).await.len(), 1);
+    assert_eq!(w.fetch_media().await, 0, "delayed, not visible yet");
+    w.advance(time::Duration::seconds(16));
+    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(graph_requests(&graph).await.len(), 2);
+    w.advance(time::Duration::seconds(16));
+    assert_eq!(w.fetch_media().await, 0, "the second delay is longer");
     assert!(w.metrics.points("InboundMediaFailed").is_empty());
 
-    // Past the window (the envelope was received at 10:00:00): kept without its file.
-    if let Ok(mut now) = w.now.lock() {
-        *now = datetime!(2026-11-28 11:00:01 UTC);
-    }
-    assert!(w.deliver(&[image("wamid.IMG2", "555")]).await.is_empty());
-    assert_eq!(w.messages().await.len(), 1);
-    assert_eq!(w.events().await, vec!["message.received"], "at least once, like any retried update");
+    // Past the window (the update was received at 10:00:00): kept without its file.
+    w.advance(time::Duration::hours(1));
+    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(graph_requests(&graph).await.len(), 3);
     assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
-    assert_eq!(graph_requests(&graph).await.len(), 2, "one attempt per delivery");
-    assert!(w.deliver(&[image("wamid.IMG2", "555")]).await.is_empty());
-    assert_eq!(graph_requests(&graph).await.len(), 2, "complete: not tried again");
+    w.advance(time::Duration::hours(1));
+    assert_eq!(w.fetch_media().await, 0, "given up: not tried again");
+    let image =
+        w.messages().await.into_iter().find(|m| m.channel_message_id.as_deref() == Some("wamid.IMG2"));
+    assert_eq!(image.and_then(|m| m.media).and_then(|m| m.file_key), None);
 }
 
 #[tokio::test]
@@ -139,6 +164,7 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
         )
     };
     assert!(w.deliver(&[attachment(format!("{}/cdn/photo.png?oh=sig", graph.uri()))]).await.is_empty());
+    assert_eq!(w.fetch_media().await, 1);
     assert_eq!(graph_requests(&graph).await, vec![("GET".into(), "/cdn/photo.png".into(), String::new())]);
     let media = w.messages().await[0].media.clone().unwrap_or_default();
     assert_eq!(media.size, Some(3));
@@ -151,6 +177,8 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
         p["message"]["mid"] = json!("m_img2");
     }
     assert!(w.deliver(&[plain]).await.is_empty());
+    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.fetch_media().await, 0, "not sent again");
     assert_eq!(graph_requests(&graph).await.len(), 1);
     assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
 }
