@@ -1,0 +1,107 @@
+//! Ports that fail the way the real services do: a queue that refuses sends (an SQS 5xx, a
+//! throttled batch) and a table whose writes fail (a throttled transaction, a timeout).
+
+use async_trait::async_trait;
+use gestor_shared::ports::{
+    Condition, Item, Key, OutgoingMessage, Page, Query, Queue, QueueError, ReceivedMessage, SendOutcome,
+    Table, TableError, TxOp, Update,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Takes one failure from `left` if any is left.
+fn take(left: &AtomicUsize) -> bool {
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+}
+
+/// Fails the next `fail` sends to `queue`; the rest pass through.
+pub struct RefusingQueue {
+    pub inner: Arc<dyn Queue>,
+    pub queue: &'static str,
+    pub fail: AtomicUsize,
+}
+
+#[async_trait]
+impl Queue for RefusingQueue {
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<SendOutcome, QueueError> {
+        if queue == self.queue && take(&self.fail) {
+            return Err(QueueError::Backend("503 Service Unavailable".into()));
+        }
+        self.inner.send_batch(queue, messages).await
+    }
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.inner.receive(queue, max, visibility).await
+    }
+    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), QueueError> {
+        self.inner.ack(queue, receipt).await
+    }
+    async fn set_visibility(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), QueueError> {
+        self.inner.set_visibility(queue, receipt, after).await
+    }
+    async fn redrive(&self, from: &str, to: &str) -> Result<usize, QueueError> {
+        self.inner.redrive(from, to).await
+    }
+}
+
+/// Fails the next `fail_transactions` transactions and `fail_updates` single-item updates
+/// (after the point of no return, as a timeout would); the rest pass through.
+pub struct FailingTable {
+    pub inner: Arc<dyn Table>,
+    pub fail_transactions: AtomicUsize,
+    pub fail_updates: AtomicUsize,
+}
+
+impl FailingTable {
+    pub fn new(inner: Arc<dyn Table>) -> Self {
+        Self { inner, fail_transactions: AtomicUsize::new(0), fail_updates: AtomicUsize::new(0) }
+    }
+}
+
+#[async_trait]
+impl Table for FailingTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, TableError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
+        if take(&self.fail_updates) {
+            return Err(TableError::Backend("request timed out".into()));
+        }
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, TableError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, TableError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        if take(&self.fail_transactions) {
+            return Err(TableError::Throttled);
+        }
+        self.inner.transact(ops).await
+    }
+    async fn batch_delete(&self, keys: &[Key]) -> Result<(), TableError> {
+        self.inner.batch_delete(keys).await
+    }
+}
