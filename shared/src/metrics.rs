@@ -82,7 +82,12 @@ impl Metrics {
     /// A count of one. `dimensions` name the metric's series (each combination is a series
     /// and costs money: keep them few); `properties` are searchable in the logs only.
     pub fn count(&self, name: &str, dimensions: &[(&str, &str)], properties: &[(&str, &str)]) {
-        self.sink.write_line(&emf_line(name, "Count", 1.0, dimensions, properties, SystemTime::now()));
+        self.count_n(name, 1.0, dimensions, properties);
+    }
+
+    /// A count of `n` in one data point.
+    pub fn count_n(&self, name: &str, n: f64, dimensions: &[(&str, &str)], properties: &[(&str, &str)]) {
+        self.sink.write_line(&emf_line(name, "Count", n, dimensions, properties, SystemTime::now()));
     }
 }
 

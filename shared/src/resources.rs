@@ -77,18 +77,20 @@ pub const PRIVACY: QueueSpec = QueueSpec {
     max_receive_count: 5,
 };
 
-/// Downloads of inbound media, one job per file, each retried with its own delay: a standard
-/// queue, since FIFO queues take no per-message delay and order does not matter here.
-pub const MEDIA: QueueSpec = QueueSpec {
-    name: "media",
-    url_setting: "MEDIA_QUEUE_URL",
+/// Inbound work that must not wait on the conversation's path: media downloads, and the expiry
+/// of updates parked for a message that never came. One job each, retried or re-checked with
+/// its own delay: a standard queue, since FIFO queues take no per-message delay and order does
+/// not matter here.
+pub const DEFERRED: QueueSpec = QueueSpec {
+    name: "deferred",
+    url_setting: "DEFERRED_QUEUE_URL",
     fifo: false,
     // A batch of five downloads, 20 s at most each.
     consumer_timeout_secs: 120,
     max_receive_count: 5,
 };
 
-pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, MEDIA];
+pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, DEFERRED];
 
 /// Object key prefixes in the bucket, each with its lifecycle.
 pub const EXPORTS_PREFIX: &str = "exports/";

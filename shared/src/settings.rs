@@ -18,7 +18,7 @@ pub struct Settings {
     pub inbound_queue_url: String,
     pub outbound_queue_url: String,
     pub automation_queue_url: String,
-    pub media_queue_url: String,
+    pub deferred_queue_url: String,
     pub privacy_queue_url: String,
     /// Signs pagination cursors. Defaults to a key derived from `META_APP_SECRET`, so that a
     /// deployment needs no extra secret; set `CURSOR_SECRET` to rotate it on its own.
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Settings {
             .field("inbound_queue_url", &self.inbound_queue_url)
             .field("outbound_queue_url", &self.outbound_queue_url)
             .field("automation_queue_url", &self.automation_queue_url)
-            .field("media_queue_url", &self.media_queue_url)
+            .field("deferred_queue_url", &self.deferred_queue_url)
             .field("privacy_queue_url", &self.privacy_queue_url)
             .field("function_name", &self.function_name)
             .finish_non_exhaustive()
@@ -116,7 +116,7 @@ impl Settings {
             inbound_queue_url: or("INBOUND_QUEUE_URL", "inbound.fifo"),
             outbound_queue_url: or("OUTBOUND_QUEUE_URL", "outbound"),
             automation_queue_url: or("AUTOMATION_QUEUE_URL", "automation"),
-            media_queue_url: or("MEDIA_QUEUE_URL", "media"),
+            deferred_queue_url: or("DEFERRED_QUEUE_URL", "deferred"),
             privacy_queue_url: or("PRIVACY_QUEUE_URL", "privacy"),
             cursor_secret,
             channel_token_keys,

@@ -6,6 +6,7 @@ use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactFilter, Identity, Lifecycle};
+use gestor_shared::repo::personal;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -287,6 +288,12 @@ pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
         let current = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(ApiError::PreconditionFailed);
+        }
+        // The files first: a failure leaves the contact there to delete again, never files
+        // of a contact that no longer exists.
+        let table = app.core.table.as_ref();
+        for key in personal::files_of_subject(table, &caller.tenant, current.id.as_str()).await? {
+            app.files.delete(&key).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
         }
         match app.repo.delete(&caller.tenant, &current).await {
             Ok(()) => return Ok(Reply::no_content().changed(vec![])),

@@ -5,7 +5,9 @@ pub mod input;
 
 use async_trait::async_trait;
 use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Route};
+use gestor_shared::ports::Files;
 use gestor_shared::repo::contacts::ContactRepo;
+use std::sync::Arc;
 
 pub use handlers::ApiDoc;
 
@@ -45,12 +47,14 @@ pub const ROUTES: &[Route] = &[
 pub struct Contacts {
     core: Core,
     repo: ContactRepo,
+    /// The bucket holding the media of a contact's messages, deleted with the contact.
+    files: Arc<dyn Files>,
 }
 
 impl Contacts {
-    pub fn new(core: Core) -> Self {
+    pub fn new(core: Core, files: Arc<dyn Files>) -> Self {
         let repo = ContactRepo::new(core.table.clone());
-        Self { core, repo }
+        Self { core, repo, files }
     }
 }
 

@@ -6,6 +6,6 @@ use gestor_shared::settings::Settings;
 async fn main() -> Result<(), lambda_http::Error> {
     gestor_shared::logging::init();
     let settings = Settings::from_env()?;
-    let table = Backend::aws_table(&settings).await;
-    run_lambda(gestor_contacts::Contacts::new(Core::new(table, &settings))).await
+    let backend = Backend::aws(&settings).await;
+    run_lambda(gestor_contacts::Contacts::new(Core::new(backend.table, &settings), backend.files)).await
 }

@@ -8,6 +8,7 @@ use crate::Contacts;
 
 struct World {
     contacts: Contacts,
+    files: std::sync::Arc<gestor_shared::adapters::local_files::LocalFiles>,
     owner: String,
     _dir: tempfile_guard::Guard,
 }
@@ -19,7 +20,12 @@ mod tempfile_guard {
 async fn world() -> World {
     let (core, dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
-    World { contacts: Contacts::new(core), owner, _dir: Box::new(dir) }
+    let files = std::sync::Arc::new(gestor_shared::adapters::local_files::LocalFiles::new(
+        dir.path().join("files"),
+        "http://127.0.0.1:0",
+        b"k".to_vec(),
+    ));
+    World { contacts: Contacts::new(core, files.clone()), files, owner, _dir: Box::new(dir) }
 }
 
 impl World {
@@ -251,6 +257,69 @@ async fn delete_removes_the_contact_and_frees_its_phone() {
         gestor_shared::repo::personal::keys_of_subject(w.contacts.core().table.as_ref(), &tenant, &id(&c))
             .await;
     assert_eq!(left.map(|k| k.len()).ok(), Some(0));
+}
+
+#[tokio::test]
+async fn delete_removes_the_media_files_of_the_contacts_messages_from_the_bucket() {
+    use gestor_shared::ids::{ChannelAccountId, ContactId, MessageId};
+    use gestor_shared::inbound::Channel;
+    use gestor_shared::ports::Files;
+    use gestor_shared::repo::conversations::ConversationRepo;
+    use gestor_shared::repo::messages::{
+        Direction, Media, Message, MessageKind, MessageRepo, MessageStatus, media_file_key,
+    };
+    let w = world().await;
+    let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+    let table = w.contacts.core().table.clone();
+    let mut kept = Vec::new();
+    for (name, phone) in [("Ana", "+525512345678"), ("Beto", "+525512345679")] {
+        let (_, c) = w.create(json!({"name": name, "phones": [phone]})).await;
+        let contact = ContactId::parse(&id(&c)).unwrap_or_else(|e| panic!("{e}"));
+        let at = time::macros::datetime!(2026-11-28 10:00 UTC);
+        let (conversation, _) = ConversationRepo::new(table.clone())
+            .open_for(&tenant, &contact, Channel::Whatsapp, &ChannelAccountId::new(), at)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let message_id = MessageId::new();
+        let key = media_file_key(&tenant, &message_id);
+        w.files.put(&key, b"jpeg".to_vec(), "image/jpeg").await.unwrap_or_else(|e| panic!("{e}"));
+        let message = Message {
+            id: message_id,
+            conversation_id: conversation.id,
+            contact_id: contact.clone(),
+            channel: Channel::Whatsapp,
+            direction: Direction::In,
+            kind: MessageKind::Image,
+            raw_kind: None,
+            text: None,
+            media: Some(Media { file_key: Some(key.clone()), ..Media::default() }),
+            details: None,
+            status: MessageStatus::Received,
+            status_at: None,
+            error: None,
+            channel_message_id: Some(format!("wamid.{name}")),
+            reply_to: None,
+            reactions: vec![],
+            deleted: false,
+            edited_at: None,
+            sent_by: None,
+            created_at: at,
+            updated_at: at,
+        };
+        MessageRepo::new(table.clone())
+            .insert_once(&tenant, &message)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        kept.push((id(&c), key));
+    }
+    let (status, _) =
+        w.send(ApiRequest::new("DELETE /v1/contacts/{id}").param("id", &kept[0].0).as_user(&w.owner)).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        w.files.list("acme/").await.unwrap_or_default(),
+        vec![kept[1].1.clone()],
+        "only the other contact's file is left"
+    );
 }
 
 #[tokio::test]

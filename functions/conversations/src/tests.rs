@@ -290,6 +290,7 @@ fn inbound(conversation: &ConversationId, contact: &str, wamid: &str, created_at
         reply_to: None,
         reactions: vec![],
         deleted: false,
+        edited_at: None,
         sent_by: None,
         created_at,
         updated_at: created_at,

@@ -5,9 +5,12 @@
 //! Batches come from a FIFO queue grouped by (channel account, customer): a failed update
 //! holds back the rest of its group (their order matters) but nothing of other groups.
 
+mod changes;
+mod deferred;
 mod events;
 mod media;
 mod message;
+mod parking;
 mod process;
 mod routes;
 
@@ -22,19 +25,17 @@ use gestor_shared::repo::arrivals::ArrivalRepo;
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
+use gestor_shared::repo::parked::ParkedRepo;
 use gestor_shared::settings::Settings;
 use gestor_shared::worker::{Consumer, retry};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
+pub use deferred::{Deferred, DeferredJob};
 pub use media::{MediaFetcher, MediaJob};
+pub use parking::{PARK_WINDOW, ParkedJob};
 pub use process::Outcome;
-
-/// How long a status or reaction naming an unknown message is retried before it is dropped:
-/// it can race the send API's answer, but a message that never appears must not block its
-/// customer's queue group for good.
-pub const UNKNOWN_TARGET_WINDOW: time::Duration = time::Duration::minutes(15);
 
 /// How long a media download that failed is retried (the job comes back from the media
 /// queue, delayed) before the message is kept without its file: long enough for a provider's
@@ -56,9 +57,10 @@ pub struct Inbound {
     pub(crate) files: Arc<dyn Files>,
     pub(crate) queue: Arc<dyn Queue>,
     pub(crate) automation_queue: String,
-    pub(crate) media_queue: String,
+    pub(crate) deferred_queue: String,
     pub(crate) routes: routes::RouteCache,
     pub(crate) arrivals: ArrivalRepo,
+    pub(crate) parked: ParkedRepo,
     pub(crate) contacts: ContactRepo,
     pub(crate) conversations: ConversationRepo,
     pub(crate) messages: MessageRepo,
@@ -72,13 +74,14 @@ impl Inbound {
         Ok(Self {
             routes: routes::RouteCache::new(table.clone()),
             arrivals: ArrivalRepo::new(table.clone()),
+            parked: ParkedRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),
             messages: MessageRepo::new(table),
             files: backend.files.clone(),
             queue: backend.queue.clone(),
             automation_queue: settings.automation_queue_url.clone(),
-            media_queue: settings.media_queue_url.clone(),
+            deferred_queue: settings.deferred_queue_url.clone(),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
         })

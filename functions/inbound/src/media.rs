@@ -1,12 +1,10 @@
 //! Inbound media, off the conversation's path: the message is stored at once and owes a
-//! [`MediaJob`] on the (standard) media queue; the [`MediaFetcher`] downloads the file from the
+//! [`MediaJob`] on the (standard) deferred queue; the [`MediaFetcher`] downloads the file from the
 //! channel with the tenant's token into the bucket under `{tenant}/media/{message id}`, with
 //! its size and SHA-256 recorded on the message. A download that fails for a while (a CDN
 //! down, a Graph 5xx) is sent again with a growing per-message delay, so it never holds back
 //! the customer's later messages; after [`MEDIA_RETRY_WINDOW`] the message keeps no file.
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use gestor_shared::backend::Backend;
 use gestor_shared::crypto::TokenCipher;
 use gestor_shared::domain::TenantId;
@@ -14,19 +12,18 @@ use gestor_shared::graph::{GraphClient, GraphError, MediaFile};
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::inbound::Channel;
 use gestor_shared::metrics::Metrics;
-use gestor_shared::ports::{Files, OutgoingMessage, Queue, TableError};
+use gestor_shared::ports::{Files, Queue, TableError};
 use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::repo::channels::ChannelRepo;
-use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo};
+use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo, media_file_key};
 use gestor_shared::settings::Settings;
-use gestor_shared::worker::{Consumer, retry};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
-use tracing::Instrument;
 
+use crate::deferred::{DeferredJob, Retry, retry_because};
 use crate::{Clock, MEDIA_RETRY_WINDOW, SetupError};
 
 /// The first delay before a failed download is tried again; each attempt doubles it, up to
@@ -75,9 +72,6 @@ pub struct MediaJob {
 }
 
 impl MediaJob {
-    /// The role of the queue the jobs go to ([`Owed::to`]).
-    pub const QUEUE: &'static str = "media";
-
     pub fn for_message(
         tenant: &TenantId,
         account: &ChannelAccountId,
@@ -97,8 +91,7 @@ impl MediaJob {
     }
 
     pub fn to_owed(&self) -> Result<Owed, TableError> {
-        let body = serde_json::to_string(self).map_err(|e| TableError::Invalid(e.to_string()))?;
-        Ok(Owed { to: Self::QUEUE.into(), id: format!("media_{}", self.message_id), body })
+        DeferredJob::FetchMedia(self.clone()).to_owed(format!("media_{}", self.message_id))
     }
 
     /// The delay before the next attempt after `attempt` failed ones.
@@ -125,20 +118,11 @@ impl From<GraphError> for Failure {
     }
 }
 
-/// Why a job must be received again: the store or the queue failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Retry(String);
-
-fn retry_because(e: impl std::fmt::Display) -> Retry {
-    Retry(e.to_string())
-}
-
-/// The `media` consumer.
+/// Downloads the files stored messages owe.
 pub struct MediaFetcher {
     files: Arc<dyn Files>,
     queue: Arc<dyn Queue>,
-    media_queue: String,
+    deferred_queue: String,
     channels: ChannelRepo,
     messages: MessageRepo,
     cipher: TokenCipher,
@@ -153,7 +137,7 @@ impl MediaFetcher {
         Ok(Self {
             files: backend.files.clone(),
             queue: backend.queue.clone(),
-            media_queue: settings.media_queue_url.clone(),
+            deferred_queue: settings.deferred_queue_url.clone(),
             channels: ChannelRepo::new(backend.table.clone()),
             messages: MessageRepo::new(backend.table.clone()),
             cipher: TokenCipher::from_settings(settings)?,
@@ -173,12 +157,7 @@ impl MediaFetcher {
         self
     }
 
-    async fn process(&self, record: &SqsMessage) -> Result<(), Retry> {
-        let body = record.body.as_deref().unwrap_or_default();
-        let Ok(job) = serde_json::from_str::<MediaJob>(body) else {
-            tracing::warn!("a media job that does not parse; dropped");
-            return Ok(());
-        };
+    pub(crate) async fn run(&self, job: MediaJob) -> Result<(), Retry> {
         let (Ok(tenant), Ok(account)) =
             (TenantId::parse(&job.tenant_id), ChannelAccountId::parse(&job.channel_account_id))
         else {
@@ -242,17 +221,12 @@ impl MediaFetcher {
         let delay = MediaJob::delay(job.attempt);
         job.attempt += 1;
         tracing::info!(attempt = job.attempt, delay_s = delay.as_secs(), cause = %cause, "media download failed; trying later");
-        let body = serde_json::to_string(&job).map_err(retry_because)?;
-        let message = OutgoingMessage::new(format!("media_{}", job.message_id), body).delay(delay);
-        let outcome = self.queue.send_batch(&self.media_queue, vec![message]).await.map_err(retry_because)?;
-        match outcome.failed.is_empty() {
-            true => Ok(()),
-            false => Err(Retry("the media queue refused the retry".into())),
-        }
+        let id = format!("media_{}", job.message_id);
+        DeferredJob::FetchMedia(job).send(self.queue.as_ref(), &self.deferred_queue, id, delay).await
     }
 
     async fn keep_file(&self, tenant: &TenantId, message: &Message, file: MediaFile) -> Result<(), Retry> {
-        let key = format!("{tenant}/media/{}", message.id);
+        let key = media_file_key(tenant, &message.id);
         let sha256 = hex::encode(Sha256::digest(&file.bytes));
         let size = file.bytes.len() as u64;
         let mime_type = file.mime_type.filter(|m| !m.is_empty());
@@ -283,25 +257,5 @@ impl MediaFetcher {
             Ok(None) => true,
             Err(_) => false,
         }
-    }
-}
-
-#[async_trait]
-impl Consumer for MediaFetcher {
-    fn name(&self) -> &'static str {
-        "media"
-    }
-
-    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut failed = Vec::new();
-        for record in &event.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let span = tracing::info_span!("media", function = "media", message_id = %id);
-            if let Err(e) = self.process(record).instrument(span).await {
-                tracing::warn!(message_id = %id, cause = %e, "media job not done; it will be retried");
-                failed.push(id);
-            }
-        }
-        retry(failed)
     }
 }

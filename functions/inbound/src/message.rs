@@ -92,6 +92,7 @@ pub fn from_incoming(
         reply_to,
         reactions: Vec::new(),
         deleted: false,
+        edited_at: None,
         sent_by: None,
         created_at: incoming.timestamp,
         updated_at: now,

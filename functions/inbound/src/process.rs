@@ -6,18 +6,17 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use gestor_shared::domain::TenantId;
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::inbound::{ENVELOPE_VERSION, InboundEnvelope};
-use gestor_shared::normalize::{self, IncomingMessage, Normalized, StatusUpdate};
+use gestor_shared::normalize::{self, IncomingMessage, Normalized};
 use gestor_shared::ports::queue::SEND_BATCH_LIMIT;
 use gestor_shared::ports::{OutgoingMessage, TableError};
 use gestor_shared::repo::arrivals::{Arrival, Landing, Owed, Placement};
 use gestor_shared::repo::contacts::Identity;
-use gestor_shared::repo::messages::{
-    Change, Direction, Message, MessageFailure, MessageStatus, Reaction, StatusChange,
-};
+use gestor_shared::repo::messages::{Direction, Message};
 
+use crate::changes::{Arrived, IfUnknown};
 use crate::events::DomainEvent;
 use crate::media::MediaJob;
-use crate::{Inbound, UNKNOWN_TARGET_WINDOW, message};
+use crate::{Inbound, deferred, message};
 
 /// Why an update must be received again (and, after the queue's bound, dead-lettered).
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +27,9 @@ pub enum RetryLater {
     NewerVersion(u32),
     #[error("storage failed: {0}")]
     Storage(String),
-    #[error("the message this update refers to is not stored yet")]
-    TargetNotYetKnown,
 }
 
-fn storage(e: impl std::fmt::Display) -> RetryLater {
+pub(crate) fn storage(e: impl std::fmt::Display) -> RetryLater {
     RetryLater::Storage(e.to_string())
 }
 
@@ -41,6 +38,8 @@ fn storage(e: impl std::fmt::Display) -> RetryLater {
 pub enum Outcome {
     Stored,
     Repeated,
+    /// About a message not stored yet: kept until it arrives.
+    Parked,
     Unroutable,
     Dropped(&'static str),
 }
@@ -85,20 +84,6 @@ impl Inbound {
     ) -> Result<Outcome, RetryLater> {
         match update {
             Normalized::Message(incoming) => self.store_message(tenant, account, envelope, incoming).await,
-            Normalized::Status(status) => self.apply_status(tenant, envelope, status).await,
-            Normalized::Reaction(reaction) => self.apply_reaction(tenant, envelope, reaction).await,
-            Normalized::Deleted { channel_message_id, .. } => {
-                match self
-                    .messages
-                    .mark_deleted(tenant, envelope.channel, &channel_message_id)
-                    .await
-                    .map_err(storage)?
-                {
-                    Change::Applied(_) => Ok(Outcome::Stored),
-                    Change::Stale => Ok(Outcome::Repeated),
-                    Change::Unknown => self.unknown_target(envelope),
-                }
-            }
             Normalized::ReadUpTo { channel, customer_id, watermark, .. } => {
                 let identity = Identity { channel: channel.as_str().to_owned(), external_id: customer_id };
                 let Some(contact) = self.contacts.id_by_identity(tenant, &identity).await.map_err(storage)?
@@ -116,6 +101,14 @@ impl Inbound {
                 }
             }
             Normalized::Ignored { .. } => Ok(Outcome::Dropped("ignored")),
+            change => {
+                let arrived = Arrived {
+                    channel: envelope.channel,
+                    customer: envelope.sender_id.as_deref(),
+                    received_at: envelope.received_at,
+                };
+                self.change_message(tenant, &arrived, change, IfUnknown::Park).await
+            }
         }
     }
 
@@ -153,10 +146,14 @@ impl Inbound {
             })
             .await
             .map_err(storage)?;
-        let (outcome, owed) = match landing {
-            Landing::Stored { owed, .. } => (Outcome::Stored, owed),
-            Landing::Repeated { owed } => (Outcome::Repeated, owed),
+        let (outcome, owed, parked) = match landing {
+            Landing::Stored { owed, parked, .. } => (Outcome::Stored, owed, parked),
+            Landing::Repeated { owed, parked } => (Outcome::Repeated, owed, parked),
         };
+        // Before what is owed: an unsend parked for this message also cancels its download.
+        if let Some(parked) = parked {
+            self.apply_parked(tenant, incoming.channel, &incoming.channel_message_id, parked).await?;
+        }
         if !owed.is_empty() {
             self.send_owed(owed).await?;
             self.arrivals
@@ -199,7 +196,7 @@ impl Inbound {
         let mut by_queue: Vec<(String, Vec<OutgoingMessage>)> = Vec::new();
         for item in owed {
             let queue = match item.to.as_str() {
-                MediaJob::QUEUE => self.media_queue.clone(),
+                deferred::QUEUE => self.deferred_queue.clone(),
                 _ => self.automation_queue.clone(),
             };
             let message = OutgoingMessage::new(item.id, item.body);
@@ -220,85 +217,5 @@ impl Inbound {
             }
         }
         Ok(())
-    }
-
-    async fn apply_status(
-        &self,
-        tenant: &TenantId,
-        envelope: &InboundEnvelope,
-        update: StatusUpdate,
-    ) -> Result<Outcome, RetryLater> {
-        let status = message::status_of(update.status);
-        let error = update.error.as_ref().map(|e| MessageFailure {
-            code: e.code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
-            title: e.title.clone().unwrap_or_default(),
-        });
-        let error = if status == MessageStatus::Failed { error } else { None };
-        match self
-            .messages
-            .advance_status(
-                tenant,
-                update.channel,
-                &update.channel_message_id,
-                status,
-                error,
-                update.timestamp,
-            )
-            .await
-            .map_err(storage)?
-        {
-            StatusChange::Moved(_) => Ok(Outcome::Stored),
-            StatusChange::Stale => Ok(Outcome::Repeated),
-            StatusChange::Unknown => self.unknown_target(envelope),
-        }
-    }
-
-    async fn apply_reaction(
-        &self,
-        tenant: &TenantId,
-        envelope: &InboundEnvelope,
-        reaction: normalize::Reaction,
-    ) -> Result<Outcome, RetryLater> {
-        let from = match reaction.direction {
-            normalize::Direction::Out => "business".to_owned(),
-            normalize::Direction::In => {
-                let identity = Identity {
-                    channel: reaction.channel.as_str().to_owned(),
-                    external_id: reaction.customer_id.clone(),
-                };
-                match self.contacts.id_by_identity(tenant, &identity).await.map_err(storage)? {
-                    Some(id) => id.to_string(),
-                    None => return self.unknown_target(envelope),
-                }
-            }
-        };
-        let target = &reaction.target_channel_message_id;
-        let change = match &reaction.emoji {
-            Some(emoji) => {
-                let recorded = Reaction { emoji: emoji.clone(), from, at: reaction.timestamp };
-                self.messages.add_reaction(tenant, reaction.channel, target, &recorded).await
-            }
-            None => {
-                self.messages
-                    .remove_reaction(tenant, reaction.channel, target, &from, reaction.timestamp)
-                    .await
-            }
-        };
-        match change.map_err(storage)? {
-            Change::Applied(_) => Ok(Outcome::Stored),
-            Change::Stale => Ok(Outcome::Repeated),
-            Change::Unknown => self.unknown_target(envelope),
-        }
-    }
-
-    /// An update about a message not stored (yet): retried while it may still be racing the
-    /// message, then dropped — it never creates a message by itself.
-    fn unknown_target(&self, envelope: &InboundEnvelope) -> Result<Outcome, RetryLater> {
-        if self.now() - envelope.received_at < UNKNOWN_TARGET_WINDOW {
-            Err(RetryLater::TargetNotYetKnown)
-        } else {
-            tracing::warn!(channel = %envelope.channel, "update about an unknown message dropped after the retry window");
-            Ok(Outcome::Dropped("unknown message"))
-        }
     }
 }

@@ -24,7 +24,7 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 
 struct World {
     inbound: Inbound,
-    media: crate::MediaFetcher,
+    deferred: crate::Deferred,
     backend: Backend,
     tenant: TenantId,
     now: Arc<Mutex<OffsetDateTime>>,
@@ -67,11 +67,11 @@ async fn world_with(settings: Settings) -> World {
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(clock.clone())
         .with_metrics(Metrics::with_sink(metrics.clone()));
-    let media = crate::MediaFetcher::new(&backend, &settings)
+    let deferred = crate::Deferred::new(&backend, &settings)
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(clock)
         .with_metrics(Metrics::with_sink(metrics.clone()));
-    World { inbound, media, backend, tenant, now, metrics, _dir: dir }
+    World { inbound, deferred, backend, tenant, now, metrics, _dir: dir }
 }
 
 fn whatsapp_message(id: &str, from: &str, ts: i64, body: Value) -> InboundEnvelope {
@@ -149,13 +149,13 @@ impl World {
         all
     }
 
-    /// Runs the media consumer over what its queue shows now; answers how many jobs it took.
-    async fn fetch_media(&self) -> usize {
+    /// Runs the deferred consumer over what its queue shows now; answers how many jobs it took.
+    async fn run_deferred(&self) -> usize {
         let visibility = std::time::Duration::from_secs(720);
         gestor_shared::worker::poll_once(
             self.backend.queue.as_ref(),
-            "media",
-            &self.media,
+            "deferred",
+            &self.deferred,
             visibility,
             std::time::Duration::ZERO,
         )
@@ -265,7 +265,7 @@ async fn messages_are_ordered_by_the_channels_time_not_arrival() {
 }
 
 #[tokio::test]
-async fn statuses_only_move_forward_and_wait_for_their_message_a_bounded_time() {
+async fn statuses_only_move_forward_and_an_early_one_waits_parked_a_bounded_time() {
     let w = world().await;
     // An echo from the business app gives an outbound message to follow.
     let mut echo = whatsapp_message(
@@ -296,15 +296,26 @@ async fn statuses_only_move_forward_and_wait_for_their_message_a_bounded_time() 
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].status, MessageStatus::Read);
 
-    // A status for a message not stored yet is retried while it may be racing the send...
+    // A status for a message never stored (sent from another tool) is parked, not retried in
+    // its record, so the customer's next message is not held back...
     let early = whatsapp_status("wamid.NOT_YET", "delivered", 1_795_860_030, "5215512345678");
-    assert_eq!(w.deliver(std::slice::from_ref(&early)).await, vec!["m0"]);
+    let next = whatsapp_message(
+        "wamid.IN2",
+        "5215512345678",
+        1_795_860_040,
+        json!({"type": "text", "text": {"body": "ok"}}),
+    );
+    assert!(w.deliver(&[early, next]).await.is_empty());
+    assert_eq!(w.messages().await.len(), 2);
     // ...and dropped once the window is over, creating nothing.
-    if let Ok(mut now) = w.now.lock() {
-        *now = datetime!(2026-11-28 10:30:00 UTC);
+    for _ in 0..4 {
+        w.advance(time::Duration::minutes(15));
+        assert_eq!(w.run_deferred().await, 1, "checked again every 15 minutes");
     }
-    assert!(w.deliver(&[early]).await.is_empty());
-    assert_eq!(w.messages().await.len(), 1);
+    w.advance(time::Duration::minutes(15));
+    assert_eq!(w.run_deferred().await, 0, "dropped: no more checks");
+    assert_eq!(w.metrics.points("InboundParkedDropped").len(), 1);
+    assert_eq!(w.messages().await.len(), 2);
 }
 
 #[tokio::test]
@@ -453,4 +464,5 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
 mod doubles;
 mod media;
 mod owed;
+mod parking;
 mod requests;

@@ -92,7 +92,7 @@ impl Gateway {
         let channels = gestor_channels::Channels::from_settings(named("channels"), settings)
             .map_err(|e| anyhow::anyhow!("setting up the channels function: {e}"))?;
         let dispatched: Vec<Box<dyn Function>> = vec![
-            Box::new(gestor_contacts::Contacts::new(named("contacts"))),
+            Box::new(gestor_contacts::Contacts::new(named("contacts"), backend.files.clone())),
             Box::new(gestor_members::Members::new(named("members"))),
             Box::new(gestor_audit::Audit::new(named("audit"))),
             Box::new(gestor_conversations::Conversations::new(named("conversations"), backend.files.clone())),

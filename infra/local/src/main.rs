@@ -36,7 +36,7 @@ async fn provision() -> anyhow::Result<()> {
 /// fixed: `gestor-local redrive inbound`. On the embedded backend the server must be stopped
 /// (the database is opened by one process at a time).
 async fn redrive(queue: Option<String>) -> anyhow::Result<()> {
-    let name = queue.context("name the queue: inbound, outbound, automation, privacy or media")?;
+    let name = queue.context("name the queue: inbound, outbound, automation, privacy or deferred")?;
     let spec = gestor_shared::resources::QUEUES
         .into_iter()
         .find(|q| q.name == name)
@@ -57,7 +57,7 @@ async fn redrive(queue: Option<String>) -> anyhow::Result<()> {
                     "inbound" => settings.inbound_queue_url.clone(),
                     "outbound" => settings.outbound_queue_url.clone(),
                     "automation" => settings.automation_queue_url.clone(),
-                    "media" => settings.media_queue_url.clone(),
+                    "deferred" => settings.deferred_queue_url.clone(),
                     _ => settings.privacy_queue_url.clone(),
                 };
                 // Dead-letter queues are named after their queue (shared/src/resources.rs).

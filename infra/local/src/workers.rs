@@ -17,12 +17,12 @@ pub fn start(backend: &Backend, settings: &Settings) -> anyhow::Result<Vec<&'sta
     let inbound = gestor_inbound::Inbound::new(backend, settings)
         .map_err(|e| anyhow::anyhow!("setting up the inbound worker: {e}"))?;
     let inbound: Arc<dyn Consumer> = Arc::new(inbound);
-    let media = gestor_inbound::MediaFetcher::new(backend, settings)
-        .map_err(|e| anyhow::anyhow!("setting up the media worker: {e}"))?;
-    let media: Arc<dyn Consumer> = Arc::new(media);
+    let deferred = gestor_inbound::Deferred::new(backend, settings)
+        .map_err(|e| anyhow::anyhow!("setting up the deferred worker: {e}"))?;
+    let deferred: Arc<dyn Consumer> = Arc::new(deferred);
     let consumers = vec![
         (inbound, settings.inbound_queue_url.clone(), gestor_shared::resources::INBOUND),
-        (media, settings.media_queue_url.clone(), gestor_shared::resources::MEDIA),
+        (deferred, settings.deferred_queue_url.clone(), gestor_shared::resources::DEFERRED),
     ];
     let mut names = Vec::new();
     for (consumer, address, spec) in consumers {

@@ -18,7 +18,7 @@ use super::{Unit, flag, items, name_of, number, object, text, unix_time};
 use crate::inbound::InboundEnvelope;
 
 /// Events that are not about a message, named in the reason they are ignored.
-const OTHER_EVENTS: &str = "referral message_edit optin account_linking pass_thread_control take_thread_control \
+const OTHER_EVENTS: &str = "referral optin account_linking pass_thread_control take_thread_control \
     request_thread_control policy_enforcement app_roles messaging_feedback";
 
 pub(super) fn normalize(env: &InboundEnvelope, event: &Value) -> Vec<Normalized> {
@@ -33,6 +33,12 @@ pub(super) fn normalize(env: &InboundEnvelope, event: &Value) -> Vec<Normalized>
     let customer = sender.or_else(|| env.sender_id.clone());
     if let Some(reaction) = object(event, "reaction") {
         return vec![self::reaction(env, reaction, customer, at)];
+    }
+    if let Some(edit) = object(event, "message_edit") {
+        return vec![match text(edit, "mid") {
+            Some(mid) => Normalized::Edited { channel_message_id: mid, text: text(edit, "text"), at },
+            None => Normalized::ignored(format!("{} message_edit without the message it edits", env.channel)),
+        }];
     }
     let mut out = Vec::new();
     if let Some(delivery) = object(event, "delivery") {
@@ -473,6 +479,19 @@ mod tests {
         assert!(matches!(one(messenger(unreact)), Normalized::Reaction(r) if r.emoji.is_none()));
         let bare = json!({"sender": {"id": PSID}, "delivery": {"watermark": 1795859999000_i64}});
         assert!(matches!(one(messenger(bare)), Normalized::Ignored { .. }));
+    }
+
+    #[test]
+    fn messenger_and_instagram_edits_name_the_message_and_its_new_text() {
+        let edit = json!({"sender": {"id": PSID}, "recipient": {"id": "1"}, "timestamp": 1795860020000_i64,
+                          "message_edit": {"mid": "m_IN1", "text": "mejor el viernes", "num_edit": 1}});
+        let expected = Normalized::Edited {
+            channel_message_id: "m_IN1".into(),
+            text: Some("mejor el viernes".into()),
+            at: datetime!(2026-11-28 10:00:20 UTC),
+        };
+        assert_eq!(one(messenger(edit.clone())), expected);
+        assert_eq!(one(instagram(edit)), expected);
     }
 
     #[test]

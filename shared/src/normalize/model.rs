@@ -41,6 +41,14 @@ pub enum Normalized {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// The sender edited a message (WhatsApp `edit`, Messenger and Instagram `message_edit`):
+    /// `text` is the new text or caption.
+    Edited {
+        channel_message_id: String,
+        text: Option<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// An update deliberately not stored; `reason` says why (it names kinds and ids, never
     /// customer text).
     Ignored { reason: String },
@@ -56,6 +64,7 @@ impl Normalized {
             Self::ReadUpTo { .. } => "read_up_to".to_owned(),
             Self::Reaction(_) => "reaction".to_owned(),
             Self::Deleted { .. } => "deleted".to_owned(),
+            Self::Edited { .. } => "edited".to_owned(),
             Self::Ignored { .. } => "ignored".to_owned(),
         }
     }

@@ -115,6 +115,7 @@ fn message(
     match kind.as_deref() {
         Some("reaction") => return reaction(env, m, (customer.external_id, direction), id, timestamp),
         Some("revoke" | "revoked") => return revoke(m, id, timestamp),
+        Some("edit") => return edit(m, id, timestamp),
         Some("system") if object(m, "system").is_some_and(is_revoke_notice) => {
             return revoke(m, id, timestamp);
         }
@@ -142,6 +143,25 @@ fn revoke(m: &Value, id: String, at: time::OffsetDateTime) -> Normalized {
         })
         .unwrap_or(id);
     Normalized::Deleted { channel_message_id: target, at }
+}
+
+/// WhatsApp `edit` (`edit.original_message_id`, and the message as it now reads in
+/// `edit.message`): its text, or the caption of its media.
+fn edit(m: &Value, id: String, at: time::OffsetDateTime) -> Normalized {
+    let body = object(m, "edit");
+    let Some(target) = body.and_then(|e| text(e, "original_message_id")) else {
+        return Normalized::ignored(format!(
+            "whatsapp edit {} without the message it edits",
+            name_of(Some(&id))
+        ));
+    };
+    let new = body.and_then(|e| object(e, "message"));
+    let new_text = new.and_then(|n| {
+        let kind = text(n, "type").unwrap_or_else(|| "text".into());
+        let part = object(n, &kind)?;
+        text(part, "body").or_else(|| text(part, "caption"))
+    });
+    Normalized::Edited { channel_message_id: target, text: new_text, at }
 }
 
 /// WhatsApp `reaction` (`message_id` reacted to; no `emoji` when the reaction is removed).
@@ -276,6 +296,29 @@ mod tests {
         let broken =
             wa_message(json!({"from": CUSTOMER, "id": "wamid.R3", "type": "reaction", "reaction": {}}));
         assert!(matches!(one(normalize(&broken)), Normalized::Ignored { .. }));
+    }
+
+    #[test]
+    fn edits_name_the_original_with_its_new_text_or_caption() {
+        let edit = wa_message(
+            json!({"from": CUSTOMER, "id": "wamid.EDIT", "timestamp": "1795859970", "type": "edit",
+            "edit": {"original_message_id": "wamid.ORIG", "message": {"type": "text", "text": {"body": "mañana a las 5"}}}}),
+        );
+        assert_eq!(
+            one(normalize(&edit)),
+            Normalized::Edited {
+                channel_message_id: "wamid.ORIG".into(),
+                text: Some("mañana a las 5".into()),
+                at: datetime!(2026-11-28 09:59:30 UTC)
+            }
+        );
+        let caption = wa_message(
+            json!({"from": CUSTOMER, "id": "wamid.EDIT2", "timestamp": "1795859971", "type": "edit",
+            "edit": {"original_message_id": "wamid.IMG", "message": {"type": "image", "image": {"id": "77", "caption": "talla L"}}}}),
+        );
+        assert!(
+            matches!(one(normalize(&caption)), Normalized::Edited { channel_message_id, text: Some(t), .. } if channel_message_id == "wamid.IMG" && t == "talla L")
+        );
     }
 
     #[test]

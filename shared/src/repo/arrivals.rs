@@ -4,8 +4,9 @@
 //! message and a crash or a failed send after the write loses nothing.
 //!
 //! Cost. The message's claim, the customer's identity claim, the customer pointer (the
-//! shortcut from the customer's channel id on the account to their contact and conversation)
-//! and the claim of a replied-to message are read in one `BatchGetItem`. A known customer's
+//! shortcut from the customer's channel id on the account to their contact and conversation),
+//! what was parked under the message's id and the claim of a replied-to message are read in
+//! one `BatchGetItem`. A known customer's
 //! message is then one read of the conversation and the transaction; a repeat stops at the
 //! batch read.
 //!
@@ -26,6 +27,7 @@ use super::conversations::{
 use super::conversations_keys::{self, CONVERSATION_ID};
 use super::messages::Message;
 use super::messages_keys;
+use super::parked::{Parked, parked_key};
 use crate::domain::{Phone, TenantId};
 use crate::ids::{ChannelAccountId, ContactId, MessageId};
 use crate::inbound::Channel;
@@ -77,10 +79,11 @@ pub struct Placement<'a> {
 
 #[derive(Debug)]
 pub enum Landing {
-    /// Stored now; `owed` is recorded on its claim until [`ArrivalRepo::settle`].
-    Stored { message: Box<Message>, owed: Vec<Owed> },
-    /// Stored before: what the earlier attempt has not settled.
-    Repeated { owed: Vec<Owed> },
+    /// Stored now; `owed` is recorded on its claim until [`ArrivalRepo::settle`], and
+    /// `parked` holds the updates that came before it, for the caller to apply and clear.
+    Stored { message: Box<Message>, owed: Vec<Owed>, parked: Option<Parked> },
+    /// Stored before: what the earlier attempt has not settled or applied.
+    Repeated { owed: Vec<Owed>, parked: Option<Parked> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,12 +135,14 @@ impl ArrivalRepo {
         let identity_key = contacts_keys::identity_claim(tenant, channel, arrival.customer_id);
         let pointer_key = conversations_keys::customer(tenant, arrival.account.as_str(), arrival.customer_id);
         let reply_key = arrival.reply_to.map(|id| messages_keys::channel_claim(tenant, channel, id));
-        let mut wanted = vec![claim.clone(), identity_key, pointer_key.clone()];
+        let parked_key = parked_key(tenant, arrival.channel, arrival.channel_message_id);
+        let mut wanted = vec![claim.clone(), identity_key, pointer_key.clone(), parked_key.clone()];
         wanted.extend(reply_key.clone());
         let found = self.table.batch_get(&wanted).await?;
         let read = |key: &Key| found.iter().find(|item| Key::of(item).as_ref() == Some(key));
+        let parked = read(&parked_key).and_then(Parked::from_item);
         if let Some(existing) = read(&claim) {
-            return Ok(Landing::Repeated { owed: owed_of(existing) });
+            return Ok(Landing::Repeated { owed: owed_of(existing), parked });
         }
         let reply_to = reply_key
             .as_ref()
@@ -202,12 +207,12 @@ impl ArrivalRepo {
             let claim_op = ops.len();
             ops.push(TxOp::Put { item: claim_item, condition: Some(Condition::NotExists) });
             match self.table.transact(ops).await {
-                Ok(()) => return Ok(Landing::Stored { message: Box::new(message), owed }),
+                Ok(()) => return Ok(Landing::Stored { message: Box::new(message), owed, parked }),
                 Err(TableError::TransactionCanceled { failed }) => {
                     if failed.get(claim_op).copied().unwrap_or(false) {
                         // A concurrent delivery stored it first: it owns what is owed.
                         let owed = self.table.get(&claim).await?.map(|c| owed_of(&c)).unwrap_or_default();
-                        return Ok(Landing::Repeated { owed });
+                        return Ok(Landing::Repeated { owed, parked: None });
                     }
                     // The contact, the thread or the conversation changed since they were
                     // read: read them again, the long way.

@@ -203,6 +203,10 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     /// Unsent by the customer: its text and media are gone, the place in the thread stays.
     pub deleted: bool,
+    /// When the sender last edited it (`text` is the latest); absent if never edited.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub edited_at: Option<OffsetDateTime>,
     /// The member who sent it (outbound from the CRM).
     pub sent_by: Option<MemberId>,
     /// For inbound messages, the channel's timestamp: the order of the conversation.
@@ -280,6 +284,12 @@ fn removed_at(item: &Item, from: &str) -> Option<OffsetDateTime> {
 
 fn unreacted(item: &Item) -> Map<String, Value> {
     item.get(UNREACTED).and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// Where the downloaded file of a message's media is kept in the bucket: one object per
+/// message, so a retried download overwrites and an unsend knows what to delete.
+pub fn media_file_key(tenant: &TenantId, message_id: &MessageId) -> String {
+    format!("{tenant}/media/{message_id}")
 }
 
 #[derive(Clone)]
@@ -514,6 +524,32 @@ impl MessageRepo {
                     .set("media", Value::Null)
                     .set("details", Value::Null),
             ))
+        })
+        .await
+    }
+
+    /// The sender edited the message at `at`: its text (and a media caption) become `text`.
+    /// An edit older than the last one applied, or of an unsent message, changes nothing.
+    pub async fn edit(
+        &self,
+        tenant: &TenantId,
+        channel: Channel,
+        channel_message_id: &str,
+        text: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Change, MessageError> {
+        self.modify(tenant, channel, channel_message_id, |message, _| {
+            if message.deleted || message.edited_at.is_some_and(|last| last >= at) {
+                return Ok(None);
+            }
+            let mut update = Update::default()
+                .set("text", text.map_or(Value::Null, |t| t.into()))
+                .set("edited_at", rfc3339(at)?);
+            if let Some(media) = &message.media {
+                let media = Media { caption: text.map(str::to_owned), ..media.clone() };
+                update = update.set("media", json(&media)?);
+            }
+            Ok(Some(update))
         })
         .await
     }

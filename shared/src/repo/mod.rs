@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod members;
 pub mod messages;
 mod messages_keys;
+pub mod parked;
 pub mod personal;
 pub mod tenants;
 

@@ -28,7 +28,32 @@ pub async fn keys_of_subject(
     tenant: &TenantId,
     subject_id: &str,
 ) -> Result<Vec<Key>, TableError> {
-    let mut keys = Vec::new();
+    Ok(items_of_subject(table, tenant, subject_id).await?.iter().filter_map(Key::of).collect())
+}
+
+/// The bucket objects of this subject's items: the downloaded media of their messages.
+pub async fn files_of_subject(
+    table: &dyn Table,
+    tenant: &TenantId,
+    subject_id: &str,
+) -> Result<Vec<String>, TableError> {
+    let items = items_of_subject(table, tenant, subject_id).await?;
+    let prefix = format!("{tenant}/");
+    Ok(items
+        .iter()
+        .filter_map(|item| item.get("media")?.get("file_key")?.as_str().map(str::to_owned))
+        // Only under the tenant's own prefix, whatever an item says.
+        .filter(|key| key.starts_with(&prefix))
+        .collect())
+}
+
+/// Every item holding this subject's data, as the subject index projects it (whole).
+async fn items_of_subject(
+    table: &dyn Table,
+    tenant: &TenantId,
+    subject_id: &str,
+) -> Result<Vec<Item>, TableError> {
+    let mut items = Vec::new();
     let mut start = None;
     loop {
         let page = table
@@ -38,10 +63,10 @@ pub async fn keys_of_subject(
                     .start_after(start),
             )
             .await?;
-        keys.extend(page.items.iter().filter_map(Key::of));
+        items.extend(page.items);
         match page.last_key {
             Some(last) => start = Some(last),
-            None => return Ok(keys),
+            None => return Ok(items),
         }
     }
 }

@@ -15,7 +15,14 @@ struct World {
 async fn world() -> World {
     let (core, dir) = embedded_core();
     World {
-        contacts: gestor_contacts::Contacts::new(core.clone()),
+        contacts: gestor_contacts::Contacts::new(
+            core.clone(),
+            std::sync::Arc::new(gestor_shared::adapters::local_files::LocalFiles::new(
+                dir.path().join("files"),
+                "http://127.0.0.1:0",
+                b"k".to_vec(),
+            )),
+        ),
         audit: gestor_audit::Audit::new(core.clone()),
         members: gestor_members::Members::new(core),
         _dir: dir,

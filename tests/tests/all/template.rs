@@ -32,7 +32,7 @@ fn crate_routes() -> BTreeMap<&'static str, &'static [Route]> {
         ("webhooks", gestor_webhooks::ROUTES),
         // Queue consumers: no routes.
         ("inbound", &[]),
-        ("media", &[]),
+        ("deferred", &[]),
     ])
 }
 

@@ -33,6 +33,7 @@ fn message(c: &Conversation, direction: Direction, wamid: &str, created_at: Offs
         reply_to: None,
         reactions: vec![],
         deleted: false,
+        edited_at: None,
         sent_by: None,
         created_at,
         updated_at: created_at,

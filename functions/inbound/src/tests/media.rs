@@ -63,7 +63,7 @@ async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
     assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
     assert!(graph_requests(&graph).await.is_empty(), "nothing downloaded on the conversation's path");
     assert_eq!(w.messages().await[0].media.as_ref().and_then(|m| m.file_key.clone()), None);
-    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.run_deferred().await, 1);
     let expected = vec![
         ("GET".to_owned(), format!("/{media_id}"), "Bearer token".to_owned()),
         ("GET".to_owned(), format!("/download/{media_id}"), "Bearer token".to_owned()),
@@ -86,7 +86,7 @@ async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
 
     // Redelivered: stored before and owing nothing, so nothing is fetched again.
     assert!(w.deliver(&[image("wamid.IMG1", media_id)]).await.is_empty());
-    assert_eq!(w.fetch_media().await, 0);
+    assert_eq!(w.run_deferred().await, 0);
     assert_eq!(graph_requests(&graph).await.len(), 2, "no second download");
     assert_eq!(w.messages().await.len(), 1);
     assert!(w.metrics.points("InboundMediaFailed").is_empty());
@@ -117,23 +117,23 @@ async fn a_failing_download_never_holds_back_the_next_message_and_ends_after_its
     );
 
     // The Graph 5xx: sent again 15 s later, then 30 s, doubling.
-    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.run_deferred().await, 1);
     assert_eq!(graph_requests(&graph).await.len(), 1);
-    assert_eq!(w.fetch_media().await, 0, "delayed, not visible yet");
+    assert_eq!(w.run_deferred().await, 0, "delayed, not visible yet");
     w.advance(time::Duration::seconds(16));
-    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.run_deferred().await, 1);
     assert_eq!(graph_requests(&graph).await.len(), 2);
     w.advance(time::Duration::seconds(16));
-    assert_eq!(w.fetch_media().await, 0, "the second delay is longer");
+    assert_eq!(w.run_deferred().await, 0, "the second delay is longer");
     assert!(w.metrics.points("InboundMediaFailed").is_empty());
 
     // Past the window (the update was received at 10:00:00): kept without its file.
     w.advance(time::Duration::hours(1));
-    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.run_deferred().await, 1);
     assert_eq!(graph_requests(&graph).await.len(), 3);
     assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
     w.advance(time::Duration::hours(1));
-    assert_eq!(w.fetch_media().await, 0, "given up: not tried again");
+    assert_eq!(w.run_deferred().await, 0, "given up: not tried again");
     let image =
         w.messages().await.into_iter().find(|m| m.channel_message_id.as_deref() == Some("wamid.IMG2"));
     assert_eq!(image.and_then(|m| m.media).and_then(|m| m.file_key), None);
@@ -164,7 +164,7 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
         )
     };
     assert!(w.deliver(&[attachment(format!("{}/cdn/photo.png?oh=sig", graph.uri()))]).await.is_empty());
-    assert_eq!(w.fetch_media().await, 1);
+    assert_eq!(w.run_deferred().await, 1);
     assert_eq!(graph_requests(&graph).await, vec![("GET".into(), "/cdn/photo.png".into(), String::new())]);
     let media = w.messages().await[0].media.clone().unwrap_or_default();
     assert_eq!(media.size, Some(3));
@@ -177,8 +177,43 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
         p["message"]["mid"] = json!("m_img2");
     }
     assert!(w.deliver(&[plain]).await.is_empty());
-    assert_eq!(w.fetch_media().await, 1);
-    assert_eq!(w.fetch_media().await, 0, "not sent again");
+    assert_eq!(w.run_deferred().await, 1);
+    assert_eq!(w.run_deferred().await, 0, "not sent again");
     assert_eq!(graph_requests(&graph).await.len(), 1);
     assert_eq!(w.metrics.points("InboundMediaFailed").len(), 1);
+}
+
+#[tokio::test]
+async fn an_unsend_or_revoke_removes_the_downloaded_file_from_the_bucket() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (w, graph) = world_on_graph().await;
+    let download = format!("{}/download/77", graph.uri());
+    Mock::given(method("GET"))
+        .and(path("/77"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"url": download, "mime_type": "image/jpeg", "id": "77"})),
+        )
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/download/77"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"jpeg".to_vec(), "image/jpeg"))
+        .mount(&graph)
+        .await;
+    assert!(w.deliver(&[image("wamid.IMG7", "77")]).await.is_empty());
+    assert_eq!(w.run_deferred().await, 1);
+    assert_eq!(w.backend.files.list("tienda-1/media/").await.unwrap_or_default().len(), 1);
+
+    let revoke = whatsapp_message(
+        "wamid.REV7",
+        "5215512345678",
+        1_795_860_050,
+        json!({"type": "revoke", "revoke": {"original_message_id": "wamid.IMG7"}}),
+    );
+    assert!(w.deliver(&[revoke]).await.is_empty());
+    let messages = w.messages().await;
+    assert!(messages[0].deleted && messages[0].media.is_none());
+    assert!(w.backend.files.list("tienda-1/").await.unwrap_or_default().is_empty(), "the file is gone too");
 }

@@ -6,5 +6,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     gestor_shared::logging::init();
     let settings = Settings::from_env()?;
     let backend = Backend::aws(&settings).await;
-    gestor_shared::worker::run_lambda(gestor_inbound::MediaFetcher::new(&backend, &settings)?).await
+    gestor_shared::worker::run_lambda(gestor_inbound::Deferred::new(&backend, &settings)?).await
 }

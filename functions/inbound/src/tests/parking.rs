@@ -1,0 +1,156 @@
+//! Updates that come before their message are parked, never retried in their record: the
+//! customer's later updates go on, the message's arrival applies them, and both orders end in
+//! the same state.
+
+use super::*;
+
+const CUSTOMER: &str = "5215512345678";
+
+fn text_message(id: &str, ts: i64, body: &str) -> InboundEnvelope {
+    whatsapp_message(id, CUSTOMER, ts, json!({"type": "text", "text": {"body": body}}))
+}
+
+fn edit(id: &str, target: &str, ts: i64, body: &str) -> InboundEnvelope {
+    whatsapp_message(
+        id,
+        CUSTOMER,
+        ts,
+        json!({"type": "edit", "edit": {"original_message_id": target, "message": {"type": "text", "text": {"body": body}}}}),
+    )
+}
+
+fn reaction(id: &str, target: &str, ts: i64, emoji: Option<&str>) -> InboundEnvelope {
+    let mut body = json!({"message_id": target});
+    if let Some(emoji) = emoji {
+        body["emoji"] = json!(emoji);
+    }
+    whatsapp_message(id, CUSTOMER, ts, json!({"type": "reaction", "reaction": body}))
+}
+
+fn revoke(id: &str, target: &str, ts: i64) -> InboundEnvelope {
+    whatsapp_message(id, CUSTOMER, ts, json!({"type": "revoke", "revoke": {"original_message_id": target}}))
+}
+
+/// A message as the inbox shows it, without what differs between two runs (ids, times of
+/// processing).
+fn state(message: &gestor_shared::repo::messages::Message) -> Value {
+    let mut value = serde_json::to_value(message).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        for volatile in ["id", "conversation_id", "contact_id", "updated_at"] {
+            map.remove(volatile);
+        }
+    }
+    if let Some(reactions) = value["reactions"].as_array_mut() {
+        for r in reactions {
+            r["from"] = json!("the customer");
+        }
+    }
+    value
+}
+
+/// Delivers `message` and `updates` in both orders, each in its own world, one update per
+/// batch as the queue would deliver them apart; answers the message's state in each.
+async fn both_orders(message: InboundEnvelope, updates: Vec<InboundEnvelope>) -> (Value, Value, World) {
+    let first = world().await;
+    assert!(first.deliver(std::slice::from_ref(&message)).await.is_empty());
+    for update in &updates {
+        assert!(first.deliver(std::slice::from_ref(update)).await.is_empty());
+    }
+    let after = world().await;
+    for update in &updates {
+        assert!(after.deliver(std::slice::from_ref(update)).await.is_empty(), "parked, not failed");
+    }
+    assert!(after.messages().await.is_empty(), "an update creates no message");
+    assert!(after.deliver(std::slice::from_ref(&message)).await.is_empty());
+    let one = first.messages().await;
+    let other = after.messages().await;
+    assert_eq!((one.len(), other.len()), (1, 1));
+    (state(&one[0]), state(&other[0]), after)
+}
+
+#[tokio::test]
+async fn an_edit_and_reactions_before_their_message_end_as_after_it() {
+    let updates = vec![
+        edit("wamid.E1", "wamid.M1", 1_795_860_030, "mejor el viernes a las 5"),
+        reaction("wamid.R1", "wamid.M1", 1_795_860_040, Some("👍")),
+        reaction("wamid.R2", "wamid.M1", 1_795_860_050, None),
+        reaction("wamid.R3", "wamid.M1", 1_795_860_060, Some("🙏")),
+        edit("wamid.E0", "wamid.M1", 1_795_860_020, "el jueves"),
+    ];
+    let (in_order, parked_first, w) =
+        both_orders(text_message("wamid.M1", 1_795_860_000, "el jueves a las 5"), updates).await;
+    assert_eq!(in_order, parked_first);
+    assert_eq!(in_order["text"], "mejor el viernes a las 5", "the latest edit wins: {in_order}");
+    assert_eq!(in_order["edited_at"], "2026-11-28T10:00:30Z");
+    assert_eq!(
+        in_order["reactions"],
+        json!([{"emoji": "🙏", "from": "the customer", "at": "2026-11-28T10:01:00Z"}])
+    );
+    assert!(w.metrics.points("InboundParked").len() >= 5);
+    // Applied and cleared: the expiry check finds nothing to drop.
+    w.advance(time::Duration::hours(2));
+    while w.run_deferred().await > 0 {}
+    assert!(w.metrics.points("InboundParkedDropped").is_empty());
+}
+
+#[tokio::test]
+async fn a_revoke_before_its_image_removes_it_and_its_file_is_never_fetched() {
+    let image = whatsapp_message(
+        "wamid.IMG9",
+        CUSTOMER,
+        1_795_860_000,
+        json!({"type": "image", "image": {"id": "4411", "mime_type": "image/jpeg", "caption": "mi dirección"}}),
+    );
+    let (in_order, parked_first, w) =
+        both_orders(image, vec![revoke("wamid.RV9", "wamid.IMG9", 1_795_860_010)]).await;
+    assert_eq!(in_order, parked_first);
+    assert_eq!(in_order["deleted"], true);
+    assert_eq!(in_order["text"], Value::Null);
+    assert_eq!(in_order["media"], Value::Null);
+    // The download it owed finds the message unsent: nothing fetched, nothing kept.
+    assert_eq!(w.run_deferred().await, 1);
+    assert!(w.backend.files.list("tienda-1/").await.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn statuses_before_an_echo_end_as_after_it() {
+    let mut echo = text_message("wamid.OUT7", 1_795_860_000, "¡Listo!");
+    if let Some(payload) = echo.payload.as_mut() {
+        payload["from"] = json!("525500000000");
+        payload["to"] = json!(CUSTOMER);
+    }
+    echo.field = "smb_message_echoes".into();
+    echo.kind = UpdateKind::Event;
+    echo.payload = Some(
+        json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+        "message_echoes": [{"from": "525500000000", "to": CUSTOMER, "id": "wamid.OUT7", "timestamp": "1795860000",
+                            "type": "text", "text": {"body": "¡Listo!"}}]}),
+    );
+    let updates = vec![
+        whatsapp_status("wamid.OUT7", "read", 1_795_860_020, CUSTOMER),
+        whatsapp_status("wamid.OUT7", "delivered", 1_795_860_010, CUSTOMER),
+    ];
+    let (in_order, parked_first, _) = both_orders(echo, updates).await;
+    assert_eq!(in_order, parked_first);
+    assert_eq!(in_order["status"], "read");
+}
+
+#[tokio::test]
+async fn a_parked_update_records_whose_data_it_is() {
+    let w = world().await;
+    assert!(w.deliver(&[text_message("wamid.A1", 1_795_860_000, "hola")]).await.is_empty());
+    assert!(w.deliver(&[reaction("wamid.R5", "wamid.LATER", 1_795_860_010, Some("❤"))]).await.is_empty());
+    let contacts = ContactRepo::new(w.backend.table.clone())
+        .list(&w.tenant, &ContactFilter::default(), 10, None)
+        .await
+        .map(|(c, _)| c)
+        .unwrap_or_default();
+    let keys = gestor_shared::repo::personal::keys_of_subject(
+        w.backend.table.as_ref(),
+        &w.tenant,
+        contacts[0].id.as_str(),
+    )
+    .await
+    .unwrap_or_default();
+    assert!(keys.iter().any(|k| k.sk == "PARKED"), "the parked reaction is the contact's data: {keys:?}");
+}
