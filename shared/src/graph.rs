@@ -22,6 +22,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::crypto::Secret;
+use crate::fetch_guard::{FetchPolicy, GuardedResolver};
 use crate::inbound::Channel;
 use crate::settings::Settings;
 
@@ -42,17 +43,6 @@ pub struct MediaFile {
     pub bytes: Bytes,
     /// The type the provider gave, when it gave one.
     pub mime_type: Option<String>,
-}
-
-/// Scheme, host and port (the scheme's default when absent) of a URL.
-fn origin(uri: &http::Uri) -> Option<(String, String, u16)> {
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let port = uri.port_u16().or(match scheme.as_str() {
-        "https" => Some(443),
-        "http" => Some(80),
-        _ => None,
-    })?;
-    Some((scheme, uri.host()?.to_ascii_lowercase(), port))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +94,15 @@ pub struct PhoneNumber {
     pub verified_name: Option<String>,
 }
 
+type Http = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
+
 #[derive(Clone)]
 pub struct GraphClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// The channels' APIs, at the base URLs an operator configured.
+    http: Http,
+    /// Media downloads, at URLs from webhooks and answers: public addresses only.
+    media_http: Http,
+    media_policy: FetchPolicy,
     meta_graph_url: String,
     tiktok_api_url: String,
     app_id: String,
@@ -121,6 +117,29 @@ impl std::fmt::Debug for GraphClient {
             .field("tiktok_api_url", &self.tiktok_api_url)
             .finish_non_exhaustive()
     }
+}
+
+fn http_client(policy: FetchPolicy, timeouts: Timeouts) -> Result<Http, GraphError> {
+    let mut tcp = HttpConnector::new_with_resolver(GuardedResolver { policy });
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(timeouts.connect));
+    // aws-lc-rs named explicitly: the provider the SDK already links, and no reliance on a
+    // process-wide default that nothing installs.
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(provider)
+        .map_err(|e| GraphError::Setup(e.to_string()))?
+        // Plain HTTP passes only what the policy lets through: an operator's base URL, or a
+        // loopback fake where allowed (`FetchPolicy::allows_url`).
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(Client::builder(TokioExecutor::new())
+        // Lambda freezes between invocations; an idle connection older than this is likely
+        // closed by the other end.
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector))
 }
 
 /// Graph ids (phone number, page, Instagram account, WABA) are decimal numbers; checking
@@ -170,28 +189,11 @@ impl GraphClient {
     }
 
     pub fn with_timeouts(settings: &Settings, timeouts: Timeouts) -> Result<Self, GraphError> {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(timeouts.connect));
-        // aws-lc-rs named explicitly: the provider the SDK already links, and no reliance on
-        // a process-wide default that nothing installs.
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| GraphError::Setup(e.to_string()))?
-            // Plain HTTP only reaches a base URL an operator configured (tests, a local
-            // emulator); no URL here comes from a tenant.
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http = Client::builder(TokioExecutor::new())
-            // Lambda freezes between invocations; an idle connection older than this is
-            // likely closed by the other end.
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let media_policy = FetchPolicy::media(settings.fetch_loopback);
         Ok(Self {
-            http,
+            http: http_client(FetchPolicy::OPERATOR, timeouts)?,
+            media_http: http_client(media_policy, timeouts)?,
+            media_policy,
             meta_graph_url: settings.meta_graph_url.trim_end_matches('/').to_owned(),
             tiktok_api_url: settings.tiktok_api_url.trim_end_matches('/').to_owned(),
             app_id: settings.meta_app_id.clone(),
@@ -353,31 +355,16 @@ impl GraphClient {
         url: &str,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<MediaFile, GraphError> {
-        if !self.may_download(url) {
-            return Err(GraphError::Invalid("a media URL must be https"));
+        let allowed = url.parse::<http::Uri>().is_ok_and(|uri| self.media_policy.allows_url(&uri));
+        if !allowed {
+            return Err(GraphError::Invalid("a media URL must be https to a public address"));
         }
-        let answer = self.send(Method::GET, url, headers, None, MAX_MEDIA, MEDIA_TIMEOUT).await?;
+        let answer =
+            self.send(&self.media_http, Method::GET, url, headers, None, MAX_MEDIA, MEDIA_TIMEOUT).await?;
         if !answer.status.is_success() {
             return Err(failure(answer.status, serde_json::from_slice::<Value>(&answer.body).ok().as_ref()));
         }
         Ok(MediaFile { bytes: answer.body, mime_type: answer.content_type })
-    }
-
-    /// Where media may be fetched from: any `https://` URL (the address comes from Meta's
-    /// signed webhook or Graph's answer, and the TLS stack checks the host), or — for tests
-    /// and local emulators only — a URL on the very origin (scheme, host and port) of the
-    /// configured `META_GRAPH_URL`, which an operator chose. Anything else (plain http
-    /// elsewhere, other schemes, no host) is refused before any connection.
-    fn may_download(&self, url: &str) -> bool {
-        let Ok(uri) = url.parse::<http::Uri>() else { return false };
-        if uri.host().is_none_or(str::is_empty) {
-            return false;
-        }
-        if uri.scheme_str() == Some("https") {
-            return true;
-        }
-        let Ok(graph) = self.meta_graph_url.parse::<http::Uri>() else { return false };
-        origin(&uri).is_some() && origin(&uri) == origin(&graph)
     }
 
     /// One request: its JSON answer on a 2xx, the refusal or failure otherwise.
@@ -388,7 +375,8 @@ impl GraphClient {
         headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
     ) -> Result<Value, GraphError> {
-        let answer = self.send(method, url, headers, body, MAX_ANSWER, self.total_timeout).await?;
+        let answer =
+            self.send(&self.http, method, url, headers, body, MAX_ANSWER, self.total_timeout).await?;
         let json = serde_json::from_slice::<Value>(&answer.body).ok();
         let status = answer.status;
         if status.is_success() {
@@ -398,8 +386,10 @@ impl GraphClient {
     }
 
     /// One request, its answer read whole up to `limit` bytes within `timeout`.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
+        http: &Http,
         method: Method,
         url: &str,
         headers: &[(HeaderName, HeaderValue)],
@@ -417,7 +407,11 @@ impl GraphClient {
             // Only a malformed URL gets here; the URL itself stays out of the message.
             .map_err(|_| GraphError::Setup("the provider's URL is not a valid URL".into()))?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| {
+            let response = http.request(request).await.map_err(|e| {
+                if refused_address(&e) {
+                    // Retrying cannot change where a name points for us.
+                    return GraphError::Invalid("the media host has no public address");
+                }
                 // hyper's error names its kind, never the URL.
                 let kind = if e.is_connect() { "no connection" } else { "request failed" };
                 GraphError::Unavailable(kind.into())
@@ -439,6 +433,20 @@ impl GraphClient {
             .await
             .map_err(|_| GraphError::Unavailable("timed out".into()))?
     }
+}
+
+/// Whether a request failed because the guarded resolver refused every address of its host.
+fn refused_address(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A provider's answer, read whole.
@@ -473,29 +481,63 @@ mod tests {
         assert_eq!(encode("ñ"), "%C3%B1");
     }
 
-    #[test]
-    fn media_comes_over_https_or_from_the_configured_graph_origin() {
+    fn client(fetch_loopback: bool, graph: &str) -> GraphClient {
         let mut settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
-        settings.meta_graph_url = "http://127.0.0.1:8080/v21.0".into();
-        let client = GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"));
-        for good in [
-            "https://lookaside.fbsbx.com/x?sig=1",
-            "http://127.0.0.1:8080/media/1",
-            "HTTP://127.0.0.1:8080/x",
+        settings.meta_graph_url = graph.into();
+        settings.fetch_loopback = fetch_loopback;
+        GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn media_is_never_fetched_from_an_internal_address_nor_by_a_redirect() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let fake = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/moved"))
+            .respond_with(
+                ResponseTemplate::new(302).insert_header("location", format!("{}/file", fake.uri())),
+            )
+            .mount(&fake)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/file"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(b"x".to_vec(), "image/png"))
+            .mount(&fake)
+            .await;
+        let port = fake.address().port();
+
+        // A deployed function: loopback refused by address, by name (after resolution), and
+        // the instance metadata address, each before any byte is sent.
+        let strict = client(false, &fake.uri());
+        for url in [
+            format!("http://127.0.0.1:{port}/file"),
+            format!("https://127.0.0.1:{port}/file"),
+            format!("https://localhost:{port}/file"),
+            "https://169.254.169.254/latest/meta-data/".to_owned(),
+            "http://lookaside.fbsbx.com/file".to_owned(),
         ] {
-            assert!(client.may_download(good), "{good}");
+            let refused = strict.attachment(&url).await;
+            assert!(matches!(refused, Err(GraphError::Invalid(_))), "{url}: {refused:?}");
         }
-        for bad in [
-            "http://lookaside.fbsbx.com/x",
-            "http://127.0.0.1:8081/x",
-            "http://localhost:8080/x",
-            "ftp://127.0.0.1:8080/x",
-            "file:///etc/passwd",
-            "/relative",
-            "",
-        ] {
-            assert!(!client.may_download(bad), "{bad}");
-        }
+        assert!(fake.received_requests().await.unwrap_or_default().is_empty(), "nothing reached the server");
+
+        // The local server's fakes: loopback allowed, a redirect still not followed.
+        let local = client(true, &fake.uri());
+        assert_eq!(
+            local.attachment(&format!("{}/file", fake.uri())).await.map(|f| f.bytes.len()).ok(),
+            Some(1)
+        );
+        let moved = local.attachment(&format!("{}/moved", fake.uri())).await;
+        assert!(matches!(moved, Err(GraphError::Unexpected(_))), "{moved:?}");
+        let paths: Vec<String> = fake
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect();
+        assert_eq!(paths, vec!["/file", "/moved"], "the redirect's target was never asked for");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct Settings {
     pub channel_token_keys: String,
     /// The function's name in logs (`AWS_LAMBDA_FUNCTION_NAME` in Lambda).
     pub function_name: String,
+    /// Media downloads may reach loopback addresses: the local server's fakes only, unless
+    /// `GESTOR_FETCH_LOOPBACK=false`; never in a deployed function (`fetch_guard`).
+    pub fetch_loopback: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for Settings {
             .field("deferred_queue_url", &self.deferred_queue_url)
             .field("privacy_queue_url", &self.privacy_queue_url)
             .field("function_name", &self.function_name)
+            .field("fetch_loopback", &self.fetch_loopback)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +125,7 @@ impl Settings {
             cursor_secret,
             channel_token_keys,
             function_name: or("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            fetch_loopback: dev_defaults && lookup("GESTOR_FETCH_LOOPBACK").as_deref() != Some("false"),
         })
     }
 }
