@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::adapters::{aws, dynamo, embedded, embedded_queue, embedded_table, local_files, s3, sqs};
+use crate::adapters::{aws, dynamo, embedded, embedded_queue, embedded_table, local_files, metered, s3, sqs};
 use crate::ports::{Files, Queue, Table};
 use crate::settings::Settings;
 
@@ -18,6 +18,11 @@ pub struct Backend {
 #[error("cannot open the embedded backend: {0}")]
 pub struct BackendError(String);
 
+/// Every table request is metered (`adapters::metered`), whichever adapter serves it.
+fn metered(table: Arc<dyn Table>) -> Arc<dyn Table> {
+    Arc::new(metered::Metered::new(table))
+}
+
 impl Backend {
     /// The AWS adapters, from the SDK's standard environment. Clients are built here once per
     /// cold start and shared by every invocation.
@@ -28,7 +33,10 @@ impl Backend {
     /// The AWS adapters over a given SDK configuration (the emulator's, in tests).
     pub fn aws_with(config: &aws_config::SdkConfig, settings: &Settings) -> Self {
         Self {
-            table: Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(config), &settings.table_name)),
+            table: metered(Arc::new(dynamo::DynamoTable::new(
+                aws::dynamodb_client(config),
+                &settings.table_name,
+            ))),
             queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(config))),
             files: Arc::new(s3::S3Files::new(aws::s3_client(config), &settings.bucket_name)),
         }
@@ -37,7 +45,7 @@ impl Backend {
     /// Only the table, for functions that need nothing else (a smaller cold start).
     pub async fn aws_table(settings: &Settings) -> Arc<dyn Table> {
         let config = aws::sdk_config().await;
-        Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name))
+        metered(Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name)))
     }
 
     /// The embedded adapters under `dir`: one database file for the table and the queues, and
@@ -48,7 +56,7 @@ impl Backend {
             embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
         let queue = embedded_queue::EmbeddedQueue::new(db).map_err(|e| BackendError(e.to_string()))?;
         let files = Self::embedded_files(dir, files_base_url, signing_key);
-        Ok(Self { table: Arc::new(table), queue: Arc::new(queue), files: Arc::new(files) })
+        Ok(Self { table: metered(Arc::new(table)), queue: Arc::new(queue), files: Arc::new(files) })
     }
 
     /// The embedded file store under `dir`; the local server also serves its presigned URLs.

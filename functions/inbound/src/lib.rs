@@ -16,6 +16,7 @@ mod routes;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gestor_shared::adapters::metered::measure;
 use gestor_shared::backend::Backend;
 use gestor_shared::crypto::KeyError;
 use gestor_shared::graph::GraphError;
@@ -123,7 +124,15 @@ impl Consumer for Inbound {
             }
             let receive = gestor_shared::worker::receive_count(record);
             let span = tracing::info_span!("inbound", function = "inbound", message_id = %id, receive);
-            let result = self.process_record(record).instrument(span).await;
+            let (result, usage) = measure(self.process_record(record).instrument(span)).await;
+            // What the update cost, for the bill: table requests and capacity units.
+            tracing::info!(
+                message_id = %id,
+                table_requests = usage.request_count(),
+                read_units = usage.read_units,
+                write_units = usage.write_units,
+                "update cost"
+            );
             if let Err(e) = result {
                 tracing::warn!(message_id = %id, cause = %e, "update not processed; it will be retried");
                 if !group.is_empty() {

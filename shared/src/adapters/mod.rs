@@ -10,6 +10,7 @@ pub mod embedded_eval;
 pub mod embedded_queue;
 pub mod embedded_table;
 pub mod local_files;
+pub mod metered;
 pub mod provision;
 pub mod s3;
 pub mod sqs;

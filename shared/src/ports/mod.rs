@@ -1,6 +1,7 @@
 //! Ports: the storage, queue and file operations the repositories and functions rely on.
 //! Each has an AWS adapter and an embedded one in `crate::adapters`.
 
+pub mod capacity;
 pub mod files;
 pub mod queue;
 pub mod table;

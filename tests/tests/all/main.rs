@@ -3,6 +3,7 @@
 //! it, and the local server driven over HTTP.
 
 mod audit;
+mod budget;
 mod inbound_flow;
 mod local_server;
 mod openapi;

@@ -1,0 +1,165 @@
+//! What an inbound message costs in AWS requests, on both adapters: the table requests and
+//! capacity units of the worker's path (metered by the table port), and its queue calls.
+//! Budgets: a new customer's first text message at most 8 table requests, a known customer's
+//! at most 5, a redelivery that reaches the worker at most 2; one event send at most.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use gestor_shared::adapters::metered::{Usage, measure};
+use gestor_shared::backend::Backend;
+use gestor_shared::crypto::{Secret, TokenCipher};
+use gestor_shared::domain::TenantId;
+use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateKind};
+use gestor_shared::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOutcome};
+use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::settings::Settings;
+use gestor_shared::worker::Consumer;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::local_server::local_settings;
+
+const PHONE_NUMBER_ID: &str = "106540352242922";
+
+/// Counts the sends a consumer makes.
+struct CountingQueue {
+    inner: Arc<dyn Queue>,
+    sends: AtomicUsize,
+}
+
+#[async_trait]
+impl Queue for CountingQueue {
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<SendOutcome, QueueError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
+        self.inner.send_batch(queue, messages).await
+    }
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.inner.receive(queue, max, visibility).await
+    }
+    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), QueueError> {
+        self.inner.ack(queue, receipt).await
+    }
+    async fn set_visibility(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), QueueError> {
+        self.inner.set_visibility(queue, receipt, after).await
+    }
+    async fn redrive(&self, from: &str, to: &str) -> Result<usize, QueueError> {
+        self.inner.redrive(from, to).await
+    }
+}
+
+fn text_message(id: &str) -> SqsEvent {
+    let envelope = InboundEnvelope {
+        v: ENVELOPE_VERSION,
+        channel: Channel::Whatsapp,
+        account_id: PHONE_NUMBER_ID.into(),
+        sender_id: Some("5215512345678".into()),
+        kind: UpdateKind::Message,
+        field: "messages".into(),
+        entry_id: Some("102290129340398".into()),
+        update_id: Some(id.into()),
+        received_at: time::OffsetDateTime::now_utc(),
+        profile: Some(json!({"profile": {"name": "María Núñez"}, "wa_id": "5215512345678"})),
+        payload: Some(json!({"from": "5215512345678", "id": id, "timestamp": "1795860000", "type": "text",
+                             "text": {"body": "Hola, ¿tienen envíos a Monterrey?"}})),
+        payload_ref: None,
+    };
+    let mut record = SqsMessage::default();
+    record.message_id = Some(format!("sqs-{id}"));
+    record.body = serde_json::to_string(&envelope).ok();
+    record.attributes.insert("MessageGroupId".into(), format!("whatsapp:{PHONE_NUMBER_ID}:5215512345678"));
+    let mut event = SqsEvent::default();
+    event.records = vec![record];
+    event
+}
+
+/// The three cases' usage and queue sends on one backend.
+async fn measured(backend: Backend, settings: &Settings) -> Vec<(&'static str, Usage, usize)> {
+    let tenant = TenantId::parse("tienda-budget").unwrap_or_else(|e| panic!("{e}"));
+    let cipher = TokenCipher::from_settings(settings).unwrap_or_else(|e| panic!("{e}"));
+    ChannelRepo::new(backend.table.clone())
+        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let queue = Arc::new(CountingQueue { inner: backend.queue.clone(), sends: AtomicUsize::new(0) });
+    let backend = Backend { queue: queue.clone(), ..backend };
+    let inbound = gestor_inbound::Inbound::new(&backend, settings).unwrap_or_else(|e| panic!("{e}"));
+    let mut cases = Vec::new();
+    for (case, id) in [
+        ("a new customer's first text message", "wamid.BUDGET1"),
+        ("a known customer's text message", "wamid.BUDGET2"),
+        ("a redelivery reaching the worker", "wamid.BUDGET2"),
+    ] {
+        let before = queue.sends.load(Ordering::SeqCst);
+        let (response, usage) = measure(inbound.handle(text_message(id))).await;
+        assert!(response.batch_item_failures.is_empty(), "{case}");
+        cases.push((case, usage, queue.sends.load(Ordering::SeqCst) - before));
+    }
+    cases
+}
+
+fn check(adapter: &str, cases: &[(&'static str, Usage, usize)]) {
+    for (case, usage, sends) in cases {
+        println!(
+            "{adapter}: {case}: {} table requests {:?}, {} RCU, {} WCU, {sends} queue sends",
+            usage.request_count(),
+            usage.requests,
+            usage.read_units,
+            usage.write_units
+        );
+    }
+    let budgets = [(8, 1), (5, 1), (2, 0)];
+    for ((case, usage, sends), (requests, most_sends)) in cases.iter().zip(budgets) {
+        assert!(usage.request_count() <= requests, "{adapter}: {case}: {usage:?}");
+        assert!(*sends <= most_sends, "{adapter}: {case}: {sends} queue sends");
+    }
+}
+
+#[tokio::test]
+async fn an_inbound_message_stays_within_its_request_budget_on_both_adapters() {
+    let settings = local_settings();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let embedded =
+        Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
+    let on_embedded = measured(embedded, &settings).await;
+    check("embedded", &on_embedded);
+
+    let Some(endpoint) = std::env::var("GESTOR_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var("GESTOR_REQUIRE_AWS").as_deref() != Ok("1"),
+            "GESTOR_TEST_AWS_ENDPOINT is required"
+        );
+        return;
+    };
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "budget"))
+        .load()
+        .await;
+    let prefix = format!("budget{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
+    let mut aws_settings = settings.clone();
+    aws_settings.table_name = made.table_name.clone();
+    aws_settings.bucket_name = made.bucket_name.clone();
+    let url = |name: &str| made.queue_urls.get(name).cloned().unwrap_or_else(|| panic!("no {name} queue"));
+    aws_settings.automation_queue_url = url("automation");
+    aws_settings.deferred_queue_url = url("deferred");
+    let on_aws = measured(Backend::aws_with(&sdk, &aws_settings), &aws_settings).await;
+    check("aws (moto)", &on_aws);
+    for ((case, embedded, _), (_, aws, _)) in on_embedded.iter().zip(&on_aws) {
+        assert_eq!(embedded, aws, "{case}: the same requests and units on both adapters");
+    }
+}
