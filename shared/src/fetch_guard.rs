@@ -41,7 +41,9 @@ impl FetchPolicy {
         }
         match ip {
             IpAddr::V4(v4) => self.allows_v4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            IpAddr::V6(v6) if v6.is_loopback() => self.allow_loopback,
+            // IPv4-mapped and IPv4-compatible forms reach the IPv4 address they carry.
+            IpAddr::V6(v6) => match v6.to_ipv4() {
                 Some(v4) => self.allows_v4(v4),
                 None => self.allows_v6(v6),
             },
@@ -76,8 +78,11 @@ impl FetchPolicy {
             || (first & 0xfe00) == 0xfc00 // unique local fc00::/7 (AWS's fd00:ec2::254 metadata)
             || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
             || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+            || first == 0x2001 && ip.segments()[1] <= 0x01ff // Teredo, benchmarking, ORCHID: tunnels and reserved
             || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-            || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 onto any IPv4
+            || first == 0x2002 // 6to4, which can carry a private IPv4
+            || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64 onto any IPv4 (and local NAT64)
+            || first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]) // discard-only 100::/64
     }
 
     /// The pre-connection check of a URL: its scheme, and its host when it is an address.
@@ -154,11 +159,16 @@ mod tests {
             "::ffff:10.1.2.3",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "::a9fe:a9fe",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "100::1",
         ] {
             let ip: IpAddr = refused.parse().unwrap_or_else(|e| panic!("{refused}: {e}"));
             assert!(!strict.allows(ip) && !local.allows(ip), "{refused}");
         }
-        for loopback in ["127.0.0.1", "127.5.5.5", "::1", "::ffff:127.0.0.1"] {
+        for loopback in ["127.0.0.1", "127.5.5.5", "::1", "::ffff:127.0.0.1", "::7f00:1"] {
             let ip: IpAddr = loopback.parse().unwrap_or_else(|e| panic!("{e}"));
             assert!(!strict.allows(ip) && local.allows(ip), "{loopback}");
         }

@@ -290,16 +290,27 @@ pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
             return Err(ApiError::PreconditionFailed);
         }
         // The files first: a failure leaves the contact there to delete again, never files
-        // of a contact that no longer exists.
+        // of a contact that no longer exists. Once more after: a download may have attached
+        // its file in between.
         let table = app.core.table.as_ref();
-        for key in personal::files_of_subject(table, &caller.tenant, current.id.as_str()).await? {
-            app.files.delete(&key).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        }
+        let files = personal::files_of_subject(table, &caller.tenant, current.id.as_str()).await?;
+        delete_files(app, &files).await?;
         match app.repo.delete(&caller.tenant, &current).await {
-            Ok(()) => return Ok(Reply::no_content().changed(vec![])),
+            Ok(()) => {
+                delete_files(app, &files).await?;
+                return Ok(Reply::no_content().changed(vec![]));
+            }
             Err(ContactError::VersionConflict) if if_match.is_none() => {}
             Err(e) => return Err(duplicate(e)),
         }
     }
     Err(ApiError::conflict("the contact is being changed by other requests; retry"))
+}
+
+/// Deletes bucket objects (absent ones are fine).
+async fn delete_files(app: &Contacts, keys: &[String]) -> Result<(), ApiError> {
+    for key in keys {
+        app.files.delete(key).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(())
 }

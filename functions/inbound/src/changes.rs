@@ -61,10 +61,22 @@ impl Inbound {
                     .mark_deleted(tenant, arrived.channel, channel_message_id)
                     .await
                     .map_err(storage)?;
-                if let Change::Applied(message) = &change {
-                    // The downloaded file goes with the message (a download still running
-                    // sees the unsend and deletes what it wrote).
-                    self.files.delete(&media_file_key(tenant, &message.id)).await.map_err(storage)?;
+                // The downloaded file goes with the message (a download still running sees the
+                // unsend and deletes what it wrote). Again on a repeat: the first attempt may
+                // have stored the unsend and failed to delete.
+                let unsent = match &change {
+                    Change::Applied(message) => Some(message.id.clone()),
+                    Change::Stale => self
+                        .messages
+                        .find_by_channel_id(tenant, arrived.channel, channel_message_id)
+                        .await
+                        .map_err(storage)?
+                        .filter(|m| m.deleted)
+                        .map(|m| m.id),
+                    Change::Unknown => None,
+                };
+                if let Some(id) = unsent {
+                    self.files.delete(&media_file_key(tenant, &id)).await.map_err(storage)?;
                 }
                 change
             }

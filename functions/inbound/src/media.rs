@@ -242,20 +242,25 @@ impl MediaFetcher {
             .attach_media_file(tenant, message.channel, channel_id, size, &sha256, &key, mime_type.as_deref())
             .await
             .map_err(retry_because)?;
-        if change == Change::Unknown || matches!(&change, Change::Stale if self.unsent(tenant, message).await)
-        {
+        let gone = match change {
+            Change::Unknown => true,
+            Change::Stale => self.unsent(tenant, message).await?,
+            Change::Applied(_) => false,
+        };
+        if gone {
             // Unsent or erased while it downloaded: the file must not outlive the message.
             self.files.delete(&key).await.map_err(retry_because)?;
         }
         Ok(())
     }
 
-    async fn unsent(&self, tenant: &TenantId, message: &Message) -> bool {
-        let Some(channel_id) = message.channel_message_id.as_deref() else { return false };
-        match self.messages.find_by_channel_id(tenant, message.channel, channel_id).await {
-            Ok(Some(now)) => now.deleted || now.media.is_none(),
-            Ok(None) => true,
-            Err(_) => false,
-        }
+    async fn unsent(&self, tenant: &TenantId, message: &Message) -> Result<bool, Retry> {
+        let Some(channel_id) = message.channel_message_id.as_deref() else { return Ok(false) };
+        let now = self
+            .messages
+            .find_by_channel_id(tenant, message.channel, channel_id)
+            .await
+            .map_err(retry_because)?;
+        Ok(now.is_none_or(|m| m.deleted || m.media.is_none()))
     }
 }

@@ -70,12 +70,15 @@ impl Inbound {
         };
         let value = serde_json::to_value(update).map_err(storage)?;
         let parked = ParkedUpdate { update: value, received_at: arrived.received_at };
-        let first = self
+        let parking = self
             .parked
             .park(tenant, arrived.channel, target, &subject, parked, self.now())
             .await
             .map_err(storage)?;
-        if first {
+        if parking.pushed_out > 0 {
+            self.dropped(arrived.channel, parking.pushed_out);
+        }
+        if parking.schedule {
             let job = ParkedJob {
                 tenant_id: tenant.to_string(),
                 channel: arrived.channel,
@@ -86,6 +89,15 @@ impl Inbound {
                 .send(self.queue.as_ref(), &self.deferred_queue, id, CHECK_EVERY)
                 .await
                 .map_err(|e| RetryLater::Storage(e.0))?;
+        }
+        // The message may have landed between the update's miss and its parking: it would
+        // not see this update, so apply it now rather than at the first check.
+        if self.messages.find_by_channel_id(tenant, arrived.channel, target).await.map_err(storage)?.is_some()
+            && let Some(parked) = self.parked.get(tenant, arrived.channel, target).await.map_err(storage)?
+        {
+            // Boxed: applying a parked update is a change that can no longer park.
+            Box::pin(self.apply_parked(tenant, arrived.channel, target, parked)).await?;
+            return Ok(Outcome::Stored);
         }
         self.metrics.count("InboundParked", &[("Channel", arrived.channel.as_str())], &[]);
         Ok(Outcome::Parked)
@@ -109,7 +121,11 @@ impl Inbound {
                     continue;
                 };
                 let arrived = Arrived { channel, customer: None, received_at: item.received_at };
-                self.change_message(tenant, &arrived, update, IfUnknown::Drop).await?;
+                if let Outcome::Dropped(_) =
+                    self.change_message(tenant, &arrived, update, IfUnknown::Drop).await?
+                {
+                    self.dropped(channel, 1);
+                }
             }
             if self.parked.clear(tenant, channel, target, &parked).await.map_err(storage)? {
                 return Ok(());
@@ -149,7 +165,11 @@ impl Inbound {
             return Err(Retry("more updates were parked meanwhile".into()));
         }
         tracing::warn!(tenant = %tenant, channel = %job.channel, count, "parked updates dropped: their message never came");
-        self.metrics.count_n("InboundParkedDropped", count as f64, &[("Channel", job.channel.as_str())], &[]);
+        self.dropped(job.channel, count);
         Ok(())
+    }
+
+    fn dropped(&self, channel: Channel, count: usize) {
+        self.metrics.count_n("InboundParkedDropped", count as f64, &[("Channel", channel.as_str())], &[]);
     }
 }

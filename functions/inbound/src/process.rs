@@ -150,16 +150,17 @@ impl Inbound {
             Landing::Stored { owed, parked, .. } => (Outcome::Stored, owed, parked),
             Landing::Repeated { owed, parked } => (Outcome::Repeated, owed, parked),
         };
-        // Before what is owed: an unsend parked for this message also cancels its download.
-        if let Some(parked) = parked {
-            self.apply_parked(tenant, incoming.channel, &incoming.channel_message_id, parked).await?;
-        }
+        // What is owed first, so a parked update that fails cannot hold it back (a download
+        // finds the message unsent, if a parked unsend applies meanwhile, and stops).
         if !owed.is_empty() {
             self.send_owed(owed).await?;
             self.arrivals
                 .settle(tenant, incoming.channel, &incoming.channel_message_id)
                 .await
                 .map_err(storage)?;
+        }
+        if let Some(parked) = parked {
+            self.apply_parked(tenant, incoming.channel, &incoming.channel_message_id, parked).await?;
         }
         Ok(outcome)
     }

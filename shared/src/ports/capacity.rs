@@ -8,8 +8,9 @@
 //!   and maps three bytes plus one per element plus their elements);
 //! - a write costs one unit per KB of the item, rounded up; an update or a replacing put is
 //!   sized on the larger of the item before and after; a delete on the item deleted;
-//! - every index whose key attributes the write sets costs one write more, and one whose key
-//!   moves costs a delete plus a put (two); one the item leaves or enters costs one;
+//! - every index whose key attributes the item has costs a write more, sized like the item
+//!   (each index projects it whole); one whose key moves costs a delete plus a put; one the
+//!   item leaves or enters costs one;
 //! - a transaction costs twice that on the base table (not on the indexes);
 //! - a write whose condition fails still costs its base-table units, and no index units;
 //! - a strongly consistent read costs one unit per 4 KB (rounded up, per item for `GetItem`
@@ -52,27 +53,32 @@ pub fn read_units_of(size: usize, consistent: bool) -> f64 {
     if consistent { blocks } else { blocks / 2.0 }
 }
 
-/// The index key of an item in `index`, when the item is in it.
-fn index_key(item: &Item, index: Index) -> Option<(&Value, Option<&Value>)> {
-    Some((item.get(index.partition_attribute())?, item.get(index.sort_attribute())))
+/// The index key of an item in `index`, when the item is in it (it has both key attributes).
+fn index_key(item: &Item, index: Index) -> Option<(&Value, &Value)> {
+    Some((item.get(index.partition_attribute())?, item.get(index.sort_attribute())?))
 }
 
-/// The index writes of turning `before` into `after` (either absent).
+/// The index write units of turning `before` into `after` (either absent). Every index
+/// projects the whole item, so each index write is sized like a table write of the item.
 fn index_writes(before: Option<&Item>, after: Option<&Item>) -> f64 {
-    let mut writes = 0.0;
+    let old_units = write_units_of(before.map_or(0, item_size));
+    let new_units = write_units_of(after.map_or(0, item_size));
+    let mut units = 0.0;
     for index in Index::ALL {
         let old = before.and_then(|b| index_key(b, index));
         let new = after.and_then(|a| index_key(a, index));
-        writes += match (old, new) {
+        units += match (old, new) {
             (None, None) => 0.0,
-            // Same key: the projected item is rewritten only if it changed.
             (Some(old), Some(new)) if old == new && before == after => 0.0,
-            (Some(old), Some(new)) if old == new => 1.0,
-            (Some(_), Some(_)) => 2.0,
-            _ => 1.0,
+            // Same key: the projected item is rewritten in place.
+            (Some(old), Some(new)) if old == new => old_units.max(new_units),
+            // A moved key: the old entry deleted, the new one put.
+            (Some(_), Some(_)) => old_units + new_units,
+            (Some(_), None) => old_units,
+            (None, Some(_)) => new_units,
         };
     }
-    writes
+    units
 }
 
 /// The units of one write turning `before` into `after` (`None`: absent), in a transaction
@@ -144,6 +150,16 @@ mod tests {
         assert_eq!(write_units(Some(&indexed), Some(&same_key), false, false), 2.0, "rewritten in place");
         assert_eq!(write_units(Some(&indexed), Some(&small), false, false), 2.0, "leaving the index");
         assert_eq!(write_units(None, Some(&indexed), false, true), 1.0, "a failed condition still costs");
+        let mut big_indexed = big.clone();
+        big_indexed.insert("gsi1pk".into(), json!("S#open"));
+        big_indexed.insert("gsi1sk".into(), json!("t1"));
+        assert_eq!(write_units(None, Some(&big_indexed), false, false), 4.0, "index writes are sized too");
+        let no_sort = item(json!({"pk": "a", "sk": "b", "gsi1pk": "S#open"}));
+        assert_eq!(
+            write_units(None, Some(&no_sort), false, false),
+            1.0,
+            "not in an index without its sort key"
+        );
     }
 
     #[test]

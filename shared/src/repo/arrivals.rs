@@ -137,7 +137,8 @@ impl ArrivalRepo {
         let reply_key = arrival.reply_to.map(|id| messages_keys::channel_claim(tenant, channel, id));
         let parked_key = parked_key(tenant, arrival.channel, arrival.channel_message_id);
         let mut wanted = vec![claim.clone(), identity_key, pointer_key.clone(), parked_key.clone()];
-        wanted.extend(reply_key.clone());
+        // A message naming itself as the one it replies to: a batch read takes each key once.
+        wanted.extend(reply_key.clone().filter(|key| *key != claim));
         let found = self.table.batch_get(&wanted).await?;
         let read = |key: &Key| found.iter().find(|item| Key::of(item).as_ref() == Some(key));
         let parked = read(&parked_key).and_then(Parked::from_item);

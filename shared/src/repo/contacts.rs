@@ -308,7 +308,12 @@ impl ContactRepo {
             Err(TableError::TransactionCanceled { .. }) => return Err(ContactError::VersionConflict),
             Err(e) => return Err(e.into()),
         }
-        let rest = personal::keys_of_subject(self.table.as_ref(), tenant, contact.id.as_str()).await?;
+        let mut rest = personal::keys_of_subject(self.table.as_ref(), tenant, contact.id.as_str()).await?;
+        // Updates parked before the contact existed are marked with the channel identity.
+        for identity in &contact.identities {
+            let subject = format!("{}:{}", identity.channel, identity.external_id);
+            rest.extend(personal::keys_of_subject(self.table.as_ref(), tenant, &subject).await?);
+        }
         self.table.batch_delete(&rest).await?;
         Ok(())
     }

@@ -539,7 +539,8 @@ impl MessageRepo {
         at: OffsetDateTime,
     ) -> Result<Change, MessageError> {
         self.modify(tenant, channel, channel_message_id, |message, _| {
-            if message.deleted || message.edited_at.is_some_and(|last| last >= at) {
+            // Channels time edits to the second: of two in one second, the later delivery wins.
+            if message.deleted || message.edited_at.is_some_and(|last| last > at) {
                 return Ok(None);
             }
             let mut update = Update::default()

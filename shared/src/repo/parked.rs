@@ -25,6 +25,19 @@ const REV: &str = "rev";
 const PARKED_AT: &str = "parked_at";
 /// The store may remove a parked item after this (a backstop: the window is enforced in code).
 const BACKSTOP: time::Duration = time::Duration::days(7);
+/// Most updates kept under one id (a message gets a few statuses and reactions): past it the
+/// oldest go, so the item stays far below DynamoDB's 400 KB.
+pub const MOST_PARKED: usize = 50;
+
+/// What parking did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parking {
+    /// Whether the caller should schedule the expiry check: the first update parked there,
+    /// or a repeat of it (whose first attempt may have failed to schedule it).
+    pub schedule: bool,
+    /// Older updates pushed out by [`MOST_PARKED`].
+    pub pushed_out: usize,
+}
 
 /// One parked update: what the channel said (normalized), and when the webhook took it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +82,7 @@ impl ParkedRepo {
     }
 
     /// Parks `update` under the target id; `subject` is whose data it is (the contact, or the
-    /// customer's channel identity when no contact is known). Answers `true` when it is the
-    /// first update parked there (the caller then schedules its expiry).
+    /// customer's channel identity when no contact is known).
     pub async fn park(
         &self,
         tenant: &TenantId,
@@ -79,7 +91,7 @@ impl ParkedRepo {
         subject: &str,
         update: ParkedUpdate,
         now: OffsetDateTime,
-    ) -> Result<bool, TableError> {
+    ) -> Result<Parking, TableError> {
         let key = parked_key(tenant, channel, target);
         for _ in 0..RACE_RETRIES {
             let Some(item) = self.table.get(&key).await? else {
@@ -92,7 +104,7 @@ impl ParkedRepo {
                 item.insert(TTL_ATTRIBUTE.into(), (now + BACKSTOP).unix_timestamp().into());
                 personal::mark(&mut item, tenant, subject, "PARKED_UPDATE");
                 match self.table.put(item, Some(Condition::NotExists)).await {
-                    Ok(()) => return Ok(true),
+                    Ok(()) => return Ok(Parking { schedule: true, pushed_out: 0 }),
                     Err(TableError::ConditionFailed) => continue,
                     Err(e) => return Err(e),
                 }
@@ -101,17 +113,19 @@ impl ParkedRepo {
                 return Err(TableError::Backend("a parked item that does not read".into()));
             };
             if parked.updates.contains(&update) {
-                return Ok(false);
+                return Ok(Parking { schedule: true, pushed_out: 0 });
             }
             let mut updates = parked.updates;
             updates.push(update.clone());
+            let pushed_out = updates.len().saturating_sub(MOST_PARKED);
+            updates.drain(..pushed_out);
             let change = Update::default().set(UPDATES, json(&updates)?).set(REV, parked.rev + 1);
             match self
                 .table
                 .update(&key, change, Some(Condition::Equals(REV.into(), parked.rev.into())))
                 .await
             {
-                Ok(_) => return Ok(false),
+                Ok(_) => return Ok(Parking { schedule: false, pushed_out }),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e),
             }

@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use crate::domain::TenantId;
+use crate::ids::MessageId;
 use crate::ports::{Index, Item, Key, Query, Table, TableError};
+use crate::repo::messages::media_file_key;
 
 /// Whose data an item holds: a contact (a customer of the business) or a member (a user).
 pub fn subject_partition(tenant: &TenantId, subject_id: &str) -> String {
@@ -31,7 +33,9 @@ pub async fn keys_of_subject(
     Ok(items_of_subject(table, tenant, subject_id).await?.iter().filter_map(Key::of).collect())
 }
 
-/// The bucket objects of this subject's items: the downloaded media of their messages.
+/// The bucket objects of this subject's items: the media file of each of their messages (by
+/// the key a download writes, whether or not the message records it yet) and any file key an
+/// item records.
 pub async fn files_of_subject(
     table: &dyn Table,
     tenant: &TenantId,
@@ -39,12 +43,20 @@ pub async fn files_of_subject(
 ) -> Result<Vec<String>, TableError> {
     let items = items_of_subject(table, tenant, subject_id).await?;
     let prefix = format!("{tenant}/");
-    Ok(items
-        .iter()
-        .filter_map(|item| item.get("media")?.get("file_key")?.as_str().map(str::to_owned))
-        // Only under the tenant's own prefix, whatever an item says.
-        .filter(|key| key.starts_with(&prefix))
-        .collect())
+    let mut files = std::collections::BTreeSet::new();
+    for item in &items {
+        let kind = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
+        if kind.starts_with("MESSAGE#")
+            && let Some(id) = item.get("id").and_then(Value::as_str).and_then(|id| MessageId::parse(id).ok())
+        {
+            files.insert(media_file_key(tenant, &id));
+        }
+        if let Some(key) = item.get("media").and_then(|m| m.get("file_key")).and_then(Value::as_str) {
+            files.insert(key.to_owned());
+        }
+    }
+    // Only under the tenant's own prefix, whatever an item says.
+    Ok(files.into_iter().filter(|key| key.starts_with(&prefix)).collect())
 }
 
 /// Every item holding this subject's data, as the subject index projects it (whole).

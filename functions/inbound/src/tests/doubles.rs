@@ -105,3 +105,43 @@ impl Table for FailingTable {
         self.inner.batch_delete(keys).await
     }
 }
+
+/// Fails the next `fail_deletes` deletes (an S3 503); the rest pass through.
+pub struct FailingFiles {
+    pub inner: Arc<dyn gestor_shared::ports::Files>,
+    pub fail_deletes: AtomicUsize,
+}
+
+#[async_trait]
+impl gestor_shared::ports::Files for FailingFiles {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), gestor_shared::ports::FileError> {
+        self.inner.put(key, bytes, content_type).await
+    }
+    async fn get(
+        &self,
+        key: &str,
+    ) -> Result<gestor_shared::ports::StoredObject, gestor_shared::ports::FileError> {
+        self.inner.get(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), gestor_shared::ports::FileError> {
+        if take(&self.fail_deletes) {
+            return Err(gestor_shared::ports::FileError::Backend("503 Slow Down".into()));
+        }
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, gestor_shared::ports::FileError> {
+        self.inner.list(prefix).await
+    }
+    async fn presigned_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<String, gestor_shared::ports::FileError> {
+        self.inner.presigned_get(key, expires_in).await
+    }
+}

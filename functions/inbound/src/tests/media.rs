@@ -212,7 +212,20 @@ async fn an_unsend_or_revoke_removes_the_downloaded_file_from_the_bucket() {
         1_795_860_050,
         json!({"type": "revoke", "revoke": {"original_message_id": "wamid.IMG7"}}),
     );
-    assert!(w.deliver(&[revoke]).await.is_empty());
+    // The bucket refuses the first delete: the record comes back, and its retry, finding the
+    // message already unsent, still deletes the file.
+    let files = Arc::new(super::doubles::FailingFiles {
+        inner: w.backend.files.clone(),
+        fail_deletes: std::sync::atomic::AtomicUsize::new(1),
+    });
+    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let backend = Backend { files, ..w.backend.clone() };
+    let inbound = Inbound::new(&backend, &settings).unwrap_or_else(|e| panic!("{e}"));
+    let mut event = SqsEvent::default();
+    event.records = vec![record(0, &revoke)];
+    assert_eq!(inbound.handle(event.clone()).await.batch_item_failures.len(), 1);
+    assert_eq!(w.backend.files.list("tienda-1/").await.unwrap_or_default().len(), 1);
+    assert!(inbound.handle(event).await.batch_item_failures.is_empty());
     let messages = w.messages().await;
     assert!(messages[0].deleted && messages[0].media.is_none());
     assert!(w.backend.files.list("tienda-1/").await.unwrap_or_default().is_empty(), "the file is gone too");

@@ -154,3 +154,66 @@ async fn a_parked_update_records_whose_data_it_is() {
     .unwrap_or_default();
     assert!(keys.iter().any(|k| k.sk == "PARKED"), "the parked reaction is the contact's data: {keys:?}");
 }
+
+#[tokio::test]
+async fn an_expiry_check_that_failed_to_schedule_is_scheduled_by_the_retry() {
+    use super::doubles::RefusingQueue;
+    use std::sync::atomic::AtomicUsize;
+    let w = world().await;
+    let queue = Arc::new(RefusingQueue {
+        inner: w.backend.queue.clone(),
+        queue: "deferred",
+        fail: AtomicUsize::new(1),
+    });
+    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let inbound = Inbound::new(&Backend { queue, ..w.backend.clone() }, &settings)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_clock(w.inbound.clock.clone());
+    let status = whatsapp_status("wamid.ELSEWHERE", "read", 1_795_860_020, CUSTOMER);
+    let mut event = SqsEvent::default();
+    event.records = vec![record(0, &status)];
+    assert_eq!(
+        inbound.handle(event.clone()).await.batch_item_failures.len(),
+        1,
+        "the check was not scheduled"
+    );
+    assert!(inbound.handle(event).await.batch_item_failures.is_empty());
+    for _ in 0..5 {
+        w.advance(time::Duration::minutes(15));
+        w.run_deferred().await;
+    }
+    assert_eq!(w.metrics.points("InboundParkedDropped").len(), 1, "dropped, not left for the backstop");
+}
+
+#[tokio::test]
+async fn erasing_a_contact_erases_what_was_parked_before_it_existed() {
+    let w = world().await;
+    // A status about a message sent from another tool, to a customer not known yet.
+    assert!(
+        w.deliver(&[whatsapp_status("wamid.ELSEWHERE2", "delivered", 1_795_860_000, CUSTOMER)])
+            .await
+            .is_empty()
+    );
+    assert!(w.deliver(&[text_message("wamid.HELLO", 1_795_860_010, "hola")]).await.is_empty());
+    let contacts = ContactRepo::new(w.backend.table.clone());
+    let (all, _) = contacts.list(&w.tenant, &ContactFilter::default(), 10, None).await.unwrap_or_default();
+    contacts.delete(&w.tenant, &all[0]).await.unwrap_or_else(|e| panic!("{e}"));
+    let parked = gestor_shared::repo::parked::ParkedRepo::new(w.backend.table.clone())
+        .get(&w.tenant, Channel::Whatsapp, "wamid.ELSEWHERE2")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(parked.is_none(), "erased with the contact");
+}
+
+#[tokio::test]
+async fn a_message_naming_itself_as_what_it_replies_to_is_stored() {
+    let w = world().await;
+    let odd = whatsapp_message(
+        "wamid.SELF",
+        CUSTOMER,
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "?"}, "context": {"id": "wamid.SELF"}}),
+    );
+    assert!(w.deliver(&[odd]).await.is_empty());
+    assert_eq!(w.messages().await.len(), 1);
+}
