@@ -127,6 +127,7 @@ impl Consumer for Inbound {
             let (result, usage) = measure(self.process_record(record).instrument(span)).await;
             // What the update cost, for the bill: table requests and capacity units.
             tracing::info!(
+                function = "inbound",
                 message_id = %id,
                 table_requests = usage.request_count(),
                 read_units = usage.read_units,
