@@ -2,6 +2,8 @@
 //! requests built the way the HTTP API hands them to a function (route key, path and query
 //! parameters, JWT claims in the request context).
 
+pub mod doubles;
+
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -461,7 +461,6 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
     assert_eq!(status("m_in", &messages), Some(MessageStatus::Received));
 }
 
-mod doubles;
 mod media;
 mod owed;
 mod parking;

@@ -3,60 +3,22 @@
 //! Budgets: a new customer's first text message at most 8 table requests, a known customer's
 //! at most 5, a redelivery that reaches the worker at most 2; one event send at most.
 
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use gestor_shared::adapters::metered::{Usage, measure};
 use gestor_shared::backend::Backend;
 use gestor_shared::crypto::{Secret, TokenCipher};
 use gestor_shared::domain::TenantId;
 use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateKind};
-use gestor_shared::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOutcome};
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::settings::Settings;
+use gestor_shared::testing::doubles::RefusingQueue;
 use gestor_shared::worker::Consumer;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use crate::local_server::local_settings;
+use crate::local_server::{local_settings, moto_sdk};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
-
-/// Counts the sends a consumer makes.
-struct CountingQueue {
-    inner: Arc<dyn Queue>,
-    sends: AtomicUsize,
-}
-
-#[async_trait]
-impl Queue for CountingQueue {
-    async fn send_batch(
-        &self,
-        queue: &str,
-        messages: Vec<OutgoingMessage>,
-    ) -> Result<SendOutcome, QueueError> {
-        self.sends.fetch_add(1, Ordering::SeqCst);
-        self.inner.send_batch(queue, messages).await
-    }
-    async fn receive(
-        &self,
-        queue: &str,
-        max: usize,
-        visibility: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.inner.receive(queue, max, visibility).await
-    }
-    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), QueueError> {
-        self.inner.ack(queue, receipt).await
-    }
-    async fn set_visibility(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), QueueError> {
-        self.inner.set_visibility(queue, receipt, after).await
-    }
-    async fn redrive(&self, from: &str, to: &str) -> Result<usize, QueueError> {
-        self.inner.redrive(from, to).await
-    }
-}
 
 fn text_message(id: &str) -> SqsEvent {
     let envelope = InboundEnvelope {
@@ -91,7 +53,7 @@ async fn measured(backend: Backend, settings: &Settings) -> Vec<(&'static str, U
         .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let queue = Arc::new(CountingQueue { inner: backend.queue.clone(), sends: AtomicUsize::new(0) });
+    let queue = Arc::new(RefusingQueue::new(backend.queue.clone(), "none", 0));
     let backend = Backend { queue: queue.clone(), ..backend };
     let inbound = gestor_inbound::Inbound::new(&backend, settings).unwrap_or_else(|e| panic!("{e}"));
     let mut cases = Vec::new();
@@ -100,10 +62,10 @@ async fn measured(backend: Backend, settings: &Settings) -> Vec<(&'static str, U
         ("a known customer's text message", "wamid.BUDGET2"),
         ("a redelivery reaching the worker", "wamid.BUDGET2"),
     ] {
-        let before = queue.sends.load(Ordering::SeqCst);
+        let before = queue.sends();
         let (response, usage) = measure(inbound.handle(text_message(id))).await;
         assert!(response.batch_item_failures.is_empty(), "{case}");
-        cases.push((case, usage, queue.sends.load(Ordering::SeqCst) - before));
+        cases.push((case, usage, queue.sends() - before));
     }
     cases
 }
@@ -134,19 +96,7 @@ async fn an_inbound_message_stays_within_its_request_budget_on_both_adapters() {
     let on_embedded = measured(embedded, &settings).await;
     check("embedded", &on_embedded);
 
-    let Some(endpoint) = std::env::var("GESTOR_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
-        assert!(
-            std::env::var("GESTOR_REQUIRE_AWS").as_deref() != Ok("1"),
-            "GESTOR_TEST_AWS_ENDPOINT is required"
-        );
-        return;
-    };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "budget"))
-        .load()
-        .await;
+    let Some(sdk) = moto_sdk().await else { return };
     let prefix = format!("budget{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
         .await

@@ -193,19 +193,7 @@ async fn the_local_server_on_embedded_storage() {
 
 #[tokio::test]
 async fn the_local_server_on_the_aws_adapters() {
-    let Some(endpoint) = std::env::var("GESTOR_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
-        assert!(
-            std::env::var("GESTOR_REQUIRE_AWS").as_deref() != Ok("1"),
-            "GESTOR_TEST_AWS_ENDPOINT is required"
-        );
-        return;
-    };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_credentials())
-        .load()
-        .await;
+    let Some(sdk) = moto_sdk().await else { return };
     let prefix = format!("bb{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
         .await
@@ -216,6 +204,26 @@ async fn the_local_server_on_the_aws_adapters() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = start(BackendKind::Aws, dir.path(), Some(sdk), settings).await;
     the_frontend_journey(&server).await;
+}
+
+/// The SDK configuration for the moto server `GESTOR_TEST_AWS_ENDPOINT` names; `None` (the AWS
+/// half of a test skipped) without one, unless `GESTOR_REQUIRE_AWS=1` makes that a failure.
+pub async fn moto_sdk() -> Option<aws_config::SdkConfig> {
+    let Some(endpoint) = std::env::var("GESTOR_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var("GESTOR_REQUIRE_AWS").as_deref() != Ok("1"),
+            "GESTOR_TEST_AWS_ENDPOINT is required"
+        );
+        return None;
+    };
+    Some(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_credentials())
+            .load()
+            .await,
+    )
 }
 
 fn aws_sdk_credentials() -> aws_credential_types::Credentials {

@@ -2,9 +2,9 @@
 //! crash before the owed work is cleared. And a conversation never shows without its first
 //! message, whatever write fails.
 
-use super::doubles::{FailingTable, RefusingQueue};
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use gestor_shared::testing::doubles::{FailingTable, RefusingQueue};
+use std::sync::atomic::Ordering;
 
 fn first_message() -> InboundEnvelope {
     whatsapp_message(
@@ -47,11 +47,7 @@ async fn handle(inbound: &Inbound, envelope: &InboundEnvelope) -> Vec<String> {
 #[tokio::test]
 async fn events_refused_by_the_queue_are_sent_by_the_retry_with_the_same_ids() {
     let w = world().await;
-    let refusing = Arc::new(RefusingQueue {
-        inner: w.backend.queue.clone(),
-        queue: "automation",
-        fail: AtomicUsize::new(1),
-    });
+    let refusing = Arc::new(RefusingQueue::new(w.backend.queue.clone(), "automation", 1));
     let inbound = w.inbound_over(&Backend { queue: refusing.clone(), ..w.backend.clone() });
 
     assert_eq!(handle(&inbound, &first_message()).await, vec!["m0"], "the record comes back");

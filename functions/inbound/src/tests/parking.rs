@@ -157,14 +157,9 @@ async fn a_parked_update_records_whose_data_it_is() {
 
 #[tokio::test]
 async fn an_expiry_check_that_failed_to_schedule_is_scheduled_by_the_retry() {
-    use super::doubles::RefusingQueue;
-    use std::sync::atomic::AtomicUsize;
+    use gestor_shared::testing::doubles::RefusingQueue;
     let w = world().await;
-    let queue = Arc::new(RefusingQueue {
-        inner: w.backend.queue.clone(),
-        queue: "deferred",
-        fail: AtomicUsize::new(1),
-    });
+    let queue = Arc::new(RefusingQueue::new(w.backend.queue.clone(), "deferred", 1));
     let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
     let inbound = Inbound::new(&Backend { queue, ..w.backend.clone() }, &settings)
         .unwrap_or_else(|e| panic!("{e}"))

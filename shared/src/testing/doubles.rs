@@ -1,11 +1,12 @@
-//! Ports that fail the way the real services do: a queue that refuses sends (an SQS 5xx, a
-//! throttled batch) and a table whose writes fail (a throttled transaction, a timeout).
+//! Ports that fail the way the real services do, for other crates' tests: a queue that
+//! refuses sends (an SQS 5xx) and counts them, a table whose writes fail (a throttled
+//! transaction, a timeout), a bucket whose deletes fail.
 
-use async_trait::async_trait;
-use gestor_shared::ports::{
+use crate::ports::{
     Condition, Item, Key, OutgoingMessage, Page, Query, Queue, QueueError, ReceivedMessage, SendOutcome,
     Table, TableError, TxOp, Update,
 };
+use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,11 +16,23 @@ fn take(left: &AtomicUsize) -> bool {
     left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
 }
 
-/// Fails the next `fail` sends to `queue`; the rest pass through.
+/// Fails the next `fail` sends to `queue`; the rest pass through. Counts every send.
 pub struct RefusingQueue {
     pub inner: Arc<dyn Queue>,
     pub queue: &'static str,
     pub fail: AtomicUsize,
+    pub sends: AtomicUsize,
+}
+
+impl RefusingQueue {
+    /// Refuses the next `fail` sends to `queue`.
+    pub fn new(inner: Arc<dyn Queue>, queue: &'static str, fail: usize) -> Self {
+        Self { inner, queue, fail: AtomicUsize::new(fail), sends: AtomicUsize::new(0) }
+    }
+
+    pub fn sends(&self) -> usize {
+        self.sends.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -108,40 +121,37 @@ impl Table for FailingTable {
 
 /// Fails the next `fail_deletes` deletes (an S3 503); the rest pass through.
 pub struct FailingFiles {
-    pub inner: Arc<dyn gestor_shared::ports::Files>,
+    pub inner: Arc<dyn crate::ports::Files>,
     pub fail_deletes: AtomicUsize,
 }
 
 #[async_trait]
-impl gestor_shared::ports::Files for FailingFiles {
+impl crate::ports::Files for FailingFiles {
     async fn put(
         &self,
         key: &str,
         bytes: Vec<u8>,
         content_type: &str,
-    ) -> Result<(), gestor_shared::ports::FileError> {
+    ) -> Result<(), crate::ports::FileError> {
         self.inner.put(key, bytes, content_type).await
     }
-    async fn get(
-        &self,
-        key: &str,
-    ) -> Result<gestor_shared::ports::StoredObject, gestor_shared::ports::FileError> {
+    async fn get(&self, key: &str) -> Result<crate::ports::StoredObject, crate::ports::FileError> {
         self.inner.get(key).await
     }
-    async fn delete(&self, key: &str) -> Result<(), gestor_shared::ports::FileError> {
+    async fn delete(&self, key: &str) -> Result<(), crate::ports::FileError> {
         if take(&self.fail_deletes) {
-            return Err(gestor_shared::ports::FileError::Backend("503 Slow Down".into()));
+            return Err(crate::ports::FileError::Backend("503 Slow Down".into()));
         }
         self.inner.delete(key).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, gestor_shared::ports::FileError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, crate::ports::FileError> {
         self.inner.list(prefix).await
     }
     async fn presigned_get(
         &self,
         key: &str,
         expires_in: Duration,
-    ) -> Result<String, gestor_shared::ports::FileError> {
+    ) -> Result<String, crate::ports::FileError> {
         self.inner.presigned_get(key, expires_in).await
     }
 }
