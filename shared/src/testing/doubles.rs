@@ -66,17 +66,27 @@ impl Queue for RefusingQueue {
     }
 }
 
-/// Fails the next `fail_transactions` transactions and `fail_updates` single-item updates
-/// (after the point of no return, as a timeout would); the rest pass through.
+/// Fails the next `fail_transactions` transactions that write an item whose partition key
+/// contains `writing` (any, when empty), and the next `fail_updates` single-item updates; the
+/// rest pass through.
 pub struct FailingTable {
     pub inner: Arc<dyn Table>,
     pub fail_transactions: AtomicUsize,
+    pub writing: &'static str,
     pub fail_updates: AtomicUsize,
 }
 
 impl FailingTable {
     pub fn new(inner: Arc<dyn Table>) -> Self {
-        Self { inner, fail_transactions: AtomicUsize::new(0), fail_updates: AtomicUsize::new(0) }
+        Self { inner, fail_transactions: AtomicUsize::new(0), writing: "", fail_updates: AtomicUsize::new(0) }
+    }
+}
+
+fn writes_partition(op: &TxOp, part: &str) -> bool {
+    match op {
+        TxOp::Put { item, .. } => Key::of(item).is_some_and(|k| k.pk.contains(part)),
+        TxOp::Update { key, .. } | TxOp::Delete { key, .. } => key.pk.contains(part),
+        TxOp::Check { .. } => false,
     }
 }
 
@@ -109,7 +119,7 @@ impl Table for FailingTable {
         self.inner.query(query).await
     }
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
-        if take(&self.fail_transactions) {
+        if ops.iter().any(|op| writes_partition(op, self.writing)) && take(&self.fail_transactions) {
             return Err(TableError::Throttled);
         }
         self.inner.transact(ops).await

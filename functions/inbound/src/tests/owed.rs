@@ -86,7 +86,9 @@ async fn a_crash_after_the_send_repeats_the_events_under_their_ids_and_no_more()
 #[tokio::test]
 async fn a_conversation_is_never_listed_without_its_first_message() {
     let w = world().await;
-    let table = Arc::new(FailingTable::new(w.backend.table.clone()));
+    // The write of the message itself fails, whatever else is written before it.
+    let table =
+        Arc::new(FailingTable { writing: "#MESSAGES#", ..FailingTable::new(w.backend.table.clone()) });
     table.fail_transactions.store(3, Ordering::SeqCst);
     let inbound = w.inbound_over(&Backend { table: table.clone(), ..w.backend.clone() });
     for _ in 0..3 {
