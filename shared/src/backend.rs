@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::adapters::{aws, dynamo, embedded, embedded_queue, embedded_table, local_files, metered, s3, sqs};
 use crate::ports::{Files, Queue, Table};
-use crate::settings::Settings;
+use crate::settings::{Setting, Settings};
 
 #[derive(Clone)]
 pub struct Backend {
@@ -30,22 +30,17 @@ impl Backend {
         Self::aws_with(&aws::sdk_config().await, settings)
     }
 
-    /// The AWS adapters over a given SDK configuration (the emulator's, in tests).
+    /// The AWS adapters over a given SDK configuration (the emulator's, in tests). A function
+    /// that does not declare `TABLE_NAME` or `BUCKET_NAME` gets no way to reach them
+    /// (`registry::Deps`); building an SDK client makes no request.
     pub fn aws_with(config: &aws_config::SdkConfig, settings: &Settings) -> Self {
+        let table_name = settings.get(Setting::TableName).unwrap_or_default();
+        let bucket_name = settings.get(Setting::BucketName).unwrap_or_default();
         Self {
-            table: metered(Arc::new(dynamo::DynamoTable::new(
-                aws::dynamodb_client(config),
-                &settings.table_name,
-            ))),
+            table: metered(Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(config), table_name))),
             queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(config))),
-            files: Arc::new(s3::S3Files::new(aws::s3_client(config), &settings.bucket_name)),
+            files: Arc::new(s3::S3Files::new(aws::s3_client(config), bucket_name)),
         }
-    }
-
-    /// Only the table, for functions that need nothing else (a smaller cold start).
-    pub async fn aws_table(settings: &Settings) -> Arc<dyn Table> {
-        let config = aws::sdk_config().await;
-        metered(Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(&config), &settings.table_name)))
     }
 
     /// The embedded adapters under `dir`: one database file for the table and the queues, and

@@ -127,7 +127,10 @@ impl TokenCipher {
 
     /// The key ring named by the settings (`CHANNEL_TOKEN_KEYS`).
     pub fn from_settings(settings: &crate::settings::Settings) -> Result<Self, KeyError> {
-        Self::parse(&settings.channel_token_keys)
+        match settings.get(crate::settings::Setting::ChannelTokenKeys) {
+            Ok(keys) => Self::parse(keys),
+            Err(_) => Err(KeyError::Empty),
+        }
     }
 
     /// The id of the key that seals.

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::crypto::Secret;
 use crate::fetch_guard::{FetchPolicy, GuardedResolver};
 use crate::inbound::Channel;
-use crate::settings::Settings;
+use crate::settings::{Setting, Settings};
 
 /// Largest answer read from a provider; theirs are a few hundred bytes.
 const MAX_ANSWER: usize = 1024 * 1024;
@@ -105,8 +105,9 @@ pub struct GraphClient {
     media_policy: FetchPolicy,
     meta_graph_url: String,
     tiktok_api_url: String,
-    app_id: String,
-    app_secret: Secret,
+    /// The Meta app's id and secret, for a function that declares them (the code exchange
+    /// and `debug_token` of Embedded Signup); downloads and sends need neither.
+    app: Option<(String, Secret)>,
     total_timeout: Duration,
 }
 
@@ -190,16 +191,30 @@ impl GraphClient {
 
     pub fn with_timeouts(settings: &Settings, timeouts: Timeouts) -> Result<Self, GraphError> {
         let media_policy = FetchPolicy::media(settings.fetch_loopback);
+        let url = |setting| -> Result<String, GraphError> {
+            let value = settings.get(setting).map_err(|e| GraphError::Setup(e.to_string()))?;
+            Ok(value.trim_end_matches('/').to_owned())
+        };
+        let app = match (settings.get(Setting::MetaAppId), settings.get(Setting::MetaAppSecret)) {
+            (Ok(id), Ok(secret)) => Some((id.to_owned(), Secret::new(secret))),
+            _ => None,
+        };
         Ok(Self {
             http: http_client(FetchPolicy::OPERATOR, timeouts)?,
             media_http: http_client(media_policy, timeouts)?,
             media_policy,
-            meta_graph_url: settings.meta_graph_url.trim_end_matches('/').to_owned(),
-            tiktok_api_url: settings.tiktok_api_url.trim_end_matches('/').to_owned(),
-            app_id: settings.meta_app_id.clone(),
-            app_secret: Secret::new(settings.meta_app_secret.clone()),
+            meta_graph_url: url(Setting::MetaGraphUrl)?,
+            tiktok_api_url: url(Setting::TiktokApiUrl)?,
+            app,
             total_timeout: timeouts.total,
         })
+    }
+
+    fn app(&self) -> Result<(&str, &Secret), GraphError> {
+        match &self.app {
+            Some((id, secret)) => Ok((id, secret)),
+            None => Err(GraphError::Setup("META_APP_ID and META_APP_SECRET are not declared".into())),
+        }
     }
 
     /// Shows that `token` reaches the channel account `external_id`: for Meta,
@@ -253,11 +268,9 @@ impl GraphClient {
     /// `GET {graph}/oauth/access_token?client_id&client_secret&code` (the secret in the query
     /// string is how Meta takes it; this URL is never logged).
     pub async fn exchange_code(&self, code: &Secret) -> Result<Secret, GraphError> {
-        let q = query(&[
-            ("client_id", &self.app_id),
-            ("client_secret", self.app_secret.expose()),
-            ("code", code.expose()),
-        ]);
+        let (app_id, app_secret) = self.app()?;
+        let q =
+            query(&[("client_id", app_id), ("client_secret", app_secret.expose()), ("code", code.expose())]);
         let url = format!("{}/oauth/access_token?{q}", self.meta_graph_url);
         let answer = self.call(Method::GET, &url, &[], None).await?;
         text(&answer, "access_token")
@@ -285,7 +298,8 @@ impl GraphClient {
     pub async fn shared_wabas(&self, token: &Secret) -> Result<Vec<String>, GraphError> {
         let url =
             format!("{}/debug_token?{}", self.meta_graph_url, query(&[("input_token", token.expose())]));
-        let app_token = Secret::new(format!("{}|{}", self.app_id, self.app_secret.expose()));
+        let (app_id, app_secret) = self.app()?;
+        let app_token = Secret::new(format!("{app_id}|{}", app_secret.expose()));
         let answer = self.call(Method::GET, &url, &[bearer(&app_token)?], None).await?;
         let scopes = answer.pointer("/data/granular_scopes").and_then(Value::as_array);
         Ok(scopes
@@ -482,8 +496,8 @@ mod tests {
     }
 
     fn client(fetch_loopback: bool, graph: &str) -> GraphClient {
-        let mut settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
-        settings.meta_graph_url = graph.into();
+        let mut settings = Settings::local_with(|_| None);
+        settings.set(Setting::MetaGraphUrl, graph);
         settings.fetch_loopback = fetch_loopback;
         GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -3,6 +3,7 @@
 //! contract tests create them from here.
 
 use crate::ports::Index;
+use crate::settings::Setting;
 
 pub struct TableSpec {
     pub partition_key: &'static str,
@@ -23,7 +24,7 @@ pub struct QueueSpec {
     /// The logical name; the deployed queue is named `{stack}-{name}` (plus `.fifo`).
     pub name: &'static str,
     /// The setting holding the queue's URL.
-    pub url_setting: &'static str,
+    pub url_setting: Setting,
     pub fifo: bool,
     /// The consumer's Lambda timeout; the queue's visibility timeout is six times it.
     pub consumer_timeout_secs: u32,
@@ -49,7 +50,7 @@ impl QueueSpec {
 
 pub const INBOUND: QueueSpec = QueueSpec {
     name: "inbound",
-    url_setting: "INBOUND_QUEUE_URL",
+    url_setting: Setting::InboundQueueUrl,
     fifo: true,
     // Ten updates of table writes: no download happens on this path.
     consumer_timeout_secs: 30,
@@ -57,21 +58,21 @@ pub const INBOUND: QueueSpec = QueueSpec {
 };
 pub const OUTBOUND: QueueSpec = QueueSpec {
     name: "outbound",
-    url_setting: "OUTBOUND_QUEUE_URL",
+    url_setting: Setting::OutboundQueueUrl,
     fifo: false,
     consumer_timeout_secs: 30,
     max_receive_count: 8,
 };
 pub const AUTOMATION: QueueSpec = QueueSpec {
     name: "automation",
-    url_setting: "AUTOMATION_QUEUE_URL",
+    url_setting: Setting::AutomationQueueUrl,
     fifo: false,
     consumer_timeout_secs: 60,
     max_receive_count: 5,
 };
 pub const PRIVACY: QueueSpec = QueueSpec {
     name: "privacy",
-    url_setting: "PRIVACY_QUEUE_URL",
+    url_setting: Setting::PrivacyQueueUrl,
     fifo: false,
     consumer_timeout_secs: 300,
     max_receive_count: 5,
@@ -83,7 +84,7 @@ pub const PRIVACY: QueueSpec = QueueSpec {
 /// not matter here.
 pub const DEFERRED: QueueSpec = QueueSpec {
     name: "deferred",
-    url_setting: "DEFERRED_QUEUE_URL",
+    url_setting: Setting::DeferredQueueUrl,
     fifo: false,
     // A batch of five downloads, 20 s at most each.
     consumer_timeout_secs: 120,

@@ -1,32 +1,133 @@
 //! Settings from the environment, read once per cold start. Names are the contract's (API.md).
+//!
+//! A function reads only the settings it declares (`registry::Declaration::settings`): the
+//! others are never looked up, and asking for one answers `Undeclared`, so a function that
+//! starts in a test with exactly its declared settings cannot need another in AWS.
 
+use std::collections::BTreeMap;
 use std::env;
+
+/// Every setting a function may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Setting {
+    MetaAppSecret,
+    MetaAppId,
+    MetaVerifyToken,
+    TiktokClientSecret,
+    MetaGraphUrl,
+    TiktokApiUrl,
+    AiBaseUrl,
+    AiApiKey,
+    AiModel,
+    TableName,
+    BucketName,
+    InboundQueueUrl,
+    OutboundQueueUrl,
+    AutomationQueueUrl,
+    DeferredQueueUrl,
+    PrivacyQueueUrl,
+    /// Signs pagination cursors.
+    CursorSecret,
+    /// The keys that encrypt channel access tokens at rest, comma-separated
+    /// `kid:base64(32 bytes)`, the current key first (`crypto::TokenCipher`).
+    ChannelTokenKeys,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 18] = [
+        Self::MetaAppSecret,
+        Self::MetaAppId,
+        Self::MetaVerifyToken,
+        Self::TiktokClientSecret,
+        Self::MetaGraphUrl,
+        Self::TiktokApiUrl,
+        Self::AiBaseUrl,
+        Self::AiApiKey,
+        Self::AiModel,
+        Self::TableName,
+        Self::BucketName,
+        Self::InboundQueueUrl,
+        Self::OutboundQueueUrl,
+        Self::AutomationQueueUrl,
+        Self::DeferredQueueUrl,
+        Self::PrivacyQueueUrl,
+        Self::CursorSecret,
+        Self::ChannelTokenKeys,
+    ];
+
+    /// The environment variable.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MetaAppSecret => "META_APP_SECRET",
+            Self::MetaAppId => "META_APP_ID",
+            Self::MetaVerifyToken => "META_VERIFY_TOKEN",
+            Self::TiktokClientSecret => "TIKTOK_CLIENT_SECRET",
+            Self::MetaGraphUrl => "META_GRAPH_URL",
+            Self::TiktokApiUrl => "TIKTOK_API_URL",
+            Self::AiBaseUrl => "AI_BASE_URL",
+            Self::AiApiKey => "AI_API_KEY",
+            Self::AiModel => "AI_MODEL",
+            Self::TableName => "TABLE_NAME",
+            Self::BucketName => "BUCKET_NAME",
+            Self::InboundQueueUrl => "INBOUND_QUEUE_URL",
+            Self::OutboundQueueUrl => "OUTBOUND_QUEUE_URL",
+            Self::AutomationQueueUrl => "AUTOMATION_QUEUE_URL",
+            Self::DeferredQueueUrl => "DEFERRED_QUEUE_URL",
+            Self::PrivacyQueueUrl => "PRIVACY_QUEUE_URL",
+            Self::CursorSecret => "CURSOR_SECRET",
+            Self::ChannelTokenKeys => "CHANNEL_TOKEN_KEYS",
+        }
+    }
+
+    /// Secrets have no default in a deployed function and never reach a log line.
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            Self::MetaAppSecret
+                | Self::MetaVerifyToken
+                | Self::TiktokClientSecret
+                | Self::AiApiKey
+                | Self::CursorSecret
+                | Self::ChannelTokenKeys
+        )
+    }
+
+    /// The value when the environment has none: every setting that is not a secret has one.
+    pub fn default_value(self) -> Option<&'static str> {
+        Some(match self {
+            Self::MetaAppId => "0",
+            Self::MetaGraphUrl => "https://graph.facebook.com/v21.0",
+            Self::TiktokApiUrl => "https://business-api.tiktok.com/open_api/v1.3",
+            Self::AiBaseUrl => "https://api.openai.com/v1",
+            Self::AiModel => "gpt-4o-mini",
+            Self::TableName => "gestor",
+            Self::BucketName => "gestor-files",
+            Self::InboundQueueUrl => "inbound.fifo",
+            Self::OutboundQueueUrl => "outbound",
+            Self::AutomationQueueUrl => "automation",
+            Self::DeferredQueueUrl => "deferred",
+            Self::PrivacyQueueUrl => "privacy",
+            _ => return None,
+        })
+    }
+
+    /// A laptop's value for a secret: fixed, so that local data stays readable across runs.
+    fn development_value(self) -> String {
+        match self {
+            // One key derived from a fixed label; deployed functions get their own random keys.
+            Self::ChannelTokenKeys => {
+                use base64::Engine;
+                let key = derive_key(b"gestor-development", b"gestor/channel-tokens/v1");
+                format!("dev:{}", base64::engine::general_purpose::STANDARD.encode(key))
+            }
+            other => format!("dev-{}", other.name().to_ascii_lowercase()),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Settings {
-    pub meta_app_secret: String,
-    pub meta_app_id: String,
-    pub meta_verify_token: String,
-    pub tiktok_client_secret: String,
-    pub meta_graph_url: String,
-    pub tiktok_api_url: String,
-    pub ai_base_url: String,
-    pub ai_api_key: String,
-    pub ai_model: String,
-    pub table_name: String,
-    pub bucket_name: String,
-    pub inbound_queue_url: String,
-    pub outbound_queue_url: String,
-    pub automation_queue_url: String,
-    pub deferred_queue_url: String,
-    pub privacy_queue_url: String,
-    /// Signs pagination cursors. Defaults to a key derived from `META_APP_SECRET`, so that a
-    /// deployment needs no extra secret; set `CURSOR_SECRET` to rotate it on its own.
-    pub cursor_secret: Vec<u8>,
-    /// `CHANNEL_TOKEN_KEYS`: the keys that encrypt channel access tokens at rest,
-    /// comma-separated `kid:base64(32 bytes)`, the current key first (`crypto::TokenCipher`).
-    /// A secret; locally it defaults to one key derived from `META_APP_SECRET`.
-    pub channel_token_keys: String,
+    values: BTreeMap<Setting, String>,
     /// The function's name in logs (`AWS_LAMBDA_FUNCTION_NAME` in Lambda).
     pub function_name: String,
     /// Media downloads may reach loopback addresses: the local server's fakes only, unless
@@ -37,96 +138,99 @@ pub struct Settings {
 impl std::fmt::Debug for Settings {
     // Secrets never reach a log line, even through a debug print.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("meta_app_id", &self.meta_app_id)
-            .field("meta_graph_url", &self.meta_graph_url)
-            .field("tiktok_api_url", &self.tiktok_api_url)
-            .field("ai_base_url", &self.ai_base_url)
-            .field("ai_model", &self.ai_model)
-            .field("table_name", &self.table_name)
-            .field("bucket_name", &self.bucket_name)
-            .field("inbound_queue_url", &self.inbound_queue_url)
-            .field("outbound_queue_url", &self.outbound_queue_url)
-            .field("automation_queue_url", &self.automation_queue_url)
-            .field("deferred_queue_url", &self.deferred_queue_url)
-            .field("privacy_queue_url", &self.privacy_queue_url)
-            .field("function_name", &self.function_name)
-            .field("fetch_loopback", &self.fetch_loopback)
-            .finish_non_exhaustive()
+        let mut out = f.debug_struct("Settings");
+        for (setting, value) in &self.values {
+            if setting.is_secret() {
+                out.field(setting.name(), &"<secret>");
+            } else {
+                out.field(setting.name(), value);
+            }
+        }
+        out.field("function_name", &self.function_name).field("fetch_loopback", &self.fetch_loopback).finish()
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("missing setting {0}: it has no default and must be set in the environment")]
-pub struct MissingSetting(pub &'static str);
-
-/// The secrets a deployed function cannot start without.
-pub const REQUIRED_SECRETS: [&str; 5] =
-    ["META_APP_SECRET", "META_VERIFY_TOKEN", "TIKTOK_CLIENT_SECRET", "AI_API_KEY", "CHANNEL_TOKEN_KEYS"];
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("missing setting {0}: it has no default and must be set in the environment")]
+    Missing(&'static str),
+    #[error("setting {0} is not among the ones this function declares")]
+    Undeclared(&'static str),
+}
 
 impl Settings {
-    /// Reads the settings of a deployed function: secrets must be present.
-    pub fn from_env() -> Result<Self, MissingSetting> {
-        Self::read(|name| env::var(name).ok().filter(|v| !v.is_empty()), false)
+    /// Reads a deployed function's settings, exactly `declared`: secrets must be present.
+    pub fn from_env(declared: &[Setting]) -> Result<Self, SettingError> {
+        Self::read(declared, |name| env::var(name).ok().filter(|v| !v.is_empty()), false)
     }
 
-    /// Reads the settings for a laptop: every secret falls back to a development value.
-    pub fn from_env_for_local() -> Self {
-        match Self::read(|name| env::var(name).ok().filter(|v| !v.is_empty()), true) {
-            Ok(settings) => settings,
-            // With development defaults every setting has a value.
-            Err(_) => unreachable!("local settings have a default for every secret"),
+    /// Every setting for a laptop (the local server, tests): secrets fall back to
+    /// development values.
+    pub fn local() -> Self {
+        Self::local_with(|name| env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Every setting for a laptop, looked up in `lookup` instead of the environment.
+    pub fn local_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut settings =
+            Self { values: BTreeMap::new(), function_name: "local".into(), fetch_loopback: false };
+        for setting in Setting::ALL {
+            let value = lookup(setting.name())
+                .or_else(|| setting.default_value().map(str::to_owned))
+                .unwrap_or_else(|| setting.development_value());
+            settings.values.insert(setting, value);
+        }
+        settings.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into());
+        settings.fetch_loopback = lookup("GESTOR_FETCH_LOOPBACK").as_deref() != Some("false");
+        settings
+    }
+
+    /// Looks up `declared` and nothing else.
+    pub fn read(
+        declared: &[Setting],
+        lookup: impl Fn(&str) -> Option<String>,
+        dev_defaults: bool,
+    ) -> Result<Self, SettingError> {
+        let mut values = BTreeMap::new();
+        for &setting in declared {
+            let value = match (lookup(setting.name()), setting.default_value()) {
+                (Some(v), _) => v,
+                (None, Some(default)) => default.to_owned(),
+                (None, None) if dev_defaults => setting.development_value(),
+                (None, None) => return Err(SettingError::Missing(setting.name())),
+            };
+            values.insert(setting, value);
+        }
+        Ok(Self {
+            values,
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
+            fetch_loopback: dev_defaults && lookup("GESTOR_FETCH_LOOPBACK").as_deref() != Some("false"),
+        })
+    }
+
+    /// These settings narrowed to `declared`, under a function's name: how the local server
+    /// gives each function what its Lambda would have.
+    pub fn only(&self, declared: &[Setting], function_name: &str) -> Self {
+        Self {
+            values: declared.iter().filter_map(|s| Some((*s, self.values.get(s)?.clone()))).collect(),
+            function_name: function_name.to_owned(),
+            fetch_loopback: self.fetch_loopback,
         }
     }
 
-    pub fn read(lookup: impl Fn(&str) -> Option<String>, dev_defaults: bool) -> Result<Self, MissingSetting> {
-        let secret = |name: &'static str| -> Result<String, MissingSetting> {
-            match lookup(name) {
-                Some(v) => Ok(v),
-                None if dev_defaults => Ok(format!("dev-{}", name.to_ascii_lowercase())),
-                None => Err(MissingSetting(name)),
-            }
-        };
-        let or = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
-        let meta_app_secret = secret("META_APP_SECRET")?;
-        let cursor_secret = match lookup("CURSOR_SECRET") {
-            Some(v) => v.into_bytes(),
-            None => derive_key(meta_app_secret.as_bytes(), b"gestor/cursor/v1"),
-        };
-        let channel_token_keys = match lookup("CHANNEL_TOKEN_KEYS") {
-            Some(v) => v,
-            // A laptop needs no key management: one key derived from the app secret. Deployed
-            // functions get their own random keys, so that rotating one secret does not make
-            // every stored token unreadable.
-            None if dev_defaults => {
-                use base64::Engine;
-                let key = derive_key(meta_app_secret.as_bytes(), b"gestor/channel-tokens/v1");
-                format!("dev:{}", base64::engine::general_purpose::STANDARD.encode(key))
-            }
-            None => return Err(MissingSetting("CHANNEL_TOKEN_KEYS")),
-        };
-        Ok(Self {
-            meta_verify_token: secret("META_VERIFY_TOKEN")?,
-            tiktok_client_secret: secret("TIKTOK_CLIENT_SECRET")?,
-            ai_api_key: secret("AI_API_KEY")?,
-            meta_app_secret,
-            meta_app_id: or("META_APP_ID", "0"),
-            meta_graph_url: or("META_GRAPH_URL", "https://graph.facebook.com/v21.0"),
-            tiktok_api_url: or("TIKTOK_API_URL", "https://business-api.tiktok.com/open_api/v1.3"),
-            ai_base_url: or("AI_BASE_URL", "https://api.openai.com/v1"),
-            ai_model: or("AI_MODEL", "gpt-4o-mini"),
-            table_name: or("TABLE_NAME", "gestor"),
-            bucket_name: or("BUCKET_NAME", "gestor-files"),
-            inbound_queue_url: or("INBOUND_QUEUE_URL", "inbound.fifo"),
-            outbound_queue_url: or("OUTBOUND_QUEUE_URL", "outbound"),
-            automation_queue_url: or("AUTOMATION_QUEUE_URL", "automation"),
-            deferred_queue_url: or("DEFERRED_QUEUE_URL", "deferred"),
-            privacy_queue_url: or("PRIVACY_QUEUE_URL", "privacy"),
-            cursor_secret,
-            channel_token_keys,
-            function_name: or("AWS_LAMBDA_FUNCTION_NAME", "local"),
-            fetch_loopback: dev_defaults && lookup("GESTOR_FETCH_LOOPBACK").as_deref() != Some("false"),
-        })
+    /// The value of a declared setting.
+    pub fn get(&self, setting: Setting) -> Result<&str, SettingError> {
+        self.values.get(&setting).map(String::as_str).ok_or(SettingError::Undeclared(setting.name()))
+    }
+
+    /// Sets a value (tests point a function at their fakes).
+    pub fn set(&mut self, setting: Setting, value: impl Into<String>) {
+        self.values.insert(setting, value.into());
+    }
+
+    /// The settings this value holds.
+    pub fn declared(&self) -> impl Iterator<Item = Setting> + '_ {
+        self.values.keys().copied()
     }
 }
 
@@ -145,34 +249,55 @@ fn derive_key(secret: &[u8], label: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
 
     #[test]
-    fn deployed_functions_refuse_to_start_without_secrets() {
-        let err = Settings::read(|_| None, false).err();
-        assert_eq!(err.map(|e| e.0), Some("META_APP_SECRET"));
+    fn a_function_looks_up_only_what_it_declares() {
+        let asked = RefCell::new(Vec::new());
+        let lookup = |name: &str| {
+            asked.borrow_mut().push(name.to_owned());
+            Some(format!("value-of-{name}"))
+        };
+        let settings = Settings::read(&[Setting::CursorSecret, Setting::TableName], lookup, false);
+        let settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        let asked = asked.into_inner();
+        assert!(
+            asked
+                .iter()
+                .all(|n| ["CURSOR_SECRET", "TABLE_NAME", "AWS_LAMBDA_FUNCTION_NAME"].contains(&n.as_str()))
+        );
+        assert_eq!(settings.get(Setting::TableName), Ok("value-of-TABLE_NAME"));
+        assert_eq!(settings.get(Setting::MetaAppSecret), Err(SettingError::Undeclared("META_APP_SECRET")));
     }
 
     #[test]
-    fn local_settings_have_defaults_and_debug_hides_secrets() {
-        let s = Settings::read(|_| None, true).ok();
-        let s = s.as_ref();
-        assert_eq!(s.map(|s| s.table_name.as_str()), Some("gestor"));
+    fn deployed_functions_refuse_to_start_without_their_secrets() {
+        for secret in Setting::ALL.into_iter().filter(|s| s.is_secret()) {
+            let err = Settings::read(&[Setting::TableName, secret], |_| None, false).err();
+            assert_eq!(err, Some(SettingError::Missing(secret.name())));
+        }
+        let fine = Settings::read(&[Setting::TableName, Setting::MetaGraphUrl], |_| None, false);
+        assert!(fine.is_ok());
+    }
+
+    #[test]
+    fn every_setting_but_the_secrets_has_a_default() {
+        for setting in Setting::ALL {
+            assert_eq!(setting.default_value().is_none(), setting.is_secret(), "{}", setting.name());
+        }
+    }
+
+    #[test]
+    fn local_settings_have_every_value_and_debug_hides_secrets() {
+        let s = Settings::local_with(|_| None);
+        assert_eq!(s.get(Setting::TableName), Ok("gestor"));
         let printed = format!("{s:?}");
         assert!(!printed.contains("dev-meta_app_secret"));
-        let keys = s.map(|s| s.channel_token_keys.clone()).unwrap_or_default();
+        let keys = s.get(Setting::ChannelTokenKeys).unwrap_or_default().to_owned();
         assert!(keys.starts_with("dev:") && !printed.contains(&keys));
         assert!(crate::crypto::TokenCipher::parse(&keys).is_ok());
-    }
-
-    #[test]
-    fn deployed_functions_need_channel_token_keys() {
-        let given = |name: &str| (name != "CHANNEL_TOKEN_KEYS").then(|| format!("set-{name}"));
-        assert_eq!(Settings::read(given, false).err().map(|e| e.0), Some("CHANNEL_TOKEN_KEYS"));
-        for secret in REQUIRED_SECRETS {
-            let missing = |name: &str| {
-                (name != secret).then(|| "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned())
-            };
-            assert_eq!(Settings::read(missing, false).err().map(|e| e.0), Some(secret));
-        }
+        let narrowed = s.only(&[Setting::CursorSecret], "contacts");
+        assert_eq!(narrowed.declared().collect::<Vec<_>>(), vec![Setting::CursorSecret]);
+        assert_eq!(narrowed.function_name, "contacts");
     }
 }

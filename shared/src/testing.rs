@@ -26,11 +26,10 @@ pub fn embedded_core() -> (Core, tempfile::TempDir) {
         Ok(Ok(table)) => Arc::new(table),
         _ => panic!("cannot open an embedded table"),
     };
-    let settings = match Settings::read(|_| None, true) {
-        Ok(s) => s,
+    match Core::new(table, &Settings::local_with(|_| None)) {
+        Ok(core) => (core, dir),
         Err(e) => panic!("{e}"),
-    };
-    (Core::new(table, &settings), dir)
+    }
 }
 
 /// A member of a tenant with a role, created if missing; answers the `sub` to call as.

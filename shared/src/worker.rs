@@ -1,6 +1,7 @@
-//! Queue consumers: one handler shape for Lambda's SQS event source (partial batch responses)
-//! and for the local server, which polls the same queues through the queue port and hands the
-//! consumer the event Lambda would.
+//! Queue consumers and schedules: one handler shape for Lambda's SQS event source (partial
+//! batch responses) and EventBridge schedules, and for the local server, which polls the same
+//! queues through the queue port and fires the same schedules, handing each the event Lambda
+//! would.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -16,6 +17,50 @@ pub trait Consumer: Send + Sync {
     /// Handles a batch; answers the ids of the messages to receive again (every other one
     /// is done and deleted).
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse;
+}
+
+/// A job EventBridge runs on a schedule (a sweep, a scan). A failed run is retried by
+/// EventBridge's own retry policy and the next tick; it must be safe to run twice.
+#[async_trait]
+pub trait Scheduled: Send + Sync {
+    /// The schedule's name in logs and in the local server's health answer.
+    fn name(&self) -> &'static str;
+
+    async fn run(&self, event: ScheduledEvent) -> Result<(), ScheduleError>;
+}
+
+/// The event EventBridge delivers on each tick (`detail-type: Scheduled Event`).
+pub type ScheduledEvent = aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("scheduled run failed: {0}")]
+pub struct ScheduleError(pub String);
+
+/// The event of a local tick, as EventBridge would send it.
+pub fn tick(at: time::OffsetDateTime, rule: &str) -> ScheduledEvent {
+    let time = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let event = serde_json::json!({
+        "version": "0",
+        "id": ulid::Ulid::new().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time,
+        "region": "local",
+        "resources": [format!("arn:aws:events:local:000000000000:rule/{rule}")],
+        "detail": {},
+    });
+    serde_json::from_value(event).unwrap_or_default()
+}
+
+/// Serves a schedule in the Lambda runtime.
+pub async fn run_schedule_lambda(job: &dyn Scheduled) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
+            job.run(event.payload).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
+    .await
 }
 
 /// A batch response naming these message ids as failed.
@@ -34,8 +79,7 @@ pub fn retry(ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
 
 /// Serves a consumer in the Lambda runtime (an SQS event source with
 /// `ReportBatchItemFailures`).
-pub async fn run_lambda(consumer: impl Consumer) -> Result<(), lambda_runtime::Error> {
-    let consumer = &consumer;
+pub async fn run_lambda(consumer: &dyn Consumer) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
             Ok::<_, std::convert::Infallible>(consumer.handle(event.payload).await)

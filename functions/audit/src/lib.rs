@@ -1,19 +1,28 @@
 //! The `audit` function: `GET /v1/audit-log`, what the dispatcher recorded of every mutation
 //! and denied request, for owners and admins.
 
-use async_trait::async_trait;
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{Access, ApiError, Call, Core, FieldError, Function, Permission, Reply, Route};
+use gestor_shared::http::{ApiError, Call, Core, FieldError, Permission, Policy, Reply};
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditFilter, Outcome, Resource};
+use gestor_shared::settings::Setting;
 use serde::Serialize;
+use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 
-pub const ROUTES: &[Route] = &[Route {
-    key: "GET /v1/audit-log",
-    access: Access::Permission(Permission::AuditRead),
-    audit: None,
-    idempotent: false,
-}];
+pub static FUNCTION: Declaration = Declaration {
+    name: "audit",
+    settings: &[Setting::TableName, Setting::CursorSecret],
+    serves: Serves::Http(HttpPart {
+        routes: Audit::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Audit::new(deps.core()?))),
+    }),
+};
+
+gestor_shared::routes!(Audit, core: core, {
+    list => Policy::needs(Permission::AuditRead),
+});
 
 pub struct Audit {
     core: Core,
@@ -32,7 +41,7 @@ pub struct AuditPage {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list), components(schemas(AuditPage, AuditEntry, Actor, ActorType, Resource, Outcome)))]
+#[openapi(components(schemas(AuditPage, AuditEntry, Actor, ActorType, Resource, Outcome)))]
 pub struct ApiDoc;
 
 /// A bound of the time filter: an RFC 3339 instant, or a date (UTC day; `to` takes the
@@ -107,24 +116,8 @@ pub async fn list(app: &Audit, call: Call) -> Result<Reply, ApiError> {
     Reply::ok(&AuditPage { items, next_cursor })
 }
 
-#[async_trait]
-impl Function for Audit {
-    fn routes(&self) -> &'static [Route] {
-        ROUTES
-    }
-
-    fn core(&self) -> &Core {
-        &self.core
-    }
-
-    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
-        match route.key {
-            "GET /v1/audit-log" => list(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
-    }
-}
-
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Audit::openapi_paths(&mut doc);
+    doc
 }

@@ -16,18 +16,15 @@ use crate::Channels;
 use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, connect, embedded_signup, get, deactivate),
-    components(schemas(
-        ChannelAccount,
-        ChannelStatus,
-        ChannelPage,
-        ConnectRequest,
-        EmbeddedSignupRequest,
-        Problem,
-        FieldError
-    ))
-)]
+#[openapi(components(schemas(
+    ChannelAccount,
+    ChannelStatus,
+    ChannelPage,
+    ConnectRequest,
+    EmbeddedSignupRequest,
+    Problem,
+    FieldError
+)))]
 pub struct ApiDoc;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -92,9 +89,7 @@ fn graph_error(refusal: &'static str) -> impl Fn(GraphError) -> ApiError {
             tracing::info!(why, "not sent to the channel's API");
             ApiError::Unprocessable(refusal.into())
         }
-        GraphError::Unavailable(cause) | GraphError::Unexpected(cause) => {
-            ApiError::Unavailable(format!("the channel's API: {cause}"))
-        }
+        GraphError::Unavailable(cause) | GraphError::Unexpected(cause) => ApiError::channel_api(cause),
         GraphError::Setup(cause) => ApiError::Internal(cause),
     }
 }

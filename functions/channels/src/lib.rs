@@ -5,47 +5,16 @@
 mod handlers;
 pub mod input;
 
-use async_trait::async_trait;
 use gestor_shared::crypto::{KeyError, TokenCipher};
 use gestor_shared::graph::{GraphClient, GraphError};
-use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Route};
+use gestor_shared::http::{Core, Permission, Policy};
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::settings::Setting;
 use gestor_shared::settings::Settings;
+use std::sync::Arc;
 
 pub use handlers::ApiDoc;
-
-pub const ROUTES: &[Route] = &[
-    Route {
-        key: "GET /v1/channels",
-        access: Access::Permission(Permission::ChannelsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "POST /v1/channels",
-        access: Access::Permission(Permission::ChannelsManage),
-        audit: Some(("channel.connect", "channel")),
-        idempotent: true,
-    },
-    Route {
-        key: "POST /v1/channels/embedded-signup",
-        access: Access::Permission(Permission::ChannelsManage),
-        audit: Some(("channel.connect", "channel")),
-        idempotent: true,
-    },
-    Route {
-        key: "GET /v1/channels/{id}",
-        access: Access::Permission(Permission::ChannelsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "DELETE /v1/channels/{id}",
-        access: Access::Permission(Permission::ChannelsManage),
-        audit: Some(("channel.deactivate", "channel")),
-        idempotent: false,
-    },
-];
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +24,32 @@ pub enum SetupError {
     #[error(transparent)]
     Graph(#[from] GraphError),
 }
+
+pub static FUNCTION: Declaration = Declaration {
+    name: "channels",
+    settings: &[
+        Setting::TableName,
+        Setting::CursorSecret,
+        Setting::ChannelTokenKeys,
+        Setting::MetaGraphUrl,
+        Setting::TiktokApiUrl,
+        Setting::MetaAppId,
+        Setting::MetaAppSecret,
+    ],
+    serves: Serves::Http(HttpPart {
+        routes: Channels::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Channels::from_settings(deps.core()?, deps.settings())?)),
+    }),
+};
+
+gestor_shared::routes!(Channels, core: core, {
+    handlers::list => Policy::needs(Permission::ChannelsRead),
+    handlers::connect => Policy::needs(Permission::ChannelsManage).audited("channel.connect", "channel").idempotent(),
+    handlers::embedded_signup => Policy::needs(Permission::ChannelsManage).audited("channel.connect", "channel").idempotent(),
+    handlers::get => Policy::needs(Permission::ChannelsRead),
+    handlers::deactivate => Policy::needs(Permission::ChannelsManage).audited("channel.deactivate", "channel"),
+});
 
 pub struct Channels {
     core: Core,
@@ -78,31 +73,11 @@ impl Channels {
     }
 }
 
-#[async_trait]
-impl Function for Channels {
-    fn routes(&self) -> &'static [Route] {
-        ROUTES
-    }
-
-    fn core(&self) -> &Core {
-        &self.core
-    }
-
-    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
-        match route.key {
-            "GET /v1/channels" => handlers::list(self, call).await,
-            "POST /v1/channels" => handlers::connect(self, call).await,
-            "POST /v1/channels/embedded-signup" => handlers::embedded_signup(self, call).await,
-            "GET /v1/channels/{id}" => handlers::get(self, call).await,
-            "DELETE /v1/channels/{id}" => handlers::deactivate(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
-    }
-}
-
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Channels::openapi_paths(&mut doc);
+    doc
 }
 
 #[cfg(test)]

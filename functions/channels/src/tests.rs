@@ -4,7 +4,7 @@
 use gestor_shared::crypto::TokenCipher;
 use gestor_shared::domain::TenantId;
 use gestor_shared::graph::GraphClient;
-use gestor_shared::http::{Function, Role, serve};
+use gestor_shared::http::{Role, serve};
 use gestor_shared::ports::{Key, Query};
 use gestor_shared::repo::channels::{Channel, ChannelRepo};
 use gestor_shared::settings::Settings;
@@ -39,7 +39,7 @@ async fn world() -> World {
         "META_APP_SECRET" => Some(APP_SECRET.to_owned()),
         _ => None,
     };
-    let settings = Settings::read(lookup, true).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::local_with(lookup);
     let client = GraphClient::new(&settings).unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
@@ -78,12 +78,12 @@ impl World {
     }
 
     fn repo(&self) -> ChannelRepo {
-        ChannelRepo::new(self.channels.core().table.clone())
+        ChannelRepo::new(self.channels.core.table.clone())
     }
 
     /// Every stored item of a partition, as text.
     async fn partition(&self, pk: &str) -> String {
-        let page = self.channels.core().table.query(Query::table(pk).limit(1000)).await;
+        let page = self.channels.core.table.query(Query::table(pk).limit(1000)).await;
         serde_json::to_string(&page.map(|p| p.items).unwrap_or_default()).unwrap_or_default()
     }
 
@@ -135,7 +135,7 @@ async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_e
     assert_eq!(stored.as_ref().map(|s| s.expose()), Some(TOKEN));
 
     // Stored encrypted under the current key; never in clear in any item the request wrote.
-    let item = w.channels.core().table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
+    let item = w.channels.core.table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
     let item = item.unwrap_or_default();
     assert_eq!(item["token"]["kid"], "dev");
     for pk in ["acme#CHANNEL", "acme#AUDIT", "acme#IDEMPOTENCY", "ROUTE#whatsapp#106540352242922"] {
@@ -233,7 +233,7 @@ async fn only_owners_and_admins_connect_or_deactivate_and_every_role_lists() {
     let (_, account) = w.connect(&w.owner, whatsapp(TOKEN)).await;
     let calls = w.requests().await.len();
     for role in [Role::Manager, Role::Agent, Role::Viewer] {
-        let user = member(w.channels.core(), "acme", &format!("{}@acme.mx", role.as_str()), role).await;
+        let user = member(&w.channels.core, "acme", &format!("{}@acme.mx", role.as_str()), role).await;
         let (status, body) = w.connect(&user, whatsapp(TOKEN)).await;
         assert_eq!(status, 403, "{role:?}: {body}");
         let (status, _) = w
@@ -295,7 +295,7 @@ async fn deactivating_drops_the_route_and_the_token_and_frees_the_account() {
 
     assert_eq!(w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten(), None);
     assert_eq!(w.partition("ROUTE#whatsapp#106540352242922").await, "[]");
-    let item = w.channels.core().table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
+    let item = w.channels.core.table.get(&Key::new("acme#CHANNEL", id(&account))).await.ok().flatten();
     assert!(item.is_some_and(|i| !i.contains_key("token")));
     let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&account)).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(w.repo().access_token(&tenant("acme"), &ch, &w.cipher).await, Ok(None)));
@@ -358,7 +358,7 @@ async fn invalid_bodies_are_400_without_calling_anyone_or_echoing_the_token() {
 #[test]
 fn the_openapi_part_documents_every_route_and_a_write_only_token() {
     let doc = serde_json::to_value(crate::openapi()).unwrap_or_default();
-    for route in crate::ROUTES {
+    for route in crate::Channels::route_table() {
         let method = route.method().to_ascii_lowercase();
         assert!(doc["paths"][route.path()][&method].is_object(), "{}", route.key);
     }

@@ -14,10 +14,7 @@ use crate::Contacts;
 use crate::input::Fields;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, create, get, patch, delete),
-    components(schemas(Contact, ContactPage, Lifecycle, Identity, Problem, FieldError))
-)]
+#[openapi(components(schemas(Contact, ContactPage, Lifecycle, Identity, Problem, FieldError)))]
 pub struct ApiDoc;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -310,7 +307,7 @@ pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
 /// Deletes bucket objects (absent ones are fine).
 async fn delete_files(app: &Contacts, keys: &[String]) -> Result<(), ApiError> {
     for key in keys {
-        app.files.delete(key).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        app.files.delete(key).await.map_err(ApiError::storage)?;
     }
     Ok(())
 }

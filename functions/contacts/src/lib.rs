@@ -3,46 +3,32 @@
 mod handlers;
 pub mod input;
 
-use async_trait::async_trait;
-use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Route};
+use gestor_shared::http::{Core, Permission, Policy};
 use gestor_shared::ports::Files;
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::contacts::ContactRepo;
+use gestor_shared::settings::Setting;
 use std::sync::Arc;
 
 pub use handlers::ApiDoc;
 
-pub const ROUTES: &[Route] = &[
-    Route {
-        key: "GET /v1/contacts",
-        access: Access::Permission(Permission::ContactsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "POST /v1/contacts",
-        access: Access::Permission(Permission::ContactsWrite),
-        audit: Some(("contact.create", "contact")),
-        idempotent: true,
-    },
-    Route {
-        key: "GET /v1/contacts/{id}",
-        access: Access::Permission(Permission::ContactsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "PATCH /v1/contacts/{id}",
-        access: Access::Permission(Permission::ContactsWrite),
-        audit: Some(("contact.update", "contact")),
-        idempotent: false,
-    },
-    Route {
-        key: "DELETE /v1/contacts/{id}",
-        access: Access::Permission(Permission::ContactsDelete),
-        audit: Some(("contact.delete", "contact")),
-        idempotent: false,
-    },
-];
+pub static FUNCTION: Declaration = Declaration {
+    name: "contacts",
+    settings: &[Setting::TableName, Setting::BucketName, Setting::CursorSecret],
+    serves: Serves::Http(HttpPart {
+        routes: Contacts::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Contacts::new(deps.core()?, deps.files()?))),
+    }),
+};
+
+gestor_shared::routes!(Contacts, core: core, {
+    handlers::list => Policy::needs(Permission::ContactsRead),
+    handlers::create => Policy::needs(Permission::ContactsWrite).audited("contact.create", "contact").idempotent(),
+    handlers::get => Policy::needs(Permission::ContactsRead),
+    handlers::patch => Policy::needs(Permission::ContactsWrite).audited("contact.update", "contact"),
+    handlers::delete => Policy::needs(Permission::ContactsDelete).audited("contact.delete", "contact"),
+});
 
 pub struct Contacts {
     core: Core,
@@ -58,31 +44,11 @@ impl Contacts {
     }
 }
 
-#[async_trait]
-impl Function for Contacts {
-    fn routes(&self) -> &'static [Route] {
-        ROUTES
-    }
-
-    fn core(&self) -> &Core {
-        &self.core
-    }
-
-    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
-        match route.key {
-            "GET /v1/contacts" => handlers::list(self, call).await,
-            "POST /v1/contacts" => handlers::create(self, call).await,
-            "GET /v1/contacts/{id}" => handlers::get(self, call).await,
-            "PATCH /v1/contacts/{id}" => handlers::patch(self, call).await,
-            "DELETE /v1/contacts/{id}" => handlers::delete(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
-    }
-}
-
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Contacts::openapi_paths(&mut doc);
+    doc
 }
 
 #[cfg(test)]

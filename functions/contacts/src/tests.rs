@@ -42,11 +42,9 @@ impl World {
     }
 
     async fn user(&self, tenant: &str, email: &str, role: Role) -> String {
-        member(self.contacts.core(), tenant, email, role).await
+        member(&self.contacts.core, tenant, email, role).await
     }
 }
-
-use gestor_shared::http::Function;
 
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()
@@ -254,7 +252,7 @@ async fn delete_removes_the_contact_and_frees_its_phone() {
     // No companion item of the deleted contact is left under its subject.
     let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
     let left =
-        gestor_shared::repo::personal::keys_of_subject(w.contacts.core().table.as_ref(), &tenant, &id(&c))
+        gestor_shared::repo::personal::keys_of_subject(w.contacts.core.table.as_ref(), &tenant, &id(&c))
             .await;
     assert_eq!(left.map(|k| k.len()).ok(), Some(0));
 }
@@ -270,7 +268,7 @@ async fn delete_removes_the_media_files_of_the_contacts_messages_from_the_bucket
     };
     let w = world().await;
     let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
-    let table = w.contacts.core().table.clone();
+    let table = w.contacts.core.table.clone();
     let mut kept = Vec::new();
     for (name, phone) in [("Ana", "+525512345678"), ("Beto", "+525512345679")] {
         let (_, c) = w.create(json!({"name": name, "phones": [phone]})).await;

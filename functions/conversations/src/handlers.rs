@@ -15,24 +15,21 @@ use std::time::Duration;
 use crate::Conversations;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, get, messages),
-    components(schemas(
-        Conversation,
-        ConversationPage,
-        ConversationStatus,
-        Message,
-        MessagePage,
-        Direction,
-        MessageKind,
-        MessageStatus,
-        MessageFailure,
-        Media,
-        Reaction,
-        Problem,
-        FieldError
-    ))
-)]
+#[openapi(components(schemas(
+    Conversation,
+    ConversationPage,
+    ConversationStatus,
+    Message,
+    MessagePage,
+    Direction,
+    MessageKind,
+    MessageStatus,
+    MessageFailure,
+    Media,
+    Reaction,
+    Problem,
+    FieldError
+)))]
 pub struct ApiDoc;
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -4,35 +4,31 @@
 
 mod handlers;
 
-use async_trait::async_trait;
-use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Route};
+use gestor_shared::http::{Core, Permission, Policy};
 use gestor_shared::ports::Files;
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
+use gestor_shared::settings::Setting;
 use std::sync::Arc;
 
 pub use handlers::ApiDoc;
 
-pub const ROUTES: &[Route] = &[
-    Route {
-        key: "GET /v1/conversations",
-        access: Access::Permission(Permission::ConversationsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "GET /v1/conversations/{id}",
-        access: Access::Permission(Permission::ConversationsRead),
-        audit: None,
-        idempotent: false,
-    },
-    Route {
-        key: "GET /v1/conversations/{id}/messages",
-        access: Access::Permission(Permission::ConversationsRead),
-        audit: None,
-        idempotent: false,
-    },
-];
+pub static FUNCTION: Declaration = Declaration {
+    name: "conversations",
+    settings: &[Setting::TableName, Setting::BucketName, Setting::CursorSecret],
+    serves: Serves::Http(HttpPart {
+        routes: Conversations::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Conversations::new(deps.core()?, deps.files()?))),
+    }),
+};
+
+gestor_shared::routes!(Conversations, core: core, {
+    handlers::list => Policy::needs(Permission::ConversationsRead),
+    handlers::get => Policy::needs(Permission::ConversationsRead),
+    handlers::messages => Policy::needs(Permission::ConversationsRead),
+});
 
 pub struct Conversations {
     core: Core,
@@ -50,29 +46,11 @@ impl Conversations {
     }
 }
 
-#[async_trait]
-impl Function for Conversations {
-    fn routes(&self) -> &'static [Route] {
-        ROUTES
-    }
-
-    fn core(&self) -> &Core {
-        &self.core
-    }
-
-    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
-        match route.key {
-            "GET /v1/conversations" => handlers::list(self, call).await,
-            "GET /v1/conversations/{id}" => handlers::get(self, call).await,
-            "GET /v1/conversations/{id}/messages" => handlers::messages(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
-    }
-}
-
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Conversations::openapi_paths(&mut doc);
+    doc
 }
 
 #[cfg(test)]

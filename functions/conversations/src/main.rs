@@ -1,12 +1,4 @@
-use gestor_shared::backend::Backend;
-use gestor_shared::http::{Core, run_lambda};
-use gestor_shared::settings::Settings;
-
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    gestor_shared::logging::init();
-    let settings = Settings::from_env()?;
-    let backend = Backend::aws(&settings).await;
-    let core = Core::new(backend.table.clone(), &settings);
-    run_lambda(gestor_conversations::Conversations::new(core, backend.files.clone())).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    gestor_shared::lambda::run(&gestor_conversations::FUNCTION).await
 }

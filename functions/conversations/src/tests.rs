@@ -3,7 +3,7 @@
 
 use gestor_shared::adapters::local_files::LocalFiles;
 use gestor_shared::domain::TenantId;
-use gestor_shared::http::{Function, Role, serve};
+use gestor_shared::http::{Role, serve};
 use gestor_shared::ids::{ChannelAccountId, ContactId, ConversationId, MemberId, MessageId};
 use gestor_shared::inbound::Channel;
 use gestor_shared::ports::Files;
@@ -58,11 +58,11 @@ impl World {
     }
 
     fn repo(&self) -> ConversationRepo {
-        ConversationRepo::new(self.app.core().table.clone())
+        ConversationRepo::new(self.app.core.table.clone())
     }
 
     async fn member_id(&self, sub: &str) -> MemberId {
-        match self.app.core().members.get_by_sub(&tenant("acme"), sub).await {
+        match self.app.core.members.get_by_sub(&tenant("acme"), sub).await {
             Ok(Some(m)) => m.id,
             other => panic!("no member {sub}: {other:?}"),
         }
@@ -120,7 +120,7 @@ fn names(ids: &[&ConversationId]) -> Vec<String> {
 #[tokio::test]
 async fn the_inbox_lists_newest_activity_first_with_filters() {
     let w = world().await;
-    let other = w.member_id(&member(w.app.core(), "acme", "agent@acme.mx", Role::Agent).await).await;
+    let other = w.member_id(&member(&w.app.core, "acme", "agent@acme.mx", Role::Agent).await).await;
     let me = w.member_id(&w.owner).await;
     let c1 = w.conversation("acme", Channel::Whatsapp, at(1)).await;
     let c2 = w.conversation("acme", Channel::Messenger, at(2)).await;
@@ -201,7 +201,7 @@ async fn inbox_pages_follow_cursors_bound_to_the_query_and_tenant() {
     let cursor = first["next_cursor"].as_str().unwrap_or_default().to_owned();
     let (status, _) = w.list(&[("limit", "2"), ("status", "open"), ("cursor", &cursor)]).await;
     assert_eq!(status, 400, "a cursor is bound to its query");
-    let stranger = member(w.app.core(), "other-biz", "boss@other.mx", Role::Owner).await;
+    let stranger = member(&w.app.core, "other-biz", "boss@other.mx", Role::Owner).await;
     let (status, _) =
         w.send(ApiRequest::new("GET /v1/conversations").as_user(&stranger).query("cursor", &cursor)).await;
     assert_eq!(status, 400, "a cursor is bound to its tenant");
@@ -240,7 +240,7 @@ async fn a_conversation_is_found_only_in_its_tenant() {
     assert_eq!(body["last_message_at"], "2026-11-28T10:01:00Z");
     assert!(body.get("rev").is_none() && body.get("gsi1pk").is_none(), "{body}");
 
-    let stranger = member(w.app.core(), "other-biz", "boss@other.mx", Role::Owner).await;
+    let stranger = member(&w.app.core, "other-biz", "boss@other.mx", Role::Owner).await;
     let (status, _) = w.send(get(id.as_str()).as_user(&stranger)).await;
     assert_eq!(status, 404);
     let (status, _) = w
@@ -265,7 +265,7 @@ async fn every_role_reads_the_inbox() {
     let w = world().await;
     let id = w.conversation("acme", Channel::Whatsapp, at(1)).await;
     for (email, role) in [("viewer@acme.mx", Role::Viewer), ("agent@acme.mx", Role::Agent)] {
-        let user = member(w.app.core(), "acme", email, role).await;
+        let user = member(&w.app.core, "acme", email, role).await;
         let (status, page) = w.send(ApiRequest::new("GET /v1/conversations").as_user(&user)).await;
         assert_eq!((status, ids(&page)), (200, vec![id.to_string()]));
     }
@@ -301,7 +301,7 @@ fn inbound(conversation: &ConversationId, contact: &str, wamid: &str, created_at
 async fn messages_read_in_the_channels_order_both_ways_and_by_pages() {
     let w = world().await;
     let (contact, id) = w.thread(at(3)).await;
-    let messages = MessageRepo::new(w.app.core().table.clone());
+    let messages = MessageRepo::new(w.app.core.table.clone());
     // Delivered out of order: the late retry of minute 1 lands first in the thread.
     for (wamid, minute) in [("wamid.C", 3), ("wamid.A", 1), ("wamid.D", 4), ("wamid.B", 2), ("wamid.A", 1)] {
         let message = inbound(&id, contact.as_str(), wamid, at(minute));
@@ -368,7 +368,7 @@ async fn messages_read_in_the_channels_order_both_ways_and_by_pages() {
 #[test]
 fn the_openapi_part_documents_every_route() {
     let doc = serde_json::to_value(crate::openapi()).unwrap_or_default();
-    for route in crate::ROUTES {
+    for route in crate::Conversations::route_table() {
         let method = route.method().to_ascii_lowercase();
         assert!(doc["paths"][route.path()][&method].is_object(), "{} is not documented", route.key);
     }
@@ -382,7 +382,7 @@ fn the_openapi_part_documents_every_route() {
 async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     let w = world().await;
     let (contact, id) = w.thread(at(1)).await;
-    let messages = MessageRepo::new(w.app.core().table.clone());
+    let messages = MessageRepo::new(w.app.core.table.clone());
     let mut photo = inbound(&id, contact.as_str(), "wamid.IMG", at(1));
     photo.kind = MessageKind::Image;
     photo.media = Some(Media { channel_media_id: Some("1234".into()), ..Media::default() });

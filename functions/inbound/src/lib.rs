@@ -22,12 +22,13 @@ use gestor_shared::crypto::KeyError;
 use gestor_shared::graph::GraphError;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Files, Queue};
+use gestor_shared::registry::{Declaration, QueuePart, Serves};
 use gestor_shared::repo::arrivals::ArrivalRepo;
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
 use gestor_shared::repo::parked::ParkedRepo;
-use gestor_shared::settings::Settings;
+use gestor_shared::settings::{Setting, SettingError, Settings};
 use gestor_shared::worker::{Consumer, retry};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -50,7 +51,40 @@ pub enum SetupError {
     Keys(#[from] KeyError),
     #[error("the Graph client: {0}")]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
 }
+
+/// The inbound worker's own settings.
+const INBOUND_SETTINGS: &[Setting] =
+    &[Setting::TableName, Setting::BucketName, Setting::AutomationQueueUrl, Setting::DeferredQueueUrl];
+
+pub static FUNCTION: Declaration = Declaration {
+    name: "inbound",
+    settings: INBOUND_SETTINGS,
+    serves: Serves::Queue(QueuePart {
+        queue: &gestor_shared::resources::INBOUND,
+        build: |deps| Ok(Arc::new(Inbound::new(&deps.backend()?, deps.settings())?)),
+    }),
+};
+
+/// The deferred worker: media downloads and parked updates' expiry, off the inbound path.
+pub static DEFERRED: Declaration = Declaration {
+    name: "deferred",
+    settings: &[
+        Setting::TableName,
+        Setting::BucketName,
+        Setting::AutomationQueueUrl,
+        Setting::DeferredQueueUrl,
+        Setting::ChannelTokenKeys,
+        Setting::MetaGraphUrl,
+        Setting::TiktokApiUrl,
+    ],
+    serves: Serves::Queue(QueuePart {
+        queue: &gestor_shared::resources::DEFERRED,
+        build: |deps| Ok(Arc::new(Deferred::new(&deps.backend()?, deps.settings())?)),
+    }),
+};
 
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
@@ -81,8 +115,8 @@ impl Inbound {
             messages: MessageRepo::new(table),
             files: backend.files.clone(),
             queue: backend.queue.clone(),
-            automation_queue: settings.automation_queue_url.clone(),
-            deferred_queue: settings.deferred_queue_url.clone(),
+            automation_queue: settings.get(Setting::AutomationQueueUrl)?.to_owned(),
+            deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
         })

@@ -1,10 +1,4 @@
-use gestor_shared::backend::Backend;
-use gestor_shared::settings::Settings;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    gestor_shared::logging::init();
-    let settings = Settings::from_env()?;
-    let backend = Backend::aws(&settings).await;
-    gestor_shared::worker::run_lambda(gestor_inbound::Inbound::new(&backend, &settings)?).await
+    gestor_shared::lambda::run(&gestor_inbound::FUNCTION).await
 }

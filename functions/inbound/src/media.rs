@@ -16,7 +16,7 @@ use gestor_shared::ports::{Files, Queue, TableError};
 use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo, media_file_key};
-use gestor_shared::settings::Settings;
+use gestor_shared::settings::{Setting, Settings};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -137,7 +137,7 @@ impl MediaFetcher {
         Ok(Self {
             files: backend.files.clone(),
             queue: backend.queue.clone(),
-            deferred_queue: settings.deferred_queue_url.clone(),
+            deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
             channels: ChannelRepo::new(backend.table.clone()),
             messages: MessageRepo::new(backend.table.clone()),
             cipher: TokenCipher::from_settings(settings)?,

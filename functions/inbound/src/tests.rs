@@ -33,7 +33,7 @@ struct World {
 }
 
 async fn world() -> World {
-    world_with(Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"))).await
+    world_with(Settings::local_with(|_| None)).await
 }
 
 async fn world_with(settings: Settings) -> World {
@@ -420,7 +420,7 @@ fn messenger(kind: UpdateKind, customer: &str, payload: Value) -> InboundEnvelop
 #[tokio::test]
 async fn a_read_watermark_marks_what_the_business_sent_before_it() {
     let w = world().await;
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::local_with(|_| None);
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(w.backend.table.clone())
         .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher)

@@ -1,13 +1,26 @@
 //! The `members` function. This issue brings `GET /v1/me`: who the caller is in the business
 //! the request names, with the role, permissions and modules the frontend adapts to.
 
-use async_trait::async_trait;
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{Access, ApiError, Call, Core, Function, Permission, Reply, Role, Route};
+use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role};
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use gestor_shared::settings::Setting;
 use serde::Serialize;
+use std::sync::Arc;
 
-pub const ROUTES: &[Route] =
-    &[Route { key: "GET /v1/me", access: Access::Member, audit: None, idempotent: false }];
+pub static FUNCTION: Declaration = Declaration {
+    name: "members",
+    settings: &[Setting::TableName, Setting::CursorSecret],
+    serves: Serves::Http(HttpPart {
+        routes: Members::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Members::new(deps.core()?))),
+    }),
+};
+
+gestor_shared::routes!(Members, core: core, {
+    me => Policy::member(),
+});
 
 pub struct Members {
     core: Core,
@@ -43,7 +56,7 @@ pub struct Me {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(me), components(schemas(Me, TenantSummary, Role, Permission)))]
+#[openapi(components(schemas(Me, TenantSummary, Role, Permission)))]
 pub struct ApiDoc;
 
 /// The caller, as a member of the business the request names.
@@ -82,24 +95,8 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
     })
 }
 
-#[async_trait]
-impl Function for Members {
-    fn routes(&self) -> &'static [Route] {
-        ROUTES
-    }
-
-    fn core(&self) -> &Core {
-        &self.core
-    }
-
-    async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError> {
-        match route.key {
-            "GET /v1/me" => me(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
-    }
-}
-
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Members::openapi_paths(&mut doc);
+    doc
 }

@@ -1,11 +1,4 @@
-use gestor_shared::backend::Backend;
-use gestor_shared::http::{Core, run_lambda};
-use gestor_shared::settings::Settings;
-
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    gestor_shared::logging::init();
-    let settings = Settings::from_env()?;
-    let table = Backend::aws_table(&settings).await;
-    run_lambda(gestor_members::Members::new(Core::new(table, &settings))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    gestor_shared::lambda::run(&gestor_members::FUNCTION).await
 }

@@ -1,45 +1,46 @@
 //! The `openapi` function: `GET /v1/openapi.json`, no login. The document is merged from every
-//! function's part at build time and kept in the repository (`openapi.json` beside this
+//! function's part (the registry) and kept in the repository (`openapi.json` beside this
 //! crate); a test regenerates it and fails when the committed file or the routes disagree.
 
-use gestor_shared::http::{Access, Route};
-use lambda_http::{Body, Request, Response};
+use gestor_shared::http::{ApiError, Call, Policy, Reply};
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{OpenApi, OpenApiBuilder};
-
-pub const ROUTES: &[Route] =
-    &[Route { key: "GET /v1/openapi.json", access: Access::Public, audit: None, idempotent: false }];
 
 /// The merged document, as committed.
 pub const DOCUMENT: &str = include_str!("../openapi.json");
 
-/// Answers the document; this function has no other route.
-pub async fn handle(req: Request) -> Response<Body> {
-    let answer = if req.method() == "GET" {
-        Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .header("cache-control", "public, max-age=300")
-            .body(Body::from(DOCUMENT))
-    } else {
-        Response::builder()
-            .status(405)
-            .header("content-type", "application/problem+json")
-            .body(Body::from(
-                r#"{"type":"https://gestordigital.mx/problems/method-not-allowed","title":"Method not allowed","status":405,"detail":"only GET is served here"}"#,
-            ))
-    };
-    answer.unwrap_or_else(|_| Response::new(Body::Empty))
+pub static FUNCTION: Declaration = Declaration {
+    name: "openapi",
+    settings: &[],
+    serves: Serves::Http(HttpPart {
+        routes: Document::route_table,
+        openapi: part,
+        build: |deps| Ok(Arc::new(Document { function_name: deps.settings().function_name.clone() })),
+    }),
+};
+
+/// The function: it holds nothing but its name; the document is compiled in.
+pub struct Document {
+    function_name: String,
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(document))]
-struct ApiDoc;
+gestor_shared::routes!(Document, name: function_name, {
+    document => Policy::public(),
+});
 
 /// The OpenAPI 3.1 document of the whole API.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "The document", content_type = "application/json")), security(()))]
-#[allow(dead_code)]
-fn document() {}
+pub async fn document(_: &Document, _: Call) -> Result<Reply, ApiError> {
+    Ok(Reply::raw(200, "application/json", DOCUMENT).header("cache-control", "public, max-age=300"))
+}
+
+fn part() -> OpenApi {
+    let mut doc = OpenApiBuilder::new().build();
+    Document::openapi_paths(&mut doc);
+    doc
+}
 
 /// Merges the functions' parts under the API's title, version and security scheme.
 pub fn merge(parts: Vec<OpenApi>) -> OpenApi {
@@ -56,7 +57,6 @@ pub fn merge(parts: Vec<OpenApi>) -> OpenApi {
                 .build(),
         )
         .build();
-    doc.merge(<ApiDoc as utoipa::OpenApi>::openapi());
     for part in parts {
         doc.merge(part);
     }

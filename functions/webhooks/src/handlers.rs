@@ -1,10 +1,8 @@
 //! The two routes: the verification handshake and the delivery.
 
 use gestor_shared::http::problem::{FieldError, Problem};
-use gestor_shared::http::reply::response;
-use gestor_shared::http::{ApiError, Call};
+use gestor_shared::http::{ApiError, Call, Reply};
 use gestor_shared::inbound::{Channel, QUARANTINE_PREFIX};
-use lambda_http::{Body, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::SystemTime;
@@ -16,7 +14,7 @@ use crate::{MAX_BODY, Webhooks, batch};
 const MAX_CHALLENGE: usize = 1024;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(verify, receive), components(schemas(Received, Problem, FieldError)))]
+#[openapi(components(schemas(Received, Problem, FieldError)))]
 pub struct ApiDoc;
 
 /// The answer to a delivery once every update in it is stored.
@@ -53,8 +51,8 @@ fn channel(call: &Call) -> Result<Channel, ApiError> {
     ),
     security(())
 )]
-pub fn verify(app: &Webhooks, call: &Call) -> Result<Response<Body>, ApiError> {
-    let channel = channel(call)?;
+pub async fn verify(app: &Webhooks, call: Call) -> Result<Reply, ApiError> {
+    let channel = channel(&call)?;
     let challenge_name = if channel.is_meta() { "hub.challenge" } else { "challenge" };
     let challenge = call
         .query_param(challenge_name)
@@ -71,7 +69,7 @@ pub fn verify(app: &Webhooks, call: &Call) -> Result<Response<Body>, ApiError> {
             return Err(ApiError::Forbidden("the verify token does not match".into()));
         }
     }
-    Ok(text(challenge))
+    Ok(Reply::raw(200, "text/plain", challenge))
 }
 
 /// A channel's delivery: verified, split per update and queued; 200 once all of it is
@@ -93,10 +91,10 @@ pub fn verify(app: &Webhooks, call: &Call) -> Result<Response<Body>, ApiError> {
     ),
     security(())
 )]
-pub async fn receive(app: &Webhooks, mut call: Call) -> Result<Response<Body>, ApiError> {
+pub async fn receive(app: &Webhooks, mut call: Call) -> Result<Reply, ApiError> {
     let channel = channel(&call)?;
     if call.body.len() > MAX_BODY {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(ApiError::PayloadTooLarge { limit_bytes: MAX_BODY });
     }
     let now = (app.clock)();
     match updates::prepare(&app.secrets, channel, &call.headers, &call.body, now) {
@@ -108,7 +106,7 @@ pub async fn receive(app: &Webhooks, mut call: Call) -> Result<Response<Body>, A
                 &[("Reason", reason)],
             );
             tracing::warn!(%channel, reason, bytes = call.body.len(), "webhook signature refused");
-            Ok(bad_signature())
+            Err(ApiError::BadSignature)
         }
         Ok(Prepared::Unparsable(reason)) => {
             let content_type = call.header("content-type").map(str::to_owned);
@@ -122,7 +120,7 @@ async fn enqueue(
     app: &Webhooks,
     channel: Channel,
     mut messages: Vec<QueueMessage>,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Reply, ApiError> {
     let received = messages.len();
     if let Some(other) = messages.iter().map(|m| m.channel).find(|c| *c != channel) {
         // One callback URL for several Meta products: the delivery's `object` decides.
@@ -142,7 +140,7 @@ async fn enqueue(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(%channel, updates = received, calls, overflowed, "delivery queued");
-    json(&Received { received, quarantined: false })
+    Reply::ok(&Received { received, quarantined: false })
 }
 
 async fn quarantine(
@@ -152,7 +150,7 @@ async fn quarantine(
     content_type: Option<String>,
     reason: &'static str,
     now: SystemTime,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Reply, ApiError> {
     let date = time::OffsetDateTime::from(now).date();
     let key = format!("{QUARANTINE_PREFIX}{channel}/{date}/{}", hex::encode(Sha256::digest(&body)));
     let content_type = content_type
@@ -165,34 +163,5 @@ async fn quarantine(
         .map_err(|e| ApiError::Internal(format!("quarantining a delivery: {e}")))?;
     app.metrics.count("WebhookQuarantined", &[("Channel", channel.as_str())], &[("Reason", reason)]);
     tracing::warn!(%channel, reason, key, bytes, "signed delivery quarantined");
-    json(&Received { received: 0, quarantined: true })
-}
-
-fn json(body: &Received) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(response(200, text, None))
-}
-
-fn text(challenge: &str) -> Response<Body> {
-    Response::builder()
-        .status(200)
-        .header("content-type", "text/plain")
-        .header("x-content-type-options", "nosniff")
-        .body(Body::from(challenge.to_owned()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-fn bad_signature() -> Response<Body> {
-    let problem = Problem {
-        kind: "https://gestordigital.mx/problems/bad-signature".into(),
-        title: "Bad signature".into(),
-        status: 401,
-        detail: "the delivery's signature is missing or does not match its body".into(),
-        errors: Vec::new(),
-    };
-    Response::builder()
-        .status(401)
-        .header("content-type", "application/problem+json")
-        .body(Body::from(serde_json::to_string(&problem).unwrap_or_default()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    Reply::ok(&Received { received: 0, quarantined: true })
 }

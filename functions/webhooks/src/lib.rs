@@ -7,11 +7,8 @@
 //! answered 200. Nothing here reads or writes the table: the function holds none. The
 //! `inbound` worker does the rest.
 //!
-//! Both routes are public (a channel cannot log in), and this function answers requests
-//! itself rather than through the shared dispatcher: the handshake must echo its challenge as
-//! `text/plain`, which the dispatcher's JSON replies cannot, and the dispatcher's `Core`
-//! would bring a table this path must never touch. Route lookup, logging and error bodies
-//! are the dispatcher's.
+//! Both routes are public (a channel cannot log in). The function goes through the shared
+//! dispatcher without a `Core`: it holds no table, so this path can never touch one.
 
 mod batch;
 mod handlers;
@@ -21,12 +18,11 @@ mod tiktok;
 pub mod updates;
 mod whatsapp;
 
-use gestor_shared::http::request::RequestMeta;
-use gestor_shared::http::service::{find_route, logged};
-use gestor_shared::http::{Access, ApiError, Call, Route};
+use gestor_shared::http::Policy;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Files, Queue};
-use gestor_shared::settings::Settings;
+use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use gestor_shared::settings::{Setting, SettingError, Settings};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,10 +33,26 @@ pub use handlers::{ApiDoc, Received};
 pub use signature::{Secrets, SignatureError, sign_meta, sign_tiktok};
 pub use updates::{Overflow, Prepared, QueueMessage, prepare, split};
 
-pub const ROUTES: &[Route] = &[
-    Route { key: "GET /webhooks/{channel}", access: Access::Public, audit: None, idempotent: false },
-    Route { key: "POST /webhooks/{channel}", access: Access::Public, audit: None, idempotent: false },
-];
+pub static FUNCTION: Declaration = Declaration {
+    name: "webhooks",
+    settings: &[
+        Setting::MetaAppSecret,
+        Setting::MetaVerifyToken,
+        Setting::TiktokClientSecret,
+        Setting::InboundQueueUrl,
+        Setting::BucketName,
+    ],
+    serves: Serves::Http(HttpPart {
+        routes: Webhooks::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Webhooks::new(deps.settings(), deps.queue(), deps.files()?)?)),
+    }),
+};
+
+gestor_shared::routes!(Webhooks, name: function_name, {
+    handlers::verify => Policy::public(),
+    handlers::receive => Policy::public(),
+});
 
 /// Lambda's limit on a synchronous invocation's payload: a larger delivery never reaches a
 /// deployed function, and the local server refuses it the same way.
@@ -61,20 +73,24 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn new(settings: &Settings, queue: Arc<dyn Queue>, files: Arc<dyn Files>) -> Self {
-        Self {
+    pub fn new(
+        settings: &Settings,
+        queue: Arc<dyn Queue>,
+        files: Arc<dyn Files>,
+    ) -> Result<Self, SettingError> {
+        Ok(Self {
             secrets: Secrets::new(
-                &settings.meta_app_secret,
-                &settings.meta_verify_token,
-                &settings.tiktok_client_secret,
+                settings.get(Setting::MetaAppSecret)?,
+                settings.get(Setting::MetaVerifyToken)?,
+                settings.get(Setting::TiktokClientSecret)?,
             ),
             queue,
-            inbound_queue: settings.inbound_queue_url.clone(),
+            inbound_queue: settings.get(Setting::InboundQueueUrl)?.to_owned(),
             files,
             clock: Arc::new(SystemTime::now),
             metrics: Metrics::stdout(),
             function_name: settings.function_name.clone(),
-        }
+        })
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -91,31 +107,17 @@ impl Webhooks {
         &self.secrets
     }
 
-    /// Answers one request, as the shared dispatcher does for a public route: no caller, and
-    /// never the table (the handshake answers text/plain, which a `Reply` does not).
+    /// Answers one request through the shared dispatcher.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        let meta = RequestMeta::of(&req);
-        logged(&self.function_name, &meta, self.dispatch(&req, &meta)).await
-    }
-
-    async fn dispatch(&self, req: &Request, meta: &RequestMeta) -> Result<Response<Body>, ApiError> {
-        let (route, params) = find_route(ROUTES, meta, req.method().as_str(), req.uri().path())?;
-        tracing::Span::current().record("route", route.key);
-        let mut call = Call::from_request(req, None);
-        if call.path.is_empty() {
-            call.path = params;
-        }
-        match route.key {
-            "GET /webhooks/{channel}" => handlers::verify(self, &call),
-            "POST /webhooks/{channel}" => handlers::receive(self, call).await,
-            _ => Err(ApiError::NotFound),
-        }
+        gestor_shared::http::serve(self, req).await
     }
 }
 
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <ApiDoc as utoipa::OpenApi>::openapi()
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Webhooks::openapi_paths(&mut doc);
+    doc
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Config {
             data_dir: var("GESTOR_DATA_DIR").unwrap_or_else(|| ".gestor".into()).into(),
             backend,
             jwt_secret: var("GESTOR_DEV_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
-            settings: Settings::from_env_for_local(),
+            settings: Settings::local(),
             sdk: None,
         })
     }

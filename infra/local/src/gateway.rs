@@ -8,10 +8,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use gestor_shared::backend::Backend;
 use gestor_shared::http::auth::{Claims, GatewayContext};
-use gestor_shared::http::{Access, Core, Function, Role, serve};
+use gestor_shared::http::{Access, ApiError, Core, Function, Role, serve};
+use gestor_shared::registry::{Deps, Serves};
 use gestor_shared::repo::channels::Connection;
 use gestor_shared::repo::members::MemberRepo;
-use gestor_shared::settings::Settings;
+use gestor_shared::settings::Setting;
 use lambda_http::RequestExt;
 use serde_json::json;
 use std::collections::HashMap;
@@ -24,40 +25,10 @@ use crate::token;
 /// API Gateway's HTTP API accepts bodies up to 10 MB.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// A function as the gateway mounts it: its routes, and how it answers a request.
-#[async_trait::async_trait]
-trait Mounted: Send + Sync {
-    fn routes(&self) -> &'static [gestor_shared::http::Route];
-    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body>;
-}
-
-struct Dispatched(Box<dyn Function>);
-
-#[async_trait::async_trait]
-impl Mounted for Dispatched {
-    fn routes(&self) -> &'static [gestor_shared::http::Route] {
-        self.0.routes()
-    }
-
-    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
-        serve(self.0.as_ref(), request).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Mounted for gestor_webhooks::Webhooks {
-    fn routes(&self) -> &'static [gestor_shared::http::Route] {
-        gestor_webhooks::ROUTES
-    }
-
-    async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
-        self.handle(request).await
-    }
-}
-
 pub struct Gateway {
-    functions: Vec<Box<dyn Mounted>>,
+    functions: Vec<Arc<dyn Function>>,
     workers: Vec<&'static str>,
+    schedules: Vec<&'static str>,
     channels: gestor_shared::repo::channels::ChannelRepo,
     cipher: gestor_shared::crypto::TokenCipher,
     members: MemberRepo,
@@ -69,13 +40,12 @@ pub struct Gateway {
 impl Gateway {
     pub async fn start(config: &Config) -> anyhow::Result<Self> {
         let settings = &config.settings;
+        let signing_key = settings.get(Setting::CursorSecret)?.as_bytes().to_vec();
         let (backend, files) = match config.backend {
             BackendKind::Embedded => {
-                let files =
-                    Backend::embedded_files(&config.data_dir, &config.base_url(), &settings.cursor_secret);
-                let backend =
-                    Backend::embedded(&config.data_dir, &config.base_url(), &settings.cursor_secret)
-                        .context("opening the embedded storage")?;
+                let files = Backend::embedded_files(&config.data_dir, &config.base_url(), &signing_key);
+                let backend = Backend::embedded(&config.data_dir, &config.base_url(), &signing_key)
+                    .context("opening the embedded storage")?;
                 (backend, Some(files))
             }
             BackendKind::Aws => {
@@ -86,30 +56,45 @@ impl Gateway {
                 (Backend::aws_with(&sdk, settings), None)
             }
         };
-        let core = Core::new(backend.table.clone(), settings);
-        // Each function logs under its own name, as its Lambda would.
-        let named = |name: &str| Core { function: name.to_owned(), ..core.clone() };
-        let channels = gestor_channels::Channels::from_settings(named("channels"), settings)
-            .map_err(|e| anyhow::anyhow!("setting up the channels function: {e}"))?;
-        let dispatched: Vec<Box<dyn Function>> = vec![
-            Box::new(gestor_contacts::Contacts::new(named("contacts"), backend.files.clone())),
-            Box::new(gestor_members::Members::new(named("members"))),
-            Box::new(gestor_audit::Audit::new(named("audit"))),
-            Box::new(gestor_conversations::Conversations::new(named("conversations"), backend.files.clone())),
-            Box::new(channels),
-        ];
-        let mut functions: Vec<Box<dyn Mounted>> =
-            dispatched.into_iter().map(|f| Box::new(Dispatched(f)) as Box<dyn Mounted>).collect();
-        let webhook_settings = Settings { function_name: "webhooks".into(), ..settings.clone() };
-        functions.push(Box::new(gestor_webhooks::Webhooks::new(
-            &webhook_settings,
-            backend.queue.clone(),
-            backend.files.clone(),
-        )));
-        let workers = crate::workers::start(&backend, settings)?;
+        let registry = gestor_registry::FUNCTIONS;
+        let conflicts = gestor_shared::registry::conflicts(registry);
+        anyhow::ensure!(
+            conflicts.is_empty(),
+            "the function registry is inconsistent: {}",
+            conflicts.join("; ")
+        );
+        let mut functions = Vec::new();
+        let mut consumers = Vec::new();
+        let mut schedules = Vec::new();
+        for declaration in registry {
+            // Each function gets what its Lambda gets: its own settings, under its own name.
+            let deps = Deps::new(backend.clone(), settings.only(declaration.settings, declaration.name));
+            let failed = |e| anyhow::anyhow!("starting the {} function: {e}", declaration.name);
+            match &declaration.serves {
+                Serves::Http(http) => functions.push((http.build)(&deps).map_err(failed)?),
+                Serves::Queue(queue) => {
+                    // The poller plays the event source mapping: the queue's URL is the
+                    // gateway's setting, not the consumer's (it never sends to its own queue).
+                    let address = settings.get(queue.queue.url_setting)?;
+                    let consumer = (queue.build)(&deps).map_err(failed)?;
+                    consumers.push((consumer, address.to_owned(), *queue.queue));
+                }
+                Serves::Schedule(schedule) => {
+                    schedules.push((
+                        declaration.name,
+                        (schedule.build)(&deps).map_err(failed)?,
+                        schedule.every,
+                    ));
+                }
+            }
+        }
+        let workers = crate::workers::start(&backend, consumers);
+        let schedules = crate::workers::start_schedules(schedules);
+        let core = Core::new(backend.table.clone(), settings)?;
         Ok(Self {
             functions,
             workers,
+            schedules,
             channels: gestor_shared::repo::channels::ChannelRepo::new(backend.table.clone()),
             cipher: gestor_shared::crypto::TokenCipher::from_settings(settings)
                 .map_err(|e| anyhow::anyhow!("CHANNEL_TOKEN_KEYS: {e}"))?,
@@ -162,11 +147,23 @@ fn json_response(status: u16, body: serde_json::Value) -> Response {
     (status, [("content-type", "application/json")], body.to_string()).into_response()
 }
 
-fn problem(status: u16, detail: &str) -> Response {
-    let status_code =
-        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"type": "about:blank", "title": status_code.canonical_reason().unwrap_or(""), "status": status, "detail": detail});
-    (status_code, [("content-type", "application/problem+json")], body.to_string()).into_response()
+/// The gateway's own refusals, rendered as every function renders its errors.
+fn problem(error: ApiError) -> Response {
+    if let ApiError::Internal(cause) = &error {
+        tracing::error!(%cause, "local server failure");
+    }
+    to_axum(error.into_response())
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn handle(
@@ -176,21 +173,21 @@ async fn handle(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return problem(413, "the request body is larger than 10 MB");
+        return problem(ApiError::PayloadTooLarge { limit_bytes: MAX_BODY });
     };
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     match (method.as_str(), path.as_str()) {
         ("OPTIONS", _) => return axum::http::StatusCode::NO_CONTENT.into_response(),
         ("GET", "/health") => {
-            return json_response(200, json!({"status": "ok", "workers": gateway.workers, "schedules": []}));
+            return json_response(
+                200,
+                json!({"status": "ok", "workers": gateway.workers, "schedules": gateway.schedules}),
+            );
         }
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("POST", "/dev/channel") => return dev_channel(&gateway, peer, &body).await,
         ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
-        ("GET", "/v1/openapi.json") => {
-            return ([("content-type", "application/json")], gestor_openapi::DOCUMENT).into_response();
-        }
         _ => {}
     }
 
@@ -208,11 +205,7 @@ async fn handle(
         }
     }
     let Some((function, route, params)) = matched else {
-        return if path_known {
-            problem(405, "this route does not accept that method")
-        } else {
-            problem(404, "no such route")
-        };
+        return problem(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound });
     };
 
     let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -220,7 +213,8 @@ async fn handle(
         Access::Public => None,
         _ => match token::verify(&gateway.jwt_secret, authorization) {
             Some(claims) => Some(claims),
-            // API Gateway's own answer when the JWT authorizer refuses a request.
+            // API Gateway's own answer when the JWT authorizer refuses a request: not
+            // problem+json, and documented as such in the OpenAPI document.
             None => return json_response(401, json!({"message": "Unauthorized"})),
         },
     };
@@ -231,7 +225,7 @@ async fn handle(
     let claims = claims.map(|c| Claims { sub: c.sub, email: Some(c.email) });
     let source_ip = peer.ip().to_string();
     let context = GatewayContext {
-        route_key: route.key,
+        route_key: &route.key,
         request_id: &request_id,
         method: &method,
         path: &path,
@@ -242,7 +236,7 @@ async fn handle(
     .build();
     let context = match context {
         Ok(context) => context,
-        Err(e) => return problem(500, &format!("cannot build the request context: {e}")),
+        Err(e) => return problem(ApiError::Internal(format!("cannot build the request context: {e}"))),
     };
     let query: HashMap<String, String> =
         parts.uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
@@ -260,22 +254,14 @@ async fn handle(
         builder = builder.header(name, value);
     }
     let Ok(request) = builder.body(lambda_body) else {
-        return problem(400, "malformed request");
+        return problem(ApiError::bad_request("malformed request"));
     };
     let request = request
         .with_request_context(context)
         .with_path_parameters(params)
         .with_query_string_parameters(query);
 
-    let response = function.answer(request).await;
-    let (parts, body) = response.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Empty => Vec::new(),
-        lambda_http::Body::Text(t) => t.into_bytes(),
-        lambda_http::Body::Binary(b) => b,
-        _ => Vec::new(),
-    };
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    to_axum(serve(function.as_ref(), request).await)
 }
 
 /// `a=1&b=x%20y` as pairs, percent-decoded, `+` as space (as API Gateway decodes them).
@@ -325,7 +311,7 @@ fn percent_decode(s: &str) -> String {
 async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response {
     // Tokens for anyone, by design: only ever on a server bound to this machine.
     if !gateway.loopback || !peer.ip().is_loopback() {
-        return problem(403, "/dev/token is served only on a loopback address");
+        return problem(ApiError::Forbidden("/dev/token is served only on a loopback address".into()));
     }
     #[derive(serde::Deserialize)]
     struct Ask {
@@ -336,26 +322,35 @@ async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response
     }
     let ask: Ask = match serde_json::from_slice(body) {
         Ok(ask) => ask,
-        Err(e) => return problem(400, &format!("send {{\"tenant_id\", \"email\", \"role\"}}: {e}")),
+        Err(e) => {
+            return problem(ApiError::bad_request(format!(
+                "send {{\"tenant_id\", \"email\", \"role\"}}: {e}"
+            )));
+        }
     };
     let role = match ask.role.as_deref() {
         None => Role::Owner,
         Some(r) => match Role::parse(r) {
             Some(role) => role,
-            None => return problem(400, "role must be owner, admin, manager, agent or viewer"),
+            None => {
+                return problem(ApiError::invalid_field(
+                    "role",
+                    "must be owner, admin, manager, agent or viewer",
+                ));
+            }
         },
     };
     if gestor_shared::domain::TenantId::parse(&ask.tenant_id).is_err() {
-        return problem(400, "tenant_id must be 3 to 64 letters, digits, '-' or '_'");
+        return problem(ApiError::invalid_field("tenant_id", "must be 3 to 64 letters, digits, '-' or '_'"));
     }
     if gestor_shared::domain::Email::parse(&ask.email).is_err() {
-        return problem(400, "email is not a valid address");
+        return problem(ApiError::invalid_field("email", "is not a valid address"));
     }
     match gateway.dev_token(&ask.tenant_id, &ask.email, role).await {
         Ok(token) => json_response(200, json!({"token": token})),
         Err(e) => {
             tracing::error!(cause = %e, "dev token not issued");
-            problem(500, "the token could not be issued")
+            problem(ApiError::Internal("the token could not be issued".into()))
         }
     }
 }
@@ -364,7 +359,7 @@ async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response
 /// on a laptop there is no Graph API to ask. Served only on loopback, like `/dev/token`.
 async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response {
     if !gateway.loopback || !peer.ip().is_loopback() {
-        return problem(403, "/dev/channel is served only on a loopback address");
+        return problem(ApiError::Forbidden("/dev/channel is served only on a loopback address".into()));
     }
     #[derive(serde::Deserialize)]
     struct Ask {
@@ -374,10 +369,14 @@ async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Respon
     }
     let ask: Ask = match serde_json::from_slice(body) {
         Ok(ask) => ask,
-        Err(e) => return problem(400, &format!("send {{\"tenant_id\", \"kind\", \"external_id\"}}: {e}")),
+        Err(e) => {
+            return problem(ApiError::bad_request(format!(
+                "send {{\"tenant_id\", \"kind\", \"external_id\"}}: {e}"
+            )));
+        }
     };
     let Ok(tenant) = gestor_shared::domain::TenantId::parse(&ask.tenant_id) else {
-        return problem(400, "tenant_id must be 3 to 64 letters, digits, '-' or '_'");
+        return problem(ApiError::invalid_field("tenant_id", "must be 3 to 64 letters, digits, '-' or '_'"));
     };
     let token = gestor_shared::crypto::Secret::new("local-development-token");
     match gateway
@@ -388,19 +387,19 @@ async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Respon
         Ok(Connection::Connected(account) | Connection::Refreshed(account)) => {
             json_response(201, serde_json::to_value(account).unwrap_or_default())
         }
-        Err(e) => problem(409, &e.to_string()),
+        Err(e) => problem(ApiError::conflict(e.to_string())),
     }
 }
 
 async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
     let Some(files) = &gateway.files else {
-        return problem(404, "files are served by S3 on this backend");
+        return problem(ApiError::NotFound);
     };
     let key = percent_decode(uri.path().trim_start_matches("/files/"));
     let query: HashMap<String, String> =
         uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
     let (Some(expires), Some(signature)) = (query.get("expires"), query.get("signature")) else {
-        return problem(403, "this URL is not signed");
+        return problem(ApiError::Forbidden("this URL is not signed".into()));
     };
     match files.open_presigned(&key, expires, signature, std::time::SystemTime::now()) {
         Ok(object) => {
@@ -409,8 +408,8 @@ async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
         }
         Err(gestor_shared::adapters::local_files::PresignedError::File(
             gestor_shared::ports::FileError::NotFound,
-        )) => problem(404, "no such file"),
-        Err(_) => problem(403, "this URL is expired or not valid"),
+        )) => problem(ApiError::NotFound),
+        Err(_) => problem(ApiError::Forbidden("this URL is expired or not valid".into())),
     }
 }
 

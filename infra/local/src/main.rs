@@ -14,11 +14,35 @@ async fn main() -> anyhow::Result<()> {
         Some("provision") => provision().await,
         Some("redrive") => redrive(std::env::args().nth(2)).await,
         Some("serve") | None => serve().await,
-        Some(other) => {
-            anyhow::bail!("unknown command {other}: use `serve` (default), `provision` or `redrive QUEUE`")
+        Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(())
         }
+        Some(other) => anyhow::bail!("unknown command {other}\n\n{USAGE}"),
     }
 }
+
+const USAGE: &str = "\
+gestor-local: every GestorDigital function, queue consumer and schedule in one process.
+
+Usage: cargo run -p gestor-local [-- COMMAND]
+
+Commands:
+  serve            serve every route on GESTOR_ADDR (default 127.0.0.1:3000); the default
+  provision        create the table, queues and bucket on the AWS endpoint in the environment
+                   (the moto emulator) and print the settings to export
+  redrive QUEUE    move QUEUE's dead letters back to it (inbound, outbound, automation,
+                   privacy or deferred); stop the server first on the embedded backend
+  help             print this
+
+Environment:
+  GESTOR_ADDR            where to listen (default 127.0.0.1:3000)
+  GESTOR_DATA_DIR        where embedded data lives (default .gestor)
+  GESTOR_BACKEND         embedded (default) or aws (the SDK's standard environment)
+  GESTOR_DEV_JWT_SECRET  the HS256 key of local tokens (a development default otherwise)
+  GESTOR_FETCH_LOOPBACK  false stops media downloads from reaching loopback fakes
+  and every function setting of the README (each has a local default).
+";
 
 async fn provision() -> anyhow::Result<()> {
     let prefix = std::env::var("GESTOR_RESOURCE_PREFIX").unwrap_or_else(|_| "gestor-".into());
@@ -53,13 +77,7 @@ async fn redrive(queue: Option<String>) -> anyhow::Result<()> {
             gestor_local::BackendKind::Aws => {
                 let settings = &config.settings;
                 let backend = gestor_shared::backend::Backend::aws(settings).await;
-                let main = match spec.name {
-                    "inbound" => settings.inbound_queue_url.clone(),
-                    "outbound" => settings.outbound_queue_url.clone(),
-                    "automation" => settings.automation_queue_url.clone(),
-                    "deferred" => settings.deferred_queue_url.clone(),
-                    _ => settings.privacy_queue_url.clone(),
-                };
+                let main = settings.get(spec.url_setting)?.to_owned();
                 // Dead-letter queues are named after their queue (shared/src/resources.rs).
                 let (base, last) = main.rsplit_once('/').context("the queue URL has no queue name")?;
                 let prefix = last

@@ -1,9 +1,10 @@
-//! Every queue consumer, run in-process as Lambda's event sources run them in AWS: poll,
-//! hand over a batch, delete what was done, let failures come back.
+//! Every queue consumer and schedule of the registry, run in-process as Lambda's event sources
+//! and EventBridge run them in AWS: poll, hand over a batch, delete what was done, let failures
+//! come back; fire each schedule on its rate.
 
 use gestor_shared::backend::Backend;
-use gestor_shared::settings::Settings;
-use gestor_shared::worker::{Consumer, poll_once};
+use gestor_shared::resources::QueueSpec;
+use gestor_shared::worker::{Consumer, Scheduled, poll_once, tick};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,18 +13,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// How long to wait before polling an empty queue again.
 const IDLE: Duration = Duration::from_millis(200);
 
-/// Starts every consumer and answers their names.
-pub fn start(backend: &Backend, settings: &Settings) -> anyhow::Result<Vec<&'static str>> {
-    let inbound = gestor_inbound::Inbound::new(backend, settings)
-        .map_err(|e| anyhow::anyhow!("setting up the inbound worker: {e}"))?;
-    let inbound: Arc<dyn Consumer> = Arc::new(inbound);
-    let deferred = gestor_inbound::Deferred::new(backend, settings)
-        .map_err(|e| anyhow::anyhow!("setting up the deferred worker: {e}"))?;
-    let deferred: Arc<dyn Consumer> = Arc::new(deferred);
-    let consumers = vec![
-        (inbound, settings.inbound_queue_url.clone(), gestor_shared::resources::INBOUND),
-        (deferred, settings.deferred_queue_url.clone(), gestor_shared::resources::DEFERRED),
-    ];
+/// Starts polling for every consumer; answers their names.
+pub fn start(backend: &Backend, consumers: Vec<(Arc<dyn Consumer>, String, QueueSpec)>) -> Vec<&'static str> {
     let mut names = Vec::new();
     for (consumer, address, spec) in consumers {
         names.push(consumer.name());
@@ -42,5 +33,24 @@ pub fn start(backend: &Backend, settings: &Settings) -> anyhow::Result<Vec<&'sta
             }
         });
     }
-    Ok(names)
+    names
+}
+
+/// Fires every schedule on its rate, first one period after the start (as EventBridge does);
+/// answers their names.
+pub fn start_schedules(schedules: Vec<(&'static str, Arc<dyn Scheduled>, Duration)>) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for (rule, job, every) in schedules {
+        names.push(job.name());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = job.run(tick(time::OffsetDateTime::now_utc(), rule)).await {
+                    tracing::error!(schedule = job.name(), cause = %e, "scheduled run failed");
+                }
+            }
+        });
+    }
+    names
 }

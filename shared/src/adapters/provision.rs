@@ -56,7 +56,7 @@ impl Provisioned {
         ];
         for spec in resources::QUEUES {
             if let Some(url) = self.queue_urls.get(spec.name) {
-                exports.push((spec.url_setting.to_owned(), url.clone()));
+                exports.push((spec.url_setting.name().to_owned(), url.clone()));
             }
         }
         exports

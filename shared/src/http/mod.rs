@@ -7,18 +7,19 @@ pub mod cursor;
 pub mod problem;
 pub mod reply;
 pub mod request;
+pub mod routes;
 pub mod service;
 
 pub use auth::{Caller, Permission, Role};
 pub use problem::{ApiError, FieldError};
 pub use reply::Reply;
 pub use request::Call;
-pub use service::{Access, Core, Function, Route, serve};
+pub use routes::{Access, Policy, Route};
+pub use service::{Core, Function, serve};
 
 /// Runs a function in the Lambda runtime: the function (and the clients in it) is built once
 /// per cold start and serves every invocation.
-pub async fn run_lambda(function: impl Function) -> Result<(), lambda_http::Error> {
-    let function = &function;
+pub async fn run_lambda(function: &dyn Function) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(serve(function, req).await)
     }))

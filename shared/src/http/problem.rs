@@ -35,14 +35,19 @@ pub enum ApiError {
     Conflict { detail: String, errors: Vec<FieldError> },
     #[error("precondition failed")]
     PreconditionFailed,
-    #[error("payload too large")]
-    PayloadTooLarge,
+    #[error("payload too large (limit {limit_bytes} bytes)")]
+    PayloadTooLarge { limit_bytes: usize },
+    /// A webhook delivery whose signature is missing or does not match its body.
+    #[error("bad signature")]
+    BadSignature,
     #[error("unprocessable: {0}")]
     Unprocessable(String),
     #[error("throttled")]
     TooManyRequests { retry_after_secs: u32 },
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency failed or is busy: `what` names its kind for the client ("storage", "the
+    /// channel's API"); `cause` is logged, never answered.
+    #[error("{what} unavailable: {cause}")]
+    Unavailable { what: &'static str, cause: String },
     /// A failure of ours or of a backend: logged with its cause, answered without it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +77,16 @@ impl ApiError {
         Self::invalid_fields(vec![FieldError::new(field, message)])
     }
 
+    /// Storage (the table, the queues, the bucket) failed or is throttled.
+    pub fn storage(cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable { what: "storage", cause: cause.to_string() }
+    }
+
+    /// The channel's API (Graph, TikTok) failed, timed out or is throttled.
+    pub fn channel_api(cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable { what: "the channel's API", cause: cause.to_string() }
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::Conflict { detail: detail.into(), errors: Vec::new() }
     }
@@ -85,10 +100,11 @@ impl ApiError {
             Self::MethodNotAllowed => 405,
             Self::Conflict { .. } => 409,
             Self::PreconditionFailed => 412,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::BadSignature => 401,
             Self::Unprocessable(_) => 422,
             Self::TooManyRequests { .. } => 429,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable { .. } => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -120,10 +136,16 @@ impl ApiError {
                 "the resource has changed: its version no longer matches If-Match".to_owned(),
                 vec![],
             ),
-            Self::PayloadTooLarge => (
+            Self::PayloadTooLarge { limit_bytes } => (
                 "payload-too-large",
                 "Payload too large",
-                "the request body is larger than this route accepts".to_owned(),
+                format!("the request body is larger than the {} this route accepts", size(*limit_bytes)),
+                vec![],
+            ),
+            Self::BadSignature => (
+                "bad-signature",
+                "Bad signature",
+                "the delivery's signature is missing or does not match its body".to_owned(),
                 vec![],
             ),
             Self::Unprocessable(detail) => {
@@ -135,9 +157,12 @@ impl ApiError {
                 "slow down and retry after the time given in Retry-After".to_owned(),
                 vec![],
             ),
-            Self::Unavailable(_) => {
-                ("unavailable", "Service unavailable", "a backend is busy; retry shortly".to_owned(), vec![])
-            }
+            Self::Unavailable { what, .. } => (
+                "unavailable",
+                "Service unavailable",
+                format!("{what} is unavailable or busy; retry shortly"),
+                vec![],
+            ),
             Self::Internal(_) => (
                 "internal",
                 "Internal error",
@@ -162,17 +187,29 @@ impl ApiError {
         if let Self::TooManyRequests { retry_after_secs } = &self {
             builder = builder.header("retry-after", retry_after_secs.to_string());
         }
-        if let Self::Unavailable(_) = &self {
+        if let Self::Unavailable { .. } = &self {
             builder = builder.header("retry-after", "1");
         }
         builder.body(Body::from(body)).unwrap_or_else(|_| Response::new(Body::Empty))
     }
 }
 
+/// `262144` as "256 KB", `10485760` as "10 MB".
+fn size(bytes: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
         match e {
-            TableError::Throttled => Self::Unavailable(e.to_string()),
+            TableError::Throttled => Self::storage(e),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -207,6 +244,17 @@ mod tests {
             response.headers().get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/problem+json")
         );
+    }
+
+    #[test]
+    fn limits_and_dependencies_are_named_without_internals() {
+        let too_large = ApiError::PayloadTooLarge { limit_bytes: 256 * 1024 }.problem();
+        assert!(too_large.detail.contains("256 KB"), "{}", too_large.detail);
+        let busy = ApiError::storage("ProvisionedThroughputExceeded on table gestor").problem();
+        assert_eq!(busy.status, 503);
+        assert!(busy.detail.starts_with("storage ") && !busy.detail.contains("gestor"));
+        let channel = ApiError::channel_api("graph.facebook.com timed out").problem();
+        assert!(channel.detail.starts_with("the channel's API") && !channel.detail.contains("graph"));
     }
 
     #[test]

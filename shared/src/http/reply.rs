@@ -20,19 +20,29 @@ pub struct Reply {
     /// Whose personal data the answer holds (a contact or member id), so that a stored
     /// idempotent answer is found and erased with the rest of that person's data.
     pub subject: Option<String>,
+    /// A body that is not built here (a handshake's challenge, the committed OpenAPI
+    /// document), with its content type.
+    pub raw: Option<(&'static str, String)>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    pub fn json(status: u16, body: &impl Serialize) -> Result<Self, ApiError> {
-        let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(Self {
+    fn empty(status: u16) -> Self {
+        Self {
             status,
-            body: Some(body),
+            body: None,
             etag: None,
             resource_id: None,
             changed_fields: None,
             subject: None,
-        })
+            raw: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn json(status: u16, body: &impl Serialize) -> Result<Self, ApiError> {
+        let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Self { body: Some(body), ..Self::empty(status) })
     }
 
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
@@ -44,7 +54,19 @@ impl Reply {
     }
 
     pub fn no_content() -> Self {
-        Self { status: 204, body: None, etag: None, resource_id: None, changed_fields: None, subject: None }
+        Self::empty(204)
+    }
+
+    /// A body answered as it is, under `content_type`, with sniffing forbidden (it may echo
+    /// what the request carried).
+    pub fn raw(status: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+        Self { raw: Some((content_type, body.into())), ..Self::empty(status) }
+            .header("x-content-type-options", "nosniff")
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn version(mut self, version: u64) -> Self {
@@ -68,11 +90,27 @@ impl Reply {
     }
 
     pub fn body_text(&self) -> String {
-        self.body.as_ref().map(Value::to_string).unwrap_or_default()
+        match &self.raw {
+            Some((_, text)) => text.clone(),
+            None => self.body.as_ref().map(Value::to_string).unwrap_or_default(),
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {
-        response(self.status, self.body_text(), self.etag.as_deref())
+        let mut response = match &self.raw {
+            Some((content_type, text)) => Response::builder()
+                .status(self.status)
+                .header("content-type", *content_type)
+                .body(Body::from(text.clone()))
+                .unwrap_or_else(|_| Response::new(Body::Empty)),
+            None => response(self.status, self.body_text(), self.etag.as_deref()),
+        };
+        for (name, value) in self.headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 

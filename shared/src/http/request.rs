@@ -101,7 +101,7 @@ impl Call {
     /// content type is not enforced: a JSON body sent as `curl -d` sends it is still JSON.
     pub fn json_object(&self) -> Result<Map<String, Value>, ApiError> {
         if self.body.len() > MAX_JSON_BODY {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge { limit_bytes: MAX_JSON_BODY });
         }
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("the request needs a JSON object body"));

@@ -1,6 +1,6 @@
-//! A function's route table and the one dispatcher every function uses. Authentication, the
-//! tenant, permissions, `Idempotency-Key` and the audit log are handled here, so no handler
-//! can forget them: a handler only parses, acts and answers.
+//! The one dispatcher every function uses. Authentication, the tenant, permissions,
+//! `Idempotency-Key` and the audit log are handled here, so no handler can forget them: a
+//! handler only parses, acts and answers. Route tables are `routes!` (`http::routes`).
 
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
-use super::auth::{Caller, Claims, Permission, TenantRefusal, resolve_caller};
+use super::auth::{Caller, Claims, TenantRefusal, resolve_caller};
 use super::cursor::CursorSigner;
 use super::problem::ApiError;
 use super::reply::{Reply, response};
 use super::request::{Call, RequestMeta};
+use super::routes::{Access, Route};
 use crate::domain::TenantId;
 use crate::ids::AuditId;
 use crate::ports::Table;
@@ -20,60 +21,7 @@ use crate::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Outcome, Resou
 use crate::repo::idempotency::{Begin, IdempotencyRepo, StoredAnswer, fingerprint};
 use crate::repo::members::MemberRepo;
 use crate::repo::tenants::TenantRepo;
-use crate::settings::Settings;
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// No login (the OpenAPI document, public forms).
-    Public,
-    /// Any member of the tenant.
-    Member,
-    /// Members whose role has this permission.
-    Permission(Permission),
-}
-
-#[derive(Debug)]
-pub struct Route {
-    /// API Gateway's route key: `METHOD /path/{param}`.
-    pub key: &'static str,
-    pub access: Access,
-    /// For mutations: the audit action (`contact.update`) and resource type (`contact`).
-    pub audit: Option<(&'static str, &'static str)>,
-    /// Whether `Idempotency-Key` applies (creations).
-    pub idempotent: bool,
-}
-
-impl Route {
-    pub fn method(&self) -> &'static str {
-        self.key.split_once(' ').map(|(m, _)| m).unwrap_or(self.key)
-    }
-
-    pub fn path(&self) -> &'static str {
-        self.key.split_once(' ').map(|(_, p)| p).unwrap_or("")
-    }
-
-    /// The path parameters if `path` matches this route's template.
-    pub fn match_path(&self, path: &str) -> Option<HashMap<String, String>> {
-        let template: Vec<&str> = self.path().trim_matches('/').split('/').collect();
-        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
-        if template.len() != actual.len() {
-            return None;
-        }
-        let mut params = HashMap::new();
-        for (t, a) in template.iter().zip(&actual) {
-            if let Some(name) = t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
-                if a.is_empty() {
-                    return None;
-                }
-                params.insert(name.to_owned(), (*a).to_owned());
-            } else if t != a {
-                return None;
-            }
-        }
-        Some(params)
-    }
-}
+use crate::settings::{Setting, SettingError, Settings};
 
 /// What every function shares: the table and the repositories the dispatcher uses.
 #[derive(Clone)]
@@ -88,30 +36,38 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Self {
-        Self {
-            cursors: CursorSigner::new(&settings.cursor_secret),
+    /// Needs `CURSOR_SECRET` among the function's settings.
+    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Result<Self, SettingError> {
+        Ok(Self {
+            cursors: CursorSigner::new(settings.get(Setting::CursorSecret)?.as_bytes()),
             members: MemberRepo::new(table.clone()),
             tenants: TenantRepo::new(table.clone()),
             audit: AuditRepo::new(table.clone()),
             idempotency: IdempotencyRepo::new(table.clone()),
             function: settings.function_name.clone(),
             table,
-        }
+        })
     }
 }
 
+/// An HTTP function, as `routes!` implements it.
 #[async_trait]
 pub trait Function: Send + Sync {
+    /// The function's name in logs.
+    fn name(&self) -> &str {
+        self.core().map(|core| core.function.as_str()).unwrap_or("function")
+    }
     fn routes(&self) -> &'static [Route];
-    fn core(&self) -> &Core;
+    /// The table and repositories authenticated routes need; `None` for a function whose
+    /// routes are all public and which must never touch the table (the webhooks).
+    fn core(&self) -> Option<&Core>;
     async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError>;
 }
 
 /// Answers one request: the whole life of a call, from route lookup to audit.
 pub async fn serve(function: &dyn Function, req: Request) -> Response<Body> {
     let meta = RequestMeta::of(&req);
-    logged(&function.core().function, &meta.clone(), dispatch(function, req, meta)).await
+    logged(function.name(), &meta.clone(), dispatch(function, req, meta)).await
 }
 
 /// Runs the work of one request in the request's log span (function, request id, route,
@@ -133,7 +89,7 @@ pub async fn logged(
         let response = match work.await {
             Ok(response) => response,
             Err(error) => {
-                if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &error {
+                if let ApiError::Internal(cause) | ApiError::Unavailable { cause, .. } = &error {
                     tracing::error!(%cause, "request failed");
                 }
                 error.into_response()
@@ -178,9 +134,22 @@ async fn dispatch(
     req: Request,
     meta: RequestMeta,
 ) -> Result<Response<Body>, ApiError> {
-    let core = function.core();
     let (route, params) = find_route(function.routes(), &meta, req.method().as_str(), req.uri().path())?;
-    tracing::Span::current().record("route", route.key);
+    tracing::Span::current().record("route", route.key.as_str());
+    let Some(core) = function.core() else {
+        // Public routes only: no caller, no idempotency record, no audit entry.
+        if route.access != Access::Public {
+            return Err(ApiError::Internal(format!(
+                "{} needs a login but its function has no table",
+                route.key
+            )));
+        }
+        let mut call = Call::from_request(&req, None);
+        if call.path.is_empty() {
+            call.path = params;
+        }
+        return function.call(route, call).await.map(Reply::into_response);
+    };
 
     let caller = match route.access {
         Access::Public => None,
@@ -202,7 +171,7 @@ async fn dispatch(
                 if key.is_empty() || key.len() > 255 {
                     return Err(ApiError::invalid_field("Idempotency-Key", "must be 1 to 255 characters"));
                 }
-                let hash = fingerprint(&[route.key.as_bytes(), b"\n", &call.body].concat());
+                let hash = fingerprint(&[route.key.as_bytes(), b"\n", &canonical_body(&call.body)].concat());
                 match core.idempotency.begin(&caller.tenant, &caller.claims.sub, key, &hash).await? {
                     Begin::Started => Some((caller.clone(), key.to_owned())),
                     Begin::Replay(answer) => {
@@ -354,9 +323,32 @@ async fn record_denied(
     let kind = route.audit.map(|(_, kind)| kind).unwrap_or_else(|| route.path());
     let resource = Resource { kind: kind.to_owned(), id: path.get("id").cloned() };
     let denied = entry(actor, meta, "auth.denied", resource, Outcome::Denied, vec![]);
-    tracing::warn!(route = route.key, "request denied");
+    tracing::warn!(route = route.key.as_str(), "request denied");
     if let Err(e) = core.audit.record(tenant, &denied).await {
         tracing::error!(cause = %e, "audit entry for a denied request not written");
+    }
+}
+
+/// A JSON body with its object keys sorted and no insignificant whitespace, so that a retry
+/// that serializes the same request differently is still the same request; a body that is not
+/// JSON is compared as bytes.
+fn canonical_body(body: &[u8]) -> Vec<u8> {
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sorted).collect())
+            }
+            other => other,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => serde_json::to_vec(&sorted(value)).unwrap_or_else(|_| body.to_vec()),
+        Err(_) => body.to_vec(),
     }
 }
 

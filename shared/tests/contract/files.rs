@@ -233,7 +233,7 @@ async fn aws_provision_creates_every_resource_as_specified() {
 
     let sqs = aws::sqs_client(&config);
     for spec in resources::QUEUES {
-        let url = &exports[spec.url_setting];
+        let url = &exports[spec.url_setting.name()];
         assert!(url.ends_with(&spec.queue_name(&prefix)), "{url}");
         let attributes = sqs
             .get_queue_attributes()

@@ -6,6 +6,7 @@ use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::{Value, json};
 
 struct World {
+    core: gestor_shared::http::Core,
     contacts: gestor_contacts::Contacts,
     audit: gestor_audit::Audit,
     members: gestor_members::Members,
@@ -24,7 +25,8 @@ async fn world() -> World {
             )),
         ),
         audit: gestor_audit::Audit::new(core.clone()),
-        members: gestor_members::Members::new(core),
+        members: gestor_members::Members::new(core.clone()),
+        core,
         _dir: dir,
     }
 }
@@ -45,8 +47,8 @@ fn actions(page: &Value) -> Vec<String> {
 #[tokio::test]
 async fn mutations_and_denials_are_recorded_without_values() {
     let w = world().await;
-    let owner = member(w.contacts.core(), "acme", "owner@acme.mx", Role::Owner).await;
-    let viewer = member(w.contacts.core(), "acme", "viewer@acme.mx", Role::Viewer).await;
+    let owner = member(&w.core, "acme", "owner@acme.mx", Role::Owner).await;
+    let viewer = member(&w.core, "acme", "viewer@acme.mx", Role::Viewer).await;
 
     let (_, contact) = call(
         &w.contacts,
@@ -130,7 +132,7 @@ async fn mutations_and_denials_are_recorded_without_values() {
 #[tokio::test]
 async fn audit_pages_follow_cursors() {
     let w = world().await;
-    let owner = member(w.contacts.core(), "acme", "owner@acme.mx", Role::Owner).await;
+    let owner = member(&w.core, "acme", "owner@acme.mx", Role::Owner).await;
     for n in 0..7 {
         let (status, _) = call(
             &w.contacts,
@@ -160,7 +162,7 @@ async fn audit_pages_follow_cursors() {
 #[tokio::test]
 async fn me_tells_role_permissions_and_tenants() {
     let w = world().await;
-    let agent = member(w.contacts.core(), "acme", "agent@acme.mx", Role::Agent).await;
+    let agent = member(&w.core, "acme", "agent@acme.mx", Role::Agent).await;
     let (status, me) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["role"], "agent");
@@ -173,7 +175,7 @@ async fn me_tells_role_permissions_and_tenants() {
     assert_eq!(me["modules"].as_array().map(Vec::len), Some(8));
 
     // A second business: the tenant must be named, and only one's own.
-    member(w.contacts.core(), "otra", "agent@acme.mx", Role::Admin).await;
+    member(&w.core, "otra", "agent@acme.mx", Role::Admin).await;
     let (status, body) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
     assert_eq!(status, 400, "{body}");
     let (status, me) =

@@ -10,7 +10,7 @@ use gestor_shared::crypto::{Secret, TokenCipher};
 use gestor_shared::domain::TenantId;
 use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateKind};
 use gestor_shared::repo::channels::ChannelRepo;
-use gestor_shared::settings::Settings;
+use gestor_shared::settings::{Setting, Settings};
 use gestor_shared::testing::doubles::RefusingQueue;
 use gestor_shared::worker::Consumer;
 use serde_json::json;
@@ -102,11 +102,11 @@ async fn an_inbound_message_stays_within_its_request_budget_on_both_adapters() {
         .await
         .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
     let mut aws_settings = settings.clone();
-    aws_settings.table_name = made.table_name.clone();
-    aws_settings.bucket_name = made.bucket_name.clone();
+    aws_settings.set(Setting::TableName, made.table_name.clone());
+    aws_settings.set(Setting::BucketName, made.bucket_name.clone());
     let url = |name: &str| made.queue_urls.get(name).cloned().unwrap_or_else(|| panic!("no {name} queue"));
-    aws_settings.automation_queue_url = url("automation");
-    aws_settings.deferred_queue_url = url("deferred");
+    aws_settings.set(Setting::AutomationQueueUrl, url("automation"));
+    aws_settings.set(Setting::DeferredQueueUrl, url("deferred"));
     let on_aws = measured(Backend::aws_with(&sdk, &aws_settings), &aws_settings).await;
     check("aws (moto)", &on_aws);
     for ((case, embedded, _), (_, aws, _)) in on_embedded.iter().zip(&on_aws) {

@@ -3,6 +3,7 @@
 //! conversation and a message that the API shows.
 
 use gestor_local::BackendKind;
+use gestor_shared::settings::Setting;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -29,8 +30,8 @@ async fn a_signed_whatsapp_message_reaches_the_inbox() {
         .mount(&graph)
         .await;
     let mut settings = local_settings();
-    settings.meta_graph_url = graph.uri();
-    let secret = settings.meta_app_secret.clone();
+    settings.set(Setting::MetaGraphUrl, graph.uri());
+    let secret = settings.get(Setting::MetaAppSecret).unwrap_or_default().to_owned();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
 

@@ -3,7 +3,7 @@
 //! emulator when `GESTOR_TEST_AWS_ENDPOINT` names one.
 
 use gestor_local::{BackendKind, Config};
-use gestor_shared::settings::Settings;
+use gestor_shared::settings::{Setting, Settings};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -181,7 +181,7 @@ async fn the_frontend_journey(server: &Server) {
 }
 
 pub fn local_settings() -> Settings {
-    Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"))
+    Settings::local_with(|_| None)
 }
 
 #[tokio::test]
@@ -199,8 +199,8 @@ async fn the_local_server_on_the_aws_adapters() {
         .await
         .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
     let mut settings = local_settings();
-    settings.table_name = made.table_name.clone();
-    settings.bucket_name = made.bucket_name.clone();
+    settings.set(Setting::TableName, made.table_name.clone());
+    settings.set(Setting::BucketName, made.bucket_name.clone());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = start(BackendKind::Aws, dir.path(), Some(sdk), settings).await;
     the_frontend_journey(&server).await;

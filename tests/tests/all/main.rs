@@ -7,4 +7,6 @@ mod budget;
 mod inbound_flow;
 mod local_server;
 mod openapi;
+mod registry;
+mod sam;
 mod template;

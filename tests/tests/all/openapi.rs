@@ -2,22 +2,16 @@
 //! the routes the functions serve. `UPDATE_OPENAPI=1 cargo test -p gestor-tests openapi`
 //! rewrites the file after a deliberate change.
 
+use gestor_registry::FUNCTIONS;
 use gestor_shared::http::{Access, Route};
 use std::collections::BTreeSet;
 
-fn functions() -> Vec<(&'static str, &'static [Route], utoipa::openapi::OpenApi)> {
-    vec![
-        ("contacts", gestor_contacts::ROUTES, gestor_contacts::openapi()),
-        ("members", gestor_members::ROUTES, gestor_members::openapi()),
-        ("audit", gestor_audit::ROUTES, gestor_audit::openapi()),
-        ("channels", gestor_channels::ROUTES, gestor_channels::openapi()),
-        ("conversations", gestor_conversations::ROUTES, gestor_conversations::openapi()),
-        ("webhooks", gestor_webhooks::ROUTES, gestor_webhooks::openapi()),
-    ]
+fn merged() -> utoipa::openapi::OpenApi {
+    gestor_registry::openapi()
 }
 
-fn merged() -> utoipa::openapi::OpenApi {
-    gestor_openapi::merge(functions().into_iter().map(|(_, _, doc)| doc).collect())
+fn routes() -> impl Iterator<Item = &'static Route> {
+    FUNCTIONS.iter().flat_map(|f| f.routes().iter())
 }
 
 fn document_path() -> std::path::PathBuf {
@@ -53,9 +47,7 @@ fn document_routes() -> BTreeSet<String> {
 
 #[test]
 fn the_document_and_the_code_name_the_same_routes() {
-    let mut code: BTreeSet<String> =
-        functions().into_iter().flat_map(|(_, routes, _)| routes.iter().map(|r| r.key.to_owned())).collect();
-    code.extend(gestor_openapi::ROUTES.iter().map(|r| r.key.to_owned()));
+    let code: BTreeSet<String> = routes().map(|r| r.key.clone()).collect();
     let documented = document_routes();
     let undocumented: Vec<_> = code.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&code).collect();
@@ -66,9 +58,7 @@ fn the_document_and_the_code_name_the_same_routes() {
 #[test]
 fn public_routes_and_only_they_need_no_token() {
     let doc: serde_json::Value = serde_json::from_str(gestor_openapi::DOCUMENT).unwrap_or_default();
-    let all =
-        functions().into_iter().flat_map(|(_, routes, _)| routes.iter()).chain(gestor_openapi::ROUTES.iter());
-    for route in all {
+    for route in routes() {
         let operation = &doc["paths"][route.path()][route.method().to_lowercase()];
         let security = operation["security"].as_array().cloned().unwrap_or_default();
         let open =

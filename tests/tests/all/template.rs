@@ -1,230 +1,22 @@
 //! `template.yaml` against the code: the table, queues and bucket against
-//! `gestor_shared::resources`, each function's routes against its crate's `ROUTES`, and the
-//! SAM mistakes cfn-lint lets through (event types, batch failure reporting, schedule
-//! expressions, secrets in plain text).
+//! `gestor_shared::resources`; each function against its declaration in the registry (routes,
+//! queue, schedule, settings); and the SAM mistakes cfn-lint lets through (event types, batch
+//! failure reporting, schedule expressions, secrets in plain text).
 //!
-//! yaml-rust2 drops the tags of CloudFormation's short forms (`!Ref X` would read as the plain
-//! string `X`), so the template is read through a small loader that turns `!Ref X` into
-//! `{Ref: X}` and `!Name value` into `{"Fn::Name": value}`: their long forms.
+//! The template is read by `sam.rs`.
 
-use gestor_shared::http::{Access, Route};
+use gestor_registry::FUNCTIONS;
+use gestor_shared::http::Access;
 use gestor_shared::ports::Index;
-use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX, QueueSpec};
-use gestor_shared::settings::REQUIRED_SECRETS;
+use gestor_shared::registry::{Declaration, Serves};
+use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX};
+use gestor_shared::settings::Setting;
 use std::collections::{BTreeMap, BTreeSet};
 use yaml_rust2::Yaml;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
-use yaml_rust2::yaml::Hash;
 
-const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"));
 const FUNCTIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
 
-/// Each function binary with the routes its crate serves.
-fn crate_routes() -> BTreeMap<&'static str, &'static [Route]> {
-    BTreeMap::from([
-        ("contacts", gestor_contacts::ROUTES),
-        ("members", gestor_members::ROUTES),
-        ("audit", gestor_audit::ROUTES),
-        ("openapi", gestor_openapi::ROUTES),
-        ("channels", gestor_channels::ROUTES),
-        ("conversations", gestor_conversations::ROUTES),
-        ("webhooks", gestor_webhooks::ROUTES),
-        // Queue consumers: no routes.
-        ("inbound", &[]),
-        ("deferred", &[]),
-    ])
-}
-
-// ------------------------------------------------------------------ reading the template
-
-#[derive(Default)]
-struct Loader {
-    stack: Vec<Frame>,
-    docs: Vec<Yaml>,
-}
-
-enum Frame {
-    Seq(Vec<Yaml>, Option<Tag>),
-    Map(Hash, Option<Yaml>, Option<Tag>),
-}
-
-impl Loader {
-    fn add(&mut self, node: Yaml, mark: Marker) {
-        match self.stack.last_mut() {
-            None => self.docs.push(node),
-            Some(Frame::Seq(items, _)) => items.push(node),
-            Some(Frame::Map(_, key @ None, _)) => *key = Some(node),
-            Some(Frame::Map(map, key, _)) => {
-                let key = key.take().expect("a pending key");
-                let line = mark.line();
-                assert!(map.insert(key.clone(), node).is_none(), "duplicate {key:?} at line {line}");
-            }
-        }
-    }
-}
-
-impl MarkedEventReceiver for Loader {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        match event {
-            Event::SequenceStart(_, tag) => self.stack.push(Frame::Seq(Vec::new(), tag)),
-            Event::MappingStart(_, tag) => self.stack.push(Frame::Map(Hash::new(), None, tag)),
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (node, tag) = match self.stack.pop() {
-                    Some(Frame::Seq(items, tag)) => (Yaml::Array(items), tag),
-                    Some(Frame::Map(map, _, tag)) => (Yaml::Hash(map), tag),
-                    None => panic!("unbalanced YAML at line {}", mark.line()),
-                };
-                self.add(long_form(node, tag), mark);
-            }
-            Event::Scalar(value, style, _, tag) => {
-                let node = match (style, &tag) {
-                    (TScalarStyle::Plain, None) => Yaml::from_str(&value),
-                    _ => Yaml::String(value),
-                };
-                self.add(long_form(node, tag), mark);
-            }
-            Event::Alias(_) => panic!("template.yaml uses no YAML aliases (line {})", mark.line()),
-            _ => {}
-        }
-    }
-}
-
-/// `!Ref X` -> `{Ref: X}`, `!Condition X` -> `{Condition: X}`, `!Sub s` -> `{"Fn::Sub": s}` ...
-fn long_form(node: Yaml, tag: Option<Tag>) -> Yaml {
-    let Some(Tag { suffix, .. }) = tag.filter(|tag| tag.handle == "!") else {
-        return node;
-    };
-    let name = match suffix.as_str() {
-        "Ref" | "Condition" => suffix,
-        _ => format!("Fn::{suffix}"),
-    };
-    Yaml::Hash(Hash::from_iter([(Yaml::String(name), node)]))
-}
-
-fn parse(text: &str) -> Yaml {
-    let mut loader = Loader::default();
-    let loaded = Parser::new_from_str(text).load(&mut loader, false);
-    loaded.expect("valid YAML");
-    loader.docs.pop().expect("a YAML document")
-}
-
-fn template() -> Yaml {
-    parse(TEMPLATE)
-}
-
-/// The node at a dotted path (`Properties.RedrivePolicy.maxReceiveCount`, `Rules.0.Id`);
-/// `Yaml::BadValue` when absent.
-fn at<'a>(node: &'a Yaml, path: &str) -> &'a Yaml {
-    path.split('.').fold(node, |node, key| match key.parse::<usize>() {
-        Ok(i) => &node[i],
-        Err(_) => &node[key],
-    })
-}
-
-/// Asserts that the node at each path equals its value (`BadValue`: absent); `whose` names
-/// the resource in the messages.
-fn expect(node: &Yaml, whose: &str, wanted: &[(&str, Yaml)]) {
-    for (path, want) in wanted {
-        assert_eq!(at(node, path), want, "{whose}: {path}");
-    }
-}
-
-fn s(value: &str) -> Yaml {
-    Yaml::String(value.to_owned())
-}
-
-fn n(value: u32) -> Yaml {
-    Yaml::Integer(value.into())
-}
-
-const YES: Yaml = Yaml::Boolean(true);
-
-fn text<'a>(node: &'a Yaml, what: &str) -> &'a str {
-    node.as_str().unwrap_or_else(|| panic!("{what} should be a string, found {node:?}"))
-}
-
-/// The resources of one type, by logical id.
-fn resources_of<'a>(t: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
-    let all = t["Resources"].as_hash().expect("Resources is a mapping");
-    let of_kind = all.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind));
-    of_kind.map(|(id, r)| (text(id, "an id"), r)).collect()
-}
-
-/// The one resource of a type.
-fn single<'a>(t: &'a Yaml, kind: &str) -> (&'a str, &'a Yaml) {
-    match resources_of(t, kind)[..] {
-        [one] => one,
-        ref all => panic!("expected one {kind}, found {}", all.len()),
-    }
-}
-
-fn resource<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
-    let r = &t["Resources"][id];
-    assert!(!r.is_badvalue(), "template.yaml has no resource {id}");
-    r
-}
-
-/// The logical id a `Ref` or `Fn::GetAtt` points at.
-fn target(node: &Yaml) -> Option<&str> {
-    match (&node["Ref"], &node["Fn::GetAtt"]) {
-        (Yaml::String(id), _) => Some(id),
-        (_, Yaml::String(att)) => att.split('.').next(),
-        (_, Yaml::Array(parts)) => parts.first().and_then(Yaml::as_str),
-        _ => None,
-    }
-}
-
-/// The text of a plain string or of an `Fn::Sub` (either form).
-fn sub_text(node: &Yaml) -> Option<&str> {
-    let sub = &node["Fn::Sub"];
-    node.as_str().or(sub.as_str()).or(sub[0].as_str())
-}
-
-/// `inbound` -> `Inbound` (the queue names are ASCII).
-fn capitalized(name: &str) -> String {
-    name[..1].to_uppercase() + &name[1..]
-}
-
-fn functions(t: &Yaml) -> Vec<(&str, &Yaml)> {
-    resources_of(t, "AWS::Serverless::Function")
-}
-
-/// A function property, falling back to `Globals.Function`.
-fn property<'a>(t: &'a Yaml, function: &'a Yaml, name: &str) -> &'a Yaml {
-    let own = &function["Properties"][name];
-    if own.is_badvalue() { &t["Globals"]["Function"][name] } else { own }
-}
-
-/// A function's environment: the global variables with the function's own over them.
-fn environment<'a>(t: &'a Yaml, function: &'a Yaml) -> BTreeMap<&'a str, &'a Yaml> {
-    let global = at(t, "Globals.Function.Environment.Variables");
-    let own = at(function, "Properties.Environment.Variables");
-    let vars = [global, own].into_iter().filter_map(Yaml::as_hash).flatten();
-    vars.map(|(name, value)| (text(name, "a variable name"), value)).collect()
-}
-
-struct SamEvent<'a> {
-    name: &'a str,
-    kind: &'a str,
-    props: &'a Yaml,
-}
-
-fn events_of(function: &Yaml) -> Vec<SamEvent<'_>> {
-    let events = function["Properties"]["Events"].as_hash().into_iter().flatten();
-    events
-        .map(|(name, e)| SamEvent {
-            name: text(name, "an event name"),
-            kind: text(&e["Type"], "an event Type"),
-            props: &e["Properties"],
-        })
-        .collect()
-}
-
-fn route(event: &SamEvent<'_>) -> String {
-    let method = text(&event.props["Method"], "Method").to_ascii_uppercase();
-    format!("{method} {}", text(&event.props["Path"], "Path"))
-}
+use crate::sam::*;
 
 // ------------------------------------------------------------------ checks
 
@@ -493,31 +285,63 @@ fn the_event_checks_catch_the_usual_mistakes() {
     }
 }
 
+/// The template's function deploying a declaration's binary.
+fn deployed<'a>(t: &'a Yaml, declaration: &Declaration) -> (&'a str, &'a Yaml) {
+    let binary = |f: &Yaml| at(f, "Metadata.BuildProperties.Binary").as_str() == Some(declaration.name);
+    let mut found = functions(t).into_iter().filter(|(_, f)| binary(f));
+    let Some(function) = found.next() else { panic!("template.yaml does not deploy {}", declaration.name) };
+    assert!(found.next().is_none(), "{} is deployed twice", declaration.name);
+    function
+}
+
 #[test]
-fn the_routes_of_each_function_are_its_crate_routes() {
+fn each_function_is_deployed_as_its_declaration_says() {
     let t = template();
-    let expected = crate_routes();
-    let mut binaries = BTreeSet::new();
-    for (fid, function) in functions(&t) {
-        let bin = text(at(function, "Metadata.BuildProperties.Binary"), "Binary");
-        assert!(binaries.insert(bin.to_owned()), "{bin} is deployed twice");
-        let Some(routes) = expected.get(bin) else { panic!("{fid}: {bin} has no routes") };
+    for declaration in FUNCTIONS {
+        let (fid, function) = deployed(&t, declaration);
         let events = events_of(function);
         let http_events: Vec<_> = events.iter().filter(|e| e.kind == "HttpApi").collect();
         let declared: BTreeSet<String> = http_events.iter().map(|e| route(e)).collect();
-        let wanted: BTreeSet<String> = routes.iter().map(|r| r.key.to_owned()).collect();
-        assert_eq!(declared, wanted, "{fid} against {bin}'s ROUTES");
-        // Only the routes the crate declares public skip the JWT authorizer.
+        let routes = declaration.routes();
+        let wanted: BTreeSet<String> = routes.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(declared, wanted, "{fid}: its HttpApi events against {}'s routes", declaration.name);
+        // Only the routes the function declares public skip the JWT authorizer.
         for event in http_events {
             let route = route(event);
             let public = routes.iter().any(|r| r.key == route && r.access == Access::Public);
             let no_authorizer = at(event.props, "Auth.Authorizer") == &s("NONE");
-            assert_eq!(no_authorizer, public, "{route}: Auth.Authorizer NONE iff Access::Public");
+            assert_eq!(no_authorizer, public, "{route}: Auth.Authorizer NONE iff Policy::public()");
+        }
+        let queues: Vec<_> =
+            events.iter().filter(|e| e.kind == "SQS").map(|e| target(&e.props["Queue"])).collect();
+        let schedules: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind.starts_with("Schedule"))
+            .map(|e| e.props["Schedule"].as_str().or(e.props["ScheduleExpression"].as_str()))
+            .collect();
+        match &declaration.serves {
+            Serves::Http(_) => assert!(queues.is_empty() && schedules.is_empty(), "{fid}: HTTP only"),
+            Serves::Queue(part) => {
+                let queue = format!("{}Queue", capitalized(part.queue.name));
+                assert_eq!(queues, vec![Some(queue.as_str())], "{fid}: consumes {queue} only");
+                assert!(wanted.is_empty() && schedules.is_empty(), "{fid}: a consumer only");
+                let timeout = property(&t, function, "Timeout").as_i64();
+                assert_eq!(timeout, Some(i64::from(part.queue.consumer_timeout_secs)), "{fid}: Timeout");
+            }
+            Serves::Schedule(part) => {
+                let expression = part.expression();
+                assert_eq!(schedules, vec![Some(expression.as_str())], "{fid}: its schedule");
+                assert!(wanted.is_empty() && queues.is_empty(), "{fid}: a schedule only");
+            }
         }
     }
-    let known: BTreeSet<String> = expected.keys().map(|b| b.to_string()).collect();
-    assert_eq!(binaries, known, "the binaries the template deploys");
-    assert_eq!(workspace_function_binaries(), known, "functions/*");
+    let deployed: BTreeSet<String> = functions(&t)
+        .into_iter()
+        .map(|(_, f)| text(at(f, "Metadata.BuildProperties.Binary"), "Binary").to_owned())
+        .collect();
+    let known: BTreeSet<String> = FUNCTIONS.iter().map(|d| d.name.to_owned()).collect();
+    assert_eq!(deployed, known, "the binaries the template deploys against the registry");
+    assert_eq!(workspace_function_binaries(), known, "the [[bin]]s of functions/* against the registry");
 }
 
 #[test]
@@ -540,7 +364,7 @@ fn every_function_is_a_rust_arm64_function() {
 }
 
 #[test]
-fn the_environment_names_the_resources_and_hides_the_secrets() {
+fn each_function_gets_exactly_its_declared_settings_and_secrets_stay_out_of_the_template() {
     let t = template();
     let variables = "Environment.Variables";
     let globals = ("Globals", at(&t["Globals"]["Function"], variables));
@@ -554,18 +378,23 @@ fn the_environment_names_the_resources_and_hides_the_secrets() {
     }
     let (table, _) = single(&t, "AWS::DynamoDB::Table");
     let (bucket, _) = single(&t, "AWS::S3::Bucket");
-    let queue = |q: QueueSpec| (q.url_setting, format!("{}Queue", capitalized(q.name)));
-    let mut references = vec![("TABLE_NAME", table.into()), ("BUCKET_NAME", bucket.into())];
-    references.extend(resources::QUEUES.map(queue));
-    for (fid, function) in functions(&t) {
+    let mut references =
+        BTreeMap::from([(Setting::TableName, table.to_owned()), (Setting::BucketName, bucket.to_owned())]);
+    references.extend(resources::QUEUES.map(|q| (q.url_setting, format!("{}Queue", capitalized(q.name)))));
+    for declaration in FUNCTIONS {
+        let (fid, function) = deployed(&t, declaration);
         let env = environment(&t, function);
-        for secret in REQUIRED_SECRETS {
-            let ok = env.get(secret).is_some_and(|v| is_dynamic_reference(v));
-            assert!(ok, "{fid} needs {secret}");
-        }
-        for (setting, id) in &references {
-            let referenced = env.get(setting).and_then(|v| target(v));
-            assert_eq!(referenced, Some(id.as_str()), "{setting} of {fid}");
+        let names: BTreeSet<&str> = env.keys().copied().filter(|n| *n != "RUST_LOG").collect();
+        let wanted: BTreeSet<&str> = declaration.settings.iter().map(|s| s.name()).collect();
+        assert_eq!(names, wanted, "{fid}: its environment against {}'s declared settings", declaration.name);
+        for setting in declaration.settings {
+            let value = env.get(setting.name()).copied().unwrap_or(&Yaml::BadValue);
+            if setting.is_secret() {
+                assert!(is_dynamic_reference(value), "{fid}: {} is a secret", setting.name());
+            }
+            if let Some(id) = references.get(setting) {
+                assert_eq!(target(value), Some(id.as_str()), "{} of {fid}", setting.name());
+            }
         }
     }
     let literals = [s("hunter2"), parse("!Ref Secret"), s("a{{resolve:ssm-secure:b}}")];

@@ -174,7 +174,7 @@ async fn a_slow_or_absent_api_is_503_within_the_timeout() {
     let uri = server.uri();
     let settings = |base: String| {
         let lookup = move |name: &str| (name == "META_GRAPH_URL").then(|| base.clone());
-        Settings::read(lookup, true).unwrap_or_else(|e| panic!("{e}"))
+        Settings::local_with(lookup)
     };
     let short = Timeouts { connect: Duration::from_millis(200), total: Duration::from_millis(100) };
     let slow = GraphClient::with_timeouts(&settings(uri), short).unwrap_or_else(|e| panic!("{e}"));

@@ -7,8 +7,8 @@ use super::*;
 /// A world whose Graph API is a local wiremock server.
 async fn world_on_graph() -> (World, wiremock::MockServer) {
     let graph = wiremock::MockServer::start().await;
-    let mut settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
-    settings.meta_graph_url = graph.uri();
+    let mut settings = Settings::local_with(|_| None);
+    settings.set(gestor_shared::settings::Setting::MetaGraphUrl, graph.uri());
     (world_with(settings).await, graph)
 }
 
@@ -144,7 +144,7 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let (w, graph) = world_on_graph().await;
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::local_with(|_| None);
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(w.backend.table.clone())
         .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("page-token"), &cipher)
@@ -218,7 +218,7 @@ async fn an_unsend_or_revoke_removes_the_downloaded_file_from_the_bucket() {
         inner: w.backend.files.clone(),
         fail_deletes: std::sync::atomic::AtomicUsize::new(1),
     });
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::local_with(|_| None);
     let backend = Backend { files, ..w.backend.clone() };
     let inbound = Inbound::new(&backend, &settings).unwrap_or_else(|e| panic!("{e}"));
     let mut event = SqsEvent::default();

@@ -18,7 +18,7 @@ fn first_message() -> InboundEnvelope {
 impl World {
     /// The worker over other ports, with the world's clock and metrics.
     fn inbound_over(&self, backend: &Backend) -> Inbound {
-        let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+        let settings = Settings::local_with(|_| None);
         Inbound::new(backend, &settings)
             .unwrap_or_else(|e| panic!("{e}"))
             .with_clock(self.inbound.clock.clone())

@@ -160,7 +160,7 @@ async fn an_expiry_check_that_failed_to_schedule_is_scheduled_by_the_retry() {
     use gestor_shared::testing::doubles::RefusingQueue;
     let w = world().await;
     let queue = Arc::new(RefusingQueue::new(w.backend.queue.clone(), "deferred", 1));
-    let settings = Settings::read(|_| None, true).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::local_with(|_| None);
     let inbound = Inbound::new(&Backend { queue, ..w.backend.clone() }, &settings)
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(w.inbound.clock.clone());

@@ -1,0 +1,252 @@
+//! A function's route table, written once: `routes!` binds each handler to its policy (who may
+//! call it, what the audit log records, whether `Idempotency-Key` applies). The method and path
+//! come from the handler's own `#[utoipa::path]`, so the route string exists in one place and
+//! the table, the dispatch and the OpenAPI document cannot disagree.
+
+use std::collections::HashMap;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::HttpMethod;
+
+use super::auth::Permission;
+
+#[doc(hidden)]
+pub use async_trait::async_trait;
+#[doc(hidden)]
+pub use gestor_macros::operation_of;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No login (the OpenAPI document, public forms, channel webhooks).
+    Public,
+    /// Any member of the tenant.
+    Member,
+    /// Members whose role has this permission.
+    Permission(Permission),
+}
+
+/// What the dispatcher does around a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub access: Access,
+    /// For mutations: the audit action (`contact.update`) and resource type (`contact`).
+    pub audit: Option<(&'static str, &'static str)>,
+    /// Whether `Idempotency-Key` applies (creations).
+    pub idempotent: bool,
+}
+
+impl Policy {
+    pub const fn public() -> Self {
+        Self { access: Access::Public, audit: None, idempotent: false }
+    }
+
+    pub const fn member() -> Self {
+        Self { access: Access::Member, audit: None, idempotent: false }
+    }
+
+    pub const fn needs(permission: Permission) -> Self {
+        Self { access: Access::Permission(permission), audit: None, idempotent: false }
+    }
+
+    pub const fn audited(mut self, action: &'static str, resource: &'static str) -> Self {
+        self.audit = Some((action, resource));
+        self
+    }
+
+    pub const fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    /// API Gateway's route key: `METHOD /path/{param}`.
+    pub key: String,
+    /// The handler serving it, as written in the table (`handlers::list`).
+    pub handler: &'static str,
+    pub access: Access,
+    pub audit: Option<(&'static str, &'static str)>,
+    pub idempotent: bool,
+}
+
+impl Route {
+    /// The routes of one handler: one per method its operation declares.
+    pub fn of<P: utoipa::Path>(handler: &'static str, policy: Policy) -> Vec<Route> {
+        let path = P::path();
+        P::methods()
+            .into_iter()
+            .map(|method| Route {
+                key: format!("{} {path}", method_name(&method)),
+                handler,
+                access: policy.access,
+                audit: policy.audit,
+                idempotent: policy.idempotent,
+            })
+            .collect()
+    }
+
+    pub fn method(&self) -> &str {
+        self.key.split_once(' ').map(|(m, _)| m).unwrap_or(&self.key)
+    }
+
+    pub fn path(&self) -> &str {
+        self.key.split_once(' ').map(|(_, p)| p).unwrap_or("")
+    }
+
+    /// The path parameters if `path` matches this route's template.
+    pub fn match_path(&self, path: &str) -> Option<HashMap<String, String>> {
+        let template: Vec<&str> = self.path().trim_matches('/').split('/').collect();
+        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if template.len() != actual.len() {
+            return None;
+        }
+        let mut params = HashMap::new();
+        for (t, a) in template.iter().zip(&actual) {
+            if let Some(name) = t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                if a.is_empty() {
+                    return None;
+                }
+                params.insert(name.to_owned(), (*a).to_owned());
+            } else if t != a {
+                return None;
+            }
+        }
+        Some(params)
+    }
+}
+
+fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Trace => "TRACE",
+    }
+}
+
+/// Adds one handler's operation to a function's document, with its tags and the schemas it
+/// names, as `#[derive(OpenApi)]` with `paths(...)` would.
+pub fn document<P>(doc: &mut OpenApi)
+where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
+{
+    let mut operation = P::operation();
+    let tags = <P as utoipa::__dev::Tags>::tags();
+    if !tags.is_empty() {
+        operation.tags.get_or_insert_with(Vec::new).extend(tags.iter().map(|t| (*t).to_owned()));
+    }
+    let methods = P::methods();
+    let item = utoipa::openapi::path::PathItem::from_http_methods(methods, operation);
+    let paths = utoipa::openapi::path::PathsBuilder::new().path(P::path(), item).build();
+    doc.paths.merge(paths);
+    let mut schemas = Vec::new();
+    <P as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+    doc.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+}
+
+/// Declares a function's routes: each handler, the policy the dispatcher applies around it.
+///
+/// ```ignore
+/// gestor_shared::routes!(Contacts, core: core, {
+///     handlers::list => Policy::needs(Permission::ContactsRead),
+///     handlers::create => Policy::needs(Permission::ContactsWrite).audited("contact.create", "contact").idempotent(),
+/// });
+/// ```
+///
+/// Every handler is `async fn(&Function, Call) -> Result<Reply, ApiError>` carrying a
+/// `#[utoipa::path]`; `core:` names the field holding the function's `Core`. A function
+/// without one (every route public, no table) names instead the field holding its name in
+/// logs (`name: function_name`). It implements `Function` and gives `route_table()` and
+/// `openapi_paths(doc)`.
+#[macro_export]
+macro_rules! routes {
+    ($function:ty, core: $core:ident, { $($handler:path => $policy:expr),+ $(,)? }) => {
+        $crate::routes!(@table $function, { $($handler => $policy),+ });
+        #[$crate::http::routes::async_trait]
+        impl $crate::http::Function for $function {
+            fn routes(&self) -> &'static [$crate::http::Route] {
+                Self::route_table()
+            }
+            fn core(&self) -> Option<&$crate::http::Core> {
+                Some(&self.$core)
+            }
+            async fn call(
+                &self,
+                route: &'static $crate::http::Route,
+                call: $crate::http::Call,
+            ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
+                $( if route.handler == stringify!($handler) { return $handler(self, call).await; } )+
+                Err($crate::http::ApiError::NotFound)
+            }
+        }
+    };
+    ($function:ty, name: $name:ident, { $($handler:path => $policy:expr),+ $(,)? }) => {
+        $crate::routes!(@table $function, { $($handler => $policy),+ });
+        #[$crate::http::routes::async_trait]
+        impl $crate::http::Function for $function {
+            fn name(&self) -> &str {
+                &self.$name
+            }
+            fn routes(&self) -> &'static [$crate::http::Route] {
+                Self::route_table()
+            }
+            fn core(&self) -> Option<&$crate::http::Core> {
+                None
+            }
+            async fn call(
+                &self,
+                route: &'static $crate::http::Route,
+                call: $crate::http::Call,
+            ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
+                $( if route.handler == stringify!($handler) { return $handler(self, call).await; } )+
+                Err($crate::http::ApiError::NotFound)
+            }
+        }
+    };
+    (@table $function:ty, { $($handler:path => $policy:expr),+ }) => {
+        impl $function {
+            /// This function's routes, each bound to its handler.
+            pub fn route_table() -> &'static [$crate::http::Route] {
+                static TABLE: ::std::sync::LazyLock<Vec<$crate::http::Route>> =
+                    ::std::sync::LazyLock::new(|| {
+                        let mut table = Vec::new();
+                        $(
+                            table.extend($crate::http::Route::of::<
+                                $crate::http::routes::operation_of!($handler),
+                            >(stringify!($handler), $policy));
+                        )+
+                        table
+                    });
+                &TABLE
+            }
+
+            /// Adds these routes' operations to the function's OpenAPI part.
+            pub fn openapi_paths(doc: &mut ::utoipa::openapi::OpenApi) {
+                $( $crate::http::routes::document::<$crate::http::routes::operation_of!($handler)>(doc); )+
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(key: &str) -> Route {
+        Route { key: key.into(), handler: "h", access: Access::Public, audit: None, idempotent: false }
+    }
+
+    #[test]
+    fn templates_match_their_paths_only() {
+        let r = route("GET /v1/contacts/{id}");
+        assert_eq!(r.match_path("/v1/contacts/ct_1").and_then(|p| p.get("id").cloned()), Some("ct_1".into()));
+        assert!(r.match_path("/v1/contacts/").is_none());
+        assert!(r.match_path("/v1/contacts/ct_1/notes").is_none());
+        assert_eq!((r.method(), r.path()), ("GET", "/v1/contacts/{id}"));
+    }
+}
