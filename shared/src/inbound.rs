@@ -7,6 +7,8 @@
 //! customer), so that every decision about an update is the worker's.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::domain::Channel;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -18,44 +20,6 @@ pub const ENVELOPE_VERSION: u32 = 1;
 pub const OVERFLOW_PREFIX: &str = "inbound-overflow/";
 /// Bucket prefix of correctly signed deliveries that could not be parsed, kept raw.
 pub const QUARANTINE_PREFIX: &str = "quarantine/";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Whatsapp,
-    Messenger,
-    Instagram,
-    Tiktok,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 4] = [Self::Whatsapp, Self::Messenger, Self::Instagram, Self::Tiktok];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Whatsapp => "whatsapp",
-            Self::Messenger => "messenger",
-            Self::Instagram => "instagram",
-            Self::Tiktok => "tiktok",
-        }
-    }
-
-    /// The channel named in a route (`/webhooks/{channel}`), lowercase as the API spells it.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
-    /// The channels Meta delivers, signed with the app secret.
-    pub fn is_meta(self) -> bool {
-        !matches!(self, Self::Tiktok)
-    }
-}
-
-impl std::fmt::Display for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What an update is, as far as the webhook can tell without interpreting it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,9 +7,7 @@ use gestor_shared::graph::{GraphError, PhoneNumber};
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
 use gestor_shared::ids::ChannelAccountId;
-use gestor_shared::repo::channels::{
-    Channel, ChannelAccount, ChannelError, ChannelStatus, Connection, kind_schema,
-};
+use gestor_shared::repo::channels::{Channel, ChannelAccount, ChannelError, ChannelStatus, Connection};
 use serde::Serialize;
 
 use crate::Channels;
@@ -38,7 +36,7 @@ pub struct ChannelPage {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct ConnectRequest {
-    #[schema(schema_with = kind_schema)]
+    #[schema(schema_with = Channel::schema)]
     kind: String,
     /// WhatsApp: the phone number id; Messenger: the Page id; Instagram: the Instagram account
     /// id; TikTok: the business account's open id (`user_openid` in its webhooks).

@@ -11,8 +11,8 @@ use gestor_shared::repo::messages::{
 };
 use time::OffsetDateTime;
 
+use crate::Inbound;
 use crate::process::{Outcome, RetryLater, storage};
-use crate::{Inbound, message};
 
 /// What to do with an update whose message is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl Inbound {
     }
 
     async fn apply_status(&self, tenant: &TenantId, update: &StatusUpdate) -> Result<Change, RetryLater> {
-        let status = message::status_of(update.status);
+        let status = update.status.message_status();
         let error = update.error.as_ref().map(|e| MessageFailure {
             code: e.code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
             title: e.title.clone().unwrap_or_default(),

@@ -1,21 +1,11 @@
 //! A channel message as the CRM stores it.
 
 use gestor_shared::ids::{ContactId, MessageId};
-use gestor_shared::normalize::{DeliveryStatus, Direction as ChannelDirection, IncomingMessage, MediaRef};
+use gestor_shared::normalize::{IncomingMessage, MediaRef};
 use gestor_shared::repo::conversations::Conversation;
 use gestor_shared::repo::messages::{Direction, Media, Message, MessageStatus};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-
-pub fn status_of(status: DeliveryStatus) -> MessageStatus {
-    match status {
-        DeliveryStatus::Sent => MessageStatus::Sent,
-        DeliveryStatus::Delivered => MessageStatus::Delivered,
-        // A played voice note was heard: for the inbox that is read.
-        DeliveryStatus::Read | DeliveryStatus::Played => MessageStatus::Read,
-        DeliveryStatus::Failed => MessageStatus::Failed,
-    }
-}
 
 fn media(reference: &MediaRef) -> Media {
     Media {
@@ -70,9 +60,9 @@ pub fn from_incoming(
     now: OffsetDateTime,
 ) -> Message {
     let (direction, status) = match incoming.direction {
-        ChannelDirection::In => (Direction::In, MessageStatus::Received),
+        Direction::In => (Direction::In, MessageStatus::Received),
         // An echo: the business sent it from the channel's own app, and the channel has it.
-        ChannelDirection::Out => (Direction::Out, MessageStatus::Sent),
+        Direction::Out => (Direction::Out, MessageStatus::Sent),
     };
     Message {
         id: MessageId::new(),

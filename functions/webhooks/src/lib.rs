@@ -17,6 +17,7 @@ pub mod signature;
 mod tiktok;
 pub mod updates;
 mod whatsapp;
+mod wire;
 
 use gestor_shared::http::Policy;
 use gestor_shared::metrics::Metrics;

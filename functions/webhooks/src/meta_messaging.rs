@@ -10,7 +10,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use crate::updates::{Flag, MetaEntry, Text, Update, ids};
+use crate::wire::{Flag, MetaEntry, Text, Update, ids};
 
 #[derive(serde::Deserialize, Default)]
 struct Event<'a> {

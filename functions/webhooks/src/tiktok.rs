@@ -12,7 +12,7 @@ use gestor_shared::inbound::{Channel, UpdateKind};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use crate::updates::{NotEnvelope, Text, Update};
+use crate::wire::{NotEnvelope, Text, Update};
 
 #[derive(serde::Deserialize)]
 struct Delivery<'a> {

@@ -11,7 +11,7 @@ use gestor_shared::inbound::{Channel, UpdateKind};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use crate::updates::{MetaEntry, Text, Update, ids};
+use crate::wire::{MetaEntry, Text, Update, ids};
 
 #[derive(serde::Deserialize)]
 struct MessagesValue<'a> {

@@ -40,12 +40,22 @@ macro_rules! string_serde {
     };
 }
 
+mod access;
+mod channel;
+mod contact;
+mod conversation;
 mod email;
+mod message;
 mod money;
 mod phone;
 mod tenant;
 
+pub use access::{Permission, Role};
+pub use channel::Channel;
+pub use contact::Lifecycle;
+pub use conversation::ConversationStatus;
 pub use email::{Email, EmailError};
+pub use message::{Direction, MessageKind, MessageStatus};
 pub use money::{Currency, CurrencyError, Money, MoneyError};
 pub use phone::{Phone, PhoneError};
 pub use tenant::{TenantId, TenantIdError};

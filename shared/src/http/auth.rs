@@ -5,10 +5,10 @@
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use serde::{Deserialize, Serialize};
 
 use super::problem::ApiError;
 use crate::domain::TenantId;
+pub use crate::domain::{Permission, Role};
 use crate::repo::members::{Member, MemberRepo};
 
 /// The verified identity in the token: nothing more is trusted from it.
@@ -57,95 +57,6 @@ impl GatewayContext<'_> {
             context["authorizer"] = serde_json::json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
         }
         serde_json::from_value(context).map(RequestContext::ApiGatewayV2)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Manager,
-    Agent,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Manager, Role::Agent, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-            Role::Agent => "agent",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn allows(self, permission: Permission) -> bool {
-        use Permission::*;
-        match self {
-            Role::Owner | Role::Admin => true,
-            // Connecting a channel hands the business's messages to a token: owners and
-            // admins only.
-            Role::Manager => !matches!(permission, AuditRead | ChannelsManage),
-            Role::Agent => {
-                matches!(permission, ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead)
-            }
-            Role::Viewer => matches!(permission, ContactsRead | ChannelsRead | ConversationsRead),
-        }
-    }
-
-    pub fn permissions(self) -> Vec<Permission> {
-        Permission::ALL.into_iter().filter(|p| self.allows(*p)).collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum Permission {
-    #[serde(rename = "contacts.read")]
-    ContactsRead,
-    #[serde(rename = "contacts.write")]
-    ContactsWrite,
-    #[serde(rename = "contacts.delete")]
-    ContactsDelete,
-    #[serde(rename = "audit.read")]
-    AuditRead,
-    #[serde(rename = "channels.read")]
-    ChannelsRead,
-    #[serde(rename = "channels.manage")]
-    ChannelsManage,
-    /// The inbox: conversations and their messages. Every role has it.
-    #[serde(rename = "conversations.read")]
-    ConversationsRead,
-}
-
-impl Permission {
-    pub const ALL: [Permission; 7] = [
-        Permission::ContactsRead,
-        Permission::ContactsWrite,
-        Permission::ContactsDelete,
-        Permission::AuditRead,
-        Permission::ChannelsRead,
-        Permission::ChannelsManage,
-        Permission::ConversationsRead,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::ContactsRead => "contacts.read",
-            Permission::ContactsWrite => "contacts.write",
-            Permission::ContactsDelete => "contacts.delete",
-            Permission::AuditRead => "audit.read",
-            Permission::ChannelsRead => "channels.read",
-            Permission::ChannelsManage => "channels.manage",
-            Permission::ConversationsRead => "conversations.read",
-        }
     }
 }
 

@@ -14,7 +14,7 @@ use super::model::{
     CustomerRef, DeliveryStatus, Direction, IncomingMessage, InteractiveReply, Location, MediaKind, MediaRef,
     MessageKind, Normalized, Reaction, ReplyKind, StatusUpdate, StoryRef,
 };
-use super::{Unit, flag, items, name_of, number, object, text, unix_time};
+use super::read::{Unit, flag, items, name_of, number, object, text, unix_time};
 use crate::inbound::InboundEnvelope;
 
 /// Events that are not about a message, named in the reason they are ignored.

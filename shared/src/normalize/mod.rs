@@ -9,6 +9,7 @@
 
 mod meta_messaging;
 mod model;
+mod read;
 mod tiktok;
 mod whatsapp;
 mod whatsapp_kinds;
@@ -17,9 +18,6 @@ pub use model::{
     ChannelError, CustomerRef, DeliveryStatus, Direction, IncomingMessage, InteractiveReply, Location,
     MediaKind, MediaRef, MessageKind, Normalized, Reaction, ReplyKind, StatusUpdate, StoryRef,
 };
-
-use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::inbound::{Channel, InboundEnvelope};
 
@@ -50,119 +48,16 @@ pub fn normalize(envelope: &InboundEnvelope) -> Vec<Normalized> {
     }
 }
 
-/// The unit a channel documents for a timestamp.
-#[derive(Clone, Copy)]
-enum Unit {
-    Seconds,
-    Millis,
-}
-
-/// Below this a value in milliseconds would be before March 1973 and above it a value in
-/// seconds after the year 5000: no real timestamp is ambiguous, so a value in the other unit
-/// than documented (TikTok has been seen sending `create_time` in milliseconds) is read right.
-const MILLIS_THRESHOLD: i64 = 100_000_000_000;
-
-/// A Unix timestamp given as a number or a string of digits, in `unit`.
-fn unix_time(value: Option<&Value>, unit: Unit) -> Option<OffsetDateTime> {
-    let n = match value? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<i64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
-        }
-        _ => None,
-    }?;
-    if n <= 0 {
-        return None;
-    }
-    let millis = match unit {
-        Unit::Seconds if n < MILLIS_THRESHOLD => n * 1000,
-        Unit::Millis if n < MILLIS_THRESHOLD => n * 1000,
-        _ => n,
-    };
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
-}
-
-/// A non-empty string field; ids sent as numbers are read as their digits.
-fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A field that is an object (anything else reads as absent).
-fn object<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.get(key).filter(|v| v.is_object())
-}
-
-/// The items of an array field, or none.
-fn items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
-}
-
-/// A boolean field, also when sent as the string `"true"`.
-fn flag(value: &Value, key: &str) -> bool {
-    match value.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
-/// A number field, also when sent as a string.
-fn number(value: &Value, key: &str) -> Option<f64> {
-    match value.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-/// An integer field, also when sent as a string (error codes).
-fn integer(value: &Value, key: &str) -> Option<i64> {
-    match value.get(key)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A Meta error object (`{code, title, message, error_data: {details}}`).
-fn meta_error(error: &Value) -> ChannelError {
-    let message = text(error, "message");
-    let details =
-        object(error, "error_data").and_then(|d| text(d, "details")).or_else(|| text(error, "details"));
-    let title = text(error, "title");
-    ChannelError {
-        code: integer(error, "code"),
-        details: details.or_else(|| message.clone().filter(|_| title.is_some())),
-        title: title.or(message),
-    }
-}
-
-/// A short, safe rendering of a channel's name for a thing, for an `Ignored` reason: the
-/// names come from the payload, so they are cut and kept to plain characters.
-fn name_of(value: Option<&str>) -> String {
-    match value {
-        Some(v) => {
-            v.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')).take(40).collect()
-        }
-        None => "-".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::read::*;
     use super::*;
     use crate::inbound::{ENVELOPE_VERSION, PayloadRef, UpdateKind};
     use proptest::prelude::*;
+    use serde_json::Value;
     use serde_json::json;
     use std::sync::LazyLock;
+    use time::OffsetDateTime;
     use time::macros::datetime;
 
     pub(crate) const RECEIVED: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);

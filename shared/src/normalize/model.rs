@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::domain::Channel;
 use crate::domain::Phone;
-use crate::inbound::Channel;
 
 /// What one channel update means to the CRM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,16 +193,13 @@ impl CustomerRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    In,
-    Out,
-}
+/// Who wrote it: the customer (`in`) or the business (`out`, an echo of the channel's app).
+pub use crate::domain::Direction;
 
 /// The Message `kind` of the API: the stored message's own type, so a channel message needs
 /// no translation on its way to storage.
-pub use crate::repo::messages::MessageKind;
+pub use crate::domain::MessageKind;
+use crate::domain::MessageStatus;
 
 /// A media file as the channel refers to it: an id to fetch through its API (WhatsApp,
 /// TikTok) or a URL (Messenger, Instagram, which expire).
@@ -323,22 +320,15 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    /// Statuses arrive out of order and repeated: a message takes a new status only when its
-    /// rank is higher than the one it has. `failed` sits between `sent` and `delivered`: it
-    /// outranks a late `sent`, but a `delivered` or `read` is proof the message got through.
-    pub fn rank(self) -> u8 {
+    /// The message status a channel's report means. Whether the message takes it is the one
+    /// rule of `MessageStatus::can_become`; a voice note played was read.
+    pub fn message_status(self) -> MessageStatus {
         match self {
-            Self::Sent => 1,
-            Self::Failed => 2,
-            Self::Delivered => 3,
-            Self::Read => 4,
-            Self::Played => 5,
+            Self::Sent => MessageStatus::Sent,
+            Self::Delivered => MessageStatus::Delivered,
+            Self::Read | Self::Played => MessageStatus::Read,
+            Self::Failed => MessageStatus::Failed,
         }
-    }
-
-    /// Whether a message currently at `current` should move to `self`.
-    pub fn advances(self, current: Option<DeliveryStatus>) -> bool {
-        current.is_none_or(|c| self.rank() > c.rank())
     }
 
     pub fn as_str(self) -> &'static str {
@@ -385,16 +375,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn statuses_only_move_forward() {
+    fn channel_statuses_map_onto_the_one_status_rule() {
         use DeliveryStatus::*;
-        assert!(Delivered.advances(Some(Sent)));
-        assert!(Read.advances(Some(Delivered)));
-        assert!(!Delivered.advances(Some(Read)), "read never goes back to delivered");
-        assert!(!Sent.advances(Some(Failed)), "a late sent does not hide a failure");
-        assert!(Delivered.advances(Some(Failed)));
-        assert!(!Read.advances(Some(Read)), "a repeat changes nothing");
-        assert!(Sent.advances(None));
-        assert!(Played.advances(Some(Read)));
+        assert_eq!(Played.message_status(), MessageStatus::Read);
+        assert_eq!(Failed.message_status(), MessageStatus::Failed);
         assert_eq!(DeliveryStatus::parse("READ"), Some(Read));
         assert_eq!(DeliveryStatus::parse("deleted"), None);
     }

@@ -14,7 +14,7 @@ use super::model::{
     CustomerRef, DeliveryStatus, Direction, IncomingMessage, InteractiveReply, MediaKind, MediaRef,
     MessageKind, Normalized, Reaction, ReplyKind, StatusUpdate,
 };
-use super::{Unit, items, name_of, object, text, unix_time};
+use super::read::{Unit, items, name_of, object, text, unix_time};
 use crate::inbound::{Channel, InboundEnvelope};
 
 pub(super) fn normalize(env: &InboundEnvelope, delivery: &Value) -> Vec<Normalized> {

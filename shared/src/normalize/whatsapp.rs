@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::model::{
     CustomerRef, DeliveryStatus, Direction, IncomingMessage, Normalized, Reaction, StatusUpdate,
 };
-use super::{Unit, items, meta_error, name_of, object, text, unix_time, whatsapp_kinds};
+use super::read::{Unit, items, meta_error, name_of, object, text, unix_time};
+use super::whatsapp_kinds;
 use crate::domain::Phone;
 use crate::inbound::{Channel, InboundEnvelope, UpdateKind};
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::model::{
     IncomingMessage, InteractiveReply, Location, MediaKind, MediaRef, MessageKind, ReplyKind,
 };
-use super::{flag, items, meta_error, number, object, text};
+use super::read::{flag, items, meta_error, name_of, number, object, text};
 
 /// Fills `msg` from the WhatsApp message `m` of type `kind`.
 pub(super) fn fill(msg: &mut IncomingMessage, kind: Option<&str>, m: &Value) {
@@ -136,7 +136,7 @@ fn interactive(msg: &mut IncomingMessage, body: &Value) -> bool {
         Some("list_reply") => (ReplyKind::ListReply, "list_reply"),
         Some("nfm_reply") => (ReplyKind::NfmReply, "nfm_reply"),
         _ => {
-            msg.unsupported(Some(&format!("interactive.{}", super::name_of(sub.as_deref()))));
+            msg.unsupported(Some(&format!("interactive.{}", name_of(sub.as_deref()))));
             return true;
         }
     };

@@ -20,21 +20,18 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::contacts::{self, ContactError, ContactRepo, Identity};
-use super::contacts_keys;
 use super::conversations::{
     self, Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on, new_conversation,
 };
-use super::conversations_keys::{self, CONVERSATION_ID};
-use super::messages::Message;
-use super::messages_keys;
+use super::keys::claims::{self, OWED};
+use super::keys::contacts as contacts_keys;
+use super::keys::conversations::{self as conversations_keys, CONVERSATION_ID};
+use super::messages::{Message, claim_item, message_item};
 use super::parked::{Parked, parked_key};
+use crate::domain::Channel;
 use crate::domain::{Phone, TenantId};
 use crate::ids::{ChannelAccountId, ContactId, MessageId};
-use crate::inbound::Channel;
 use crate::ports::{Condition, Item, Key, Table, TableError, TxOp, Update};
-
-/// The claim's attribute listing what the message still owes.
-const OWED: &str = "owed";
 
 /// A queue message the arrival of a channel message owes: sent after the write, cleared from
 /// the claim once the queue took it.
@@ -131,10 +128,10 @@ impl ArrivalRepo {
         F: Fn(&Placement<'_>) -> Result<(Message, Vec<Owed>), TableError>,
     {
         let channel = arrival.channel.as_str();
-        let claim = messages_keys::channel_claim(tenant, channel, arrival.channel_message_id);
+        let claim = claims::channel_claim(tenant, channel, arrival.channel_message_id);
         let identity_key = contacts_keys::identity_claim(tenant, channel, arrival.customer_id);
         let pointer_key = conversations_keys::customer(tenant, arrival.account.as_str(), arrival.customer_id);
-        let reply_key = arrival.reply_to.map(|id| messages_keys::channel_claim(tenant, channel, id));
+        let reply_key = arrival.reply_to.map(|id| claims::channel_claim(tenant, channel, id));
         let parked_key = parked_key(tenant, arrival.channel, arrival.channel_message_id);
         let mut wanted = vec![claim.clone(), identity_key, pointer_key.clone(), parked_key.clone()];
         // A message naming itself as the one it replies to: a batch read takes each key once.
@@ -184,7 +181,7 @@ impl ArrivalRepo {
             };
             if !shortcut_holds {
                 ops.push(TxOp::Put {
-                    item: conversations_keys::customer_item(tenant, &pointer_key, &conversation),
+                    item: super::conversations::customer_item(tenant, &pointer_key, &conversation),
                     condition: None,
                 });
             }
@@ -196,13 +193,13 @@ impl ArrivalRepo {
                 reply_to: reply_to.clone(),
             };
             let (message, owed) = make(&placement)?;
-            let mut claim_item = messages_keys::claim_item(tenant, &claim, &message);
+            let mut claim_item = claim_item(tenant, &claim, &message);
             if !owed.is_empty() {
                 let list = serde_json::to_value(&owed).map_err(|e| TableError::Invalid(e.to_string()))?;
                 claim_item.insert(OWED.into(), list);
             }
             ops.push(TxOp::Put {
-                item: messages_keys::message_item(tenant, &message)?,
+                item: message_item(tenant, &message)?,
                 condition: Some(Condition::NotExists),
             });
             let claim_op = ops.len();
@@ -297,7 +294,7 @@ impl ArrivalRepo {
         channel: Channel,
         channel_message_id: &str,
     ) -> Result<(), TableError> {
-        let claim = messages_keys::channel_claim(tenant, channel.as_str(), channel_message_id);
+        let claim = claims::channel_claim(tenant, channel.as_str(), channel_message_id);
         match self.table.update(&claim, Update::default().remove(OWED), Some(Condition::Exists)).await {
             // Erased meanwhile: nothing is owed for a message that is gone.
             Ok(_) | Err(TableError::ConditionFailed) => Ok(()),

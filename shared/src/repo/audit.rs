@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use super::keys::audit as keys;
 use super::{from_item, personal, to_item};
 use crate::domain::TenantId;
 use crate::ids::{AuditId, ulid_bounds_for_time};
@@ -109,17 +110,17 @@ impl AuditRepo {
     pub async fn record(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<(), TableError> {
         let mut item = to_item(entry)?;
         let id = entry.id.as_str();
-        item.insert("pk".into(), format!("{tenant}#AUDIT").into());
+        item.insert("pk".into(), keys::log_partition(tenant).into());
         item.insert("sk".into(), id.into());
         item.insert(
             Index::Gsi1.partition_attribute().into(),
-            format!("{tenant}#AUDIT#ACTOR#{}", entry.actor.id).into(),
+            keys::actor_partition(tenant, &entry.actor.id).into(),
         );
         item.insert(Index::Gsi1.sort_attribute().into(), id.into());
         if let Some(resource_id) = &entry.resource.id {
             item.insert(
                 Index::Gsi2.partition_attribute().into(),
-                format!("{tenant}#AUDIT#RESOURCE#{resource_id}").into(),
+                keys::resource_partition(tenant, resource_id).into(),
             );
             item.insert(Index::Gsi2.sort_attribute().into(), id.into());
         }
@@ -139,11 +140,11 @@ impl AuditRepo {
         mut start_after: Option<Item>,
     ) -> Result<(Vec<AuditEntry>, Option<Item>), TableError> {
         let base = if let Some(actor) = &filter.actor {
-            Query::index(Index::Gsi1, format!("{tenant}#AUDIT#ACTOR#{actor}"))
+            Query::index(Index::Gsi1, keys::actor_partition(tenant, actor))
         } else if let Some(resource) = &filter.resource {
-            Query::index(Index::Gsi2, format!("{tenant}#AUDIT#RESOURCE#{resource}"))
+            Query::index(Index::Gsi2, keys::resource_partition(tenant, resource))
         } else {
-            Query::table(format!("{tenant}#AUDIT"))
+            Query::table(keys::log_partition(tenant))
         };
         let lower = filter.from.map(|t| format!("au_{}", ulid_bounds_for_time(t).0));
         let upper = filter.to.map(|t| format!("au_{}", ulid_bounds_for_time(t).1));

@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 
+use super::keys::channels as keys;
 use super::{from_item, now, to_item};
 use crate::crypto::{CryptoError, Sealed, Secret, TokenCipher};
+pub use crate::domain::Channel;
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-pub use crate::inbound::Channel;
-use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
+use crate::ports::{Condition, Index, Item, Query, SortKey, Table, TableError, TxOp, Update};
 
 const TOKEN: &str = "token";
 /// Attempts at a connection when concurrent connections or deactivations of the same
@@ -36,20 +37,11 @@ pub enum ChannelStatus {
     Inactive,
 }
 
-/// The OpenAPI schema of a channel kind (`whatsapp`, `messenger`, `instagram`, `tiktok`).
-pub fn kind_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(Channel::ALL.map(Channel::as_str)))
-        .build()
-}
-
 /// A channel account as the API shows it: never with its token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelAccount {
     pub id: ChannelAccountId,
-    #[schema(schema_with = kind_schema)]
+    #[schema(schema_with = Channel::schema)]
     pub kind: Channel,
     /// WhatsApp phone number id, Page id, Instagram account id or TikTok business open id.
     pub external_id: String,
@@ -86,22 +78,6 @@ pub enum ChannelError {
     Table(#[from] TableError),
 }
 
-fn account_key(tenant: &TenantId, id: &str) -> Key {
-    Key::new(accounts_partition(tenant), id)
-}
-
-fn accounts_partition(tenant: &TenantId) -> String {
-    format!("{tenant}#CHANNEL")
-}
-
-fn external_partition(tenant: &TenantId) -> String {
-    format!("{tenant}#CHANNEL#EXTERNAL")
-}
-
-fn route_key(kind: Channel, external_id: &str) -> Key {
-    Key::new(format!("ROUTE#{kind}#{external_id}"), "ROUTE")
-}
-
 /// The context a token is sealed for: this tenant's record of this account, so a ciphertext
 /// copied into another record does not open.
 fn token_aad(tenant: &TenantId, id: &ChannelAccountId) -> Vec<u8> {
@@ -120,10 +96,10 @@ fn account_item(
     token: Option<&Sealed>,
 ) -> Result<Item, TableError> {
     let mut item = to_item(account)?;
-    let key = account_key(tenant, account.id.as_str());
+    let key = keys::account(tenant, account.id.as_str());
     item.insert("pk".into(), key.pk.into());
     item.insert("sk".into(), key.sk.into());
-    item.insert(Index::Gsi1.partition_attribute().into(), external_partition(tenant).into());
+    item.insert(Index::Gsi1.partition_attribute().into(), keys::external_partition(tenant).into());
     item.insert(
         Index::Gsi1.sort_attribute().into(),
         format!("{}#{}", account.kind, account.external_id).into(),
@@ -138,7 +114,7 @@ fn account_item(
 }
 
 fn route_item(tenant: &TenantId, account: &ChannelAccount) -> Item {
-    let key = route_key(account.kind, &account.external_id);
+    let key = keys::route(account.kind, &account.external_id);
     let mut item = Item::new();
     item.insert("pk".into(), key.pk.into());
     item.insert("sk".into(), key.sk.into());
@@ -170,7 +146,7 @@ impl ChannelRepo {
         tenant: &TenantId,
         id: &ChannelAccountId,
     ) -> Result<Option<ChannelAccount>, TableError> {
-        match self.table.get(&account_key(tenant, id.as_str())).await? {
+        match self.table.get(&keys::account(tenant, id.as_str())).await? {
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
         }
@@ -185,7 +161,12 @@ impl ChannelRepo {
     ) -> Result<(Vec<ChannelAccount>, Option<Item>), TableError> {
         let page = self
             .table
-            .query(Query::table(accounts_partition(tenant)).backward().limit(limit).start_after(start_after))
+            .query(
+                Query::table(keys::accounts_partition(tenant))
+                    .backward()
+                    .limit(limit)
+                    .start_after(start_after),
+            )
             .await?;
         let accounts = page.items.into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
         Ok((accounts, page.last_key))
@@ -199,8 +180,8 @@ impl ChannelRepo {
         external_id: &str,
     ) -> Result<Option<ChannelAccount>, TableError> {
         let sk = format!("{kind}#{external_id}");
-        let query =
-            Query::index(Index::Gsi1, external_partition(tenant)).sort(SortKey::Between(sk.clone(), sk));
+        let query = Query::index(Index::Gsi1, keys::external_partition(tenant))
+            .sort(SortKey::Between(sk.clone(), sk));
         match self.table.query(query.limit(1)).await?.items.into_iter().next() {
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
@@ -213,7 +194,7 @@ impl ChannelRepo {
         kind: Channel,
         external_id: &str,
     ) -> Result<Option<(TenantId, ChannelAccountId)>, TableError> {
-        let Some(item) = self.table.get(&route_key(kind, external_id)).await? else { return Ok(None) };
+        let Some(item) = self.table.get(&keys::route(kind, external_id)).await? else { return Ok(None) };
         let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
         let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
         let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
@@ -230,7 +211,7 @@ impl ChannelRepo {
         id: &ChannelAccountId,
         cipher: &TokenCipher,
     ) -> Result<Option<Secret>, ChannelError> {
-        let Some(mut item) = self.table.get(&account_key(tenant, id.as_str())).await? else {
+        let Some(mut item) = self.table.get(&keys::account(tenant, id.as_str())).await? else {
             return Ok(None);
         };
         if item.get("status").and_then(Value::as_str) != Some("active") {
@@ -270,7 +251,7 @@ impl ChannelRepo {
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
                     let ops = vec![
                         TxOp::Check {
-                            key: route_key(kind, external_id),
+                            key: keys::route(kind, external_id),
                             condition: owned_route(tenant, &id),
                         },
                         TxOp::Put {
@@ -331,7 +312,7 @@ impl ChannelRepo {
             let Some(current) = self.get(tenant, id).await? else { return Ok(None) };
             let at = now();
             let mut ops = vec![TxOp::Update {
-                key: account_key(tenant, id.as_str()),
+                key: keys::account(tenant, id.as_str()),
                 update: Update::default()
                     .set("status", "inactive")
                     .set(
@@ -349,7 +330,7 @@ impl ChannelRepo {
                 .is_some_and(|(t, r)| &t == tenant && &r == id)
             {
                 ops.push(TxOp::Delete {
-                    key: route_key(current.kind, &current.external_id),
+                    key: keys::route(current.kind, &current.external_id),
                     condition: Some(owned_route(tenant, id)),
                 });
             } else if current.status == ChannelStatus::Inactive {
@@ -401,8 +382,8 @@ mod tests {
 
         // Copy acme's sealed token into other's record.
         let stolen =
-            core.table.get(&account_key(&acme, a.id.as_str())).await.unwrap().unwrap()[TOKEN].clone();
-        let mut victim = core.table.get(&account_key(&other, b.id.as_str())).await.unwrap().unwrap();
+            core.table.get(&keys::account(&acme, a.id.as_str())).await.unwrap().unwrap()[TOKEN].clone();
+        let mut victim = core.table.get(&keys::account(&other, b.id.as_str())).await.unwrap().unwrap();
         victim.insert(TOKEN.into(), stolen);
         core.table.put(victim, None).await.unwrap();
         let result = repo.access_token(&other, &b.id, &cipher).await;

@@ -7,35 +7,12 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::contacts_keys as keys;
+use super::keys::contacts as keys;
 use super::{from_item, personal, to_item};
+pub use crate::domain::Lifecycle;
 use crate::domain::{Email, Phone, TenantId};
 use crate::ids::{ContactId, MemberId};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Lifecycle {
-    Lead,
-    Client,
-    Inactive,
-}
-
-impl Lifecycle {
-    pub const ALL: [Lifecycle; 3] = [Lifecycle::Lead, Lifecycle::Client, Lifecycle::Inactive];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lifecycle::Lead => "lead",
-            Lifecycle::Client => "client",
-            Lifecycle::Inactive => "inactive",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Identity {

@@ -16,8 +16,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::conversations_keys::{self as keys, CONVERSATION_ID, REV, UNREAD};
-use super::{from_item, now};
+use super::keys::conversations::{self as keys, CONVERSATION_ID, REV, UNREAD};
+use super::{from_item, now, personal, to_item};
+pub use crate::domain::ConversationStatus;
 use crate::domain::TenantId;
 use crate::ids::{ChannelAccountId, ContactId, ConversationId, MemberId};
 use crate::inbound::Channel;
@@ -32,43 +33,11 @@ pub(crate) const RACE_RETRIES: usize = 20;
 /// Most index pages one list request reads when a filter leaves few conversations per page.
 const MAX_ROUNDS: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationStatus {
-    Open,
-    Pending,
-    Resolved,
-    Snoozed,
-}
-
-impl ConversationStatus {
-    pub const ALL: [ConversationStatus; 4] = [Self::Open, Self::Pending, Self::Resolved, Self::Snoozed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Pending => "pending",
-            Self::Resolved => "resolved",
-            Self::Snoozed => "snoozed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-}
-
-/// The OpenAPI schema of a [`Channel`] field: the channels' route names.
-pub fn channel_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(Channel::ALL.map(Channel::as_str))).into()
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: ConversationId,
     pub contact_id: ContactId,
-    #[schema(schema_with = channel_schema)]
+    #[schema(schema_with = Channel::schema)]
     pub channel: Channel,
     pub channel_account_id: ChannelAccountId,
     pub status: ConversationStatus,
@@ -206,7 +175,7 @@ pub(crate) fn rewrite(
     rev: u64,
     add_unread: i64,
 ) -> Result<Write, TableError> {
-    let item = keys::conversation_item(tenant, next, rev + 1)?;
+    let item = conversation_item(tenant, next, rev + 1)?;
     let set = item.into_iter().filter(|(name, _)| ![PK, SK, UNREAD].contains(&name.as_str())).collect();
     let mut update = Update { set, ..Update::default() };
     if add_unread != 0 {
@@ -279,9 +248,9 @@ pub(crate) fn creation_ops(
         Some(id) => Condition::Equals(CONVERSATION_ID.into(), id.into()),
     };
     Ok([
-        TxOp::Put { item: keys::thread_item(tenant, conversation), condition: Some(pointer_condition) },
+        TxOp::Put { item: thread_item(tenant, conversation), condition: Some(pointer_condition) },
         TxOp::Put {
-            item: keys::conversation_item(tenant, conversation, 0)?,
+            item: conversation_item(tenant, conversation, 0)?,
             condition: Some(Condition::NotExists),
         },
     ])
@@ -297,6 +266,49 @@ fn reopened(c: &Conversation) -> Option<Conversation> {
     next.snoozed_until = None;
     next.version += 1;
     Some(next)
+}
+
+/// The conversation item: the record, its key, both inbox index entries and its subject.
+pub(crate) fn conversation_item(tenant: &TenantId, c: &Conversation, rev: u64) -> Result<Item, TableError> {
+    let mut item = to_item(c)?;
+    let key = keys::conversation(tenant, c.id.as_str());
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    let activity = keys::activity(c.last_message_at, c.id.as_str());
+    let status = c.status.as_str();
+    item.insert(Index::Gsi1.partition_attribute().into(), keys::status_partition(tenant, status).into());
+    item.insert(Index::Gsi1.sort_attribute().into(), activity.clone().into());
+    let assignee = c.assignee_id.as_ref().map(MemberId::as_str);
+    item.insert(
+        Index::Gsi2.partition_attribute().into(),
+        keys::assignee_partition(tenant, assignee, status).into(),
+    );
+    item.insert(Index::Gsi2.sort_attribute().into(), activity.into());
+    item.insert(REV.into(), rev.into());
+    personal::mark(&mut item, tenant, c.contact_id.as_str(), "CONVERSATION");
+    Ok(item)
+}
+
+/// The pointer of a (contact, channel account) to its conversation.
+pub(crate) fn thread_item(tenant: &TenantId, c: &Conversation) -> Item {
+    let key = keys::thread(tenant, c.contact_id.as_str(), c.channel_account_id.as_str());
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert(CONVERSATION_ID.into(), c.id.as_str().into());
+    item.insert("contact_id".into(), c.contact_id.as_str().into());
+    personal::mark(&mut item, tenant, c.contact_id.as_str(), "CONVERSATION_INDEX");
+    item
+}
+
+pub(crate) fn customer_item(tenant: &TenantId, key: &Key, c: &Conversation) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.clone().into());
+    item.insert(SK.into(), key.sk.clone().into());
+    item.insert(CONVERSATION_ID.into(), c.id.as_str().into());
+    item.insert("contact_id".into(), c.contact_id.as_str().into());
+    personal::mark(&mut item, tenant, c.contact_id.as_str(), "CONVERSATION_INDEX");
+    item
 }
 
 /// A time as the records store it (`time::serde::rfc3339`), for partial updates.
@@ -511,7 +523,12 @@ impl ConversationRepo {
                 _ => return Err(TableError::Invalid("not a position in the inbox".into())),
             },
         };
-        let (index, partitions) = keys::inbox(tenant, filter);
+        let assignee = match (&filter.assignee, filter.unassigned) {
+            (Some(member), _) => Some(Some(member.as_str())),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let (index, partitions) = keys::inbox(tenant, filter.status, assignee);
         for _ in 0..MAX_ROUNDS {
             let (items, more) =
                 self.merged(index, &partitions, before.as_deref(), limit - found.len()).await?;

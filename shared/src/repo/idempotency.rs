@@ -6,13 +6,13 @@
 //! the created resource, so the record is personal data of that resource's subject.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+use super::keys::idempotency as keys;
 use super::{now, personal};
 use crate::domain::TenantId;
 use crate::ports::table::TTL_ATTRIBUTE;
-use crate::ports::{Condition, Item, Key, Table, TableError, Update};
+use crate::ports::{Condition, Item, Table, TableError, Update};
 
 const LIFETIME_SECS: i64 = 24 * 3600;
 /// A request still marked in progress after this long crashed; its key may be used again.
@@ -37,9 +37,7 @@ pub enum Begin {
     InProgress,
 }
 
-pub fn fingerprint(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use super::keys::idempotency::fingerprint;
 
 #[derive(Clone)]
 pub struct IdempotencyRepo {
@@ -51,13 +49,6 @@ impl IdempotencyRepo {
         Self { table }
     }
 
-    fn key(tenant: &TenantId, sub: &str, idempotency_key: &str) -> Key {
-        Key::new(
-            format!("{tenant}#IDEMPOTENCY"),
-            format!("{sub}#{}", fingerprint(idempotency_key.as_bytes())),
-        )
-    }
-
     pub async fn begin(
         &self,
         tenant: &TenantId,
@@ -65,7 +56,7 @@ impl IdempotencyRepo {
         idempotency_key: &str,
         request_hash: &str,
     ) -> Result<Begin, TableError> {
-        let key = Self::key(tenant, sub, idempotency_key);
+        let key = keys::record(tenant, sub, idempotency_key);
         let now = now().unix_timestamp();
         let mut item = Item::new();
         item.insert("pk".into(), key.pk.clone().into());
@@ -124,7 +115,7 @@ impl IdempotencyRepo {
         answer: &StoredAnswer,
         subject: Option<&str>,
     ) -> Result<(), TableError> {
-        let key = Self::key(tenant, sub, idempotency_key);
+        let key = keys::record(tenant, sub, idempotency_key);
         let mut update = Update::default()
             .set("state", "done")
             .set("status", i64::from(answer.status))
@@ -151,6 +142,6 @@ impl IdempotencyRepo {
         sub: &str,
         idempotency_key: &str,
     ) -> Result<(), TableError> {
-        self.table.delete(&Self::key(tenant, sub, idempotency_key), None).await.map(|_| ())
+        self.table.delete(&keys::record(tenant, sub, idempotency_key), None).await.map(|_| ())
     }
 }

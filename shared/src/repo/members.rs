@@ -9,11 +9,12 @@
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use super::keys::members as keys;
 use super::{from_item, now, personal, tenants, to_item};
+use crate::domain::Role;
 use crate::domain::TenantId;
-use crate::http::auth::Role;
 use crate::ids::MemberId;
-use crate::ports::{Condition, Index, Item, Key, Query, Table, TableError, Update};
+use crate::ports::{Condition, Index, Item, Query, Table, TableError, Update};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Member {
@@ -28,20 +29,12 @@ pub struct Member {
     pub created_at: time::OffsetDateTime,
 }
 
-fn member_key(tenant: &TenantId, sub: &str) -> Key {
-    Key::new(format!("{tenant}#MEMBER"), format!("SUB#{sub}"))
-}
-
-fn membership_key(sub: &str, tenant: &TenantId) -> Key {
-    Key::new(format!("USER#{sub}"), tenant.as_str())
-}
-
 fn member_item(tenant: &TenantId, member: &Member) -> Result<Item, TableError> {
     let mut item = to_item(member)?;
-    let key = member_key(tenant, &member.sub);
+    let key = keys::member(tenant, &member.sub);
     item.insert("pk".into(), key.pk.into());
     item.insert("sk".into(), key.sk.into());
-    item.insert(Index::Gsi1.partition_attribute().into(), format!("{tenant}#MEMBER#ID").into());
+    item.insert(Index::Gsi1.partition_attribute().into(), keys::by_id_partition(tenant).into());
     item.insert(Index::Gsi1.sort_attribute().into(), member.id.as_str().into());
     personal::mark(&mut item, tenant, member.id.as_str(), "MEMBER");
     Ok(item)
@@ -58,7 +51,7 @@ impl MemberRepo {
     }
 
     pub async fn get_by_sub(&self, tenant: &TenantId, sub: &str) -> Result<Option<Member>, TableError> {
-        match self.table.get(&member_key(tenant, sub)).await? {
+        match self.table.get(&keys::member(tenant, sub)).await? {
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
         }
@@ -68,7 +61,7 @@ impl MemberRepo {
         let page = self
             .table
             .query(
-                Query::index(Index::Gsi1, format!("{tenant}#MEMBER#ID"))
+                Query::index(Index::Gsi1, keys::by_id_partition(tenant))
                     .sort(crate::ports::SortKey::Between(id.to_string(), id.to_string()))
                     .limit(1),
             )
@@ -81,7 +74,7 @@ impl MemberRepo {
 
     /// The tenants this user belongs to.
     pub async fn tenants_of(&self, sub: &str) -> Result<Vec<TenantId>, TableError> {
-        let page = self.table.query(Query::table(format!("USER#{sub}")).limit(100)).await?;
+        let page = self.table.query(Query::table(keys::memberships_partition(sub)).limit(100)).await?;
         Ok(page
             .items
             .iter()
@@ -103,7 +96,7 @@ impl MemberRepo {
         ignore_existing(self.table.put(profile, Some(Condition::NotExists)).await)?;
 
         let mut membership = Item::new();
-        let key = membership_key(sub, tenant);
+        let key = keys::membership(sub, tenant);
         membership.insert("pk".into(), key.pk.into());
         membership.insert("sk".into(), key.sk.into());
         ignore_existing(self.table.put(membership, Some(Condition::NotExists)).await)?;
@@ -115,7 +108,7 @@ impl MemberRepo {
             let item = self
                 .table
                 .update(
-                    &member_key(tenant, sub),
+                    &keys::member(tenant, sub),
                     Update::default().set("role", role.as_str()),
                     Some(Condition::Exists),
                 )

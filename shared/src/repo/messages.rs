@@ -8,129 +8,21 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::conversations::{Activity, ConversationRepo, RACE_RETRIES, channel_schema, rfc3339};
-use super::messages_keys::{self as keys, REV};
-use super::{from_item, now};
+use super::conversations::{Activity, ConversationRepo, RACE_RETRIES, rfc3339};
+use super::keys::claims;
+pub use super::keys::messages::media_file_key;
+use super::keys::messages::{self as keys, REV};
+use super::{from_item, now, personal, to_item};
 use crate::domain::TenantId;
+pub use crate::domain::{Direction, MessageKind, MessageStatus};
 use crate::ids::{ContactId, ConversationId, MemberId, MessageId};
 use crate::inbound::Channel;
+use crate::ports::table::{PK, SK};
 use crate::ports::{Condition, Item, Key, Query, Table, TableError, TxOp, Update};
 
 /// Internal: when each reactor last removed a reaction, so that an older reaction delivered
 /// after its removal is not brought back.
 const UNREACTED: &str = "unreacted";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum Direction {
-    /// From the customer.
-    #[serde(rename = "in")]
-    In,
-    /// From the business: an agent, an automation, or the channel's own app (an echo).
-    #[serde(rename = "out")]
-    Out,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Text,
-    Image,
-    Audio,
-    Video,
-    Document,
-    Sticker,
-    Location,
-    Contacts,
-    Interactive,
-    Button,
-    Order,
-    Postback,
-    StoryMention,
-    StoryReply,
-    Template,
-    System,
-    Note,
-    /// A kind we do not interpret: kept, never dropped (`raw_kind` names it). Also what a
-    /// stored kind unknown to this version of the code reads as.
-    #[serde(other)]
-    Unsupported,
-}
-
-impl MessageKind {
-    /// The API's name of the kind, safe for logs and metric dimensions.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Image => "image",
-            Self::Audio => "audio",
-            Self::Video => "video",
-            Self::Document => "document",
-            Self::Sticker => "sticker",
-            Self::Location => "location",
-            Self::Contacts => "contacts",
-            Self::Interactive => "interactive",
-            Self::Button => "button",
-            Self::Order => "order",
-            Self::Postback => "postback",
-            Self::StoryMention => "story_mention",
-            Self::StoryReply => "story_reply",
-            Self::Template => "template",
-            Self::System => "system",
-            Self::Note => "note",
-            Self::Unsupported => "unsupported",
-        }
-    }
-}
-
-/// Where a message is in its delivery. Outbound messages move forward only, in the order
-/// `queued < sending < sent < delivered < read`, skipping steps when the channel does.
-/// `failed` may follow `queued`, `sending` or `sent` and is final; it never overrides
-/// `delivered` or `read` (the customer has the message). `received` is the status of every
-/// inbound message and never changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageStatus {
-    Received,
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Read,
-    Failed,
-}
-
-impl MessageStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Queued => "queued",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-            Self::Read => "read",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn rank(self) -> Option<u8> {
-        match self {
-            Self::Queued => Some(1),
-            Self::Sending => Some(2),
-            Self::Sent => Some(3),
-            Self::Delivered => Some(4),
-            Self::Read => Some(5),
-            Self::Received | Self::Failed => None,
-        }
-    }
-
-    /// Whether a message in this status may move to `next` (see the type's documentation).
-    pub fn can_become(self, next: MessageStatus) -> bool {
-        match next {
-            Self::Failed => matches!(self, Self::Queued | Self::Sending | Self::Sent),
-            _ => matches!((self.rank(), next.rank()), (Some(now), Some(then)) if then > now),
-        }
-    }
-}
 
 /// Why the channel refused a message: its own error code and title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -177,7 +69,7 @@ pub struct Message {
     pub conversation_id: ConversationId,
     /// The customer of the conversation, whose personal data the message is.
     pub contact_id: ContactId,
-    #[schema(schema_with = channel_schema)]
+    #[schema(schema_with = Channel::schema)]
     pub channel: Channel,
     pub direction: Direction,
     pub kind: MessageKind,
@@ -286,12 +178,33 @@ fn unreacted(item: &Item) -> Map<String, Value> {
     item.get(UNREACTED).and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
-/// Where the downloaded file of a message's media is kept in the bucket: one object per
-/// message, so a retried download overwrites and an unsend knows what to delete.
-pub fn media_file_key(tenant: &TenantId, message_id: &MessageId) -> String {
-    format!("{tenant}/media/{message_id}")
+pub(crate) fn message_key(tenant: &TenantId, m: &Message) -> Key {
+    keys::message(tenant, m.conversation_id.as_str(), m.created_at, m.id.as_str())
 }
 
+/// The message item: the record, its key in the thread and its subject.
+pub(crate) fn message_item(tenant: &TenantId, m: &Message) -> Result<Item, TableError> {
+    let mut item = to_item(m)?;
+    let key = message_key(tenant, m);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert(REV.into(), 0.into());
+    personal::mark(&mut item, tenant, m.contact_id.as_str(), "MESSAGE");
+    Ok(item)
+}
+
+/// The claim of a channel message id: unique, and the way from that id to the message.
+pub(crate) fn claim_item(tenant: &TenantId, claim: &Key, m: &Message) -> Item {
+    let message = message_key(tenant, m);
+    let mut item = Item::new();
+    item.insert(PK.into(), claim.pk.clone().into());
+    item.insert(SK.into(), claim.sk.clone().into());
+    item.insert("message_pk".into(), message.pk.into());
+    item.insert("message_sk".into(), message.sk.into());
+    item.insert("message_id".into(), m.id.as_str().into());
+    personal::mark(&mut item, tenant, m.contact_id.as_str(), "MESSAGE_INDEX");
+    item
+}
 #[derive(Clone)]
 pub struct MessageRepo {
     table: Arc<dyn Table>,
@@ -310,7 +223,7 @@ impl MessageRepo {
     /// it or none: the caller must not record the activity again.
     pub async fn insert_once(&self, tenant: &TenantId, message: &Message) -> Result<Inserted, MessageError> {
         let channel_id = message.channel_message_id.as_deref().ok_or(MessageError::NoChannelId)?;
-        let claim = keys::channel_claim(tenant, message.channel.as_str(), channel_id);
+        let claim = claims::channel_claim(tenant, message.channel.as_str(), channel_id);
         let activity = match message.direction {
             Direction::In => Activity::Inbound(message.created_at),
             Direction::Out => Activity::Outbound(message.created_at),
@@ -322,12 +235,9 @@ impl MessageRepo {
                 return Err(MessageError::ConversationMissing);
             };
             let ops = vec![
+                TxOp::Put { item: message_item(tenant, message)?, condition: Some(Condition::NotExists) },
                 TxOp::Put {
-                    item: keys::message_item(tenant, message)?,
-                    condition: Some(Condition::NotExists),
-                },
-                TxOp::Put {
-                    item: keys::claim_item(tenant, &claim, message),
+                    item: claim_item(tenant, &claim, message),
                     condition: Some(Condition::NotExists),
                 },
                 recorded.into_op(),
@@ -374,7 +284,7 @@ impl MessageRepo {
         channel: Channel,
         channel_message_id: &str,
     ) -> Result<Option<(Key, Item)>, TableError> {
-        let claim = keys::channel_claim(tenant, channel.as_str(), channel_message_id);
+        let claim = claims::channel_claim(tenant, channel.as_str(), channel_message_id);
         Ok(self.claimed(&claim).await?.flatten())
     }
 

@@ -1,17 +1,15 @@
-//! Repositories: the CRM's items over the table port, written once for both adapters. Each
-//! module owns its item type's key formats (listed in infra/DATA-MODEL.md).
+//! Repositories: the CRM's items over the table port, written once for both adapters. The key
+//! formats of each item type are a leaf module of `keys` (listed in infra/DATA-MODEL.md).
 
 pub mod arrivals;
 pub mod audit;
 pub mod channels;
 pub mod contacts;
-mod contacts_keys;
 pub mod conversations;
-mod conversations_keys;
 pub mod idempotency;
+mod keys;
 pub mod members;
 pub mod messages;
-mod messages_keys;
 pub mod parked;
 pub mod personal;
 pub mod tenants;

@@ -13,12 +13,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::conversations::{RACE_RETRIES, rfc3339};
-use super::messages_keys;
 use super::personal;
+use crate::domain::Channel;
 use crate::domain::TenantId;
-use crate::inbound::Channel;
 use crate::ports::table::{PK, SK, TTL_ATTRIBUTE};
-use crate::ports::{Condition, Item, Key, Table, TableError, Update};
+use crate::ports::{Condition, Item, Table, TableError, Update};
 
 const UPDATES: &str = "updates";
 const REV: &str = "rev";
@@ -65,11 +64,7 @@ impl Parked {
     }
 }
 
-/// The key of what is parked under a channel message id: beside its claim.
-pub(crate) fn parked_key(tenant: &TenantId, channel: Channel, channel_message_id: &str) -> Key {
-    let claim = messages_keys::channel_claim(tenant, channel.as_str(), channel_message_id);
-    Key::new(claim.pk, "PARKED")
-}
+pub(crate) use super::keys::claims::parked as parked_key;
 
 #[derive(Clone)]
 pub struct ParkedRepo {

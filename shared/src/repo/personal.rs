@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
+use super::keys::messages::media_file_key;
 use crate::domain::TenantId;
 use crate::ids::MessageId;
 use crate::ports::{Index, Item, Key, Query, Table, TableError};
-use crate::repo::messages::media_file_key;
 
 /// Whose data an item holds: a contact (a customer of the business) or a member (a user).
 pub fn subject_partition(tenant: &TenantId, subject_id: &str) -> String {

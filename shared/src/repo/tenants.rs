@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{from_item, now, to_item};
 use crate::domain::TenantId;
-use crate::ports::{Item, Key, Table, TableError};
+use crate::ports::{Item, Table, TableError};
 
 pub const DEFAULT_TIMEZONE: &str = "America/Mexico_City";
 /// Every module a tenant can switch off; a new tenant has them all.
@@ -36,9 +36,7 @@ impl Tenant {
     }
 }
 
-pub fn key(tenant: &TenantId) -> Key {
-    Key::new(format!("{tenant}#TENANT"), "PROFILE")
-}
+pub use super::keys::tenants::profile as key;
 
 pub fn item(tenant: &Tenant) -> Result<Item, TableError> {
     let mut item = to_item(tenant)?;

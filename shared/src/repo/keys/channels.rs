@@ -1,0 +1,22 @@
+//! Key formats of a channel account and of its webhook route (infra/DATA-MODEL.md).
+
+use crate::domain::{Channel, TenantId};
+use crate::ports::Key;
+
+pub fn account(tenant: &TenantId, id: &str) -> Key {
+    Key::new(accounts_partition(tenant), id)
+}
+
+pub fn accounts_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#CHANNEL")
+}
+
+/// gsi1: a tenant's accounts by (kind, external id).
+pub fn external_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#CHANNEL#EXTERNAL")
+}
+
+/// Global, ids only: which tenant a channel account's webhooks belong to.
+pub fn route(kind: Channel, external_id: &str) -> Key {
+    Key::new(format!("ROUTE#{kind}#{external_id}"), "ROUTE")
+}
