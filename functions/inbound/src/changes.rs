@@ -12,7 +12,7 @@ use gestor_shared::repo::messages::{
 use time::OffsetDateTime;
 
 use crate::Inbound;
-use crate::process::{Outcome, RetryLater, storage};
+use crate::outcome::{Outcome, RetryLater, storage};
 
 /// What to do with an update whose message is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,62 +5,13 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use gestor_shared::backend::Backend;
-use gestor_shared::ports::{OutgoingMessage, Queue, TableError};
-use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::settings::Settings;
 use gestor_shared::worker::{Consumer, retry};
-use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use tracing::Instrument;
 
-use crate::media::{MediaFetcher, MediaJob};
-use crate::parking::ParkedJob;
+use crate::jobs::{DeferredJob, Retry};
+use crate::media::MediaFetcher;
 use crate::{Clock, Inbound, SetupError};
-
-/// The role of the deferred queue in what a message owes ([`Owed::to`]).
-pub const QUEUE: &str = "deferred";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "job", rename_all = "snake_case")]
-pub enum DeferredJob {
-    FetchMedia(MediaJob),
-    ExpireParked(ParkedJob),
-}
-
-impl DeferredJob {
-    pub fn to_owed(&self, id: String) -> Result<Owed, TableError> {
-        let body = serde_json::to_string(self).map_err(|e| TableError::Invalid(e.to_string()))?;
-        Ok(Owed { to: QUEUE.into(), id, body })
-    }
-
-    /// Sends the job to the deferred queue, visible after `delay` (at most 15 minutes).
-    pub async fn send(
-        &self,
-        queue: &dyn Queue,
-        address: &str,
-        id: String,
-        delay: Duration,
-    ) -> Result<(), Retry> {
-        let body = serde_json::to_string(self).map_err(retry_because)?;
-        let outcome = queue
-            .send_batch(address, vec![OutgoingMessage::new(id, body).delay(delay)])
-            .await
-            .map_err(retry_because)?;
-        match outcome.failed.is_empty() {
-            true => Ok(()),
-            false => Err(Retry("the deferred queue refused the job".into())),
-        }
-    }
-}
-
-/// Why a job must be received again: the store or a queue failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Retry(pub String);
-
-pub fn retry_because(e: impl std::fmt::Display) -> Retry {
-    Retry(e.to_string())
-}
 
 pub struct Deferred {
     inbound: Inbound,

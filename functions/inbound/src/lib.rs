@@ -8,8 +8,10 @@
 mod changes;
 mod deferred;
 mod events;
+mod jobs;
 mod media;
 mod message;
+mod outcome;
 mod parking;
 mod process;
 mod routes;
@@ -34,10 +36,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-pub use deferred::{Deferred, DeferredJob};
-pub use media::{MediaFetcher, MediaJob};
-pub use parking::{PARK_WINDOW, ParkedJob};
-pub use process::Outcome;
+pub use deferred::Deferred;
+pub use jobs::{DeferredJob, MediaJob, ParkedJob};
+pub use media::MediaFetcher;
+pub use outcome::Outcome;
+pub use parking::PARK_WINDOW;
 
 /// How long a media download that failed is retried (the job comes back from the media
 /// queue, delayed) before the message is kept without its file: long enough for a provider's

@@ -17,13 +17,12 @@ use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo, media_file_key};
 use gestor_shared::settings::{Setting, Settings};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use crate::deferred::{DeferredJob, Retry, retry_because};
+use crate::jobs::{DeferredJob, MediaJob, Retry, retry_because};
 use crate::{Clock, MEDIA_RETRY_WINDOW, SetupError};
 
 /// The first delay before a failed download is tried again; each attempt doubles it, up to
@@ -53,22 +52,6 @@ fn wants_file(message: &Message) -> bool {
         && media.channel_media_id.is_some()
         // TikTok's media API is not integrated yet: the message keeps the media id only.
         && message.channel != Channel::Tiktok
-}
-
-/// The download a stored message owes. Ids only: the reference to fetch is read from the
-/// message itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MediaJob {
-    pub tenant_id: String,
-    pub channel_account_id: String,
-    pub channel: Channel,
-    pub channel_message_id: String,
-    pub message_id: String,
-    /// When the webhook received the message: the retry window counts from here.
-    #[serde(with = "time::serde::rfc3339")]
-    pub received_at: OffsetDateTime,
-    /// Downloads tried so far.
-    pub attempt: u32,
 }
 
 impl MediaJob {

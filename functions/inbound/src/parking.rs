@@ -8,14 +8,13 @@ use gestor_shared::inbound::Channel;
 use gestor_shared::normalize::Normalized;
 use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::parked::{Parked, ParkedUpdate};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::Inbound;
 use crate::changes::{Arrived, IfUnknown, target_of};
-use crate::deferred::{DeferredJob, Retry, retry_because};
-use crate::process::{Outcome, RetryLater, storage};
+use crate::jobs::{DeferredJob, ParkedJob, Retry, retry_because};
+use crate::outcome::{Outcome, RetryLater, storage};
 
 /// How long a parked update waits for its message: a status races the send API's answer by
 /// seconds, a reaction or an edit can overtake a message whose own delivery is being retried
@@ -25,14 +24,6 @@ pub const PARK_WINDOW: time::Duration = time::Duration::hours(1);
 const CHECK_EVERY: Duration = Duration::from_secs(900);
 /// Rounds of apply-then-clear when more updates are parked meanwhile.
 const ROUNDS: usize = 5;
-
-/// The expiry check of what is parked under one channel message id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParkedJob {
-    pub tenant_id: String,
-    pub channel: Channel,
-    pub target: String,
-}
 
 impl ParkedJob {
     /// A queue entry id (letters, digits, `_`, at most 80) that is the same for one target.

@@ -15,34 +15,9 @@ use gestor_shared::repo::messages::{Direction, Message};
 
 use crate::changes::{Arrived, IfUnknown};
 use crate::events::DomainEvent;
-use crate::media::MediaJob;
-use crate::{Inbound, deferred, message};
-
-/// Why an update must be received again (and, after the queue's bound, dead-lettered).
-#[derive(Debug, thiserror::Error)]
-pub enum RetryLater {
-    #[error("the queue message is not an inbound envelope: {0}")]
-    Malformed(String),
-    #[error("the envelope is version {0}, newer than this code reads")]
-    NewerVersion(u32),
-    #[error("storage failed: {0}")]
-    Storage(String),
-}
-
-pub(crate) fn storage(e: impl std::fmt::Display) -> RetryLater {
-    RetryLater::Storage(e.to_string())
-}
-
-/// What became of an update (for tests and logs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Stored,
-    Repeated,
-    /// About a message not stored yet: kept until it arrives.
-    Parked,
-    Unroutable,
-    Dropped(&'static str),
-}
+use crate::jobs::{self, MediaJob};
+use crate::outcome::{Outcome, RetryLater, storage};
+use crate::{Inbound, message};
 
 impl Inbound {
     pub(crate) async fn process_record(&self, record: &SqsMessage) -> Result<Vec<Outcome>, RetryLater> {
@@ -197,7 +172,7 @@ impl Inbound {
         let mut by_queue: Vec<(String, Vec<OutgoingMessage>)> = Vec::new();
         for item in owed {
             let queue = match item.to.as_str() {
-                deferred::QUEUE => self.deferred_queue.clone(),
+                jobs::QUEUE => self.deferred_queue.clone(),
                 _ => self.automation_queue.clone(),
             };
             let message = OutgoingMessage::new(item.id, item.body);

@@ -6,6 +6,7 @@ mod audit;
 mod budget;
 mod inbound_flow;
 mod local_server;
+mod modules;
 mod openapi;
 mod registry;
 mod sam;
