@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod backend;
 pub mod crypto;
 pub mod domain;
+pub mod events;
 pub mod fetch_guard;
 pub mod graph;
 pub mod http;

@@ -2,11 +2,10 @@
 //! and denied request, for owners and admins.
 
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{ApiError, Call, Core, FieldError, Permission, Policy, Reply};
+use gestor_shared::http::{ApiError, Call, Core, FieldError, Page, Permission, Policy, Reply};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditFilter, Outcome, Resource};
 use gestor_shared::settings::Setting;
-use serde::Serialize;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,14 +33,11 @@ impl Audit {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEntry>,
-    pub next_cursor: Option<String>,
-}
+/// A page of the log (the alias lets the OpenAPI macros name it).
+pub type AuditEntryPage = Page<AuditEntry>;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(AuditPage, AuditEntry, Actor, ActorType, Resource, Outcome)))]
+#[openapi(components(schemas(AuditEntryPage, AuditEntry, Actor, ActorType, Resource, Outcome)))]
 pub struct ApiDoc;
 
 /// A bound of the time filter: an RFC 3339 instant, or a date (UTC day; `to` takes the
@@ -95,7 +91,7 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
         ("cursor" = Option<String>, Query),
     ),
     responses(
-        (status = 200, body = AuditPage),
+        (status = 200, body = AuditEntryPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -103,17 +99,13 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
     security(("bearer" = []))
 )]
 pub async fn list(app: &Audit, call: Call) -> Result<Reply, ApiError> {
-    let caller = call.caller()?;
+    let tenant = &call.caller()?.tenant;
     let filter = filter(&call)?;
-    let (limit, cursor) = call.page_params()?;
     let query = filter.canonical();
-    let start = match cursor {
-        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
-        None => None,
-    };
-    let (items, last) = app.core.audit.list(&caller.tenant, &filter, limit, start).await?;
-    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
-    Reply::ok(&AuditPage { items, next_cursor })
+    let page = app
+        .core
+        .page(&call, &query, async |limit, start| app.core.audit.list(tenant, &filter, limit, start).await);
+    Reply::ok(&page.await?)
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

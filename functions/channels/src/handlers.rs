@@ -5,10 +5,9 @@
 use gestor_shared::crypto::Secret;
 use gestor_shared::graph::{GraphError, PhoneNumber};
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::repo::channels::{Channel, ChannelAccount, ChannelError, ChannelStatus, Connection};
-use serde::Serialize;
 
 use crate::Channels;
 use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
@@ -17,7 +16,7 @@ use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
 #[openapi(components(schemas(
     ChannelAccount,
     ChannelStatus,
-    ChannelPage,
+    ChannelAccountPage,
     ConnectRequest,
     EmbeddedSignupRequest,
     Problem,
@@ -25,12 +24,8 @@ use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
 )))]
 pub struct ApiDoc;
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ChannelPage {
-    pub items: Vec<ChannelAccount>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of channel accounts (the alias lets the OpenAPI macros name it).
+pub type ChannelAccountPage = Page<ChannelAccount>;
 
 /// The body of `POST /v1/channels` (documentation only: parsing is `input::Connect`).
 #[derive(utoipa::ToSchema)]
@@ -147,7 +142,7 @@ async fn connect_verified(
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses(
-        (status = 200, body = ChannelPage),
+        (status = 200, body = ChannelAccountPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -155,15 +150,10 @@ async fn connect_verified(
     security(("bearer" = []))
 )]
 pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
-    let caller = call.caller()?;
-    let (limit, cursor) = call.page_params()?;
-    let start = match cursor {
-        Some(c) => Some(app.core.cursors.decode(&caller.tenant, "channels", c)?),
-        None => None,
-    };
-    let (items, last) = app.repo.list(&caller.tenant, limit, start).await?;
-    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, "channels", &key));
-    Reply::ok(&ChannelPage { items, next_cursor })
+    let tenant = &call.caller()?.tenant;
+    let page =
+        app.core.page(&call, "channels", async |limit, start| app.repo.list(tenant, limit, start).await);
+    Reply::ok(&page.await?)
 }
 
 /// Connect a channel account with its access token (owner, admin). The token must reach the

@@ -3,11 +3,10 @@
 
 use gestor_shared::domain::{Email, Phone};
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactFilter, Identity, Lifecycle};
 use gestor_shared::repo::personal;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::Contacts;
@@ -17,12 +16,8 @@ use crate::input::Fields;
 #[openapi(components(schemas(Contact, ContactPage, Lifecycle, Identity, Problem, FieldError)))]
 pub struct ApiDoc;
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ContactPage {
-    pub items: Vec<Contact>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of contacts (the alias lets the OpenAPI macros name it).
+pub type ContactPage = Page<Contact>;
 
 /// How many times a write is retried when another request changed the contact in between.
 const RACE_RETRIES: usize = 3;
@@ -110,17 +105,12 @@ fn filter(call: &Call) -> Result<ContactFilter, ApiError> {
     security(("bearer" = []))
 )]
 pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
-    let caller = call.caller()?;
+    let tenant = &call.caller()?.tenant;
     let filter = filter(&call)?;
-    let (limit, cursor) = call.page_params()?;
     let query = filter.canonical();
-    let start = match cursor {
-        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
-        None => None,
-    };
-    let (items, last) = app.repo.list(&caller.tenant, &filter, limit, start).await?;
-    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
-    Reply::ok(&ContactPage { items, next_cursor })
+    let page =
+        app.core.page(&call, &query, async |limit, start| app.repo.list(tenant, &filter, limit, start).await);
+    Reply::ok(&page.await?)
 }
 
 /// Create a contact. Phones, emails and channel identities are unique in a business.

@@ -2,49 +2,37 @@
 //! and tenant isolation are the dispatcher's and the keys' (gestor_shared::http::service).
 
 use gestor_shared::http::problem::Problem;
-use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ConversationId, MemberId};
 use gestor_shared::inbound::Channel;
 use gestor_shared::repo::conversations::{Conversation, ConversationFilter, ConversationStatus};
 use gestor_shared::repo::messages::{
-    Direction, Media, Message, MessageFailure, MessageKind, MessageOrder, MessageStatus, Reaction,
+    Direction, MessageFailure, MessageKind, MessageOrder, MessageStatus, Reaction,
 };
-use serde::Serialize;
-use std::time::Duration;
 
 use crate::Conversations;
+use crate::views::{MediaView, MessagePage, MessageView};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
     Conversation,
     ConversationPage,
     ConversationStatus,
-    Message,
+    MessageView,
     MessagePage,
     Direction,
     MessageKind,
     MessageStatus,
     MessageFailure,
-    Media,
+    MediaView,
     Reaction,
     Problem,
     FieldError
 )))]
 pub struct ApiDoc;
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ConversationPage {
-    pub items: Vec<Conversation>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MessagePage {
-    pub items: Vec<Message>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of the inbox (the alias lets the OpenAPI macros name it).
+pub type ConversationPage = Page<Conversation>;
 
 fn conversation_id(call: &Call) -> Result<ConversationId, ApiError> {
     // A malformed id cannot name a conversation of this tenant: 404 like any unknown id.
@@ -115,30 +103,10 @@ fn filter(call: &Call, caller: &Caller) -> Result<ConversationFilter, ApiError> 
 pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let filter = filter(&call, caller)?;
-    let (limit, cursor) = call.page_params()?;
     let query = filter.canonical();
-    let start = match cursor {
-        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
-        None => None,
-    };
-    let (items, last) = app.conversations.list(&caller.tenant, &filter, limit, start).await?;
-    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
-    Reply::ok(&ConversationPage { items, next_cursor })
-}
-
-/// How long a media URL answered by the API stays valid.
-const MEDIA_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
-
-/// Gives every downloaded file a presigned GET URL: the bucket stays private and a leaked
-/// URL stops working within minutes.
-async fn sign_media(app: &Conversations, messages: &mut [Message]) -> Result<(), ApiError> {
-    for media in messages.iter_mut().filter_map(|m| m.media.as_mut()) {
-        if let Some(key) = media.file_key.as_deref() {
-            // A failure is a 500 (FileError's conversion); the problem never shows the cause.
-            media.url = Some(app.files.presigned_get(key, MEDIA_URL_LIFETIME).await.map_err(ApiError::from)?);
-        }
-    }
-    Ok(())
+    let tenant = &caller.tenant;
+    let list = async |limit, start| app.conversations.list(tenant, &filter, limit, start).await;
+    Reply::ok(&app.core.page(&call, &query, list).await?)
 }
 
 /// Get a conversation.
@@ -187,18 +155,14 @@ pub async fn messages(app: &Conversations, call: Call) -> Result<Reply, ApiError
         Some("desc") => (MessageOrder::NewestFirst, "desc"),
         Some(_) => return Err(ApiError::invalid_field("order", "must be asc or desc")),
     };
-    let (limit, cursor) = call.page_params()?;
+    call.page_params()?;
     // Another tenant's conversation, or none: 404 rather than an empty list.
     if app.conversations.get(&caller.tenant, &id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let query = format!("conversations/{id}/messages?order={name}");
-    let start = match cursor {
-        Some(c) => Some(app.core.cursors.decode(&caller.tenant, &query, c)?),
-        None => None,
-    };
-    let (mut items, last) = app.messages.list(&caller.tenant, &id, order, limit, start).await?;
-    sign_media(app, &mut items).await?;
-    let next_cursor = last.map(|key| app.core.cursors.encode(&caller.tenant, &query, &key));
-    Reply::ok(&MessagePage { items, next_cursor })
+    let tenant = &caller.tenant;
+    let list = async |limit, start| app.messages.list(tenant, &id, order, limit, start).await;
+    let page = app.core.page(&call, &query, list).await?;
+    Reply::ok(&MessageView::page(page, app.files.as_ref()).await?)
 }

@@ -3,6 +3,7 @@
 //! conversation and sending replies come with their own issue.
 
 mod handlers;
+mod views;
 
 use gestor_shared::http::{Core, Permission, Policy};
 use gestor_shared::ports::Files;

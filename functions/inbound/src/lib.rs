@@ -7,7 +7,6 @@
 
 mod changes;
 mod deferred;
-mod events;
 mod jobs;
 mod media;
 mod message;

@@ -16,7 +16,6 @@ fn media(reference: &MediaRef) -> Media {
         size: None,
         sha256: None,
         file_key: None,
-        url: None,
     }
 }
 

@@ -14,10 +14,10 @@ use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::messages::{Direction, Message};
 
 use crate::changes::{Arrived, IfUnknown};
-use crate::events::DomainEvent;
 use crate::jobs::{self, MediaJob};
 use crate::outcome::{Outcome, RetryLater, storage};
 use crate::{Inbound, message};
+use gestor_shared::events::DomainEvent;
 
 impl Inbound {
     pub(crate) async fn process_record(&self, record: &SqsMessage) -> Result<Vec<Outcome>, RetryLater> {

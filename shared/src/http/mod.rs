@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cursor;
+pub mod page;
 pub mod problem;
 pub mod reply;
 pub mod request;
@@ -11,6 +12,7 @@ pub mod routes;
 pub mod service;
 
 pub use auth::{Caller, Permission, Role};
+pub use page::Page;
 pub use problem::{ApiError, FieldError};
 pub use reply::Reply;
 pub use request::Call;

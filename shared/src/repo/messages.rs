@@ -31,9 +31,9 @@ pub struct MessageFailure {
     pub title: String,
 }
 
-/// A message's attachment. The file itself is in the bucket once downloaded and reaches the
-/// frontend only by a short-lived presigned URL.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A message's attachment as stored. The file itself is in the bucket once downloaded; its
+/// URL is made for each answer (the conversations function's view) and never stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Media {
     /// The channel's reference for downloading it (a WhatsApp media id, a Messenger URL).
     pub channel_media_id: Option<String>,
@@ -45,9 +45,6 @@ pub struct Media {
     pub sha256: Option<String>,
     /// The object key in the bucket once downloaded (under the tenant's prefix).
     pub file_key: Option<String>,
-    /// A presigned GET URL of the file (15 minutes), in API answers only: never stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
 }
 
 /// An emoji reaction, recorded on the message it reacts to. One per reactor: a new one
@@ -63,13 +60,13 @@ pub struct Reaction {
     pub at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A message as stored; the API shows it through the conversations function's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     /// The customer of the conversation, whose personal data the message is.
     pub contact_id: ContactId,
-    #[schema(schema_with = Channel::schema)]
     pub channel: Channel,
     pub direction: Direction,
     pub kind: MessageKind,
@@ -80,12 +77,10 @@ pub struct Message {
     pub media: Option<Media>,
     /// What a kind carries besides text and media: a location, shared contacts, the button
     /// or list reply chosen, an order, a postback, an ad referral.
-    #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
     pub status: MessageStatus,
     /// The channel's time of the current status.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub status_at: Option<OffsetDateTime>,
     pub error: Option<MessageFailure>,
     /// The channel's id of the message (absent on an outbound one until it is sent).
@@ -97,16 +92,13 @@ pub struct Message {
     pub deleted: bool,
     /// When the sender last edited it (`text` is the latest); absent if never edited.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<OffsetDateTime>,
     /// The member who sent it (outbound from the CRM).
     pub sent_by: Option<MemberId>,
     /// For inbound messages, the channel's timestamp: the order of the conversation.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }
 
@@ -488,7 +480,6 @@ impl MessageRepo {
                 sha256: Some(sha256_hex.to_owned()),
                 file_key: Some(file_key.to_owned()),
                 mime_type: mime_type.map(str::to_owned).or_else(|| media.mime_type.clone()),
-                url: None,
                 ..media.clone()
             };
             Ok(Some(Update::default().set("media", json(&media)?)))
