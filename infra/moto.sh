@@ -28,6 +28,9 @@ echo "moto answers on $endpoint (log: $log); provisioning..." >&2
 export AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=test GESTOR_BACKEND=aws
 unset AWS_PROFILE AWS_SESSION_TOKEN
+# The build first, in the open: on a fresh machine it takes minutes, and its progress should show.
+echo "building gestor-local (the first build takes a few minutes)..." >&2
+cargo build -p gestor-local >&2
 provisioned="$(cargo run -q -p gestor-local -- provision)"
 
 {

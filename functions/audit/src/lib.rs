@@ -1,6 +1,7 @@
 //! The `audit` function: `GET /v1/audit-log`, what the dispatcher recorded of every mutation
 //! and denied request, for owners and admins.
 
+use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Core, FieldError, Page, Permission, Policy, Reply};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
@@ -93,7 +94,7 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
     responses(
         (status = 200, body = AuditEntryPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -4,6 +4,7 @@
 
 use gestor_shared::crypto::Secret;
 use gestor_shared::graph::{GraphError, PhoneNumber};
+use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::ChannelAccountId;
@@ -144,7 +145,7 @@ async fn connect_verified(
     responses(
         (status = 200, body = ChannelAccountPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -169,7 +170,7 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
         (status = 201, body = ChannelAccount, description = "Connected"),
         (status = 200, body = ChannelAccount, description = "Already connected to this business: token and name replaced"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Connected to another business"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "The token cannot reach the account"),
@@ -195,7 +196,7 @@ pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
         (status = 201, body = ChannelAccount, description = "Connected"),
         (status = 200, body = ChannelAccount, description = "Already connected to this business: token replaced"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Meta refused the code, the subscription or the number"),
@@ -255,7 +256,7 @@ fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {
     params(("id" = String, Path, description = "ch_...")),
     responses(
         (status = 200, body = ChannelAccount),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
@@ -276,7 +277,7 @@ pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     params(("id" = String, Path, description = "ch_...")),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),

@@ -2,6 +2,7 @@
 //! idempotency and audit are the dispatcher's (gestor_shared::http::service).
 
 use gestor_shared::domain::{Email, Phone};
+use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
@@ -99,7 +100,7 @@ fn filter(call: &Call) -> Result<ContactFilter, ApiError> {
     responses(
         (status = 200, body = ContactPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -121,7 +122,7 @@ pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     responses(
         (status = 201, body = Contact, headers(("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
@@ -166,7 +167,7 @@ pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     params(("id" = String, Path, description = "ct_...")),
     responses(
         (status = 200, body = Contact, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
@@ -191,7 +192,7 @@ pub async fn get(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     responses(
         (status = 200, body = Contact, headers(("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -260,7 +261,7 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     ),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"),

@@ -1,6 +1,7 @@
 //! The inbox routes: parse, read through the repositories, answer. Authentication, permission
 //! and tenant isolation are the dispatcher's and the keys' (gestor_shared::http::service).
 
+use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ConversationId, MemberId};
@@ -95,7 +96,7 @@ fn filter(call: &Call, caller: &Caller) -> Result<ConversationFilter, ApiError> 
     responses(
         (status = 200, body = ConversationPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -115,7 +116,7 @@ pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     params(("id" = String, Path, description = "cv_...")),
     responses(
         (status = 200, body = Conversation, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
@@ -141,7 +142,7 @@ pub async fn get(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     responses(
         (status = 200, body = MessagePage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),

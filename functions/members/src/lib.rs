@@ -1,6 +1,7 @@
 //! The `members` function. This issue brings `GET /v1/me`: who the caller is in the business
 //! the request names, with the role, permissions and modules the frontend adapts to.
 
+use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
@@ -66,7 +67,7 @@ pub struct ApiDoc;
     responses(
         (status = 200, body = Me),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

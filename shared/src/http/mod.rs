@@ -13,7 +13,7 @@ pub mod service;
 
 pub use auth::{Caller, Permission, Role};
 pub use page::Page;
-pub use problem::{ApiError, FieldError};
+pub use problem::{ApiError, FieldError, GatewayUnauthorized};
 pub use reply::Reply;
 pub use request::Call;
 pub use routes::{Access, Policy, Route};

@@ -64,6 +64,15 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// What API Gateway's JWT authorizer answers, as `application/json`, to a request without a
+/// valid token on an authenticated route: no function runs, so it is not a problem document.
+/// The local server answers the same.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GatewayUnauthorized {
+    /// Always `Unauthorized`.
+    pub message: String,
+}
+
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest { detail: detail.into(), errors: Vec::new() }
