@@ -96,12 +96,12 @@ impl Reply {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        let mut response = match &self.raw {
+    pub fn into_response(mut self) -> Response<Body> {
+        let mut response = match self.raw.take() {
             Some((content_type, text)) => Response::builder()
                 .status(self.status)
-                .header("content-type", *content_type)
-                .body(Body::from(text.clone()))
+                .header("content-type", content_type)
+                .body(Body::from(text))
                 .unwrap_or_else(|_| Response::new(Body::Empty)),
             None => response(self.status, self.body_text(), self.etag.as_deref()),
         };

@@ -180,8 +180,7 @@ macro_rules! routes {
                 route: &'static $crate::http::Route,
                 call: $crate::http::Call,
             ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
-                $( if route.handler == stringify!($handler) { return $handler(self, call).await; } )+
-                Err($crate::http::ApiError::NotFound)
+                self.dispatch(route, call).await
             }
         }
     };
@@ -203,8 +202,7 @@ macro_rules! routes {
                 route: &'static $crate::http::Route,
                 call: $crate::http::Call,
             ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
-                $( if route.handler == stringify!($handler) { return $handler(self, call).await; } )+
-                Err($crate::http::ApiError::NotFound)
+                self.dispatch(route, call).await
             }
         }
     };
@@ -223,6 +221,16 @@ macro_rules! routes {
                         table
                     });
                 &TABLE
+            }
+
+            /// Calls the handler bound to `route`.
+            async fn dispatch(
+                &self,
+                route: &'static $crate::http::Route,
+                call: $crate::http::Call,
+            ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
+                $( if route.handler == stringify!($handler) { return $handler(self, call).await; } )+
+                Err($crate::http::ApiError::NotFound)
             }
 
             /// Adds these routes' operations to the function's OpenAPI part.
