@@ -164,7 +164,6 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 /// deactivated is connected again under the same id (201).
 #[utoipa::path(
     post, path = "/v1/channels", tag = "channels",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body answer the first answer")),
     request_body = ConnectRequest,
     responses(
         (status = 201, body = ChannelAccount, description = "Connected"),
@@ -190,7 +189,6 @@ pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 /// Account's webhooks, then the number is connected as by `POST /v1/channels`.
 #[utoipa::path(
     post, path = "/v1/channels/embedded-signup", tag = "channels",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body answer the first answer (a code works once)")),
     request_body = EmbeddedSignupRequest,
     responses(
         (status = 201, body = ChannelAccount, description = "Connected"),

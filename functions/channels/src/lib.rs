@@ -48,7 +48,7 @@ gestor_shared::routes!(Channels, core: core, {
     handlers::connect => Policy::needs(Permission::ChannelsManage).audited("channel.connect", "channel").idempotent(),
     handlers::embedded_signup => Policy::needs(Permission::ChannelsManage).audited("channel.connect", "channel").idempotent(),
     handlers::get => Policy::needs(Permission::ChannelsRead),
-    handlers::deactivate => Policy::needs(Permission::ChannelsManage).audited("channel.deactivate", "channel"),
+    handlers::deactivate => Policy::needs(Permission::ChannelsManage).audited("channel.deactivate", "channel").idempotent(),
 });
 
 pub struct Channels {

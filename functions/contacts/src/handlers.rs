@@ -117,7 +117,6 @@ pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
 /// Create a contact. Phones, emails and channel identities are unique in a business.
 #[utoipa::path(
     post, path = "/v1/contacts", tag = "contacts",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body answer the first answer")),
     request_body(content = Object, description = "name, phones, emails, lifecycle, tags, attributes, owner_id"),
     responses(
         (status = 201, body = Contact, headers(("ETag" = String))),

@@ -26,8 +26,8 @@ gestor_shared::routes!(Contacts, core: core, {
     handlers::list => Policy::needs(Permission::ContactsRead),
     handlers::create => Policy::needs(Permission::ContactsWrite).audited("contact.create", "contact").idempotent(),
     handlers::get => Policy::needs(Permission::ContactsRead),
-    handlers::patch => Policy::needs(Permission::ContactsWrite).audited("contact.update", "contact"),
-    handlers::delete => Policy::needs(Permission::ContactsDelete).audited("contact.delete", "contact"),
+    handlers::patch => Policy::needs(Permission::ContactsWrite).audited("contact.update", "contact").idempotent(),
+    handlers::delete => Policy::needs(Permission::ContactsDelete).audited("contact.delete", "contact").idempotent(),
 });
 
 pub struct Contacts {

@@ -187,6 +187,31 @@ async fn idempotency_key_replays_the_first_answer() {
 }
 
 #[tokio::test]
+async fn a_retried_change_applies_once_and_a_key_is_bound_to_its_contact() {
+    let w = world().await;
+    let (_, ana) = w.create(json!({"name": "Ana"})).await;
+    let (_, beto) = w.create(json!({"name": "Beto"})).await;
+    let patch = |contact: &Value| {
+        ApiRequest::new("PATCH /v1/contacts/{id}")
+            .param("id", &id(contact))
+            .as_user(&w.owner)
+            .header("idempotency-key", "rename-1")
+            .json(json!({"tags": ["vip"]}))
+    };
+    let (status, first) = w.send(patch(&ana)).await;
+    assert_eq!((status, &first["version"]), (200, &json!(2)));
+    let (status, again) = w.send(patch(&ana)).await;
+    assert_eq!((status, &again["version"]), (200, &json!(2)), "the retry answers the first answer");
+    // The same key and body on another contact is another request, never a replay of Ana's.
+    let (status, _) = w.send(patch(&beto)).await;
+    assert_eq!(status, 422);
+    let (_, beto_now) = w
+        .send(ApiRequest::new("GET /v1/contacts/{id}").param("id", &id(&beto)).as_user(&w.owner))
+        .await;
+    assert_eq!(beto_now["version"], 1);
+}
+
+#[tokio::test]
 async fn patch_merges_and_honours_versions() {
     let w = world().await;
     let (_, c) = w

@@ -1,5 +1,6 @@
 //! The `members` function. This issue brings `GET /v1/me`: who the caller is in the business
-//! the request names, with the role, permissions and modules the frontend adapts to.
+//! the request names, with the role, permissions and modules the frontend adapts to, and every
+//! business they belong to; a member of several who names none gets that list alone, to choose.
 
 use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
@@ -20,7 +21,7 @@ pub static FUNCTION: Declaration = Declaration {
 };
 
 gestor_shared::routes!(Members, core: core, {
-    me => Policy::member(),
+    me => Policy::user(),
 });
 
 pub struct Members {
@@ -53,19 +54,44 @@ pub struct Me {
     pub modules: Vec<String>,
     pub tenant: TenantSummary,
     /// Every business the user belongs to (for a business switcher).
-    pub tenant_ids: Vec<String>,
+    pub memberships: Vec<MembershipView>,
+}
+
+/// One business the user belongs to, and their role there.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Membership)]
+pub struct MembershipView {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub role: Role,
+}
+
+/// What a member of several businesses who named none (no `X-Tenant-Id`) gets: the businesses,
+/// to choose one and name it on the next requests.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Memberships {
+    pub memberships: Vec<MembershipView>,
+}
+
+/// `GET /v1/me`: the member in the business the request names, or the list to choose from.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MeAnswer {
+    Member(Me),
+    Choose(Memberships),
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(Me, TenantSummary, Role, Permission)))]
+#[openapi(components(schemas(Me, MeAnswer, Memberships, MembershipView, TenantSummary, Role, Permission)))]
 pub struct ApiDoc;
 
-/// The caller, as a member of the business the request names.
+/// The caller, as a member of the business the request names, with every business they belong
+/// to. A member of several businesses who names none gets only `memberships`.
 #[utoipa::path(
     get, path = "/v1/me", tag = "members",
-    params(("X-Tenant-Id" = Option<String>, Header, description = "Needed when the user belongs to several businesses")),
+    params(("X-Tenant-Id" = Option<String>, Header, description = "The business; without it, a member of several gets the list to choose from")),
     responses(
-        (status = 200, body = Me),
+        (status = 200, body = MeAnswer, description = "The member, or (a member of several businesses naming none) the businesses to choose from"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -73,9 +99,21 @@ pub struct ApiDoc;
     security(("bearer" = []))
 )]
 pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
-    let caller = call.caller()?;
+    let Some(claims) = &call.claims else {
+        return Err(ApiError::Unauthorized);
+    };
+    let memberships: Vec<MembershipView> = app
+        .core
+        .members
+        .memberships_of(&claims.sub)
+        .await?
+        .into_iter()
+        .map(|m| MembershipView { tenant_id: m.tenant.to_string(), tenant_name: m.tenant_name, role: m.role })
+        .collect();
+    let Some(caller) = &call.caller else {
+        return Reply::ok(&MeAnswer::Choose(Memberships { memberships }));
+    };
     let tenant = app.core.tenants.get(&caller.tenant).await?;
-    let tenant_ids = app.core.members.tenants_of(&caller.claims.sub).await?;
     let member = &caller.member;
     let (name, timezone, modules) = match tenant {
         Some(t) => (t.name, t.timezone, t.modules),
@@ -83,7 +121,7 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
             (caller.tenant.to_string(), gestor_shared::repo::tenants::DEFAULT_TIMEZONE.to_owned(), vec![])
         }
     };
-    Reply::ok(&Me {
+    Reply::ok(&MeAnswer::Member(Me {
         id: member.id.to_string(),
         email: member.email.clone(),
         name: member.name.clone(),
@@ -92,8 +130,8 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
         permissions: member.role.permissions(),
         modules,
         tenant: TenantSummary { id: caller.tenant.to_string(), name, timezone },
-        tenant_ids: tenant_ids.iter().map(ToString::to_string).collect(),
-    })
+        memberships,
+    }))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-use super::auth::Caller;
+use super::auth::{Caller, Claims};
 use super::problem::ApiError;
 
 /// Bodies above this are refused with 413 before parsing (API Gateway allows 10 MB; no CRM
@@ -40,8 +40,10 @@ impl RequestMeta {
 
 /// One authenticated (or public) call of a route, as a handler sees it.
 pub struct Call {
-    /// `None` only on public routes.
+    /// `None` on public routes, and on a user route when no tenant resolves.
     pub caller: Option<Caller>,
+    /// The verified token's claims, whenever the request carries them.
+    pub claims: Option<Claims>,
     pub meta: RequestMeta,
     pub path: HashMap<String, String>,
     pub query: HashMap<String, String>,
@@ -65,7 +67,11 @@ impl Call {
             Body::Binary(b) => b.clone(),
             _ => Vec::new(),
         };
-        Self { caller, meta: RequestMeta::of(req), path, query, headers: req.headers().clone(), body }
+        let claims = match &caller {
+            Some(caller) => Some(caller.claims.clone()),
+            None => Claims::from_request(req),
+        };
+        Self { caller, claims, meta: RequestMeta::of(req), path, query, headers: req.headers().clone(), body }
     }
 
     /// The caller of an authenticated route.

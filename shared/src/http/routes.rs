@@ -21,6 +21,9 @@ pub enum Access {
     Public,
     /// Any member of the tenant.
     Member,
+    /// Any signed-in user: a member of the tenant when one resolves, or just the token's claims
+    /// when a member of several businesses names none (`GET /v1/me` answers the list).
+    User,
     /// Members whose role has this permission.
     Permission(Permission),
 }
@@ -42,6 +45,10 @@ impl Policy {
 
     pub const fn member() -> Self {
         Self { access: Access::Member, audit: None, idempotent: false }
+    }
+
+    pub const fn user() -> Self {
+        Self { access: Access::User, audit: None, idempotent: false }
     }
 
     pub const fn needs(permission: Permission) -> Self {
@@ -130,12 +137,17 @@ fn method_name(method: &HttpMethod) -> &'static str {
 }
 
 /// Adds one handler's operation to a function's document, with its tags and the schemas it
-/// names, as `#[derive(OpenApi)]` with `paths(...)` would.
-pub fn document<P>(doc: &mut OpenApi)
+/// names, as `#[derive(OpenApi)]` with `paths(...)` would, and the `Idempotency-Key` header
+/// where its policy takes one, so that the document says it exactly where the dispatcher
+/// honours it.
+pub fn document<P>(doc: &mut OpenApi, policy: Policy)
 where
     P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
 {
     let mut operation = P::operation();
+    if policy.idempotent {
+        operation.parameters.get_or_insert_with(Vec::new).push(idempotency_key());
+    }
     let tags = <P as utoipa::__dev::Tags>::tags();
     if !tags.is_empty() {
         operation.tags.get_or_insert_with(Vec::new).extend(tags.iter().map(|t| (*t).to_owned()));
@@ -147,6 +159,21 @@ where
     let mut schemas = Vec::new();
     <P as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
     doc.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+}
+
+fn idempotency_key() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{Required, schema::ObjectBuilder, schema::Type};
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "1 to 255 characters. A repeat with the same key and body answers the first answer \
+             (with `Idempotent-Replayed: true`); the same key with another body answers 422.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+        .build()
 }
 
 /// Declares a function's routes: each handler, the policy the dispatcher applies around it.
@@ -235,7 +262,7 @@ macro_rules! routes {
 
             /// Adds these routes' operations to the function's OpenAPI part.
             pub fn openapi_paths(doc: &mut ::utoipa::openapi::OpenApi) {
-                $( $crate::http::routes::document::<$crate::http::routes::operation_of!($handler)>(doc); )+
+                $( $crate::http::routes::document::<$crate::http::routes::operation_of!($handler)>(doc, $policy); )+
             }
         }
     };

@@ -153,7 +153,7 @@ async fn dispatch(
 
     let caller = match route.access {
         Access::Public => None,
-        Access::Member | Access::Permission(_) => Some(authenticate(core, &req, &meta, route).await?),
+        Access::Member | Access::Permission(_) | Access::User => authenticate(core, &req, &meta, route).await?,
     };
     let mut call = Call::from_request(&req, caller);
     if call.path.is_empty() {
@@ -171,7 +171,12 @@ async fn dispatch(
                 if key.is_empty() || key.len() > 255 {
                     return Err(ApiError::invalid_field("Idempotency-Key", "must be 1 to 255 characters"));
                 }
-                let hash = fingerprint(&[route.key.as_bytes(), b"\n", &canonical_body(&call.body)].concat());
+                // The resource belongs to the request: one key reused on another contact is
+                // another request, not a replay.
+                let mut target: Vec<String> = call.path.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                target.sort();
+                let request = [route.key.as_bytes(), b"\n", target.join("&").as_bytes(), b"\n"].concat();
+                let hash = fingerprint(&[request, canonical_body(&call.body)].concat());
                 match core.idempotency.begin(&caller.tenant, &caller.claims.sub, key, &hash).await? {
                     Begin::Started => Some((caller.clone(), key.to_owned())),
                     Begin::Replay(answer) => {
@@ -249,12 +254,14 @@ async fn dispatch(
     }
 }
 
+/// The caller of a route that needs a login; `None` only where the route lets a member of
+/// several businesses name none (`Access::User`).
 async fn authenticate(
     core: &Core,
     req: &Request,
     meta: &RequestMeta,
     route: &Route,
-) -> Result<Caller, ApiError> {
+) -> Result<Option<Caller>, ApiError> {
     let Some(claims) = Claims::from_request(req) else {
         tracing::warn!("request without verified claims");
         return Err(ApiError::Unauthorized);
@@ -263,7 +270,11 @@ async fn authenticate(
     match resolve_caller(&core.members, claims.clone(), header).await? {
         Ok(caller) => {
             tracing::Span::current().record("tenant", caller.tenant.as_str());
-            Ok(caller)
+            Ok(Some(caller))
+        }
+        // A user route answers these with what the user can choose or create.
+        Err(TenantRefusal::Ambiguous | TenantRefusal::NotAMember(None)) if route.access == Access::User => {
+            Ok(None)
         }
         Err(TenantRefusal::Malformed) => {
             Err(ApiError::invalid_field("X-Tenant-Id", "is not a valid tenant id"))

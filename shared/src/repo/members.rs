@@ -29,6 +29,14 @@ pub struct Member {
     pub created_at: time::OffsetDateTime,
 }
 
+/// One business a user belongs to, for a business switcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    pub role: Role,
+}
+
 fn member_item(tenant: &TenantId, member: &Member) -> Result<Item, TableError> {
     let mut item = to_item(member)?;
     let key = keys::member(tenant, &member.sub);
@@ -80,6 +88,51 @@ impl MemberRepo {
             .iter()
             .filter_map(|item| item.get("sk")?.as_str())
             .filter_map(|t| TenantId::parse(t).ok())
+            .collect())
+    }
+
+    /// Every business this user belongs to, with its name and the user's role there: one
+    /// query for the memberships and one batch read per 50 of them for the profiles and member
+    /// records, so that a business switcher costs the same whatever the role changes.
+    pub async fn memberships_of(&self, sub: &str) -> Result<Vec<Membership>, TableError> {
+        let tenants = self.tenants_of(sub).await?;
+        // Batch reads answer in any order: each item is known by the key it was asked by.
+        let mut asked = std::collections::HashMap::new();
+        for tenant in &tenants {
+            let profile = tenants::key(tenant);
+            asked.insert((profile.pk, profile.sk), (tenant.clone(), true));
+            let member = keys::member(tenant, sub);
+            asked.insert((member.pk, member.sk), (tenant.clone(), false));
+        }
+        let mut names = std::collections::HashMap::new();
+        let mut roles = std::collections::HashMap::new();
+        for chunk in tenants.chunks(50) {
+            let keys: Vec<_> =
+                chunk.iter().flat_map(|tenant| [tenants::key(tenant), keys::member(tenant, sub)]).collect();
+            for item in self.table.batch_get(&keys).await? {
+                let pk = item.get("pk").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let sk = item.get("sk").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                match asked.get(&(pk, sk)) {
+                    Some((tenant, true)) => {
+                        let profile: tenants::Tenant = from_item(item)?;
+                        names.insert(tenant.clone(), profile.name);
+                    }
+                    Some((tenant, false)) => {
+                        let member: Member = from_item(item)?;
+                        roles.insert(tenant.clone(), member.role);
+                    }
+                    None => {}
+                }
+            }
+        }
+        // A membership whose member record is gone (removed meanwhile) is no membership.
+        Ok(tenants
+            .into_iter()
+            .filter_map(|tenant| {
+                let role = roles.remove(&tenant)?;
+                let tenant_name = names.remove(&tenant).unwrap_or_else(|| tenant.to_string());
+                Some(Membership { tenant, tenant_name, role })
+            })
             .collect())
     }
 

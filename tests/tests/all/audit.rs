@@ -174,17 +174,33 @@ async fn me_tells_role_permissions_and_tenants() {
     );
     assert_eq!(me["modules"].as_array().map(Vec::len), Some(8));
 
-    // A second business: the tenant must be named, and only one's own.
+    assert_eq!(me["memberships"], json!([{"tenant_id": "acme", "tenant_name": "acme", "role": "agent"}]));
+
+    // A second business: naming none answers the list to choose from, and nothing else.
     member(&w.core, "otra", "agent@acme.mx", Role::Admin).await;
     let (status, body) = call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"memberships": [
+            {"tenant_id": "acme", "tenant_name": "acme", "role": "agent"},
+            {"tenant_id": "otra", "tenant_name": "otra", "role": "admin"},
+        ]})
+    );
+    // Other routes still need the business named.
+    let (status, body) = call(&w.contacts, ApiRequest::new("GET /v1/contacts").as_user(&agent)).await;
     assert_eq!(status, 400, "{body}");
     let (status, me) =
         call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent).header("x-tenant-id", "otra")).await;
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
-    assert_eq!(me["tenant_ids"].as_array().map(Vec::len), Some(2));
+    assert_eq!(me["memberships"].as_array().map(Vec::len), Some(2));
     let (status, _) =
         call(&w.members, ApiRequest::new("GET /v1/me").as_user(&agent).header("x-tenant-id", "nope#x")).await;
     assert_eq!(status, 400);
-    let (status, _) = call(&w.members, ApiRequest::new("GET /v1/me").as_user("nobody")).await;
+    // Someone signed in who belongs to no business yet: nothing to choose, which the frontend
+    // turns into sign-up; elsewhere they are no member.
+    let (status, body) = call(&w.members, ApiRequest::new("GET /v1/me").as_user("nobody")).await;
+    assert_eq!((status, body), (200, json!({"memberships": []})));
+    let (status, _) = call(&w.contacts, ApiRequest::new("GET /v1/contacts").as_user("nobody")).await;
     assert_eq!(status, 403);
 }

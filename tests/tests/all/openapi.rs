@@ -75,3 +75,21 @@ fn the_document_is_openapi_3_1_with_the_bearer_scheme() {
     assert!(doc["components"]["schemas"]["Contact"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 }
+
+#[test]
+fn every_write_takes_an_idempotency_key_and_the_document_says_so() {
+    let doc: serde_json::Value = serde_json::from_str(gestor_openapi::DOCUMENT).unwrap_or_default();
+    for route in routes() {
+        // Channel webhooks are the providers' calls, deduplicated by their own ids.
+        let write = route.method() != "GET" && route.access != Access::Public;
+        assert_eq!(route.idempotent, write, "{}: writes, and only they, take Idempotency-Key", route.key);
+        let operation = &doc["paths"][route.path()][route.method().to_lowercase()];
+        let documented = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+            .count();
+        assert_eq!(documented, usize::from(route.idempotent), "{}: Idempotency-Key documented once", route.key);
+    }
+}
