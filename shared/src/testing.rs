@@ -1,17 +1,17 @@
 //! Helpers for handler tests: an embedded table in a temporary folder, and API Gateway
-//! requests built the way the HTTP API hands them to a function (route key, path and query
-//! parameters, JWT claims in the request context).
+//! requests built from the HTTP API's real event JSON (route key, path and query parameters,
+//! JWT claims in the request context).
 
 pub mod doubles;
+pub mod events;
 
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::adapters::{embedded, embedded_table::EmbeddedTable};
 use crate::domain::TenantId;
-use crate::http::auth::{Claims, GatewayContext};
 use crate::http::{Core, Role};
 use crate::ports::Table;
 use crate::settings::Settings;
@@ -49,8 +49,8 @@ pub async fn member(core: &Core, tenant: &str, email: &str, role: Role) -> Strin
 pub struct ApiRequest {
     route_key: &'static str,
     path: String,
-    params: HashMap<String, String>,
-    query: HashMap<String, String>,
+    params: BTreeMap<String, String>,
+    query: BTreeMap<String, String>,
     headers: Vec<(String, String)>,
     body: Option<String>,
     claims: Option<(String, String)>,
@@ -62,8 +62,8 @@ impl ApiRequest {
         Self {
             route_key,
             path,
-            params: HashMap::new(),
-            query: HashMap::new(),
+            params: BTreeMap::new(),
+            query: BTreeMap::new(),
             headers: Vec::new(),
             body: None,
             claims: None,
@@ -104,34 +104,18 @@ impl ApiRequest {
         self
     }
 
+    /// The request as the Lambda runtime hands it over, parsed from API Gateway's event JSON.
     pub fn build(self) -> Request {
-        let method = self.route_key.split_once(' ').map(|(m, _)| m).unwrap_or("GET");
-        let claims =
-            self.claims.as_ref().map(|(sub, email)| Claims { sub: sub.clone(), email: Some(email.clone()) });
-        let request_id = format!("req-{}", ulid::Ulid::new());
-        let context = GatewayContext {
+        events::GatewayRequest {
             route_key: self.route_key,
-            request_id: &request_id,
-            method,
             path: &self.path,
-            source_ip: "203.0.113.7",
-            user_agent: "handler-test",
-            claims: claims.as_ref(),
+            path_parameters: &self.params,
+            query: &self.query,
+            headers: &self.headers,
+            body: self.body.as_deref(),
+            claims: self.claims.as_ref().map(|(sub, email)| (sub.as_str(), email.as_str())),
         }
-        .build()
-        .unwrap_or_else(|e| panic!("request context: {e}"));
-        let mut builder = http::Request::builder().method(method).uri(self.path.as_str());
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
-        }
-        let body = self.body.map(Body::Text).unwrap_or(Body::Empty);
-        match builder.body(body) {
-            Ok(req) => req
-                .with_request_context(context)
-                .with_path_parameters(self.params)
-                .with_query_string_parameters(self.query),
-            Err(e) => panic!("request: {e}"),
-        }
+        .request()
     }
 }
 

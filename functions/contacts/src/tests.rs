@@ -205,9 +205,8 @@ async fn a_retried_change_applies_once_and_a_key_is_bound_to_its_contact() {
     // The same key and body on another contact is another request, never a replay of Ana's.
     let (status, _) = w.send(patch(&beto)).await;
     assert_eq!(status, 422);
-    let (_, beto_now) = w
-        .send(ApiRequest::new("GET /v1/contacts/{id}").param("id", &id(&beto)).as_user(&w.owner))
-        .await;
+    let (_, beto_now) =
+        w.send(ApiRequest::new("GET /v1/contacts/{id}").param("id", &id(&beto)).as_user(&w.owner)).await;
     assert_eq!(beto_now["version"], 1);
 }
 

@@ -1,7 +1,7 @@
 //! The worker on the embedded table, queue and files: SQS events built by hand, as the
 //! Lambda event source delivers them.
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsMessage;
 use gestor_shared::backend::Backend;
 use gestor_shared::crypto::{Secret, TokenCipher};
 use gestor_shared::domain::TenantId;
@@ -12,6 +12,7 @@ use gestor_shared::repo::contacts::{ContactFilter, ContactRepo};
 use gestor_shared::repo::conversations::{ConversationFilter, ConversationRepo};
 use gestor_shared::repo::messages::{MessageOrder, MessageRepo, MessageStatus};
 use gestor_shared::settings::Settings;
+use gestor_shared::testing::events::{sqs_event, sqs_record};
 use gestor_shared::worker::Consumer;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -110,21 +111,16 @@ fn whatsapp_status(id: &str, status: &str, ts: i64, recipient: &str) -> InboundE
     }
 }
 
+/// The SQS record Lambda would deliver for this envelope from the inbound FIFO queue.
 fn record(n: usize, envelope: &InboundEnvelope) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = Some(format!("m{n}"));
-    record.body = Some(serde_json::to_string(envelope).unwrap_or_default());
-    record.attributes.insert(
-        "MessageGroupId".into(),
-        format!("whatsapp:{}:{}", envelope.account_id, envelope.sender_id.clone().unwrap_or_default()),
-    );
-    record
+    let group =
+        format!("whatsapp:{}:{}", envelope.account_id, envelope.sender_id.clone().unwrap_or_default());
+    sqs_record(&format!("m{n}"), &serde_json::to_string(envelope).unwrap_or_default(), Some(&group), 1)
 }
 
 impl World {
     async fn deliver(&self, envelopes: &[InboundEnvelope]) -> Vec<String> {
-        let mut event = SqsEvent::default();
-        event.records = envelopes.iter().enumerate().map(|(n, e)| record(n, e)).collect();
+        let event = sqs_event(envelopes.iter().enumerate().map(|(n, e)| record(n, e)).collect());
         self.inbound.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
     }
 
@@ -321,10 +317,7 @@ async fn statuses_only_move_forward_and_an_early_one_waits_parked_a_bounded_time
 #[tokio::test]
 async fn a_failure_holds_back_its_group_only_and_unknown_accounts_are_dropped() {
     let w = world().await;
-    let mut poison = SqsMessage::default();
-    poison.message_id = Some("poison".into());
-    poison.body = Some("{not json".into());
-    poison.attributes.insert("MessageGroupId".into(), "g1".into());
+    let poison = sqs_record("poison", "{not json", Some("g1"), 1);
     let mut after_poison = record(
         1,
         &whatsapp_message(
@@ -354,8 +347,7 @@ async fn a_failure_holds_back_its_group_only_and_unknown_accounts_are_dropped() 
     stranger.account_id = "999".into();
     let stranger = record(3, &stranger);
 
-    let mut event = SqsEvent::default();
-    event.records = vec![poison, after_poison, other_group, stranger];
+    let event = sqs_event(vec![poison, after_poison, other_group, stranger]);
     let failed: Vec<String> =
         w.inbound.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
     assert_eq!(failed, vec!["poison", "same-group"]);

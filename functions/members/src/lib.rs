@@ -77,7 +77,7 @@ pub struct Memberships {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MeAnswer {
-    Member(Me),
+    Member(Box<Me>),
     Choose(Memberships),
 }
 
@@ -121,7 +121,7 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
             (caller.tenant.to_string(), gestor_shared::repo::tenants::DEFAULT_TIMEZONE.to_owned(), vec![])
         }
     };
-    Reply::ok(&MeAnswer::Member(Me {
+    Reply::ok(&MeAnswer::Member(Box::new(Me {
         id: member.id.to_string(),
         email: member.email.clone(),
         name: member.name.clone(),
@@ -131,7 +131,7 @@ pub async fn me(app: &Members, call: Call) -> Result<Reply, ApiError> {
         modules,
         tenant: TenantSummary { id: caller.tenant.to_string(), name, timezone },
         memberships,
-    }))
+    })))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

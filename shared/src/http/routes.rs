@@ -172,7 +172,9 @@ fn idempotency_key() -> utoipa::openapi::path::Parameter {
             "1 to 255 characters. A repeat with the same key and body answers the first answer \
              (with `Idempotent-Replayed: true`); the same key with another body answers 422.",
         ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+        .schema(Some(
+            ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255)),
+        ))
         .build()
 }
 

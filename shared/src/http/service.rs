@@ -153,7 +153,9 @@ async fn dispatch(
 
     let caller = match route.access {
         Access::Public => None,
-        Access::Member | Access::Permission(_) | Access::User => authenticate(core, &req, &meta, route).await?,
+        Access::Member | Access::Permission(_) | Access::User => {
+            authenticate(core, &req, &meta, route).await?
+        }
     };
     let mut call = Call::from_request(&req, caller);
     if call.path.is_empty() {

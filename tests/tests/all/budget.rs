@@ -3,7 +3,7 @@
 //! Budgets: a new customer's first text message at most 8 table requests, a known customer's
 //! at most 5, a redelivery that reaches the worker at most 2; one event send at most.
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use gestor_shared::adapters::metered::{Usage, measure};
 use gestor_shared::backend::Backend;
 use gestor_shared::crypto::{Secret, TokenCipher};
@@ -12,6 +12,7 @@ use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateK
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::settings::{Setting, Settings};
 use gestor_shared::testing::doubles::RefusingQueue;
+use gestor_shared::testing::events::{sqs_event, sqs_record};
 use gestor_shared::worker::Consumer;
 use serde_json::json;
 use std::sync::Arc;
@@ -36,13 +37,10 @@ fn text_message(id: &str) -> SqsEvent {
                              "text": {"body": "Hola, ¿tienen envíos a Monterrey?"}})),
         payload_ref: None,
     };
-    let mut record = SqsMessage::default();
-    record.message_id = Some(format!("sqs-{id}"));
-    record.body = serde_json::to_string(&envelope).ok();
-    record.attributes.insert("MessageGroupId".into(), format!("whatsapp:{PHONE_NUMBER_ID}:5215512345678"));
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
-    event
+    let body = serde_json::to_string(&envelope).unwrap_or_default();
+    let group = format!("whatsapp:{PHONE_NUMBER_ID}:5215512345678");
+    let record = sqs_record(&format!("sqs-{id}"), &body, Some(&group), 1);
+    sqs_event(vec![record])
 }
 
 /// The three cases' usage and queue sends on one backend.

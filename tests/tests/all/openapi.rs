@@ -90,6 +90,11 @@ fn every_write_takes_an_idempotency_key_and_the_document_says_so() {
             .flatten()
             .filter(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
             .count();
-        assert_eq!(documented, usize::from(route.idempotent), "{}: Idempotency-Key documented once", route.key);
+        assert_eq!(
+            documented,
+            usize::from(route.idempotent),
+            "{}: Idempotency-Key documented once",
+            route.key
+        );
     }
 }

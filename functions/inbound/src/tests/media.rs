@@ -221,8 +221,7 @@ async fn an_unsend_or_revoke_removes_the_downloaded_file_from_the_bucket() {
     let settings = Settings::local_with(|_| None);
     let backend = Backend { files, ..w.backend.clone() };
     let inbound = Inbound::new(&backend, &settings).unwrap_or_else(|e| panic!("{e}"));
-    let mut event = SqsEvent::default();
-    event.records = vec![record(0, &revoke)];
+    let event = sqs_event(vec![record(0, &revoke)]);
     assert_eq!(inbound.handle(event.clone()).await.batch_item_failures.len(), 1);
     assert_eq!(w.backend.files.list("tienda-1/").await.unwrap_or_default().len(), 1);
     assert!(inbound.handle(event).await.batch_item_failures.is_empty());

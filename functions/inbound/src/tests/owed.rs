@@ -39,8 +39,7 @@ impl World {
 }
 
 async fn handle(inbound: &Inbound, envelope: &InboundEnvelope) -> Vec<String> {
-    let mut event = SqsEvent::default();
-    event.records = vec![record(0, envelope)];
+    let event = sqs_event(vec![record(0, envelope)]);
     inbound.handle(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 

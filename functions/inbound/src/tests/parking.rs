@@ -165,8 +165,7 @@ async fn an_expiry_check_that_failed_to_schedule_is_scheduled_by_the_retry() {
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(w.inbound.clock.clone());
     let status = whatsapp_status("wamid.ELSEWHERE", "read", 1_795_860_020, CUSTOMER);
-    let mut event = SqsEvent::default();
-    event.records = vec![record(0, &status)];
+    let event = sqs_event(vec![record(0, &status)]);
     assert_eq!(
         inbound.handle(event.clone()).await.batch_item_failures.len(),
         1,

@@ -15,8 +15,7 @@ async fn requests_per_inbound_message() {
         ("next message of the same customer", "wamid.Q2"),
         ("a repeated delivery", "wamid.Q2"),
     ] {
-        let mut event = SqsEvent::default();
-        event.records = vec![record(
+        let event = sqs_event(vec![record(
             0,
             &whatsapp_message(
                 id,
@@ -24,7 +23,7 @@ async fn requests_per_inbound_message() {
                 1_795_860_000,
                 json!({"type": "text", "text": {"body": "hola"}}),
             ),
-        )];
+        )]);
         let (response, usage) = measure(w.inbound.handle(event)).await;
         assert!(response.batch_item_failures.is_empty());
         println!(
