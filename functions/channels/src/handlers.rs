@@ -4,7 +4,6 @@
 
 use gestor_shared::crypto::Secret;
 use gestor_shared::graph::{GraphError, PhoneNumber};
-use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::ChannelAccountId;
@@ -144,11 +143,7 @@ async fn connect_verified(
     ),
     responses(
         (status = 200, body = ChannelAccountPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let tenant = &call.caller()?.tenant;
@@ -168,14 +163,10 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     responses(
         (status = 201, body = ChannelAccount, description = "Connected"),
         (status = 200, body = ChannelAccount, description = "Already connected to this business: token and name replaced"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Connected to another business"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "The token cannot reach the account"),
         (status = 503, body = Problem, content_type = "application/problem+json", description = "The channel's API failed or timed out"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -193,14 +184,10 @@ pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     responses(
         (status = 201, body = ChannelAccount, description = "Connected"),
         (status = 200, body = ChannelAccount, description = "Already connected to this business: token replaced"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Meta refused the code, the subscription or the number"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -254,11 +241,8 @@ fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {
     params(("id" = String, Path, description = "ch_...")),
     responses(
         (status = 200, body = ChannelAccount),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -275,11 +259,8 @@ pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     params(("id" = String, Path, description = "ch_...")),
     responses(
         (status = 204),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;

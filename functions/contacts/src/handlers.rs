@@ -2,7 +2,6 @@
 //! idempotency and audit are the dispatcher's (gestor_shared::http::service).
 
 use gestor_shared::domain::{Email, Phone};
-use gestor_shared::http::GatewayUnauthorized;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
@@ -99,11 +98,7 @@ fn filter(call: &Call) -> Result<ContactFilter, ApiError> {
     ),
     responses(
         (status = 200, body = ContactPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let tenant = &call.caller()?.tenant;
@@ -120,14 +115,10 @@ pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     request_body(content = Object, description = "name, phones, emails, lifecycle, tags, attributes, owner_id"),
     responses(
         (status = 201, body = Contact, headers(("ETag" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -166,11 +157,8 @@ pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     params(("id" = String, Path, description = "ct_...")),
     responses(
         (status = 200, body = Contact, headers(("ETag" = String))),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn get(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -190,14 +178,10 @@ pub async fn get(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     request_body(content = Object, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, body = Contact, headers(("ETag" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -260,12 +244,9 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     ),
     responses(
         (status = 204),
-        (status = 401, body = GatewayUnauthorized, description = "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 412, body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;

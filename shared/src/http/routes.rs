@@ -8,6 +8,9 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::HttpMethod;
 
 use super::auth::Permission;
+use super::problem::{GatewayUnauthorized, Problem};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
 
 #[doc(hidden)]
 pub use async_trait::async_trait;
@@ -148,6 +151,9 @@ where
     if policy.idempotent {
         operation.parameters.get_or_insert_with(Vec::new).push(idempotency_key());
     }
+    if policy.access != Access::Public {
+        signed_in(&mut operation);
+    }
     let tags = <P as utoipa::__dev::Tags>::tags();
     if !tags.is_empty() {
         operation.tags.get_or_insert_with(Vec::new).extend(tags.iter().map(|t| (*t).to_owned()));
@@ -158,7 +164,49 @@ where
     doc.paths.merge(paths);
     let mut schemas = Vec::new();
     <P as utoipa::__dev::SchemaReferences>::schemas(&mut schemas);
+    if policy.access != Access::Public {
+        schemas.push((GatewayUnauthorized::name().into_owned(), GatewayUnauthorized::schema()));
+        schemas.push((Problem::name().into_owned(), Problem::schema()));
+    }
     doc.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+}
+
+/// What every route behind the login has, said once: the bearer token, and the answers the
+/// dispatcher and API Gateway give before a handler runs (a handler's own description of one
+/// of these stays).
+fn signed_in(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::security::SecurityRequirement;
+    operation.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>("bearer", [])]);
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build(),
+            )
+            .build()
+    };
+    let answers = &mut operation.responses.responses;
+    answers.entry("400".into()).or_insert_with(|| {
+        problem("Invalid input (with field errors), a malformed `X-Tenant-Id`, or a member of several businesses naming none").into()
+    });
+    answers.entry("401".into()).or_insert_with(|| {
+        ResponseBuilder::new()
+            .description(
+                "No valid token: API Gateway's JWT authorizer answers this itself, before any function runs",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(GatewayUnauthorized::name())))
+                    .build(),
+            )
+            .build()
+            .into()
+    });
+    answers.entry("403".into()).or_insert_with(|| {
+        problem("Not a member of the business named, or the role lacks the permission").into()
+    });
 }
 
 fn idempotency_key() -> utoipa::openapi::path::Parameter {

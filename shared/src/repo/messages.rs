@@ -33,7 +33,8 @@ pub struct MessageFailure {
 
 /// A message's attachment as stored. The file itself is in the bucket once downloaded; its
 /// URL is made for each answer (the conversations function's view) and never stored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StoredMedia)]
 pub struct Media {
     /// The channel's reference for downloading it (a WhatsApp media id, a Messenger URL).
     pub channel_media_id: Option<String>,
@@ -60,13 +61,16 @@ pub struct Reaction {
     pub at: OffsetDateTime,
 }
 
-/// A message as stored; the API shows it through the conversations function's view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
+/// A message. Stored with its attachment as kept (`Message`, the default); the API shows it
+/// with a link to the file (`Message<MediaView>`, the conversations function's view), so that
+/// the fields are written once and a link, which expires, can never be stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Message<M = Media> {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     /// The customer of the conversation, whose personal data the message is.
     pub contact_id: ContactId,
+    #[schema(schema_with = Channel::schema)]
     pub channel: Channel,
     pub direction: Direction,
     pub kind: MessageKind,
@@ -74,13 +78,15 @@ pub struct Message {
     /// less than the channel did.
     pub raw_kind: Option<String>,
     pub text: Option<String>,
-    pub media: Option<Media>,
+    pub media: Option<M>,
     /// What a kind carries besides text and media: a location, shared contacts, the button
     /// or list reply chosen, an order, a postback, an ad referral.
+    #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
     pub status: MessageStatus,
     /// The channel's time of the current status.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub status_at: Option<OffsetDateTime>,
     pub error: Option<MessageFailure>,
     /// The channel's id of the message (absent on an outbound one until it is sent).
@@ -92,14 +98,46 @@ pub struct Message {
     pub deleted: bool,
     /// When the sender last edited it (`text` is the latest); absent if never edited.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<OffsetDateTime>,
     /// The member who sent it (outbound from the CRM).
     pub sent_by: Option<MemberId>,
     /// For inbound messages, the channel's timestamp: the order of the conversation.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
+}
+
+impl<M> Message<M> {
+    /// The same message with its attachment shown another way (the API's view adds a link).
+    pub fn with_media<N>(self, media: Option<N>) -> Message<N> {
+        Message {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            contact_id: self.contact_id,
+            channel: self.channel,
+            direction: self.direction,
+            kind: self.kind,
+            raw_kind: self.raw_kind,
+            text: self.text,
+            media,
+            details: self.details,
+            status: self.status,
+            status_at: self.status_at,
+            error: self.error,
+            channel_message_id: self.channel_message_id,
+            reply_to: self.reply_to,
+            reactions: self.reactions,
+            deleted: self.deleted,
+            edited_at: self.edited_at,
+            sent_by: self.sent_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
