@@ -125,3 +125,38 @@ pub fn answer(response: lambda_http::Response<Body>) -> (u16, Value) {
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     (status, body)
 }
+
+/// A WhatsApp text message of this conversation, as the inbound worker (`In`, received) or the
+/// sender (`Out`, queued) would store it.
+pub fn text_message(
+    conversation_id: &crate::ids::ConversationId,
+    contact_id: &crate::ids::ContactId,
+    direction: crate::domain::Direction,
+    wamid: &str,
+    created_at: time::OffsetDateTime,
+) -> crate::repo::messages::Message {
+    use crate::domain::{Direction, MessageKind, MessageStatus};
+    crate::repo::messages::Message {
+        id: crate::ids::MessageId::new(),
+        conversation_id: conversation_id.clone(),
+        contact_id: contact_id.clone(),
+        channel: crate::domain::Channel::Whatsapp,
+        direction,
+        kind: MessageKind::Text,
+        raw_kind: None,
+        text: Some(format!("texto de {wamid}")),
+        media: None,
+        details: None,
+        status: if direction == Direction::In { MessageStatus::Received } else { MessageStatus::Queued },
+        status_at: None,
+        error: None,
+        channel_message_id: Some(wamid.to_owned()),
+        reply_to: None,
+        reactions: vec![],
+        deleted: false,
+        edited_at: None,
+        sent_by: None,
+        created_at,
+        updated_at: created_at,
+    }
+}

@@ -4,13 +4,11 @@
 use gestor_shared::adapters::local_files::LocalFiles;
 use gestor_shared::domain::TenantId;
 use gestor_shared::http::{Role, serve};
-use gestor_shared::ids::{ChannelAccountId, ContactId, ConversationId, MemberId, MessageId};
+use gestor_shared::ids::{ChannelAccountId, ContactId, ConversationId, MemberId};
 use gestor_shared::inbound::Channel;
 use gestor_shared::ports::Files;
 use gestor_shared::repo::conversations::{ConversationChange, ConversationRepo, ConversationStatus};
-use gestor_shared::repo::messages::{
-    Change, Direction, Inserted, Media, Message, MessageKind, MessageRepo, MessageStatus,
-};
+use gestor_shared::repo::messages::{Change, Direction, Inserted, Media, Message, MessageKind, MessageRepo};
 use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::Value;
 use std::sync::Arc;
@@ -272,29 +270,8 @@ async fn every_role_reads_the_inbox() {
 }
 
 fn inbound(conversation: &ConversationId, contact: &str, wamid: &str, created_at: OffsetDateTime) -> Message {
-    Message {
-        id: MessageId::new(),
-        conversation_id: conversation.clone(),
-        contact_id: ContactId::parse(contact).unwrap_or_else(|e| panic!("{e}")),
-        channel: Channel::Whatsapp,
-        direction: Direction::In,
-        kind: MessageKind::Text,
-        raw_kind: None,
-        text: Some(format!("hola {wamid}")),
-        media: None,
-        details: None,
-        status: MessageStatus::Received,
-        status_at: None,
-        error: None,
-        channel_message_id: Some(wamid.to_owned()),
-        reply_to: None,
-        reactions: vec![],
-        deleted: false,
-        edited_at: None,
-        sent_by: None,
-        created_at,
-        updated_at: created_at,
-    }
+    let contact = ContactId::parse(contact).unwrap_or_else(|e| panic!("{e}"));
+    gestor_shared::testing::text_message(conversation, &contact, Direction::In, wamid, created_at)
 }
 
 #[tokio::test]
@@ -393,9 +370,10 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     if let Err(e) = w.files.put(&key, b"jpeg bytes".to_vec(), "image/jpeg").await {
         panic!("{e}");
     }
-    let attached = messages
-        .attach_media_file(
-            &tenant("acme"),
+    let acme = tenant("acme");
+    let attach = || {
+        messages.attach_media_file(
+            &acme,
             Channel::Whatsapp,
             "wamid.IMG",
             10,
@@ -403,19 +381,10 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
             &key,
             Some("image/jpeg"),
         )
-        .await;
+    };
+    let attached = attach().await;
     assert!(matches!(attached, Ok(Change::Applied(_))), "{attached:?}");
-    let again = messages
-        .attach_media_file(
-            &tenant("acme"),
-            Channel::Whatsapp,
-            "wamid.IMG",
-            10,
-            "ab12",
-            &key,
-            Some("image/jpeg"),
-        )
-        .await;
+    let again = attach().await;
     assert!(matches!(again, Ok(Change::Stale)), "attaching is idempotent: {again:?}");
     let text = inbound(&id, contact.as_str(), "wamid.TXT", at(2));
     if let Err(e) = messages.insert_once(&tenant("acme"), &text).await {

@@ -243,36 +243,32 @@ fn idempotency_key() -> utoipa::openapi::path::Parameter {
 #[macro_export]
 macro_rules! routes {
     ($function:ty, core: $core:ident, { $($handler:path => $policy:expr),+ $(,)? }) => {
-        $crate::routes!(@table $function, { $($handler => $policy),+ });
-        #[$crate::http::routes::async_trait]
-        impl $crate::http::Function for $function {
-            fn routes(&self) -> &'static [$crate::http::Route] {
-                Self::route_table()
+        $crate::routes!(@function $function, { $($handler => $policy),+ },
+            fn name(&self) -> &str {
+                self.$core.function.as_str()
             }
             fn core(&self) -> Option<&$crate::http::Core> {
                 Some(&self.$core)
             }
-            async fn call(
-                &self,
-                route: &'static $crate::http::Route,
-                call: $crate::http::Call,
-            ) -> Result<$crate::http::Reply, $crate::http::ApiError> {
-                self.dispatch(route, call).await
-            }
-        }
+        );
     };
     ($function:ty, name: $name:ident, { $($handler:path => $policy:expr),+ $(,)? }) => {
-        $crate::routes!(@table $function, { $($handler => $policy),+ });
-        #[$crate::http::routes::async_trait]
-        impl $crate::http::Function for $function {
+        $crate::routes!(@function $function, { $($handler => $policy),+ },
             fn name(&self) -> &str {
                 &self.$name
             }
-            fn routes(&self) -> &'static [$crate::http::Route] {
-                Self::route_table()
-            }
             fn core(&self) -> Option<&$crate::http::Core> {
                 None
+            }
+        );
+    };
+    (@function $function:ty, { $($handler:path => $policy:expr),+ }, $($accessors:item)+) => {
+        $crate::routes!(@table $function, { $($handler => $policy),+ });
+        #[$crate::http::routes::async_trait]
+        impl $crate::http::Function for $function {
+            $($accessors)+
+            fn routes(&self) -> &'static [$crate::http::Route] {
+                Self::route_table()
             }
             async fn call(
                 &self,

@@ -65,8 +65,13 @@ fn public_routes_and_only_they_need_no_token() {
             security.is_empty() || security.iter().any(|s| s.as_object().is_some_and(|o| o.is_empty()));
         assert_eq!(open, route.access == Access::Public, "{}: security {security:?}", route.key);
         if !open {
-            let unauthorized = &operation["responses"]["401"]["content"]["application/json"]["schema"]["$ref"];
-            assert_eq!(unauthorized, "#/components/schemas/GatewayUnauthorized", "{}: the gateway's 401", route.key);
+            let unauthorized =
+                &operation["responses"]["401"]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(
+                unauthorized, "#/components/schemas/GatewayUnauthorized",
+                "{}: the gateway's 401",
+                route.key
+            );
         }
     }
 }

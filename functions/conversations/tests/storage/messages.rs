@@ -1,4 +1,4 @@
-use gestor_shared::ids::{ConversationId, MessageId};
+use gestor_shared::ids::ConversationId;
 use gestor_shared::inbound::Channel;
 use gestor_shared::repo::conversations::Conversation;
 use gestor_shared::repo::messages::{
@@ -15,29 +15,7 @@ fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
 }
 
 fn message(c: &Conversation, direction: Direction, wamid: &str, created_at: OffsetDateTime) -> Message {
-    Message {
-        id: MessageId::new(),
-        conversation_id: c.id.clone(),
-        contact_id: c.contact_id.clone(),
-        channel: Channel::Whatsapp,
-        direction,
-        kind: MessageKind::Text,
-        raw_kind: None,
-        text: Some(format!("texto de {wamid}")),
-        media: None,
-        details: None,
-        status: if direction == Direction::In { MessageStatus::Received } else { MessageStatus::Queued },
-        status_at: None,
-        error: None,
-        channel_message_id: Some(wamid.to_owned()),
-        reply_to: None,
-        reactions: vec![],
-        deleted: false,
-        edited_at: None,
-        sent_by: None,
-        created_at,
-        updated_at: created_at,
-    }
+    gestor_shared::testing::text_message(&c.id, &c.contact_id, direction, wamid, created_at)
 }
 
 fn repo(w: &World) -> MessageRepo {
