@@ -1,6 +1,7 @@
 //! The `audit` function: `GET /v1/audit-log`, what the dispatcher recorded of every mutation
 //! and denied request, for owners and admins.
 
+use gestor_shared::http::PageQuery;
 use gestor_shared::http::{ApiError, Call, Core, FieldError, Page, Permission, Policy, Reply};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditFilter, Outcome, Resource};
@@ -86,8 +87,7 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
         ("action" = Option<String>, Query, description = "e.g. contact.update, auth.denied"),
         ("from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD"),
         ("to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD (inclusive)"),
-        ("limit" = Option<u32>, Query),
-        ("cursor" = Option<String>, Query),
+        PageQuery,
     ),
     responses(
         (status = 200, body = AuditEntryPage),

@@ -4,6 +4,7 @@
 
 use gestor_shared::crypto::Secret;
 use gestor_shared::graph::{GraphError, PhoneNumber};
+use gestor_shared::http::PageQuery;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::ChannelAccountId;
@@ -138,8 +139,7 @@ async fn connect_verified(
 #[utoipa::path(
     get, path = "/v1/channels", tag = "channels",
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, body = ChannelAccountPage),

@@ -2,6 +2,7 @@
 //! idempotency and audit are the dispatcher's (gestor_shared::http::service).
 
 use gestor_shared::domain::{Email, Phone};
+use gestor_shared::http::PageQuery;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
@@ -93,8 +94,7 @@ fn filter(call: &Call) -> Result<ContactFilter, ApiError> {
         ("email" = Option<String>, Query),
         ("tag" = Option<String>, Query),
         ("lifecycle" = Option<Lifecycle>, Query),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, body = ContactPage),

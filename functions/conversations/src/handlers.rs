@@ -1,6 +1,7 @@
 //! The inbox routes: parse, read through the repositories, answer. Authentication, permission
 //! and tenant isolation are the dispatcher's and the keys' (gestor_shared::http::service).
 
+use gestor_shared::http::PageQuery;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ConversationId, MemberId};
@@ -89,8 +90,7 @@ fn filter(call: &Call, caller: &Caller) -> Result<ConversationFilter, ApiError> 
         ("assignee" = Option<String>, Query, description = "A member id, or `me`"),
         ("unassigned" = Option<bool>, Query, description = "`true`: only conversations nobody is assigned to"),
         ("channel" = Option<String>, Query, description = "whatsapp, messenger, instagram or tiktok"),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, body = ConversationPage),
@@ -128,8 +128,7 @@ pub async fn get(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     params(
         ("id" = String, Path, description = "cv_..."),
         ("order" = Option<String>, Query, description = "`asc` (default, oldest first) or `desc`"),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, body = MessagePage),

@@ -12,7 +12,7 @@ pub mod routes;
 pub mod service;
 
 pub use auth::{Caller, Permission, Role};
-pub use page::Page;
+pub use page::{Page, PageQuery};
 pub use problem::{ApiError, FieldError, GatewayUnauthorized};
 pub use reply::Reply;
 pub use request::Call;

@@ -20,6 +20,18 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The query parameters of every list (API.md), for its OpenAPI operation:
+/// `params(PageQuery, ...)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 impl<T> Page<T> {
     /// The same page with each item shown differently (a stored record as its API view).
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
