@@ -18,8 +18,8 @@ use crate::worker::{Consumer, Scheduled};
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct Declaration {
-    /// The function's name: its binary, its log name, its `template.yaml` resource
-    /// (capitalized: `contacts` is `Contacts`).
+    /// The function's name: its binary (`Metadata.BuildProperties.Binary` in
+    /// `template.yaml`, which is how the tests find its resource) and its name in logs.
     pub name: &'static str,
     /// Every setting the function reads; nothing else is looked up.
     pub settings: &'static [Setting],
@@ -45,7 +45,8 @@ pub struct QueuePart {
 }
 
 pub struct SchedulePart {
-    /// How often EventBridge invokes it (`rate(...)` in the template).
+    /// How often EventBridge invokes it (`rate(...)` in the template): EventBridge counts in
+    /// whole minutes, so a shorter or uneven period runs at the next whole minute.
     pub every: Duration,
     pub build: fn(&Deps) -> Result<Arc<dyn Scheduled>, StartError>,
 }
@@ -66,7 +67,7 @@ impl Declaration {
 impl SchedulePart {
     /// The schedule as EventBridge writes it: `rate(15 minutes)`.
     pub fn expression(&self) -> String {
-        let secs = self.every.as_secs();
+        let secs = self.every.as_secs().div_ceil(60).max(1) * 60;
         let (n, unit) = if secs.is_multiple_of(86_400) {
             (secs / 86_400, "day")
         } else if secs.is_multiple_of(3_600) {
@@ -163,4 +164,26 @@ fn route_shape(key: &str) -> String {
         }
     }
     shape
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_runs_every_whole_minute_at_least() {
+        let part =
+            |secs: u64| SchedulePart { every: Duration::from_secs(secs), build: |_| Err("unused".into()) };
+        let cases = [
+            (0, "rate(1 minute)"),
+            (30, "rate(1 minute)"),
+            (90, "rate(2 minutes)"),
+            (900, "rate(15 minutes)"),
+        ];
+        for (secs, expression) in
+            cases.into_iter().chain([(3_600, "rate(1 hour)"), (2 * 86_400, "rate(2 days)")])
+        {
+            assert_eq!(part(secs).expression(), expression, "{secs} s");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use gestor_shared::http::PageQuery;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::ChannelAccountId;
-use gestor_shared::repo::channels::{Channel, ChannelAccount, ChannelError, ChannelStatus, Connection};
+use gestor_shared::repo::channels::{Channel, ChannelAccount, ChannelStatus, Connection};
 
 use crate::Channels;
 use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
@@ -88,20 +88,6 @@ fn graph_error(refusal: &'static str) -> impl Fn(GraphError) -> ApiError {
     }
 }
 
-fn channel_error(error: ChannelError) -> ApiError {
-    match error {
-        ChannelError::Taken => ApiError::Conflict {
-            detail: "this channel account is connected to another business".into(),
-            errors: vec![FieldError::new("external_id", "is connected to another business")],
-        },
-        ChannelError::Contention => {
-            ApiError::conflict("the channel account is being changed by other requests; retry")
-        }
-        ChannelError::Crypto(e) => ApiError::Internal(format!("token encryption: {e}")),
-        ChannelError::Table(e) => e.into(),
-    }
-}
-
 /// A name from the channel's API, made fit to show.
 fn clean_name(name: &str) -> Option<String> {
     let name: String = name.chars().filter(|c| !c.is_control()).take(MAX_DISPLAY_NAME).collect();
@@ -127,7 +113,7 @@ async fn connect_verified(
         .repo
         .connect(&caller.tenant, kind, external_id, &name, token, &app.cipher)
         .await
-        .map_err(channel_error)?;
+        .map_err(ApiError::from)?;
     let reply = match &connection {
         Connection::Connected(account) => Reply::created(account)?.resource(account.id.as_str()),
         Connection::Refreshed(account) => Reply::ok(account)?.resource(account.id.as_str()),
@@ -265,7 +251,7 @@ pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = channel_id(&call)?;
-    match app.repo.deactivate(&caller.tenant, &id).await.map_err(channel_error)? {
+    match app.repo.deactivate(&caller.tenant, &id).await.map_err(ApiError::from)? {
         Some(_) => Ok(Reply::no_content()
             .changed(["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec())),
         None => Err(ApiError::NotFound),

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use gestor_shared::backend::Backend;
 use gestor_shared::http::auth::{Claims, GatewayContext};
-use gestor_shared::http::{Access, ApiError, Core, Function, Role, serve};
+use gestor_shared::http::{Access, ApiError, Core, Function, Role, Route, serve};
 use gestor_shared::registry::{Deps, Serves};
 use gestor_shared::repo::channels::Connection;
 use gestor_shared::repo::members::MemberRepo;
@@ -191,21 +191,10 @@ async fn handle(
         _ => {}
     }
 
-    let mut matched = None;
-    let mut path_known = false;
-    'functions: for function in &gateway.functions {
-        for route in function.routes() {
-            if let Some(params) = route.match_path(&path) {
-                path_known = true;
-                if route.method() == method {
-                    matched = Some((function, route, params));
-                    break 'functions;
-                }
-            }
-        }
-    }
-    let Some((function, route, params)) = matched else {
-        return problem(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound });
+    let candidates = gateway.functions.iter().flat_map(|f| f.routes().iter().map(move |r| (r, f)));
+    let (route, function, params) = match Route::most_specific(candidates, &method, &path) {
+        Ok(found) => (found.route, found.served_by, found.params),
+        Err(e) => return problem(e),
     };
 
     let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -387,7 +376,7 @@ async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Respon
         Ok(Connection::Connected(account) | Connection::Refreshed(account)) => {
             json_response(201, serde_json::to_value(account).unwrap_or_default())
         }
-        Err(e) => problem(ApiError::conflict(e.to_string())),
+        Err(e) => problem(ApiError::from(e)),
     }
 }
 

@@ -215,6 +215,23 @@ fn size(bytes: usize) -> String {
     }
 }
 
+impl From<crate::repo::channels::ChannelError> for ApiError {
+    fn from(error: crate::repo::channels::ChannelError) -> Self {
+        use crate::repo::channels::ChannelError;
+        match error {
+            ChannelError::Taken => Self::Conflict {
+                detail: "this channel account is connected to another business".into(),
+                errors: vec![FieldError::new("external_id", "is connected to another business")],
+            },
+            ChannelError::Contention => {
+                Self::conflict("the channel account is being changed by other requests; retry")
+            }
+            ChannelError::Crypto(e) => Self::Internal(format!("token encryption: {e}")),
+            ChannelError::Table(e) => e.into(),
+        }
+    }
+}
+
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
         match e {

@@ -37,7 +37,7 @@ pub struct Policy {
     pub access: Access,
     /// For mutations: the audit action (`contact.update`) and resource type (`contact`).
     pub audit: Option<(&'static str, &'static str)>,
-    /// Whether `Idempotency-Key` applies (creations).
+    /// Whether `Idempotency-Key` applies (every write; a test holds them equal).
     pub idempotent: bool,
 }
 
@@ -67,6 +67,13 @@ impl Policy {
         self.idempotent = true;
         self
     }
+}
+
+/// The route a request takes, what serves it, and its path parameters.
+pub struct Matched<'r, T> {
+    pub route: &'r Route,
+    pub served_by: T,
+    pub params: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -102,6 +109,29 @@ impl Route {
 
     pub fn path(&self) -> &str {
         self.key.split_once(' ').map(|(_, p)| p).unwrap_or("")
+    }
+
+    /// Among routes (each with what serves it), the one API Gateway would pick for this
+    /// request: of those matching the path, the one for the method with the most literal
+    /// segments (`/v1/contacts/export` before `/v1/contacts/{id}`); 405 when only the method
+    /// is wrong, 404 when no path matches.
+    pub fn most_specific<'r, T>(
+        routes: impl IntoIterator<Item = (&'r Route, T)>,
+        method: &str,
+        path: &str,
+    ) -> Result<Matched<'r, T>, super::ApiError> {
+        let mut path_known = false;
+        let mut best: Option<Matched<'r, T>> = None;
+        for (route, served_by) in routes {
+            let Some(params) = route.match_path(path) else { continue };
+            path_known = true;
+            // Paths that match have as many segments: fewer parameters, more literals.
+            let better = best.as_ref().is_none_or(|b| params.len() < b.params.len());
+            if route.method() == method && better {
+                best = Some(Matched { route, served_by, params });
+            }
+        }
+        best.ok_or(if path_known { super::ApiError::MethodNotAllowed } else { super::ApiError::NotFound })
     }
 
     /// The path parameters if `path` matches this route's template.
@@ -320,6 +350,30 @@ mod tests {
 
     fn route(key: &str) -> Route {
         Route { key: key.into(), handler: "h", access: Access::Public, audit: None, idempotent: false }
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter_whatever_the_order() {
+        let routes = [
+            route("GET /v1/contacts/{id}"),
+            route("GET /v1/contacts/export"),
+            route("POST /v1/contacts/{id}"),
+        ];
+        for order in [[0, 1, 2], [1, 0, 2], [2, 0, 1]] {
+            let listed = order.map(|i| (&routes[i], i));
+            let found = Route::most_specific(listed, "GET", "/v1/contacts/export");
+            assert_eq!(found.ok().map(|m| m.served_by), Some(1));
+            let found = Route::most_specific(listed, "GET", "/v1/contacts/ct_1");
+            assert_eq!(
+                found.ok().map(|m| (m.served_by, m.params["id"].clone())),
+                Some((0, "ct_1".to_owned()))
+            );
+        }
+        let wrong_method =
+            Route::most_specific(routes.iter().map(|r| (r, ())), "DELETE", "/v1/contacts/ct_1");
+        assert!(matches!(wrong_method, Err(super::super::ApiError::MethodNotAllowed)));
+        let unknown = Route::most_specific(routes.iter().map(|r| (r, ())), "GET", "/v1/nothing");
+        assert!(matches!(unknown, Err(super::super::ApiError::NotFound)));
     }
 
     #[test]

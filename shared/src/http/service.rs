@@ -117,16 +117,7 @@ pub fn find_route(
     if let Some(route) = meta.route_key.as_deref().and_then(|k| routes.iter().find(|r| r.key == k)) {
         return Ok((route, route.match_path(path).unwrap_or_default()));
     }
-    let mut path_known = false;
-    for route in routes {
-        if let Some(params) = route.match_path(path) {
-            path_known = true;
-            if route.method() == method {
-                return Ok((route, params));
-            }
-        }
-    }
-    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound })
+    Route::most_specific(routes.iter().map(|r| (r, ())), method, path).map(|m| (m.route, m.params))
 }
 
 async fn dispatch(

@@ -82,13 +82,18 @@ impl MemberRepo {
 
     /// The tenants this user belongs to.
     pub async fn tenants_of(&self, sub: &str) -> Result<Vec<TenantId>, TableError> {
-        let page = self.table.query(Query::table(keys::memberships_partition(sub)).limit(100)).await?;
-        Ok(page
-            .items
-            .iter()
-            .filter_map(|item| item.get("sk")?.as_str())
-            .filter_map(|t| TenantId::parse(t).ok())
-            .collect())
+        let mut tenants = Vec::new();
+        let mut after = None;
+        loop {
+            let query = Query::table(keys::memberships_partition(sub)).limit(100).start_after(after);
+            let page = self.table.query(query).await?;
+            let ids = page.items.iter().filter_map(|item| item.get("sk")?.as_str());
+            tenants.extend(ids.filter_map(|t| TenantId::parse(t).ok()));
+            match page.last_key {
+                Some(last) => after = Some(last),
+                None => return Ok(tenants),
+            }
+        }
     }
 
     /// Every business this user belongs to, with its name and the user's role there: one

@@ -70,7 +70,7 @@ impl GatewayRequest<'_> {
             Some((sub, email)) => {
                 let claims = &mut context["authorizer"]["jwt"]["claims"];
                 claims["sub"] = sub.into();
-                claims["username"] = sub.into();
+                claims["cognito:username"] = sub.into();
                 claims["email"] = email.into();
             }
             None => {

@@ -125,22 +125,68 @@ fn the_contacts_function_holds_no_channel_or_provider_secret() {
     assert!(!webhooks.reads(Setting::TableName) && !webhooks.reads(Setting::CursorSecret));
 }
 
+/// `[[bin]]` name and path pairs of a crate's manifest.
+fn binaries_of(manifest: &str) -> Vec<(String, String)> {
+    let value = |line: &str, key: &str| {
+        let rest = line.trim().strip_prefix(key)?.trim_start().strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_owned())
+    };
+    let mut bins = Vec::new();
+    let mut in_bin = false;
+    let (mut name, mut path) = (None, None);
+    for line in manifest.lines().chain(std::iter::once("[end]")) {
+        if line.trim_start().starts_with('[') {
+            if let (true, Some(n), Some(p)) = (in_bin, name.take(), path.take()) {
+                bins.push((n, p));
+            }
+            in_bin = line.trim() == "[[bin]]";
+        } else if in_bin {
+            name = name.or_else(|| value(line, "name"));
+            path = path.or_else(|| value(line, "path"));
+        }
+    }
+    bins
+}
+
+/// The name in the declaration `static_name` of a crate's sources.
+fn declared_name(sources: &str, static_name: &str) -> Option<String> {
+    let start = sources.find(&format!("pub static {static_name}: Declaration = Declaration {{"))?;
+    let rest = &sources[start..];
+    let name = rest.split("name:").nth(1)?.trim_start().strip_prefix('"')?;
+    Some(name.split('"').next()?.to_owned())
+}
+
 #[test]
 fn each_lambda_binary_runs_its_own_declaration() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
-    let mut binaries = Vec::new();
+    let mut served = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{e}")).flatten() {
-        let main = dir.path().join("src/main.rs");
-        let bins = std::fs::read_dir(dir.path().join("src/bin")).into_iter().flatten().flatten();
-        for file in std::iter::once(main).chain(bins.map(|b| b.path())) {
-            if let Ok(text) = std::fs::read_to_string(&file) {
-                binaries.push((file, text));
-            }
+        let Ok(manifest) = std::fs::read_to_string(dir.path().join("Cargo.toml")) else { continue };
+        let crate_name = format!("gestor_{}", dir.file_name().to_string_lossy().replace('-', "_"));
+        let mut sources = String::new();
+        for file in std::fs::read_dir(dir.path().join("src")).into_iter().flatten().flatten() {
+            sources.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
+        }
+        for (bin, path) in binaries_of(&manifest) {
+            let text = std::fs::read_to_string(dir.path().join(&path)).unwrap_or_default();
+            let call = text
+                .split("gestor_shared::lambda::run(&")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .unwrap_or_default();
+            let (runs_crate, runs_static) = call.split_once("::").unwrap_or_default();
+            assert!(text.lines().count() <= 5, "{bin}: a binary is one call of gestor_shared::lambda::run");
+            assert_eq!(runs_crate, crate_name, "{bin} ({path}) runs another crate's declaration");
+            assert_eq!(
+                declared_name(&sources, runs_static).as_deref(),
+                Some(bin.as_str()),
+                "{bin} ({path}) runs `{call}`, which is not the declaration named {bin:?}"
+            );
+            served.push(bin);
         }
     }
-    assert_eq!(binaries.len(), FUNCTIONS.len(), "one binary per declaration");
-    for (file, text) in binaries {
-        let runs = text.contains("gestor_shared::lambda::run(&gestor_") && text.lines().count() <= 5;
-        assert!(runs, "{}: a binary is `gestor_shared::lambda::run(&its::DECLARATION)`", file.display());
-    }
+    served.sort();
+    let mut declared: Vec<String> = FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+    declared.sort();
+    assert_eq!(served, declared, "one binary per declaration, named as it");
 }

@@ -363,6 +363,60 @@ fn every_function_is_a_rust_arm64_function() {
     }
 }
 
+/// A function's policy templates and the resource each names (`TableName: !Ref Table` ...).
+fn policies_of<'a>(t: &'a Yaml, function: &'a Yaml) -> Vec<(&'a str, Option<&'a str>)> {
+    let listed = property(t, function, "Policies").as_vec().into_iter().flatten();
+    let templates = listed.filter_map(Yaml::as_hash).flatten();
+    templates
+        .map(|(name, args)| {
+            let resource = ["TableName", "BucketName", "QueueName"].iter().find_map(|k| target(&args[*k]));
+            (text(name, "a policy template"), resource)
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_may_reach_what_its_settings_name_and_nothing_more() {
+    let t = template();
+    let (table, _) = single(&t, "AWS::DynamoDB::Table");
+    let (bucket, _) = single(&t, "AWS::S3::Bucket");
+    for declaration in FUNCTIONS {
+        let (fid, function) = deployed(&t, declaration);
+        let policies = policies_of(&t, function);
+        let on = |prefix: &str, resource: &str| {
+            policies
+                .iter()
+                .filter(|(p, r)| p.starts_with(prefix) && *r == Some(resource))
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+        };
+        let on_table = on("DynamoDB", table);
+        if declaration.reads(Setting::TableName) {
+            // Every function with the table writes: the dispatcher audits denied requests and
+            // keeps idempotency records, workers store what they process.
+            let writes = on_table.iter().any(|p| matches!(*p, "DynamoDBCrudPolicy" | "DynamoDBWritePolicy"));
+            assert!(writes, "{fid} reads TABLE_NAME but may not write the table: {on_table:?}");
+        } else {
+            assert!(on_table.is_empty(), "{fid} has no TABLE_NAME but may reach the table");
+        }
+        assert_eq!(
+            !on("S3", bucket).is_empty(),
+            declaration.reads(Setting::BucketName),
+            "{fid}: a bucket policy if and only if it reads BUCKET_NAME"
+        );
+        for queue in resources::QUEUES {
+            let id = format!("{}Queue", capitalized(queue.name));
+            let sends = policies.iter().any(|(p, r)| *p == "SQSSendMessagePolicy" && *r == Some(id.as_str()));
+            assert_eq!(
+                sends,
+                declaration.reads(queue.url_setting),
+                "{fid}: may send to {id} if and only if it reads {}",
+                queue.url_setting.name()
+            );
+        }
+    }
+}
+
 #[test]
 fn each_function_gets_exactly_its_declared_settings_and_secrets_stay_out_of_the_template() {
     let t = template();
