@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod normalize;
+pub mod outbound;
 pub mod ports;
 pub mod registry;
 pub mod repo;

@@ -59,7 +59,8 @@ pub const INBOUND: QueueSpec = QueueSpec {
 pub const OUTBOUND: QueueSpec = QueueSpec {
     name: "outbound",
     url_setting: Setting::OutboundQueueUrl,
-    fifo: false,
+    // Grouped by conversation: a conversation's replies leave in the order they were written.
+    fifo: true,
     consumer_timeout_secs: 30,
     max_receive_count: 8,
 };

@@ -31,10 +31,13 @@ pub enum Setting {
     /// The keys that encrypt channel access tokens at rest, comma-separated
     /// `kid:base64(32 bytes)`, the current key first (`crypto::TokenCipher`).
     ChannelTokenKeys,
+    /// `true` once Meta has approved the app's Human Agent permission: a person's reply on
+    /// Messenger or Instagram may then go up to 7 days after the customer's last message.
+    MetaHumanAgentApproved,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 18] = [
+    pub const ALL: [Setting; 19] = [
         Self::MetaAppSecret,
         Self::MetaAppId,
         Self::MetaVerifyToken,
@@ -53,6 +56,7 @@ impl Setting {
         Self::PrivacyQueueUrl,
         Self::CursorSecret,
         Self::ChannelTokenKeys,
+        Self::MetaHumanAgentApproved,
     ];
 
     /// The environment variable.
@@ -76,6 +80,7 @@ impl Setting {
             Self::PrivacyQueueUrl => "PRIVACY_QUEUE_URL",
             Self::CursorSecret => "CURSOR_SECRET",
             Self::ChannelTokenKeys => "CHANNEL_TOKEN_KEYS",
+            Self::MetaHumanAgentApproved => "META_HUMAN_AGENT_APPROVED",
         }
     }
 
@@ -103,7 +108,8 @@ impl Setting {
             Self::TableName => "gestor",
             Self::BucketName => "gestor-files",
             Self::InboundQueueUrl => "inbound.fifo",
-            Self::OutboundQueueUrl => "outbound",
+            Self::OutboundQueueUrl => "outbound.fifo",
+            Self::MetaHumanAgentApproved => "false",
             Self::AutomationQueueUrl => "automation",
             Self::DeferredQueueUrl => "deferred",
             Self::PrivacyQueueUrl => "privacy",

@@ -4,18 +4,19 @@
 use gestor_shared::http::PageQuery;
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
-use gestor_shared::ids::{ConversationId, MemberId};
+use gestor_shared::ids::MemberId;
 use gestor_shared::inbound::Channel;
 use gestor_shared::repo::conversations::{Conversation, ConversationFilter, ConversationStatus};
 use gestor_shared::repo::messages::{
     Direction, MessageFailure, MessageKind, MessageOrder, MessageStatus, Reaction,
 };
 
-use crate::Conversations;
 use crate::views::{self, MediaView, MessagePage, MessageView};
+use crate::{Conversations, conversation_id};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
+    crate::replies::NewMessage,
     Conversation,
     ConversationPage,
     ConversationStatus,
@@ -34,11 +35,6 @@ pub struct ApiDoc;
 
 /// A page of the inbox (the alias lets the OpenAPI macros name it).
 pub type ConversationPage = Page<Conversation>;
-
-fn conversation_id(call: &Call) -> Result<ConversationId, ApiError> {
-    // A malformed id cannot name a conversation of this tenant: 404 like any unknown id.
-    ConversationId::parse(call.path_param("id")?).map_err(|_| ApiError::NotFound)
-}
 
 fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
     format!("must be one of {}", names.into_iter().collect::<Vec<_>>().join(", "))

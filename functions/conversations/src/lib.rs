@@ -1,27 +1,40 @@
-//! The `conversations` function, read side: the inbox (`/v1/conversations`), one conversation
-//! (`/v1/conversations/{id}`) and its messages (`/v1/conversations/{id}/messages`). Changing a
-//! conversation and sending replies come with their own issue.
+//! The `conversations` function: the inbox (`/v1/conversations`), one conversation and its
+//! messages, and the agents' side of it: changing a conversation's status and assignee,
+//! marking it read, and writing replies (queued for the outbound worker) and notes.
 
+mod changes;
 mod handlers;
+mod replies;
 mod views;
 
 use gestor_shared::http::{Core, Permission, Policy};
-use gestor_shared::ports::Files;
+use gestor_shared::outbound::SendJob;
+use gestor_shared::ports::{Files, Queue};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
-use gestor_shared::settings::Setting;
+use gestor_shared::repo::replies::ReplyRepo;
+use gestor_shared::settings::{Setting, SettingError, Settings};
 use std::sync::Arc;
 
 pub use handlers::ApiDoc;
 
 pub static FUNCTION: Declaration = Declaration {
     name: "conversations",
-    settings: &[Setting::TableName, Setting::BucketName, Setting::CursorSecret],
+    settings: &[
+        Setting::TableName,
+        Setting::BucketName,
+        Setting::CursorSecret,
+        Setting::OutboundQueueUrl,
+        Setting::MetaHumanAgentApproved,
+    ],
     serves: Serves::Http(HttpPart {
         routes: Conversations::route_table,
         openapi,
-        build: |deps| Ok(Arc::new(Conversations::new(deps.core()?, deps.files()?))),
+        build: |deps| {
+            let function = Conversations::new(deps.core()?, deps.files()?, deps.queue(), deps.settings())?;
+            Ok(Arc::new(function))
+        },
     }),
 };
 
@@ -29,22 +42,75 @@ gestor_shared::routes!(Conversations, core: core, {
     handlers::list => Policy::needs(Permission::ConversationsRead),
     handlers::get => Policy::needs(Permission::ConversationsRead),
     handlers::messages => Policy::needs(Permission::ConversationsRead),
+    changes::patch => Policy::needs(Permission::ConversationsWrite).audited("conversation.update", "conversation").idempotent(),
+    changes::mark_read => Policy::needs(Permission::ConversationsWrite).audited("conversation.read", "conversation").idempotent(),
+    replies::create => Policy::needs(Permission::ConversationsWrite).audited("message.create", "message").idempotent(),
 });
 
 pub struct Conversations {
     core: Core,
     conversations: ConversationRepo,
     messages: MessageRepo,
+    replies: ReplyRepo,
     /// Signs the short-lived URLs through which media files reach the frontend.
     files: Arc<dyn Files>,
+    queue: Arc<dyn Queue>,
+    outbound_queue: String,
+    /// Whether Meta approved the app's Human Agent permission (`META_HUMAN_AGENT_APPROVED`).
+    human_agent_approved: bool,
 }
 
 impl Conversations {
-    pub fn new(core: Core, files: Arc<dyn Files>) -> Self {
+    pub fn new(
+        core: Core,
+        files: Arc<dyn Files>,
+        queue: Arc<dyn Queue>,
+        settings: &Settings,
+    ) -> Result<Self, SettingError> {
         let conversations = ConversationRepo::new(core.table.clone());
         let messages = MessageRepo::new(core.table.clone());
-        Self { core, conversations, messages, files }
+        let replies = ReplyRepo::new(core.table.clone());
+        Ok(Self {
+            core,
+            conversations,
+            messages,
+            replies,
+            files,
+            queue,
+            outbound_queue: settings.get(Setting::OutboundQueueUrl)?.to_owned(),
+            human_agent_approved: settings.get(Setting::MetaHumanAgentApproved)? == "true",
+        })
     }
+
+    /// Hands a stored reply to the sender. A failure leaves the reply `queued`, where the
+    /// sweep of stuck replies finds it; the agent's request has succeeded either way.
+    async fn enqueue(&self, job: &SendJob) {
+        let message = match job.to_queue_message() {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::error!(cause = %e, "reply not enqueued: cannot encode its job");
+                return;
+            }
+        };
+        match self.queue.send_batch(&self.outbound_queue, vec![message]).await {
+            Ok(outcome) if outcome.failed.is_empty() => {}
+            Ok(_) => {
+                tracing::warn!(message_id = %job.message_id, "the queue refused the reply; it stays queued")
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e, message_id = %job.message_id, "reply not enqueued; it stays queued")
+            }
+        }
+    }
+}
+
+/// The conversation a route's path names.
+pub(crate) fn conversation_id(
+    call: &gestor_shared::http::Call,
+) -> Result<gestor_shared::ids::ConversationId, gestor_shared::http::ApiError> {
+    // A malformed id cannot name a conversation of this tenant: 404 like any unknown id.
+    gestor_shared::ids::ConversationId::parse(call.path_param("id")?)
+        .map_err(|_| gestor_shared::http::ApiError::NotFound)
 }
 
 /// This function's part of the OpenAPI document.

@@ -1,6 +1,8 @@
 //! Handler tests: API Gateway requests built by hand, the dispatcher and an embedded table,
 //! seeded through the repositories the inbound worker writes with.
 
+use gestor_shared::adapters::embedded;
+use gestor_shared::adapters::embedded_queue::EmbeddedQueue;
 use gestor_shared::adapters::local_files::LocalFiles;
 use gestor_shared::domain::TenantId;
 use gestor_shared::http::{Role, serve};
@@ -9,6 +11,7 @@ use gestor_shared::inbound::Channel;
 use gestor_shared::ports::Files;
 use gestor_shared::repo::conversations::{ConversationChange, ConversationRepo, ConversationStatus};
 use gestor_shared::repo::messages::{Change, Direction, Inserted, Media, Message, MessageKind, MessageRepo};
+use gestor_shared::settings::Settings;
 use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::Value;
 use std::sync::Arc;
@@ -20,16 +23,27 @@ use crate::Conversations;
 struct World {
     app: Conversations,
     files: Arc<LocalFiles>,
+    queue: Arc<EmbeddedQueue>,
     owner: String,
     _dir: Box<dyn std::any::Any>,
 }
 
 async fn world() -> World {
+    world_with(|_| None).await
+}
+
+/// A world whose function reads these settings (the rest: local defaults).
+async fn world_with(lookup: impl Fn(&str) -> Option<String>) -> World {
     let (core, dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
     let files =
         Arc::new(LocalFiles::new(dir.path().join("files"), "http://127.0.0.1:3000", b"files-key".to_vec()));
-    World { app: Conversations::new(core, files.clone()), files, owner, _dir: Box::new(dir) }
+    let db = embedded::open(&dir.path().join("queue.redb")).unwrap_or_else(|e| panic!("{e}"));
+    let queue = Arc::new(EmbeddedQueue::new(db).unwrap_or_else(|e| panic!("{e}")));
+    let settings = Settings::local_with(lookup);
+    let app =
+        Conversations::new(core, files.clone(), queue.clone(), &settings).unwrap_or_else(|e| panic!("{e}"));
+    World { app, files, queue, owner, _dir: Box::new(dir) }
 }
 
 fn tenant(name: &str) -> TenantId {
@@ -422,3 +436,5 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     let raw = serde_json::to_string(&items.map(|p| p.items).unwrap_or_default()).unwrap_or_default();
     assert!(raw.contains(&key) && !raw.contains("signature="), "the URL is never stored: {raw}");
 }
+
+mod writes;

@@ -36,9 +36,10 @@ impl Role {
             // Connecting a channel hands the business's messages to a token: owners and
             // admins only.
             Role::Manager => !matches!(permission, AuditRead | ChannelsManage),
-            Role::Agent => {
-                matches!(permission, ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead)
-            }
+            Role::Agent => matches!(
+                permission,
+                ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead | ConversationsWrite
+            ),
             Role::Viewer => matches!(permission, ContactsRead | ChannelsRead | ConversationsRead),
         }
     }
@@ -65,10 +66,17 @@ pub enum Permission {
     /// The inbox: conversations and their messages. Every role has it.
     #[serde(rename = "conversations.read")]
     ConversationsRead,
+    /// Answering customers, writing notes, changing a conversation's status, marking it read,
+    /// and taking an unassigned conversation.
+    #[serde(rename = "conversations.write")]
+    ConversationsWrite,
+    /// Assigning a conversation to anyone (managers and up).
+    #[serde(rename = "conversations.assign")]
+    ConversationsAssign,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Permission::ContactsRead,
         Permission::ContactsWrite,
         Permission::ContactsDelete,
@@ -76,6 +84,8 @@ impl Permission {
         Permission::ChannelsRead,
         Permission::ChannelsManage,
         Permission::ConversationsRead,
+        Permission::ConversationsWrite,
+        Permission::ConversationsAssign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +97,8 @@ impl Permission {
             Permission::ChannelsRead => "channels.read",
             Permission::ChannelsManage => "channels.manage",
             Permission::ConversationsRead => "conversations.read",
+            Permission::ConversationsWrite => "conversations.write",
+            Permission::ConversationsAssign => "conversations.assign",
         }
     }
 }

@@ -48,6 +48,7 @@ mod email;
 mod message;
 mod money;
 mod phone;
+pub mod reply_window;
 mod tenant;
 
 pub use access::{Permission, Role};

@@ -232,6 +232,18 @@ impl From<crate::repo::channels::ChannelError> for ApiError {
     }
 }
 
+impl From<crate::repo::messages::MessageError> for ApiError {
+    fn from(error: crate::repo::messages::MessageError) -> Self {
+        use crate::repo::messages::MessageError;
+        match error {
+            MessageError::ConversationMissing => Self::NotFound,
+            MessageError::Busy => Self::conflict("the conversation is changing too fast; retry"),
+            MessageError::Table(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
         match e {

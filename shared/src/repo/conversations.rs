@@ -51,6 +51,14 @@ pub struct Conversation {
     pub last_message_at: OffsetDateTime,
     /// Inbound messages since the conversation was last marked read.
     pub unread_count: u64,
+    /// The channel's time of the customer's latest message: the channels' reply windows run
+    /// from it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_inbound_at: Option<OffsetDateTime>,
+    /// Messages of the business since the customer's latest one (TikTok allows a few only).
+    #[serde(default)]
+    pub replies_since_inbound: u32,
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub snoozed_until: Option<OffsetDateTime>,
@@ -205,6 +213,15 @@ pub(crate) fn activity_on(
         current.conversation.clone()
     };
     next.last_message_at = next.last_message_at.max(at);
+    if inbound {
+        // A late retry of an older message neither moves the window back nor resets it.
+        if next.last_inbound_at.is_none_or(|last| at > last) {
+            next.last_inbound_at = Some(at);
+            next.replies_since_inbound = 0;
+        }
+    } else {
+        next.replies_since_inbound = next.replies_since_inbound.saturating_add(1);
+    }
     next.updated_at = now();
     let write = rewrite(tenant, &next, current.rev, i64::from(inbound))?;
     next.unread_count += u64::from(inbound);
@@ -229,6 +246,8 @@ pub(crate) fn new_conversation(
         team_id: None,
         last_message_at: at,
         unread_count: 0,
+        last_inbound_at: None,
+        replies_since_inbound: 0,
         snoozed_until: None,
         version: 1,
         created_at: now,

@@ -12,6 +12,7 @@ pub mod members;
 pub mod messages;
 pub mod parked;
 pub mod personal;
+pub mod replies;
 pub mod tenants;
 
 use serde::Serialize;

@@ -7,7 +7,7 @@ use gestor_shared::adapters::sqs::{self, SqsQueue};
 use gestor_shared::adapters::{aws, embedded};
 use gestor_shared::ports::queue::MESSAGE_SIZE_LIMIT;
 use gestor_shared::ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
-use gestor_shared::resources::{INBOUND, OUTBOUND, QueueSpec};
+use gestor_shared::resources::{AUTOMATION, INBOUND, QueueSpec};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,9 +37,9 @@ fn embedded_setup() -> Setup {
         fifo: INBOUND.queue_name(""),
         fifo_dlq: INBOUND.dlq_name(""),
         fifo_max: INBOUND.max_receive_count,
-        standard: OUTBOUND.queue_name(""),
-        standard_dlq: OUTBOUND.dlq_name(""),
-        standard_max: OUTBOUND.max_receive_count,
+        standard: AUTOMATION.queue_name(""),
+        standard_dlq: AUTOMATION.dlq_name(""),
+        standard_max: AUTOMATION.max_receive_count,
     };
     Setup { queue: Arc::new(EmbeddedQueue::new(db).unwrap()), names, _dir: Some(dir) }
 }
@@ -58,9 +58,9 @@ async fn aws_setup() -> Option<Setup> {
         fifo: urls[INBOUND.name].clone(),
         fifo_dlq: dlq(INBOUND).await,
         fifo_max: INBOUND.max_receive_count,
-        standard: urls[OUTBOUND.name].clone(),
-        standard_dlq: dlq(OUTBOUND).await,
-        standard_max: OUTBOUND.max_receive_count,
+        standard: urls[AUTOMATION.name].clone(),
+        standard_dlq: dlq(AUTOMATION).await,
+        standard_max: AUTOMATION.max_receive_count,
     };
     Some(Setup { queue: Arc::new(SqsQueue::new(client)), names, _dir: None })
 }

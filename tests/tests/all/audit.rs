@@ -170,7 +170,13 @@ async fn me_tells_role_permissions_and_tenants() {
     assert_eq!(me["tenant"]["timezone"], "America/Mexico_City");
     assert_eq!(
         me["permissions"],
-        json!(["contacts.read", "contacts.write", "channels.read", "conversations.read"])
+        json!([
+            "contacts.read",
+            "contacts.write",
+            "channels.read",
+            "conversations.read",
+            "conversations.write"
+        ])
     );
     assert_eq!(me["modules"].as_array().map(Vec::len), Some(8));
 

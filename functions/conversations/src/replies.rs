@@ -1,0 +1,257 @@
+//! Writing in a conversation: a reply to the customer, checked against the channel's window,
+//! stored `queued` and put on the outbound queue for the sender; or a private note for the
+//! team, stored and never sent.
+
+use gestor_shared::domain::reply_window::{Content, Refusal, Sender, Window};
+use gestor_shared::domain::{Channel, Direction, MessageKind, MessageStatus};
+use gestor_shared::http::problem::Problem;
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::ids::MessageId;
+use gestor_shared::outbound::SendJob;
+use gestor_shared::repo::conversations::Conversation;
+use gestor_shared::repo::messages::Message;
+use gestor_shared::repo::replies::ReplyError;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::views::{self, MessageView};
+use crate::{Conversations, conversation_id};
+
+/// Longest private note.
+const MAX_NOTE_CHARS: usize = 10_000;
+/// Longest template name and parameter WhatsApp accepts.
+const MAX_TEMPLATE_NAME: usize = 512;
+const MAX_TEMPLATE_PARAMETER: usize = 1_024;
+
+/// The longest text each channel delivers (characters).
+fn max_text(channel: Channel) -> usize {
+    match channel {
+        Channel::Whatsapp => 4_096,
+        Channel::Messenger => 2_000,
+        Channel::Instagram => 1_000,
+        Channel::Tiktok => 6_000,
+    }
+}
+
+/// A reply or a note, as the frontend sends it (API.md).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewMessage {
+    /// The text of a reply, or of a note with `private: true`.
+    text: Option<String>,
+    /// `true`: an internal note, never sent to the customer.
+    private: Option<bool>,
+    /// A WhatsApp template: `{"name", "language", "parameters": ["..."]}`.
+    #[schema(value_type = Option<Object>)]
+    template: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Compose {
+    Note(String),
+    Text(String),
+    Template { name: String, language: String, parameters: Vec<String> },
+}
+
+impl Compose {
+    fn parse(body: &Map<String, Value>, channel: Channel) -> Result<Self, ApiError> {
+        for later in ["media", "interactive", "reply_to"] {
+            if body.contains_key(later) {
+                return Err(ApiError::Unprocessable(format!(
+                    "`{later}` replies are not available yet: send text, a note or a WhatsApp template"
+                )));
+            }
+        }
+        if let Some(unknown) = body.keys().find(|k| !["text", "private", "template"].contains(&k.as_str())) {
+            return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a message"));
+        }
+        let private = match body.get("private") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::invalid_field("private", "must be true or false")),
+        };
+        match (body.get("text"), body.get("template")) {
+            (Some(_), Some(_)) => Err(ApiError::invalid_field("template", "cannot be sent with text")),
+            (Some(Value::String(text)), None) => {
+                let text = text.trim();
+                let limit = if private { MAX_NOTE_CHARS } else { max_text(channel) };
+                if text.is_empty() {
+                    Err(ApiError::invalid_field("text", "must not be empty"))
+                } else if text.chars().count() > limit {
+                    Err(ApiError::invalid_field(
+                        "text",
+                        format!("must be at most {limit} characters on {channel}"),
+                    ))
+                } else if private {
+                    Ok(Compose::Note(text.to_owned()))
+                } else {
+                    Ok(Compose::Text(text.to_owned()))
+                }
+            }
+            (Some(_), None) => Err(ApiError::invalid_field("text", "must be a string")),
+            (None, Some(_)) if private => {
+                Err(ApiError::invalid_field("private", "only a text can be a note"))
+            }
+            (None, Some(Value::Object(template))) => template_of(template),
+            (None, Some(_)) => Err(ApiError::invalid_field("template", "must be an object")),
+            (None, None) => {
+                Err(ApiError::bad_request("send `text` (with `private: true` for a note) or `template`"))
+            }
+        }
+    }
+
+    fn content(&self) -> Content {
+        match self {
+            Compose::Template { .. } => Content::Template,
+            _ => Content::FreeForm,
+        }
+    }
+
+    /// The message this makes in `conversation`, written by `caller` at `now`.
+    fn message(&self, conversation: &Conversation, caller: &Caller, now: OffsetDateTime) -> Message {
+        let (kind, text, details, status) = match self {
+            // A note is recorded, never delivered: nothing will move its status.
+            Compose::Note(text) => (MessageKind::Note, Some(text.clone()), None, MessageStatus::Sent),
+            Compose::Text(text) => (MessageKind::Text, Some(text.clone()), None, MessageStatus::Queued),
+            Compose::Template { name, language, parameters } => (
+                MessageKind::Template,
+                None,
+                Some(json!({"template": {"name": name, "language": language, "parameters": parameters}})),
+                MessageStatus::Queued,
+            ),
+        };
+        Message {
+            id: MessageId::new(),
+            conversation_id: conversation.id.clone(),
+            contact_id: conversation.contact_id.clone(),
+            channel: conversation.channel,
+            direction: Direction::Out,
+            kind,
+            raw_kind: None,
+            text,
+            media: None,
+            details,
+            status,
+            status_at: None,
+            error: None,
+            channel_message_id: None,
+            reply_to: None,
+            reactions: vec![],
+            deleted: false,
+            edited_at: None,
+            sent_by: Some(caller.member.id.clone()),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+fn template_of(template: &Map<String, Value>) -> Result<Compose, ApiError> {
+    let mut errors = Vec::new();
+    let name = template.get("name").and_then(Value::as_str).unwrap_or_default();
+    let valid_name = !name.is_empty()
+        && name.len() <= MAX_TEMPLATE_NAME
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        errors.push(FieldError::new(
+            "template.name",
+            "must be the template's name: lowercase letters, digits and _",
+        ));
+    }
+    let language = template.get("language").and_then(Value::as_str).unwrap_or_default();
+    let valid_language = (2..=15).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_language {
+        errors.push(FieldError::new("template.language", "must be a language code such as es_MX"));
+    }
+    let mut parameters = Vec::new();
+    match template.get("parameters") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(values)) => {
+            for value in values {
+                match value.as_str() {
+                    Some(p) if !p.trim().is_empty() && p.chars().count() <= MAX_TEMPLATE_PARAMETER => {
+                        parameters.push(p.to_owned())
+                    }
+                    _ => {
+                        errors.push(FieldError::new(
+                            "template.parameters",
+                            "must be texts of 1 to 1024 characters",
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError::new("template.parameters", "must be a list of texts")),
+    }
+    if let Some(unknown) = template.keys().find(|k| !["name", "language", "parameters"].contains(&k.as_str()))
+    {
+        errors.push(FieldError::new(format!("template.{unknown}"), "is not a field of a template"));
+    }
+    if errors.is_empty() {
+        Ok(Compose::Template { name: name.to_owned(), language: language.to_owned(), parameters })
+    } else {
+        Err(ApiError::invalid_fields(errors))
+    }
+}
+
+/// Write in a conversation: `{"text"}` replies to the customer, `{"text", "private": true}`
+/// is a note for the team, `{"template": {"name", "language", "parameters"}}` sends an
+/// approved WhatsApp template. A reply is checked against the channel's window (422 with
+/// the reason outside it), stored `queued` and sent in order by the outbound worker; its
+/// status then moves to `sending`, `sent`, `delivered`, `read`, or `failed` with the reason.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "cv_...")),
+    request_body = NewMessage,
+    responses(
+        (status = 202, body = MessageView, description = "A reply, queued for sending"),
+        (status = 201, body = MessageView, description = "A note, stored"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Outside the channel's window, or not available on this channel"),
+    )
+)]
+pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = conversation_id(&call)?;
+    let body = call.json_object()?;
+    let now = OffsetDateTime::now_utc();
+    // The channel decides the limits: read it from the stored conversation, whose tenant
+    // the key proves.
+    let conversation = app.conversations.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+    let compose = Compose::parse(&body, conversation.channel)?;
+    if let Compose::Note(_) = compose {
+        let note = compose.message(&conversation, caller, now);
+        app.replies.note(&caller.tenant, &note).await.map_err(reply_error)?;
+        let view = views::view(note, app.files.as_ref()).await?;
+        return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
+    }
+    let approved = app.human_agent_approved;
+    let content = compose.content();
+    let reply = app
+        .replies
+        .queue(&caller.tenant, &id, |current| -> Result<Message, Refusal> {
+            let window = Window {
+                channel: current.channel,
+                last_inbound_at: current.last_inbound_at,
+                replies_since_inbound: current.replies_since_inbound,
+            };
+            window.allows(content, Sender::Person, now, approved)?;
+            Ok(compose.message(current, caller, now))
+        })
+        .await
+        .map_err(reply_error)?;
+    app.enqueue(&SendJob::of(&caller.tenant, &reply)).await;
+    let view = views::view(reply, app.files.as_ref()).await?;
+    Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
+}
+
+fn reply_error<E: std::fmt::Display>(e: ReplyError<E>) -> ApiError {
+    match e {
+        ReplyError::NoConversation => ApiError::NotFound,
+        ReplyError::Refused(refusal) => ApiError::Unprocessable(refusal.to_string()),
+        ReplyError::Message(e) => e.into(),
+    }
+}

@@ -1,0 +1,89 @@
+//! What the business writes in a conversation from the CRM: replies, stored `queued` for the
+//! sender with their activity on the conversation in one transaction, and private notes,
+//! which are never sent. A reply has no channel message id until the channel accepts it; the
+//! sender records it then.
+
+use std::sync::Arc;
+
+use super::conversations::{Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on};
+use super::messages::{Message, MessageError, message_item};
+use crate::domain::TenantId;
+use crate::ids::ConversationId;
+use crate::ports::{Condition, Table, TableError, TxOp};
+
+#[derive(Clone)]
+pub struct ReplyRepo {
+    table: Arc<dyn Table>,
+    conversations: ConversationRepo,
+}
+
+/// Why a reply was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError<E> {
+    #[error("no such conversation")]
+    NoConversation,
+    /// The caller's rule refused it, seeing the conversation as it is now.
+    #[error(transparent)]
+    Refused(E),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+}
+
+impl<E> From<TableError> for ReplyError<E> {
+    fn from(e: TableError) -> Self {
+        Self::Message(e.into())
+    }
+}
+
+impl ReplyRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { conversations: ConversationRepo::new(table.clone()), table }
+    }
+
+    /// Stores the reply `compose` makes of the conversation as it is now (`compose` checks the
+    /// channel's window and may refuse), and its activity, in one transaction conditional on
+    /// the conversation being unchanged since it was read: two agents replying at once are
+    /// both counted, and a window closed meanwhile is seen. Two table requests when nobody
+    /// races it.
+    pub async fn queue<E>(
+        &self,
+        tenant: &TenantId,
+        conversation_id: &ConversationId,
+        compose: impl Fn(&Conversation) -> Result<Message, E>,
+    ) -> Result<Message, ReplyError<E>> {
+        for _ in 0..RACE_RETRIES {
+            let current = self
+                .conversations
+                .read(tenant, conversation_id.as_str())
+                .await?
+                .ok_or(ReplyError::NoConversation)?;
+            let reply = compose(&current.conversation).map_err(ReplyError::Refused)?;
+            let (write, _) = activity_on(tenant, &current, Activity::Outbound(reply.created_at))?;
+            let ops = vec![
+                TxOp::Put { item: message_item(tenant, &reply)?, condition: Some(Condition::NotExists) },
+                write.into_op(),
+            ];
+            match self.table.transact(ops).await {
+                Ok(()) => return Ok(reply),
+                // The conversation changed since it was read: compose again on what it is now.
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(MessageError::Busy.into())
+    }
+
+    /// Stores a private note in its conversation, which must exist: a note is never sent and
+    /// is no activity for the customer's windows.
+    pub async fn note(
+        &self,
+        tenant: &TenantId,
+        note: &Message,
+    ) -> Result<(), ReplyError<std::convert::Infallible>> {
+        if self.conversations.read(tenant, note.conversation_id.as_str()).await?.is_none() {
+            return Err(ReplyError::NoConversation);
+        }
+        self.table.put(message_item(tenant, note)?, Some(Condition::NotExists)).await?;
+        Ok(())
+    }
+}
