@@ -26,6 +26,9 @@ use crate::fetch_guard::{FetchPolicy, GuardedResolver};
 use crate::inbound::Channel;
 use crate::settings::{Setting, Settings};
 
+mod send;
+pub use send::{Api, SendAnswer};
+
 /// Largest answer read from a provider; theirs are a few hundred bytes.
 const MAX_ANSWER: usize = 1024 * 1024;
 

@@ -154,6 +154,7 @@ prefixed_id!(MessageId, "msg", "Identifies a single inbound or outbound message.
 prefixed_id!(DealId, "dl", "Identifies a deal (sales opportunity) in a pipeline.");
 prefixed_id!(MemberId, "mb", "Identifies a member (user) of a tenant's team.");
 prefixed_id!(AuditId, "au", "Identifies an audit log entry.");
+prefixed_id!(AlertId, "al", "Identifies an alert for a tenant's admins.");
 prefixed_id!(NoteId, "nt", "Identifies a note attached to a record.");
 prefixed_id!(PipelineId, "pl", "Identifies a sales pipeline.");
 prefixed_id!(TaskId, "tk", "Identifies a task assigned to a member.");

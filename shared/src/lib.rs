@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod backend;
 pub mod crypto;
+pub mod deferred;
 pub mod domain;
 pub mod events;
 pub mod fetch_guard;

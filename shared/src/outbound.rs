@@ -7,27 +7,34 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::TenantId;
-use crate::ids::{ConversationId, MessageId};
+use crate::domain::reply_window::Delivery;
+use crate::ids::{ChannelAccountId, ConversationId, MessageId};
 use crate::ports::OutgoingMessage;
 use crate::repo::messages::Message;
 
-/// Names the message by its key (tenant, conversation, time, id): no lookup before sending.
+/// Names the message by its key (tenant, conversation, time, id), the account to send it
+/// through, and how the window allowed it when it was written: no lookup of the conversation
+/// before sending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendJob {
     pub tenant: TenantId,
     pub conversation_id: ConversationId,
+    pub channel_account_id: ChannelAccountId,
     pub message_id: MessageId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    pub delivery: Delivery,
 }
 
 impl SendJob {
-    pub fn of(tenant: &TenantId, message: &Message) -> Self {
+    pub fn of(tenant: &TenantId, account: &ChannelAccountId, message: &Message, delivery: Delivery) -> Self {
         Self {
             tenant: tenant.clone(),
             conversation_id: message.conversation_id.clone(),
+            channel_account_id: account.clone(),
             message_id: message.id.clone(),
             created_at: message.created_at,
+            delivery,
         }
     }
 

@@ -62,7 +62,9 @@ pub const OUTBOUND: QueueSpec = QueueSpec {
     // Grouped by conversation: a conversation's replies leave in the order they were written.
     fifo: true,
     consumer_timeout_secs: 30,
-    max_receive_count: 8,
+    // Above the sender's own bounds (6 failures and 30 waits for the channel's pace), so that
+    // only a job no sender can read reaches the dead-letter queue.
+    max_receive_count: 50,
 };
 pub const AUTOMATION: QueueSpec = QueueSpec {
     name: "automation",

@@ -228,8 +228,15 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         let view = views::view(note, app.files.as_ref()).await?;
         return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
     }
+    if conversation.channel == Channel::Tiktok {
+        return Err(ApiError::Unprocessable(
+            "replies on TikTok are not available yet: answer from TikTok's own app".into(),
+        ));
+    }
     let approved = app.human_agent_approved;
     let content = compose.content();
+    // What the window allowed, as seen by the attempt that was stored.
+    let allowed = std::sync::Mutex::new(None);
     let reply = app
         .replies
         .queue(&caller.tenant, &id, |current| -> Result<Message, Refusal> {
@@ -238,12 +245,17 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
                 last_inbound_at: current.last_inbound_at,
                 replies_since_inbound: current.replies_since_inbound,
             };
-            window.allows(content, Sender::Person, now, approved)?;
+            let delivery = window.allows(content, Sender::Person, now, approved)?;
+            if let Ok(mut allowed) = allowed.lock() {
+                *allowed = Some((delivery, current.channel_account_id.clone()));
+            }
             Ok(compose.message(current, caller, now))
         })
         .await
         .map_err(reply_error)?;
-    app.enqueue(&SendJob::of(&caller.tenant, &reply)).await;
+    if let Some((delivery, account)) = allowed.lock().ok().and_then(|mut a| a.take()) {
+        app.enqueue(&SendJob::of(&caller.tenant, &account, &reply, delivery)).await;
+    }
     let view = views::view(reply, app.files.as_ref()).await?;
     Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
 }

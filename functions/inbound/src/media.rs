@@ -54,8 +54,21 @@ fn wants_file(message: &Message) -> bool {
         && message.channel != Channel::Tiktok
 }
 
-impl MediaJob {
-    pub fn for_message(
+/// What the inbound worker knows of a media job beyond its shape (shared with the queue).
+pub(crate) trait MediaJobs: Sized {
+    fn for_message(
+        tenant: &TenantId,
+        account: &ChannelAccountId,
+        received_at: OffsetDateTime,
+        message: &Message,
+    ) -> Option<Self>;
+    fn to_owed(&self) -> Result<Owed, TableError>;
+    /// The delay before the next attempt after `attempt` failed ones.
+    fn delay(attempt: u32) -> Duration;
+}
+
+impl MediaJobs for MediaJob {
+    fn for_message(
         tenant: &TenantId,
         account: &ChannelAccountId,
         received_at: OffsetDateTime,
@@ -73,11 +86,10 @@ impl MediaJob {
         })
     }
 
-    pub fn to_owed(&self) -> Result<Owed, TableError> {
+    fn to_owed(&self) -> Result<Owed, TableError> {
         DeferredJob::FetchMedia(self.clone()).to_owed(format!("media_{}", self.message_id))
     }
 
-    /// The delay before the next attempt after `attempt` failed ones.
     fn delay(attempt: u32) -> Duration {
         FIRST_RETRY.saturating_mul(1 << attempt.min(10)).min(LONGEST_DELAY)
     }

@@ -8,7 +8,6 @@ use gestor_shared::inbound::Channel;
 use gestor_shared::normalize::Normalized;
 use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::parked::{Parked, ParkedUpdate};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::Inbound;
@@ -24,15 +23,6 @@ pub const PARK_WINDOW: time::Duration = time::Duration::hours(1);
 const CHECK_EVERY: Duration = Duration::from_secs(900);
 /// Rounds of apply-then-clear when more updates are parked meanwhile.
 const ROUNDS: usize = 5;
-
-impl ParkedJob {
-    /// A queue entry id (letters, digits, `_`, at most 80) that is the same for one target.
-    fn entry_id(&self) -> String {
-        let digest =
-            Sha256::digest(format!("{}|{}|{}", self.tenant_id, self.channel, self.target).as_bytes());
-        format!("parked_{}", hex::encode(&digest[..16]))
-    }
-}
 
 impl Inbound {
     /// Parks `update`, whose message is not stored, and schedules its expiry check.

@@ -15,6 +15,7 @@ use gestor_shared::repo::messages::{Direction, Message};
 
 use crate::changes::{Arrived, IfUnknown};
 use crate::jobs::{self, MediaJob};
+use crate::media::MediaJobs;
 use crate::outcome::{Outcome, RetryLater, storage};
 use crate::{Inbound, message};
 use gestor_shared::events::DomainEvent;

@@ -14,6 +14,7 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_webhooks::FUNCTION,
     &gestor_inbound::FUNCTION,
     &gestor_inbound::DEFERRED,
+    &gestor_outbound::FUNCTION,
     &gestor_openapi::FUNCTION,
 ];
 

@@ -35,6 +35,9 @@ pub enum ChannelStatus {
     Active,
     /// Deactivated: no token, no route; webhooks for it are dropped.
     Inactive,
+    /// The channel refused its token (expired or revoked): webhooks still arrive, nothing is
+    /// sent through it until an admin connects it again.
+    NeedsReconnect,
 }
 
 /// A channel account as the API shows it: never with its token.
@@ -220,6 +223,45 @@ impl ChannelRepo {
         let Some(sealed) = item.remove(TOKEN) else { return Ok(None) };
         let sealed: Sealed = serde_json::from_value(sealed).map_err(|_| CryptoError::Malformed)?;
         Ok(Some(cipher.open_secret(&sealed, &token_aad(tenant, id))?))
+    }
+
+    /// The account and its decrypted token in one read, for the sender: the token only while
+    /// the account is active.
+    pub async fn for_sending(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        cipher: &TokenCipher,
+    ) -> Result<Option<(ChannelAccount, Option<Secret>)>, ChannelError> {
+        let Some(mut item) = self.table.get(&keys::account(tenant, id.as_str())).await? else {
+            return Ok(None);
+        };
+        let sealed = item.remove(TOKEN);
+        let account: ChannelAccount = from_item(item)?;
+        let token = match (account.status, sealed) {
+            (ChannelStatus::Active, Some(sealed)) => {
+                let sealed: Sealed = serde_json::from_value(sealed).map_err(|_| CryptoError::Malformed)?;
+                Some(cipher.open_secret(&sealed, &token_aad(tenant, id))?)
+            }
+            _ => None,
+        };
+        Ok(Some((account, token)))
+    }
+
+    /// The channel refused the account's token: it needs an admin to connect it again.
+    /// `true` when this call moved it (so one alert is raised, not one per failed reply).
+    pub async fn needs_reconnect(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+    ) -> Result<bool, TableError> {
+        let update = Update::default().set("status", "needs_reconnect");
+        let active = Condition::Equals("status".into(), "active".into());
+        match self.table.update(&keys::account(tenant, id.as_str()), update, Some(active)).await {
+            Ok(_) => Ok(true),
+            Err(TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Connects a channel account whose token was shown to reach it. The routing record is

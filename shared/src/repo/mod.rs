@@ -1,6 +1,7 @@
 //! Repositories: the CRM's items over the table port, written once for both adapters. The key
 //! formats of each item type are a leaf module of `keys` (listed in infra/DATA-MODEL.md).
 
+pub mod alerts;
 pub mod arrivals;
 pub mod audit;
 pub mod channels;
@@ -13,6 +14,7 @@ pub mod messages;
 pub mod parked;
 pub mod personal;
 pub mod replies;
+pub mod sending;
 pub mod tenants;
 
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! Key formats, one module per item type (infra/DATA-MODEL.md). Each is a leaf: it knows the
 //! domain's ids and the table's key shape, never a repository or a record.
 
+pub mod alerts;
 pub mod audit;
 pub mod channels;
 pub mod claims;

@@ -1,0 +1,331 @@
+//! The `outbound` worker: sends the replies agents write, from the outbound queue (FIFO by
+//! conversation, so a conversation's replies leave in order), through the channel the
+//! customer used, and records what became of each: `sent` with the channel's id, another try
+//! later, or `failed` with a reason the agent can act on.
+
+mod meta;
+mod outcome;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use gestor_shared::crypto::TokenCipher;
+use gestor_shared::deferred::{DeferredJob, ParkedJob};
+use gestor_shared::domain::{Channel, TenantId};
+use gestor_shared::graph::{Api, GraphClient, GraphError};
+use gestor_shared::metrics::Metrics;
+use gestor_shared::outbound::SendJob;
+use gestor_shared::ports::{Key, Queue, Table};
+use gestor_shared::registry::{Declaration, QueuePart, Serves, StartError};
+use gestor_shared::repo::alerts::{Alert, AlertKind, AlertRepo};
+use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus};
+use gestor_shared::repo::contacts::ContactRepo;
+use gestor_shared::repo::messages::{Message, MessageFailure};
+use gestor_shared::repo::parked::ParkedRepo;
+use gestor_shared::repo::sending::{SendingRepo, Take};
+use gestor_shared::settings::{Setting, Settings};
+use gestor_shared::worker::{Consumer, receive_count, retry};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+pub use outcome::Outcome;
+
+pub static FUNCTION: Declaration = Declaration {
+    name: "outbound",
+    settings: &[
+        Setting::TableName,
+        Setting::DeferredQueueUrl,
+        Setting::OutboundQueueUrl,
+        Setting::ChannelTokenKeys,
+        Setting::MetaGraphUrl,
+        Setting::TiktokApiUrl,
+    ],
+    serves: Serves::Queue(QueuePart {
+        queue: &gestor_shared::resources::OUTBOUND,
+        build: |deps| {
+            let worker = Outbound::new(deps.table()?, deps.queue(), deps.settings())?;
+            Ok(Arc::new(worker))
+        },
+    }),
+};
+
+/// Passing failures (rate limits, outages, timeouts) before a reply is `failed`.
+pub const MOST_ATTEMPTS: u32 = 6;
+/// Waits for the channel's pace before a reply is `failed`: with the queue's receive limit
+/// above both, pacing never dead-letters a healthy reply.
+pub const MOST_PACED: u32 = 30;
+/// The first retry's delay; each next one doubles, up to [`LONGEST_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+const LONGEST_WAIT: Duration = Duration::from_secs(300);
+/// How soon to look again at a reply another sender holds.
+const HELD_WAIT: Duration = Duration::from_secs(30);
+
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub struct Outbound {
+    sending: SendingRepo,
+    channels: ChannelRepo,
+    contacts: ContactRepo,
+    parked: ParkedRepo,
+    alerts: AlertRepo,
+    cipher: TokenCipher,
+    graph: GraphClient,
+    queue: Arc<dyn Queue>,
+    outbound_queue: String,
+    deferred_queue: String,
+    clock: Clock,
+    metrics: Metrics,
+}
+
+impl Outbound {
+    pub fn new(
+        table: Arc<dyn Table>,
+        queue: Arc<dyn Queue>,
+        settings: &Settings,
+    ) -> Result<Self, StartError> {
+        Ok(Self {
+            sending: SendingRepo::new(table.clone()),
+            channels: ChannelRepo::new(table.clone()),
+            contacts: ContactRepo::new(table.clone()),
+            parked: ParkedRepo::new(table.clone()),
+            alerts: AlertRepo::new(table),
+            cipher: TokenCipher::from_settings(settings)?,
+            graph: GraphClient::new(settings)?,
+            queue,
+            outbound_queue: settings.get(Setting::OutboundQueueUrl)?.to_owned(),
+            deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
+            clock: Arc::new(OffsetDateTime::now_utc),
+            metrics: Metrics::stdout(),
+        })
+    }
+
+    /// The same worker reading time from `clock` (tests move it instead of sleeping).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same worker writing its metrics to `metrics` (tests read them back).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// One record: `None` when it is done (delete it), or how long until it is received again.
+    async fn process(&self, record: &SqsMessage) -> Option<Duration> {
+        let body = record.body.as_deref().unwrap_or_default();
+        let job: SendJob = match serde_json::from_str(body) {
+            Ok(job) => job,
+            Err(e) => {
+                // Written by this code only: a job that does not parse never will.
+                tracing::error!(cause = %e, "an outbound job that does not parse is dropped");
+                self.metrics.count("OutboundMalformed", &[], &[]);
+                return None;
+            }
+        };
+        let key = SendingRepo::key(&job.tenant, &job.conversation_id, job.created_at, &job.message_id);
+        let span = tracing::info_span!("send", tenant = %job.tenant, message_id = %job.message_id);
+        match self.send(&job, &key).instrument(span).await {
+            Ok(after) => after,
+            Err(e) => {
+                tracing::warn!(cause = %e, receive = receive_count(record), "storage failed; the job comes back");
+                Some(HELD_WAIT)
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        job: &SendJob,
+        key: &Key,
+    ) -> Result<Option<Duration>, Box<dyn std::error::Error + Send + Sync>> {
+        let (message, attempts, paced) = match self.sending.take(key, self.now()).await? {
+            Take::Done => return Ok(None),
+            Take::Busy => return Ok(Some(HELD_WAIT)),
+            Take::Send { message, attempts, paced, resumed } => {
+                if resumed {
+                    // The sender before stopped between the channel's answer and our record
+                    // of it: this send may be the customer's second copy.
+                    tracing::warn!("resuming an abandoned send");
+                    self.metrics.count("OutboundResumed", &[], &[]);
+                }
+                (message, attempts, paced)
+            }
+        };
+        let outcome = self.attempt(job, &message).await?;
+        let channel = message.channel.as_str();
+        match outcome {
+            Outcome::Accepted(channel_id) => {
+                let claimed = self.sending.sent(&job.tenant, &message, &channel_id, self.now()).await?;
+                self.metrics.count("OutboundSent", &[("Channel", channel)], &[]);
+                if claimed {
+                    self.release_parked(&job.tenant, message.channel, &channel_id).await;
+                }
+                Ok(None)
+            }
+            Outcome::Again { reason, after, pace } => {
+                let (count, most) =
+                    if pace { (paced + 1, MOST_PACED) } else { (attempts + 1, MOST_ATTEMPTS) };
+                if count >= most {
+                    let title = format!("the channel kept failing after {count} tries: {reason}");
+                    self.fail(key, "retries_exhausted", &title, channel).await?;
+                    return Ok(None);
+                }
+                tracing::info!(reason = %reason, count, pace, "send again later");
+                self.sending.again(&message, key, pace, &reason).await?;
+                Ok(Some(after.unwrap_or_else(|| backoff(count, &message))))
+            }
+            Outcome::Refused { code, title } => {
+                self.fail(key, &code, &title, channel).await?;
+                Ok(None)
+            }
+            Outcome::TokenRefused { code } => {
+                let title =
+                    "the channel refused the account's token: an admin must connect the channel again";
+                self.fail(key, &code, title, channel).await?;
+                if self.channels.needs_reconnect(&job.tenant, &job.channel_account_id).await? {
+                    let alert = Alert {
+                        id: gestor_shared::ids::AlertId::new().to_string(),
+                        kind: AlertKind::ChannelNeedsReconnect,
+                        resource_id: job.channel_account_id.to_string(),
+                        code: Some(code),
+                        at: self.now(),
+                    };
+                    self.alerts.raise(&job.tenant, &alert).await?;
+                    tracing::warn!(channel_account_id = %job.channel_account_id, "channel needs reconnecting");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends once and says what the channel's answer means.
+    async fn attempt(
+        &self,
+        job: &SendJob,
+        message: &Message,
+    ) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
+        let Some((account, token)) =
+            self.channels.for_sending(&job.tenant, &job.channel_account_id, &self.cipher).await?
+        else {
+            return Ok(Outcome::refused("channel_gone", "the channel account no longer exists"));
+        };
+        let Some(token) = token else {
+            let title = match account.status {
+                ChannelStatus::NeedsReconnect => "the channel needs connecting again before it can send",
+                _ => "the channel account was deactivated",
+            };
+            return Ok(Outcome::refused("channel_inactive", title));
+        };
+        let contact = self.contacts.get(&job.tenant, &message.contact_id).await?;
+        let recipient = contact.and_then(|c| {
+            c.identities
+                .into_iter()
+                .rev()
+                .find(|i| i.channel == message.channel.as_str())
+                .map(|i| i.external_id)
+        });
+        let Some(recipient) = recipient else {
+            return Ok(Outcome::refused("no_recipient", "the contact has no identity on this channel"));
+        };
+        let (path, body) =
+            match meta::request(message.channel, &account.external_id, &recipient, message, job.delivery) {
+                Ok(request) => request,
+                Err(outcome) => return Ok(outcome),
+            };
+        let api = if message.channel == Channel::Tiktok { Api::Tiktok } else { Api::Meta };
+        match self.graph.post_json(api, &path, &token, &body).await {
+            Ok(answer) => Ok(meta::outcome(message.channel, &answer)),
+            // No answer: the channel may or may not have it. Sent again, rather than never.
+            Err(GraphError::Unavailable(reason)) => Ok(Outcome::again(&reason)),
+            Err(e) => Ok(Outcome::refused("request", &e.to_string())),
+        }
+    }
+
+    async fn fail(
+        &self,
+        key: &Key,
+        code: &str,
+        title: &str,
+        channel: &str,
+    ) -> Result<(), gestor_shared::ports::TableError> {
+        tracing::warn!(code, "reply failed");
+        self.metrics.count("OutboundFailed", &[("Channel", channel)], &[("Code", code)]);
+        let failure = MessageFailure { code: code.to_owned(), title: title.to_owned() };
+        self.sending.failed(key, &failure, self.now()).await
+    }
+
+    /// Statuses the channel sent before its id was recorded wait parked under that id: hand
+    /// them to the deferred worker, which applies them now that the message has the id.
+    async fn release_parked(&self, tenant: &TenantId, channel: Channel, channel_id: &str) {
+        match self.parked.get(tenant, channel, channel_id).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let job = ParkedJob { tenant_id: tenant.to_string(), channel, target: channel_id.to_owned() };
+                let id = job.entry_id();
+                let sent = DeferredJob::ExpireParked(job)
+                    .send(self.queue.as_ref(), &self.deferred_queue, id, Duration::ZERO)
+                    .await;
+                if let Err(e) = sent {
+                    // The parked updates' own expiry check applies them later all the same.
+                    tracing::warn!(cause = %e, "parked statuses not released now");
+                }
+            }
+            Err(e) => tracing::warn!(cause = %e, "parked statuses not read"),
+        }
+    }
+}
+
+/// The wait before the `count`th retry: doubling from [`FIRST_WAIT`], at most
+/// [`LONGEST_WAIT`], spread by up to a fifth so that replies failing together do not come
+/// back together.
+fn backoff(count: u32, message: &Message) -> Duration {
+    let base = FIRST_WAIT.saturating_mul(1 << count.saturating_sub(1).min(16)).min(LONGEST_WAIT);
+    let spread = message
+        .id
+        .as_str()
+        .bytes()
+        .fold(u64::from(count), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    base + base.mul_f64((spread % 200) as f64 / 1000.0)
+}
+
+#[async_trait]
+impl Consumer for Outbound {
+    fn name(&self) -> &'static str {
+        "outbound"
+    }
+
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut again = Vec::new();
+        // A conversation whose reply waits holds back its later replies in the batch: they
+        // must not overtake it.
+        let mut waiting = std::collections::HashSet::new();
+        for record in &event.records {
+            let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
+            if waiting.contains(&group) {
+                again.push(record.message_id.clone().unwrap_or_default());
+                continue;
+            }
+            if let Some(after) = self.process(record).await {
+                waiting.insert(group);
+                let id = record.message_id.clone().unwrap_or_default();
+                // The wait is the record's visibility; a FIFO group waits behind it in order.
+                if let Some(receipt) = &record.receipt_handle
+                    && let Err(e) = self.queue.set_visibility(&self.outbound_queue, receipt, after).await
+                {
+                    tracing::warn!(cause = %e, "the wait was not set; the queue's own timeout applies");
+                }
+                again.push(id);
+            }
+        }
+        retry(again)
+    }
+}
+
+#[cfg(test)]
+mod tests;

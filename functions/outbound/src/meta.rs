@@ -1,0 +1,150 @@
+//! The Graph API's send requests and what their answers mean: WhatsApp Cloud API
+//! (`POST /{phone-number-id}/messages`) and the Messenger Platform, which Instagram shares
+//! (`POST /me/messages` with the Page's token).
+
+use gestor_shared::domain::reply_window::Delivery;
+use gestor_shared::domain::{Channel, MessageKind};
+use gestor_shared::graph::SendAnswer;
+use gestor_shared::repo::messages::Message;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::outcome::Outcome;
+
+/// The path and body that send `message` to `recipient` (a `wa_id`, a PSID or an IGSID)
+/// through the account `external_id` (the phone number id; a Page's token answers `/me`).
+pub fn request(
+    channel: Channel,
+    external_id: &str,
+    recipient: &str,
+    message: &Message,
+    delivery: Delivery,
+) -> Result<(String, Value), Outcome> {
+    match channel {
+        Channel::Whatsapp => Ok((format!("/{external_id}/messages"), whatsapp(recipient, message)?)),
+        Channel::Messenger | Channel::Instagram => {
+            Ok(("/me/messages".into(), messenger(recipient, message, delivery)?))
+        }
+        Channel::Tiktok => Err(Outcome::refused("unsupported", "sending on TikTok is not available yet")),
+    }
+}
+
+fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
+    let base = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
+    let mut body = base;
+    match message.kind {
+        MessageKind::Text => {
+            let text = message.text.as_deref().unwrap_or_default();
+            body["type"] = "text".into();
+            body["text"] = json!({"preview_url": false, "body": text});
+        }
+        MessageKind::Template => {
+            let template =
+                message.details.as_ref().and_then(|d| d.get("template")).cloned().unwrap_or_default();
+            let parameters: Vec<Value> = template["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|p| json!({"type": "text", "text": p}))
+                .collect();
+            let mut sent = json!({"name": template["name"], "language": {"code": template["language"]}});
+            if !parameters.is_empty() {
+                sent["components"] = json!([{"type": "body", "parameters": parameters}]);
+            }
+            body["type"] = "template".into();
+            body["template"] = sent;
+        }
+        other => {
+            return Err(Outcome::refused(
+                "unsupported",
+                &format!("{} replies are not available yet", other.as_str()),
+            ));
+        }
+    }
+    Ok(body)
+}
+
+fn messenger(recipient: &str, message: &Message, delivery: Delivery) -> Result<Value, Outcome> {
+    if message.kind != MessageKind::Text {
+        return Err(Outcome::refused(
+            "unsupported",
+            "only text replies are available on Messenger and Instagram yet",
+        ));
+    }
+    let mut body = json!({
+        "recipient": {"id": recipient},
+        "message": {"text": message.text.as_deref().unwrap_or_default()},
+    });
+    match delivery {
+        Delivery::HumanAgent => {
+            body["messaging_type"] = "MESSAGE_TAG".into();
+            body["tag"] = "HUMAN_AGENT".into();
+        }
+        Delivery::Response | Delivery::Template => body["messaging_type"] = "RESPONSE".into(),
+    }
+    Ok(body)
+}
+
+/// What the Graph API's answer to a send means.
+pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
+    let body = answer.body.clone().unwrap_or(Value::Null);
+    if (200..300).contains(&answer.status) {
+        let id = match channel {
+            Channel::Whatsapp => body.pointer("/messages/0/id"),
+            _ => body.get("message_id"),
+        };
+        return match id.and_then(Value::as_str).filter(|id| !id.is_empty()) {
+            Some(id) => Outcome::Accepted(id.to_owned()),
+            // Accepted or not, nobody can tell: treated as a passing failure, so a retry may
+            // send it twice rather than never.
+            None => Outcome::again("the channel answered without a message id"),
+        };
+    }
+    let error = &body["error"];
+    let code = error["code"].as_i64();
+    let subcode = error["error_subcode"].as_i64();
+    let reason = error["error_data"]["details"]
+        .as_str()
+        .or(error["message"].as_str())
+        .unwrap_or("the channel refused the message")
+        .to_owned();
+    let named = |title: &str| Outcome::refused(&code.map(|c| c.to_string()).unwrap_or_default(), title);
+    match (code, subcode) {
+        (Some(190), _) => Outcome::TokenRefused { code: "190".into() },
+        // WhatsApp: the customer's pair rate (about one message per 6 s to one user) and the
+        // number's throughput: wait, for this conversation only.
+        (Some(131056), _) => {
+            Outcome::paced(Duration::from_secs(7), "WhatsApp's pace for one customer (131056)")
+        }
+        (Some(130429), _) => Outcome::paced(Duration::from_secs(2), "the number's throughput limit (130429)"),
+        (Some(131047), _) => {
+            named("more than 24 hours since the customer's last message: send an approved template (131047)")
+        }
+        (Some(131026), _) => named(
+            "the message could not be delivered to this customer: the number may not use WhatsApp (131026)",
+        ),
+        (Some(131048), _) => {
+            named("WhatsApp limited this number for spam reports: sending is paused (131048)")
+        }
+        (Some(132000), _) => named("the template's parameters do not match the approved template (132000)"),
+        (Some(132001), _) => {
+            named("the template does not exist or is not approved in this language (132001)")
+        }
+        (Some(10), Some(2018278)) => {
+            named("outside Messenger's window: the customer must write again (10/2018278)")
+        }
+        (Some(551), _) => named("this person is not available to receive messages (551)"),
+        // Graph's own rate limits (application, user, Page).
+        (Some(4 | 17 | 32 | 613), _) => {
+            Outcome::again(&format!("the channel's rate limit ({})", code.unwrap_or_default()))
+        }
+        _ if answer.status == 429 || answer.status >= 500 => {
+            Outcome::again(&format!("the channel failed (HTTP {})", answer.status))
+        }
+        _ => Outcome::refused(
+            &code.map(|c| c.to_string()).unwrap_or_else(|| answer.status.to_string()),
+            &reason,
+        ),
+    }
+}

@@ -1,0 +1,58 @@
+//! Alerts for a tenant's admins: something they must act on, raised by a worker (a channel
+//! whose token the channel refused). Ids only, never personal data; the live updates will push
+//! them, and the members' issue lists them.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::keys::alerts as keys;
+use super::to_item;
+use crate::domain::TenantId;
+use crate::ports::table::{PK, SK};
+use crate::ports::{Condition, Table, TableError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The channel refused the account's token: connect it again to send through it.
+    ChannelNeedsReconnect,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub kind: AlertKind,
+    /// The item it is about (`ch_...`).
+    pub resource_id: String,
+    /// The provider's code that raised it, when there is one.
+    pub code: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Clone)]
+pub struct AlertRepo {
+    table: Arc<dyn Table>,
+}
+
+impl AlertRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub async fn raise(&self, tenant: &TenantId, alert: &Alert) -> Result<(), TableError> {
+        let mut item = to_item(alert)?;
+        let key = keys::alert(tenant, alert.at, &alert.id);
+        item.insert(PK.into(), key.pk.into());
+        item.insert(SK.into(), key.sk.into());
+        self.table.put(item, Some(Condition::NotExists)).await
+    }
+
+    /// Every alert of the tenant, oldest first (at most `limit`).
+    pub async fn list(&self, tenant: &TenantId, limit: usize) -> Result<Vec<Alert>, TableError> {
+        let partition = keys::alert(tenant, OffsetDateTime::UNIX_EPOCH, "").pk;
+        let page = self.table.query(crate::ports::Query::table(partition).limit(limit)).await?;
+        page.items.into_iter().map(super::from_item).collect()
+    }
+}
