@@ -2,7 +2,7 @@
 //! stored `queued` and put on the outbound queue for the sender; or a private note for the
 //! team, stored and never sent.
 
-use gestor_shared::domain::reply_window::{Content, Refusal, Sender, Window};
+use gestor_shared::domain::reply_window::{Content, Sender, Window};
 use gestor_shared::domain::{Channel, Direction, MessageKind, MessageStatus};
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
@@ -218,34 +218,39 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     let id = conversation_id(&call)?;
     let body = call.json_object()?;
     let now = OffsetDateTime::now_utc();
-    // The channel decides the limits: read it from the stored conversation, whose tenant
-    // the key proves.
-    let conversation = app.conversations.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
-    let compose = Compose::parse(&body, conversation.channel)?;
-    if let Compose::Note(_) = compose {
-        let note = compose.message(&conversation, caller, now);
-        app.replies.note(&caller.tenant, &note).await.map_err(reply_error)?;
+    // The channel decides the limits and the window: the message is composed on the stored
+    // conversation as the repository reads it (whose tenant its key proves), once.
+    if matches!(body.get("private"), Some(Value::Bool(true))) {
+        let note = app
+            .replies
+            .note(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
+                Ok(Compose::parse(&body, current.channel)?.message(current, caller, now))
+            })
+            .await
+            .map_err(reply_error)?;
         let view = views::view(note, app.files.as_ref()).await?;
         return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
     }
-    if conversation.channel == Channel::Tiktok {
-        return Err(ApiError::Unprocessable(
-            "replies on TikTok are not available yet: answer from TikTok's own app".into(),
-        ));
-    }
     let approved = app.human_agent_approved;
-    let content = compose.content();
     // What the window allowed, as seen by the attempt that was stored.
     let allowed = std::sync::Mutex::new(None);
     let reply = app
         .replies
-        .queue(&caller.tenant, &id, |current| -> Result<Message, Refusal> {
+        .queue(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
+            let compose = Compose::parse(&body, current.channel)?;
+            if current.channel == Channel::Tiktok {
+                return Err(ApiError::Unprocessable(
+                    "replies on TikTok are not available yet: answer from TikTok's own app".into(),
+                ));
+            }
             let window = Window {
                 channel: current.channel,
                 last_inbound_at: current.last_inbound_at,
                 replies_since_inbound: current.replies_since_inbound,
             };
-            let delivery = window.allows(content, Sender::Person, now, approved)?;
+            let delivery = window
+                .allows(compose.content(), Sender::Person, now, approved)
+                .map_err(|refusal| ApiError::Unprocessable(refusal.to_string()))?;
             if let Ok(mut allowed) = allowed.lock() {
                 *allowed = Some((delivery, current.channel_account_id.clone()));
             }
@@ -260,10 +265,10 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
 }
 
-fn reply_error<E: std::fmt::Display>(e: ReplyError<E>) -> ApiError {
+fn reply_error(e: ReplyError<ApiError>) -> ApiError {
     match e {
         ReplyError::NoConversation => ApiError::NotFound,
-        ReplyError::Refused(refusal) => ApiError::Unprocessable(refusal.to_string()),
+        ReplyError::Refused(refused) => refused,
         ReplyError::Message(e) => e.into(),
     }
 }

@@ -279,6 +279,12 @@ impl ArrivalRepo {
         }
         let mut conversation = new_conversation(contact_id, arrival.channel, arrival.account, arrival.at);
         conversation.unread_count = u64::from(arrival.inbound);
+        if arrival.inbound {
+            // The customer's first message opens the channels' reply windows.
+            conversation.last_inbound_at = Some(arrival.at);
+        } else {
+            conversation.replies_since_inbound = 1;
+        }
         ops.extend(conversations::creation_ops(
             tenant,
             &conversation,

@@ -73,17 +73,21 @@ impl ReplyRepo {
         Err(MessageError::Busy.into())
     }
 
-    /// Stores a private note in its conversation, which must exist: a note is never sent and
-    /// is no activity for the customer's windows.
-    pub async fn note(
+    /// Stores the private note `compose` makes in its conversation, which must exist: a note
+    /// is never sent and is no activity for the customer's windows.
+    pub async fn note<E>(
         &self,
         tenant: &TenantId,
-        note: &Message,
-    ) -> Result<(), ReplyError<std::convert::Infallible>> {
-        if self.conversations.read(tenant, note.conversation_id.as_str()).await?.is_none() {
-            return Err(ReplyError::NoConversation);
-        }
-        self.table.put(message_item(tenant, note)?, Some(Condition::NotExists)).await?;
-        Ok(())
+        conversation_id: &ConversationId,
+        compose: impl FnOnce(&Conversation) -> Result<Message, E>,
+    ) -> Result<Message, ReplyError<E>> {
+        let current = self
+            .conversations
+            .read(tenant, conversation_id.as_str())
+            .await?
+            .ok_or(ReplyError::NoConversation)?;
+        let note = compose(&current.conversation).map_err(ReplyError::Refused)?;
+        self.table.put(message_item(tenant, &note)?, Some(Condition::NotExists)).await?;
+        Ok(note)
     }
 }

@@ -42,6 +42,7 @@ impl Queue for RefusingQueue {
         queue: &str,
         messages: Vec<OutgoingMessage>,
     ) -> Result<SendOutcome, QueueError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
         if queue == self.queue && take(&self.fail) {
             return Err(QueueError::Backend("503 Service Unavailable".into()));
         }

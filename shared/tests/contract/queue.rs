@@ -396,7 +396,7 @@ async fn aws_unknown_queues_are_reported() {
     let Some(setup) = aws_setup().await else {
         return;
     };
-    let missing = setup.names.standard.replace("outbound", "nowhere");
+    let missing = setup.names.standard.replace("automation", "nowhere");
     let got = setup.queue.receive(&missing, 1, HIDE).await;
     assert!(matches!(got, Err(QueueError::NoSuchQueue(_))), "{got:?}");
 }

@@ -9,5 +9,7 @@ mod local_server;
 mod modules;
 mod openapi;
 mod registry;
+mod reply_budget;
+mod reply_flow;
 mod sam;
 mod template;

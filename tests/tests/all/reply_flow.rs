@@ -1,0 +1,132 @@
+//! Black-box: a customer writes on WhatsApp, an agent answers through the API, the sender in
+//! the local server hands the reply to the channel (a local server standing in for the Graph
+//! API) exactly once, and the channel's `read` status, signed like Meta's, shows on the reply.
+
+use gestor_local::BackendKind;
+use gestor_shared::settings::Setting;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::local_server::{Server, local_settings, start};
+
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const WA_ID: &str = "5215512345678";
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A WhatsApp webhook carrying `value` for the number, signed with `secret`, delivered.
+async fn webhook(server: &Server, secret: &str, value: Value) {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+        "changes": [{"field": "messages", "value": value}]}]})
+    .to_string();
+    let answer = server
+        .http
+        .post(format!("{}/webhooks/whatsapp", server.base))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(secret, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+/// Asks until `done` holds for the answer (the server's workers are separate tasks), bounded.
+async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..750 {
+        let (_, answer) = server.send("GET", route, Some(token), None).await;
+        if done(&answer) {
+            return answer;
+        }
+        last = answer;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{route} never got there: {last}");
+}
+
+#[tokio::test]
+async fn an_agents_reply_reaches_the_customer_once_and_shows_read() {
+    let graph = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{PHONE_NUMBER_ID}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": PHONE_NUMBER_ID, "verified_name": "Tienda"})),
+        )
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .and(header("authorization", "Bearer EAAG-business-token"))
+        .and(body_partial_json(
+            json!({"to": WA_ID, "type": "text", "text": {"body": "¡Claro! Enviamos a todo México."}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp", "contacts": [{"input": WA_ID, "wa_id": WA_ID}],
+            "messages": [{"id": "wamid.REPLY1", "message_status": "accepted"}]})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let mut settings = local_settings();
+    settings.set(Setting::MetaGraphUrl, graph.uri());
+    let secret = settings.get(Setting::MetaAppSecret).unwrap_or_default().to_owned();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
+    let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
+    let connect =
+        json!({"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "access_token": "EAAG-business-token"});
+    let (status, channel) = server.send("POST", "/v1/channels", Some(&owner), Some(connect)).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let metadata = json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID});
+    webhook(
+        &server,
+        &secret,
+        json!({"messaging_product": "whatsapp", "metadata": metadata,
+        "contacts": [{"profile": {"name": "María Núñez"}, "wa_id": WA_ID}],
+        "messages": [{"from": WA_ID, "id": "wamid.IN1", "timestamp": (now - 60).to_string(), "type": "text",
+                      "text": {"body": "Hola, ¿tienen envíos?"}}]}),
+    )
+    .await;
+    let inbox = eventually(&server, &owner, "/v1/conversations", |page| {
+        page["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let messages = format!("/v1/conversations/{conversation}/messages");
+
+    let (status, reply) = server
+        .send("POST", &messages, Some(&owner), Some(json!({"text": "¡Claro! Enviamos a todo México."})))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply["status"], "queued");
+    let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
+    let status_of = |page: &Value| {
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .find(|m| m["id"] == reply_id.as_str())
+            .map(|m| m["status"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let sent = eventually(&server, &owner, &messages, |page| status_of(page) == "sent").await;
+    let stored = sent["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["id"] == reply_id.as_str()).cloned());
+    assert_eq!(stored.map(|m| m["channel_message_id"].clone()), Some(json!("wamid.REPLY1")));
+
+    webhook(&server, &secret, json!({"messaging_product": "whatsapp", "metadata": metadata,
+        "statuses": [{"id": "wamid.REPLY1", "status": "read", "timestamp": now.to_string(), "recipient_id": WA_ID}]}))
+    .await;
+    eventually(&server, &owner, &messages, |page| status_of(page) == "read").await;
+    // The mock's expectation (exactly one send) is checked when it drops.
+}
