@@ -21,6 +21,9 @@ pub struct Config {
     /// The AWS SDK configuration for `BackendKind::Aws`; `None` loads the standard
     /// environment (tests pass the emulator's instead of changing the process environment).
     pub sdk: Option<aws_config::SdkConfig>,
+    /// Whether the sender's Graph API is this server's fake (`/dev/graph`) when
+    /// `META_GRAPH_URL` is not set: `GESTOR_FAKE_CHANNELS=false` sends to the real one.
+    pub fake_channels: bool,
 }
 
 pub const DEV_JWT_SECRET: &str = "gestor-dev-jwt-secret";
@@ -42,6 +45,7 @@ impl Config {
             jwt_secret: var("GESTOR_DEV_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
             settings: Settings::local(),
             sdk: None,
+            fake_channels: var("GESTOR_FAKE_CHANNELS").as_deref() != Some("false"),
         })
     }
 

@@ -35,6 +35,7 @@ pub struct Gateway {
     jwt_secret: String,
     loopback: bool,
     files: Option<gestor_shared::adapters::local_files::LocalFiles>,
+    fake_graph: crate::fake_graph::FakeGraph,
 }
 
 impl Gateway {
@@ -102,6 +103,7 @@ impl Gateway {
             jwt_secret: config.jwt_secret.clone(),
             loopback: config.addr.ip().is_loopback(),
             files,
+            fake_graph: crate::fake_graph::FakeGraph::default(),
         })
     }
 
@@ -187,6 +189,11 @@ async fn handle(
         }
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("POST", "/dev/channel") => return dev_channel(&gateway, peer, &body).await,
+        ("GET", "/dev/outbox") => return json_response(200, gateway.fake_graph.outbox()),
+        (method, p) if p.starts_with("/dev/graph/") && peer.ip().is_loopback() => {
+            let (status, answer) = gateway.fake_graph.answer(method, p, &body);
+            return json_response(status, answer);
+        }
         ("GET", p) if p.starts_with("/files/") => return presigned_file(&gateway, &parts.uri).await,
         _ => {}
     }

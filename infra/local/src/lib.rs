@@ -2,6 +2,7 @@
 //! drive it over HTTP exactly as `cargo run -p gestor-local` serves it.
 
 pub mod config;
+pub mod fake_graph;
 pub mod gateway;
 pub mod token;
 pub mod workers;
@@ -28,6 +29,14 @@ pub async fn start(
         .with_context(|| format!("binding {}", config.addr))?;
     // Port 0 asks for a free port: the URLs the server gives out must name the real one.
     config.addr = listener.local_addr()?;
+    let default_graph = gestor_shared::settings::Setting::MetaGraphUrl.default_value();
+    if config.fake_channels
+        && config.settings.get(gestor_shared::settings::Setting::MetaGraphUrl).ok() == default_graph
+    {
+        config
+            .settings
+            .set(gestor_shared::settings::Setting::MetaGraphUrl, format!("{}/dev/graph", config.base_url()));
+    }
     let gateway = Arc::new(gateway::Gateway::start(&config).await?);
     let demo_token = gateway.demo_token().await?;
     let addr = config.addr;

@@ -34,6 +34,7 @@ pub async fn start(
         jwt_secret: "black-box-secret".into(),
         settings,
         sdk,
+        fake_channels: true,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = gestor_local::start(config, async {

@@ -1,0 +1,87 @@
+//! A stand-in for the channels' send APIs on a laptop: unless `META_GRAPH_URL` is set (or
+//! `GESTOR_FAKE_CHANNELS=false`), the sender's Graph API is this server's `/dev/graph`, which
+//! accepts every message, answers it an id as WhatsApp or Messenger would, and keeps the last
+//! ones for `GET /dev/outbox`. So a reply written on a laptop goes `queued` → `sent`, and the
+//! developer sees exactly what the channel would have received.
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// Sends kept for `GET /dev/outbox`.
+const KEPT: usize = 50;
+
+#[derive(Default)]
+pub struct FakeGraph {
+    outbox: Mutex<VecDeque<Value>>,
+}
+
+impl FakeGraph {
+    /// The answer to `method path` under `/dev/graph`, and the status.
+    pub fn answer(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let rest = path.trim_start_matches("/dev/graph").trim_matches('/');
+        let segments: Vec<&str> = rest.split('/').collect();
+        let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let id = format!("LOCAL{}", ulid::Ulid::new());
+        match (method, segments.as_slice()) {
+            // What `POST /v1/channels` checks a token with.
+            ("GET", [account]) => (
+                200,
+                json!({"id": account, "name": "Local test account", "verified_name": "Local test number"}),
+            ),
+            ("POST", ["me", "messages"]) => {
+                let recipient = sent["recipient"]["id"].clone();
+                self.keep(path, &sent);
+                (200, json!({"recipient_id": recipient, "message_id": format!("m_{id}")}))
+            }
+            ("POST", [_, "messages"]) => {
+                let to = sent["to"].clone();
+                self.keep(path, &sent);
+                (
+                    200,
+                    json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
+                             "messages": [{"id": format!("wamid.{id}"), "message_status": "accepted"}]}),
+                )
+            }
+            _ => (
+                404,
+                json!({"error": {"message": "the local fake serves sends and account checks only", "code": 803}}),
+            ),
+        }
+    }
+
+    fn keep(&self, path: &str, body: &Value) {
+        if let Ok(mut outbox) = self.outbox.lock() {
+            outbox.push_front(json!({"path": path.trim_start_matches("/dev/graph"), "body": body}));
+            outbox.truncate(KEPT);
+        }
+    }
+
+    /// The latest sends, newest first.
+    pub fn outbox(&self) -> Value {
+        self.outbox.lock().map(|o| Value::Array(o.iter().cloned().collect())).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_answers_sends_as_the_channels_do_and_keeps_them_newest_first() {
+        let fake = FakeGraph::default();
+        let (status, answer) =
+            fake.answer("POST", "/dev/graph/106540352242922/messages", br#"{"to": "5215512345678"}"#);
+        assert_eq!(status, 200);
+        assert!(answer["messages"][0]["id"].as_str().is_some_and(|id| id.starts_with("wamid.LOCAL")));
+        let (_, answer) = fake.answer("POST", "/dev/graph/me/messages", br#"{"recipient": {"id": "65432"}}"#);
+        assert_eq!(answer["recipient_id"], "65432");
+        assert!(answer["message_id"].as_str().is_some_and(|id| id.starts_with("m_LOCAL")));
+        let (status, account) = fake.answer("GET", "/dev/graph/106540352242922", b"");
+        assert_eq!((status, &account["id"]), (200, &json!("106540352242922")));
+        assert_eq!(fake.answer("DELETE", "/dev/graph/x/subscribed_apps", b"").0, 404);
+        let outbox = fake.outbox();
+        assert_eq!(outbox[0]["path"], "/me/messages");
+        assert_eq!(outbox[1]["body"]["to"], "5215512345678");
+    }
+}
