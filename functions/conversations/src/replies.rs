@@ -232,11 +232,9 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
     }
     let approved = app.human_agent_approved;
-    // What the window allowed, as seen by the attempt that was stored.
-    let allowed = std::sync::Mutex::new(None);
-    let reply = app
+    let (reply, job) = app
         .replies
-        .queue(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
+        .queue(&caller.tenant, &id, |current| -> Result<(Message, SendJob), ApiError> {
             let compose = Compose::parse(&body, current.channel)?;
             if current.channel == Channel::Tiktok {
                 return Err(ApiError::Unprocessable(
@@ -251,16 +249,13 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
             let delivery = window
                 .allows(compose.content(), Sender::Person, now, approved)
                 .map_err(|refusal| ApiError::Unprocessable(refusal.to_string()))?;
-            if let Ok(mut allowed) = allowed.lock() {
-                *allowed = Some((delivery, current.channel_account_id.clone()));
-            }
-            Ok(compose.message(current, caller, now))
+            let reply = compose.message(current, caller, now);
+            let job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
+            Ok((reply, job))
         })
         .await
         .map_err(reply_error)?;
-    if let Some((delivery, account)) = allowed.lock().ok().and_then(|mut a| a.take()) {
-        app.enqueue(&SendJob::of(&caller.tenant, &account, &reply, delivery)).await;
-    }
+    app.enqueue(&job).await;
     let view = views::view(reply, app.files.as_ref()).await?;
     Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
 }

@@ -5,6 +5,7 @@
 
 mod meta;
 mod outcome;
+pub mod sweep;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -15,11 +16,12 @@ use gestor_shared::graph::{Api, GraphClient, GraphError};
 use gestor_shared::metrics::Metrics;
 use gestor_shared::outbound::SendJob;
 use gestor_shared::ports::{Key, Queue, Table};
-use gestor_shared::registry::{Declaration, QueuePart, Serves, StartError};
+use gestor_shared::registry::{Declaration, QueuePart, SchedulePart, Serves, StartError};
 use gestor_shared::repo::alerts::{Alert, AlertKind, AlertRepo};
 use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus};
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::messages::{Message, MessageFailure};
+use gestor_shared::repo::outbox::OutboxRepo;
 use gestor_shared::repo::parked::ParkedRepo;
 use gestor_shared::repo::sending::{SendingRepo, Take};
 use gestor_shared::settings::{Setting, Settings};
@@ -50,6 +52,16 @@ pub static FUNCTION: Declaration = Declaration {
     }),
 };
 
+/// The sweep of replies whose job was lost (`sweep.rs`).
+pub static SWEEP: Declaration = Declaration {
+    name: "outbound-sweep",
+    settings: &[Setting::TableName, Setting::OutboundQueueUrl],
+    serves: Serves::Schedule(SchedulePart {
+        every: Duration::from_secs(300),
+        build: |deps| Ok(Arc::new(sweep::Sweep::new(deps.table()?, deps.queue(), deps.settings())?)),
+    }),
+};
+
 /// Passing failures (rate limits, outages, timeouts) before a reply is `failed`.
 pub const MOST_ATTEMPTS: u32 = 6;
 /// Waits for the channel's pace before a reply is `failed`: with the queue's receive limit
@@ -69,6 +81,7 @@ pub struct Outbound {
     contacts: ContactRepo,
     parked: ParkedRepo,
     alerts: AlertRepo,
+    outbox: OutboxRepo,
     cipher: TokenCipher,
     graph: GraphClient,
     queue: Arc<dyn Queue>,
@@ -89,6 +102,7 @@ impl Outbound {
             channels: ChannelRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             parked: ParkedRepo::new(table.clone()),
+            outbox: OutboxRepo::new(table.clone()),
             alerts: AlertRepo::new(table),
             cipher: TokenCipher::from_settings(settings)?,
             graph: GraphClient::new(settings)?,
@@ -145,7 +159,11 @@ impl Outbound {
         key: &Key,
     ) -> Result<Option<Duration>, Box<dyn std::error::Error + Send + Sync>> {
         let (message, attempts, paced) = match self.sending.take(key, self.now()).await? {
-            Take::Done => return Ok(None),
+            Take::Done => {
+                // Sent, failed or erased meanwhile: nothing waits any more.
+                self.outbox.remove(job).await?;
+                return Ok(None);
+            }
             Take::Busy => return Ok(Some(HELD_WAIT)),
             Take::Send { message, attempts, paced, resumed } => {
                 if resumed {
@@ -173,7 +191,7 @@ impl Outbound {
                     if pace { (paced + 1, MOST_PACED) } else { (attempts + 1, MOST_ATTEMPTS) };
                 if count >= most {
                     let title = format!("the channel kept failing after {count} tries: {reason}");
-                    self.fail(key, "retries_exhausted", &title, channel).await?;
+                    self.fail(job, key, "retries_exhausted", &title, channel).await?;
                     return Ok(None);
                 }
                 tracing::info!(reason = %reason, count, pace, "send again later");
@@ -181,13 +199,13 @@ impl Outbound {
                 Ok(Some(after.unwrap_or_else(|| backoff(count, &message))))
             }
             Outcome::Refused { code, title } => {
-                self.fail(key, &code, &title, channel).await?;
+                self.fail(job, key, &code, &title, channel).await?;
                 Ok(None)
             }
             Outcome::TokenRefused { code } => {
                 let title =
                     "the channel refused the account's token: an admin must connect the channel again";
-                self.fail(key, &code, title, channel).await?;
+                self.fail(job, key, &code, title, channel).await?;
                 if self.channels.needs_reconnect(&job.tenant, &job.channel_account_id).await? {
                     let alert = Alert {
                         id: gestor_shared::ids::AlertId::new().to_string(),
@@ -249,6 +267,7 @@ impl Outbound {
 
     async fn fail(
         &self,
+        job: &SendJob,
         key: &Key,
         code: &str,
         title: &str,
@@ -257,7 +276,8 @@ impl Outbound {
         tracing::warn!(code, "reply failed");
         self.metrics.count("OutboundFailed", &[("Channel", channel)], &[("Code", code)]);
         let failure = MessageFailure { code: code.to_owned(), title: title.to_owned() };
-        self.sending.failed(key, &failure, self.now()).await
+        self.sending.failed(key, &failure, self.now()).await?;
+        self.outbox.remove(job).await
     }
 
     /// Statuses the channel sent before its id was recorded wait parked under that id: hand

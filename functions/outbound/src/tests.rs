@@ -126,13 +126,14 @@ impl World {
         message.channel = channel;
         message.channel_message_id = None;
         message.text = Some(text.into());
-        let queued = ReplyRepo::new(self.backend.table.clone())
-            .queue(&self.tenant, conversation, |_| Ok::<_, std::convert::Infallible>(message.clone()))
-            .await;
-        let message = queued.unwrap_or_else(|e| panic!("{e}"));
         let account = if channel == Channel::Whatsapp { &self.whatsapp } else { &self.messenger };
         let job = SendJob::of(&self.tenant, account, &message, delivery);
-        (message, job)
+        let queued = ReplyRepo::new(self.backend.table.clone())
+            .queue(&self.tenant, conversation, |_| {
+                Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
+            })
+            .await;
+        queued.unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn record(job: &SendJob, receive: u32) -> SqsMessage {
@@ -235,11 +236,13 @@ async fn a_template_goes_out_with_its_language_and_body_parameters() {
     message.details = Some(
         json!({"template": {"name": "seguimiento_pedido", "language": "es_MX", "parameters": ["Ana", "#123"]}}),
     );
-    let stored = ReplyRepo::new(w.backend.table.clone())
-        .queue(&w.tenant, &conversation, |_| Ok::<_, std::convert::Infallible>(message.clone()))
+    let job = SendJob::of(&w.tenant, &w.whatsapp, &message, Delivery::Template);
+    let (stored, job) = ReplyRepo::new(w.backend.table.clone())
+        .queue(&w.tenant, &conversation, |_| {
+            Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
+        })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let job = SendJob::of(&w.tenant, &w.whatsapp, &stored, Delivery::Template);
     assert!(w.deliver(&[&job], 1).await.is_empty());
     assert_eq!(w.stored(&stored).await.status, MessageStatus::Sent);
 }
@@ -447,4 +450,54 @@ async fn a_job_that_does_not_parse_is_dropped_and_a_missing_message_is_done() {
     assert!(w.deliver(&[&job], 1).await.is_empty(), "an erased message is not sent");
     assert_eq!(w.stored(&reply).await.status, MessageStatus::Queued);
     assert_eq!(w.graph.received_requests().await.map(|r| r.len()), Some(0));
+}
+
+#[tokio::test]
+async fn a_reply_whose_job_was_lost_is_found_by_the_sweep_sent_once_and_forgotten() {
+    let w = world().await;
+    Mock::given(method("POST")).respond_with(accepted("wamid.SWEPT")).expect(1).mount(&w.graph).await;
+    // Stored and in the outbox, but its enqueue failed: nothing on the queue.
+    let (reply, _) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    let mut settings = Settings::local_with(|_| None);
+    settings.set(Setting::MetaGraphUrl, w.graph.uri());
+    let sweep = crate::sweep::Sweep::new(w.backend.table.clone(), w.backend.queue.clone(), &settings)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = async |at: OffsetDateTime| {
+        let event = gestor_shared::testing::events::scheduled(at, "outbound-sweep");
+        gestor_shared::worker::Scheduled::run(&sweep, event).await.unwrap_or_else(|e| panic!("{e}"));
+    };
+    let queue = settings.get(Setting::OutboundQueueUrl).unwrap_or_default().to_owned();
+    let visible = async || {
+        w.backend.queue.receive(&queue, 10, std::time::Duration::from_secs(60)).await.unwrap_or_default()
+    };
+
+    run(reply.created_at + time::Duration::seconds(30)).await;
+    assert!(visible().await.is_empty(), "a reply just written is not stuck yet");
+    run(reply.created_at + crate::sweep::STUCK_AFTER + time::Duration::seconds(1)).await;
+    let jobs = visible().await;
+    assert_eq!(jobs.len(), 1);
+    run(reply.created_at + crate::sweep::STUCK_AFTER + time::Duration::minutes(1)).await;
+    assert!(visible().await.is_empty(), "not enqueued again while its job may still be in the queue");
+
+    let event = sqs_event(jobs.iter().map(gestor_shared::worker::record).collect());
+    assert!(w.outbound.handle(event).await.batch_item_failures.is_empty());
+    assert_eq!(w.stored(&reply).await.status, MessageStatus::Sent);
+    run(reply.created_at + time::Duration::hours(1)).await;
+    assert!(visible().await.is_empty(), "a sent reply leaves the outbox");
+}
+
+#[tokio::test]
+async fn failed_and_vanished_replies_leave_the_outbox() {
+    let w = world().await;
+    Mock::given(method("POST")).respond_with(graph_error(400, 131026, "undeliverable")).mount(&w.graph).await;
+    let (_, job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    assert!(w.deliver(&[&job], 1).await.is_empty());
+    let (other, mut lost) = w.reply(Channel::Whatsapp, WA_ID, "adiós", Delivery::Response).await;
+    // The sweep's own job for a message that is gone.
+    lost.message_id = gestor_shared::ids::MessageId::new();
+    assert!(w.deliver(&[&lost], 1).await.is_empty());
+    let outbox = gestor_shared::repo::outbox::OutboxRepo::new(w.backend.table.clone());
+    let waiting = outbox.waiting(other.created_at + time::Duration::hours(1), 100).await.unwrap_or_default();
+    let ids: Vec<String> = waiting.iter().map(|e| e.job.message_id.to_string()).collect();
+    assert_eq!(ids, vec![other.id.to_string()], "only the reply still queued waits");
 }

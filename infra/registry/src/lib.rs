@@ -15,6 +15,7 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_inbound::FUNCTION,
     &gestor_inbound::DEFERRED,
     &gestor_outbound::FUNCTION,
+    &gestor_outbound::SWEEP,
     &gestor_openapi::FUNCTION,
 ];
 

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use super::conversations::{Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on};
 use super::messages::{Message, MessageError, message_item};
+use super::outbox;
 use crate::domain::TenantId;
 use crate::ids::ConversationId;
+use crate::outbound::SendJob;
 use crate::ports::{Condition, Table, TableError, TxOp};
 
 #[derive(Clone)]
@@ -45,26 +47,30 @@ impl ReplyRepo {
     /// the conversation being unchanged since it was read: two agents replying at once are
     /// both counted, and a window closed meanwhile is seen. Two table requests when nobody
     /// races it.
+    ///
+    /// `compose` also answers the reply's send job, which the outbox keeps (in the same
+    /// transaction) until the reply is sent or fails.
     pub async fn queue<E>(
         &self,
         tenant: &TenantId,
         conversation_id: &ConversationId,
-        compose: impl Fn(&Conversation) -> Result<Message, E>,
-    ) -> Result<Message, ReplyError<E>> {
+        compose: impl Fn(&Conversation) -> Result<(Message, SendJob), E>,
+    ) -> Result<(Message, SendJob), ReplyError<E>> {
         for _ in 0..RACE_RETRIES {
             let current = self
                 .conversations
                 .read(tenant, conversation_id.as_str())
                 .await?
                 .ok_or(ReplyError::NoConversation)?;
-            let reply = compose(&current.conversation).map_err(ReplyError::Refused)?;
+            let (reply, job) = compose(&current.conversation).map_err(ReplyError::Refused)?;
             let (write, _) = activity_on(tenant, &current, Activity::Outbound(reply.created_at))?;
             let ops = vec![
                 TxOp::Put { item: message_item(tenant, &reply)?, condition: Some(Condition::NotExists) },
                 write.into_op(),
+                outbox::put(&job)?,
             ];
             match self.table.transact(ops).await {
-                Ok(()) => return Ok(reply),
+                Ok(()) => return Ok((reply, job)),
                 // The conversation changed since it was read: compose again on what it is now.
                 Err(TableError::TransactionCanceled { .. }) => continue,
                 Err(e) => return Err(e.into()),

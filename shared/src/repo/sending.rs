@@ -11,6 +11,7 @@ use super::conversations::rfc3339;
 use super::keys::claims;
 use super::keys::messages as keys;
 use super::messages::{Message, MessageFailure, claim_item, message_key};
+use super::outbox;
 use super::{from_item, now};
 use crate::domain::{MessageStatus, TenantId};
 use crate::ids::{ConversationId, MessageId};
@@ -138,6 +139,7 @@ impl SendingRepo {
                 condition: Some(Condition::Equals("status".into(), MessageStatus::Sending.as_str().into())),
             },
             TxOp::Put { item: claim_item(tenant, &claim, &sent), condition: Some(Condition::NotExists) },
+            outbox::delete(tenant, message.id.as_str(), message.created_at),
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),
@@ -149,9 +151,12 @@ impl SendingRepo {
                     .set("status_at", rfc3339(at)?);
                 let sending = Condition::Equals("status".into(), MessageStatus::Sending.as_str().into());
                 match self.table.update(&message_key(tenant, message), update, Some(sending)).await {
-                    Ok(_) | Err(TableError::ConditionFailed) => Ok(false),
-                    Err(e) => Err(e),
+                    Ok(_) | Err(TableError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
                 }
+                let entry = outbox::delete(tenant, message.id.as_str(), message.created_at);
+                self.table.transact(vec![entry]).await?;
+                Ok(false)
             }
             // Someone else moved it meanwhile (an abandoned send taken over): theirs stands.
             Err(TableError::TransactionCanceled { .. }) => Ok(true),

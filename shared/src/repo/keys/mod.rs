@@ -10,5 +10,6 @@ pub mod conversations;
 pub mod idempotency;
 pub mod members;
 pub mod messages;
+pub mod outbox;
 pub mod tenants;
 pub mod time;
