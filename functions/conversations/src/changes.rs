@@ -2,12 +2,15 @@
 //! marking it read. An agent may take an unassigned conversation or give back their own;
 //! assigning anyone else is for managers and up.
 
+use gestor_shared::domain::{Channel, Direction};
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Permission, Reply};
 use gestor_shared::ids::MemberId;
+use gestor_shared::outbound::ReceiptJob;
 use gestor_shared::repo::conversations::{
     Conversation, ConversationChange, ConversationError, ConversationStatus,
 };
+use gestor_shared::repo::messages::MessageOrder;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -16,6 +19,8 @@ use crate::{Conversations, conversation_id};
 /// How often a change checked against one version is tried again when others change the
 /// conversation meanwhile (a client's `If-Match` is never retried).
 const ATTEMPTS: usize = 3;
+/// Messages read back to find the customer's latest one for the read receipt.
+const RECEIPT_LOOKBACK: usize = 20;
 
 pub(crate) fn conversation_error(e: ConversationError) -> ApiError {
     match e {
@@ -182,7 +187,9 @@ pub async fn patch(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     Err(ApiError::conflict("the conversation is being changed by other requests; retry"))
 }
 
-/// Mark a conversation read: its unread count goes to zero.
+/// Mark a conversation read: its unread count goes to zero, and the customer's channel is
+/// told the business read their latest message (WhatsApp's read status, Messenger's and
+/// Instagram's `mark_seen`).
 #[utoipa::path(
     post, path = "/v1/conversations/{id}/read", tag = "conversations",
     params(("id" = String, Path, description = "cv_...")),
@@ -195,6 +202,22 @@ pub async fn mark_read(app: &Conversations, call: Call) -> Result<Reply, ApiErro
     let caller = call.caller()?;
     let id = conversation_id(&call)?;
     let read = app.conversations.mark_read(&caller.tenant, &id).await.map_err(conversation_error)?;
+    if read.channel != Channel::Tiktok {
+        let (latest, _) =
+            app.messages.list(&caller.tenant, &id, MessageOrder::NewestFirst, RECEIPT_LOOKBACK, None).await?;
+        let inbound = latest.into_iter().find(|m| m.direction == Direction::In && !m.deleted);
+        if let Some(channel_message_id) = inbound.and_then(|m| m.channel_message_id) {
+            let receipt = ReceiptJob {
+                tenant: caller.tenant.clone(),
+                conversation_id: read.id.clone(),
+                channel_account_id: read.channel_account_id.clone(),
+                channel: read.channel,
+                contact_id: read.contact_id.clone(),
+                channel_message_id,
+            };
+            app.enqueue("receipt", receipt.to_queue_message()).await;
+        }
+    }
     Ok(Reply::ok(&read)?
         .version(read.version)
         .subject(read.contact_id.as_str())

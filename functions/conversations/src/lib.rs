@@ -8,8 +8,7 @@ mod replies;
 mod views;
 
 use gestor_shared::http::{Core, Permission, Policy};
-use gestor_shared::outbound::SendJob;
-use gestor_shared::ports::{Files, Queue};
+use gestor_shared::ports::{Files, OutgoingMessage, Queue};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
@@ -82,24 +81,21 @@ impl Conversations {
         })
     }
 
-    /// Hands a stored reply to the sender. A failure leaves the reply `queued`, where the
-    /// sweep of stuck replies finds it; the agent's request has succeeded either way.
-    async fn enqueue(&self, job: &SendJob) {
-        let message = match job.to_queue_message() {
+    /// Hands a job to the sender. A reply that is not enqueued stays `queued`, where the
+    /// sweep of stuck replies finds it; a receipt is best effort. The agent's request has
+    /// succeeded either way.
+    async fn enqueue(&self, what: &str, message: Result<OutgoingMessage, serde_json::Error>) {
+        let message = match message {
             Ok(message) => message,
             Err(e) => {
-                tracing::error!(cause = %e, "reply not enqueued: cannot encode its job");
+                tracing::error!(cause = %e, what, "not enqueued: cannot encode its job");
                 return;
             }
         };
         match self.queue.send_batch(&self.outbound_queue, vec![message]).await {
             Ok(outcome) if outcome.failed.is_empty() => {}
-            Ok(_) => {
-                tracing::warn!(message_id = %job.message_id, "the queue refused the reply; it stays queued")
-            }
-            Err(e) => {
-                tracing::warn!(cause = %e, message_id = %job.message_id, "reply not enqueued; it stays queued")
-            }
+            Ok(_) => tracing::warn!(what, "the outbound queue refused the job"),
+            Err(e) => tracing::warn!(cause = %e, what, "not enqueued"),
         }
     }
 }

@@ -255,7 +255,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         })
         .await
         .map_err(reply_error)?;
-    app.enqueue(&job).await;
+    app.enqueue("reply", job.to_queue_message()).await;
     let view = views::view(reply, app.files.as_ref()).await?;
     Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
 }

@@ -14,7 +14,7 @@ use gestor_shared::deferred::{DeferredJob, ParkedJob};
 use gestor_shared::domain::{Channel, TenantId};
 use gestor_shared::graph::{Api, GraphClient, GraphError};
 use gestor_shared::metrics::Metrics;
-use gestor_shared::outbound::SendJob;
+use gestor_shared::outbound::{OutboundJob, ReceiptJob, SendJob};
 use gestor_shared::ports::{Key, Queue, Table};
 use gestor_shared::registry::{Declaration, QueuePart, SchedulePart, Serves, StartError};
 use gestor_shared::repo::alerts::{Alert, AlertKind, AlertRepo};
@@ -72,6 +72,8 @@ const FIRST_WAIT: Duration = Duration::from_secs(2);
 const LONGEST_WAIT: Duration = Duration::from_secs(300);
 /// How soon to look again at a reply another sender holds.
 const HELD_WAIT: Duration = Duration::from_secs(30);
+/// Receives of a read receipt before it is dropped.
+const RECEIPT_TRIES: u32 = 3;
 
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
@@ -133,8 +135,9 @@ impl Outbound {
     /// One record: `None` when it is done (delete it), or how long until it is received again.
     async fn process(&self, record: &SqsMessage) -> Option<Duration> {
         let body = record.body.as_deref().unwrap_or_default();
-        let job: SendJob = match serde_json::from_str(body) {
-            Ok(job) => job,
+        let job = match serde_json::from_str(body) {
+            Ok(OutboundJob::Send(job)) => job,
+            Ok(OutboundJob::Receipt(receipt)) => return self.receipt(&receipt, receive_count(record)).await,
             Err(e) => {
                 // Written by this code only: a job that does not parse never will.
                 tracing::error!(cause = %e, "an outbound job that does not parse is dropped");
@@ -196,7 +199,7 @@ impl Outbound {
                 }
                 tracing::info!(reason = %reason, count, pace, "send again later");
                 self.sending.again(&message, key, pace, &reason).await?;
-                Ok(Some(after.unwrap_or_else(|| backoff(count, &message))))
+                Ok(Some(after.unwrap_or_else(|| backoff(count, message.id.as_str()))))
             }
             Outcome::Refused { code, title } => {
                 self.fail(job, key, &code, &title, channel).await?;
@@ -218,6 +221,69 @@ impl Outbound {
                     tracing::warn!(channel_account_id = %job.channel_account_id, "channel needs reconnecting");
                 }
                 Ok(None)
+            }
+        }
+    }
+
+    /// Sends a read receipt: a few tries when the channel fails, then it is dropped (the
+    /// customer's tick is not worth holding the conversation's replies back).
+    async fn receipt(&self, job: &ReceiptJob, receive: u32) -> Option<Duration> {
+        let span =
+            tracing::info_span!("receipt", tenant = %job.tenant, conversation_id = %job.conversation_id);
+        let outcome = self.send_receipt(job).instrument(span).await;
+        match outcome {
+            Ok(true) => None,
+            Ok(false) if receive < RECEIPT_TRIES => Some(backoff(receive, job.conversation_id.as_str())),
+            Ok(false) => {
+                self.metrics.count("OutboundReceiptDropped", &[("Channel", job.channel.as_str())], &[]);
+                None
+            }
+            Err(e) if receive < RECEIPT_TRIES => {
+                tracing::warn!(cause = %e, "receipt: storage failed");
+                Some(HELD_WAIT)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// `true` when the receipt is done with (sent, or refused for good).
+    async fn send_receipt(&self, job: &ReceiptJob) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+        let Some((account, Some(token))) =
+            self.channels.for_sending(&job.tenant, &job.channel_account_id, &self.cipher).await?
+        else {
+            return Ok(true);
+        };
+        let recipient = match job.channel {
+            Channel::Whatsapp => String::new(),
+            channel => {
+                let contact = self.contacts.get(&job.tenant, &job.contact_id).await?;
+                let identity = contact
+                    .and_then(|c| c.identities.into_iter().rev().find(|i| i.channel == channel.as_str()));
+                let Some(identity) = identity else { return Ok(true) };
+                identity.external_id
+            }
+        };
+        let Some((path, body)) =
+            meta::receipt(job.channel, &account.external_id, &recipient, &job.channel_message_id)
+        else {
+            return Ok(true);
+        };
+        match self.graph.post_json(Api::Meta, &path, &token, &body).await {
+            Ok(answer) if (200..300).contains(&answer.status) => Ok(true),
+            Ok(answer) if answer.status == 429 || answer.status >= 500 => Ok(false),
+            Ok(answer) => {
+                let code = answer
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.pointer("/error/code"))
+                    .and_then(serde_json::Value::as_i64);
+                tracing::warn!(status = answer.status, code, "the channel refused the read receipt");
+                Ok(true)
+            }
+            Err(GraphError::Unavailable(_)) => Ok(false),
+            Err(e) => {
+                tracing::warn!(cause = %e, "read receipt not sent");
+                Ok(true)
             }
         }
     }
@@ -304,13 +370,9 @@ impl Outbound {
 /// The wait before the `count`th retry: doubling from [`FIRST_WAIT`], at most
 /// [`LONGEST_WAIT`], spread by up to a fifth so that replies failing together do not come
 /// back together.
-fn backoff(count: u32, message: &Message) -> Duration {
+fn backoff(count: u32, seed: &str) -> Duration {
     let base = FIRST_WAIT.saturating_mul(1 << count.saturating_sub(1).min(16)).min(LONGEST_WAIT);
-    let spread = message
-        .id
-        .as_str()
-        .bytes()
-        .fold(u64::from(count), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let spread = seed.bytes().fold(u64::from(count), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     base + base.mul_f64((spread % 200) as f64 / 1000.0)
 }
 

@@ -29,6 +29,27 @@ pub fn request(
     }
 }
 
+/// The path and body of a read receipt for the customer's message `channel_message_id`:
+/// WhatsApp marks that message read; Messenger and Instagram mark the conversation seen.
+pub fn receipt(
+    channel: Channel,
+    external_id: &str,
+    recipient: &str,
+    channel_message_id: &str,
+) -> Option<(String, Value)> {
+    match channel {
+        Channel::Whatsapp => Some((
+            format!("/{external_id}/messages"),
+            json!({"messaging_product": "whatsapp", "status": "read", "message_id": channel_message_id}),
+        )),
+        Channel::Messenger | Channel::Instagram => Some((
+            "/me/messages".into(),
+            json!({"recipient": {"id": recipient}, "sender_action": "mark_seen"}),
+        )),
+        Channel::Tiktok => None,
+    }
+}
+
 fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
     let base = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
     let mut body = base;

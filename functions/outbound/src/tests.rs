@@ -137,7 +137,8 @@ impl World {
     }
 
     fn record(job: &SendJob, receive: u32) -> SqsMessage {
-        let body = serde_json::to_string(job).unwrap_or_default();
+        let body = serde_json::to_string(&gestor_shared::outbound::OutboundJob::Send(job.clone()))
+            .unwrap_or_default();
         sqs_record(job.message_id.as_str(), &body, Some(job.conversation_id.as_str()), receive)
     }
 
@@ -293,7 +294,7 @@ async fn rate_limits_and_outages_are_retried_with_growing_waits_then_it_goes() {
     assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.LATE"));
     assert_eq!(w.graph.received_requests().await.map(|r| r.len()), Some(3));
     // The waits double (2 s, 4 s ...) with a spread, and stay bounded.
-    let (first, second) = (crate::backoff(1, &reply), crate::backoff(2, &reply));
+    let (first, second) = (crate::backoff(1, reply.id.as_str()), crate::backoff(2, reply.id.as_str()));
     assert!(
         first >= std::time::Duration::from_secs(2) && first < std::time::Duration::from_secs(3),
         "{first:?}"
@@ -302,7 +303,7 @@ async fn rate_limits_and_outages_are_retried_with_growing_waits_then_it_goes() {
         second >= std::time::Duration::from_secs(4) && second < std::time::Duration::from_secs(5),
         "{second:?}"
     );
-    assert!(crate::backoff(40, &reply) <= std::time::Duration::from_secs(360));
+    assert!(crate::backoff(40, reply.id.as_str()) <= std::time::Duration::from_secs(360));
 }
 
 #[tokio::test]
@@ -500,4 +501,56 @@ async fn failed_and_vanished_replies_leave_the_outbox() {
     let waiting = outbox.waiting(other.created_at + time::Duration::hours(1), 100).await.unwrap_or_default();
     let ids: Vec<String> = waiting.iter().map(|e| e.job.message_id.to_string()).collect();
     assert_eq!(ids, vec![other.id.to_string()], "only the reply still queued waits");
+}
+
+fn receipt_record(job: &gestor_shared::outbound::ReceiptJob, receive: u32) -> SqsMessage {
+    let body = serde_json::to_string(&gestor_shared::outbound::OutboundJob::Receipt(job.clone()))
+        .unwrap_or_default();
+    sqs_record("receipt", &body, Some(job.conversation_id.as_str()), receive)
+}
+
+#[tokio::test]
+async fn read_receipts_go_out_as_each_channel_takes_them_and_failing_ones_are_dropped() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .and(body_json(json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/me/messages"))
+        .and(body_json(json!({"recipient": {"id": PSID}, "sender_action": "mark_seen"})))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&w.graph)
+        .await;
+    let (conversation, contact) = w.conversation(Channel::Whatsapp, WA_ID).await;
+    let job = gestor_shared::outbound::ReceiptJob {
+        tenant: w.tenant.clone(),
+        conversation_id: conversation,
+        channel_account_id: w.whatsapp.clone(),
+        channel: Channel::Whatsapp,
+        contact_id: contact,
+        channel_message_id: "wamid.IN1".into(),
+    };
+    let handled = w.outbound.handle(sqs_event(vec![receipt_record(&job, 1)])).await;
+    assert!(handled.batch_item_failures.is_empty());
+
+    let (conversation, contact) = w.conversation(Channel::Messenger, PSID).await;
+    let seen = gestor_shared::outbound::ReceiptJob {
+        conversation_id: conversation,
+        channel_account_id: w.messenger.clone(),
+        channel: Channel::Messenger,
+        contact_id: contact,
+        channel_message_id: "m_IN1".into(),
+        ..job
+    };
+    for receive in 1..3 {
+        let handled = w.outbound.handle(sqs_event(vec![receipt_record(&seen, receive)])).await;
+        assert_eq!(handled.batch_item_failures.len(), 1, "try {receive}");
+    }
+    let handled = w.outbound.handle(sqs_event(vec![receipt_record(&seen, 3)])).await;
+    assert!(handled.batch_item_failures.is_empty(), "dropped after three tries");
+    assert_eq!(w.metrics.points("OutboundReceiptDropped").len(), 1);
 }

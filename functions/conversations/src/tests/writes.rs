@@ -4,7 +4,7 @@
 
 use super::*;
 use gestor_shared::ids::MessageId;
-use gestor_shared::outbound::SendJob;
+use gestor_shared::outbound::{OutboundJob, SendJob};
 use gestor_shared::ports::Queue;
 use gestor_shared::testing::text_message;
 use serde_json::json;
@@ -62,7 +62,11 @@ impl World {
         received
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
-            .map(|m| (serde_json::from_str(&m.body).unwrap_or_else(|e| panic!("{e}")), m.group_id))
+            .filter_map(|m| match serde_json::from_str(&m.body) {
+                Ok(OutboundJob::Send(job)) => Some((job, m.group_id)),
+                Ok(OutboundJob::Receipt(_)) => None,
+                Err(e) => panic!("{e}"),
+            })
             .collect()
     }
 
@@ -306,4 +310,15 @@ async fn marking_read_zeroes_the_unread_count() {
         .as_user(&w.owner);
     let (status, after) = w.send(read).await;
     assert_eq!((status, &after["unread_count"]), (200, &json!(0)), "{after}");
+    // The channel is told the business read the customer's latest message.
+    let received = w.queue.receive("outbound.fifo", 10, Duration::from_secs(60)).await.unwrap_or_default();
+    let receipts: Vec<OutboundJob> =
+        received.iter().filter_map(|m| serde_json::from_str(&m.body).ok()).collect();
+    match receipts.as_slice() {
+        [OutboundJob::Receipt(receipt)] => {
+            assert_eq!(receipt.conversation_id, conversation);
+            assert!(receipt.channel_message_id.starts_with("wamid."), "{receipt:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
