@@ -175,6 +175,13 @@ pub async fn patch(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
         // Checked against this version: applied only if it is still the current one.
         match app.conversations.change(&caller.tenant, &id, &change, Some(current.version)).await {
             Ok(changed) => {
+                if let (Some(Some(_)), ConversationStatus::Snoozed, Some(until)) =
+                    (patch.snoozed_until, changed.status, changed.snoozed_until)
+                    && let Err(e) = app.snoozes.schedule(&caller.tenant, &changed.id, until).await
+                {
+                    // It still wakes when the customer writes; the agent sees it snoozed.
+                    tracing::warn!(cause = %e, "the wake-up of a snoozed conversation was not scheduled");
+                }
                 return Ok(Reply::ok(&changed)?
                     .version(changed.version)
                     .subject(changed.contact_id.as_str())

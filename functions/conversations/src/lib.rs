@@ -6,13 +6,15 @@ mod changes;
 mod handlers;
 mod replies;
 mod views;
+pub mod wake;
 
 use gestor_shared::http::{Core, Permission, Policy};
 use gestor_shared::ports::{Files, OutgoingMessage, Queue};
-use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use gestor_shared::registry::{Declaration, HttpPart, SchedulePart, Serves};
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
 use gestor_shared::repo::replies::ReplyRepo;
+use gestor_shared::repo::snoozes::SnoozeRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use std::sync::Arc;
 
@@ -37,6 +39,16 @@ pub static FUNCTION: Declaration = Declaration {
     }),
 };
 
+/// Snoozed conversations back in the inbox when their time comes (`wake.rs`).
+pub static WAKE: Declaration = Declaration {
+    name: "conversations-wake",
+    settings: &[Setting::TableName],
+    serves: Serves::Schedule(SchedulePart {
+        every: std::time::Duration::from_secs(60),
+        build: |deps| Ok(Arc::new(wake::Wake::new(deps.table()?))),
+    }),
+};
+
 gestor_shared::routes!(Conversations, core: core, {
     handlers::list => Policy::needs(Permission::ConversationsRead),
     handlers::get => Policy::needs(Permission::ConversationsRead),
@@ -51,6 +63,7 @@ pub struct Conversations {
     conversations: ConversationRepo,
     messages: MessageRepo,
     replies: ReplyRepo,
+    snoozes: SnoozeRepo,
     /// Signs the short-lived URLs through which media files reach the frontend.
     files: Arc<dyn Files>,
     queue: Arc<dyn Queue>,
@@ -69,11 +82,13 @@ impl Conversations {
         let conversations = ConversationRepo::new(core.table.clone());
         let messages = MessageRepo::new(core.table.clone());
         let replies = ReplyRepo::new(core.table.clone());
+        let snoozes = SnoozeRepo::new(core.table.clone());
         Ok(Self {
             core,
             conversations,
             messages,
             replies,
+            snoozes,
             files,
             queue,
             outbound_queue: settings.get(Setting::OutboundQueueUrl)?.to_owned(),

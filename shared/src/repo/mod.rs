@@ -16,6 +16,7 @@ pub mod parked;
 pub mod personal;
 pub mod replies;
 pub mod sending;
+pub mod snoozes;
 pub mod tenants;
 
 use serde::Serialize;

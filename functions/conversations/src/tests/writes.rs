@@ -322,3 +322,41 @@ async fn marking_read_zeroes_the_unread_count() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_snoozed_conversation_wakes_when_its_time_comes_unless_it_changed() {
+    let w = world().await;
+    let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let (other, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let rfc =
+        |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let until = now() + time::Duration::hours(2);
+    for id in [&conversation, &other] {
+        let (status, body) = w.patch(&w.owner, id, json!({"snoozed_until": rfc(until)})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The other one is resolved meanwhile: its wake-up must not reopen it.
+    let (status, _) = w.patch(&w.owner, &other, json!({"status": "resolved"})).await;
+    assert_eq!(status, 200);
+    let wake = crate::wake::Wake::new(w.app.core.table.clone());
+    let run = async |at: OffsetDateTime| {
+        let event = gestor_shared::testing::events::scheduled(at, "conversations-wake");
+        gestor_shared::worker::Scheduled::run(&wake, event).await.unwrap_or_else(|e| panic!("{e}"));
+    };
+    let status_of = async |id: &ConversationId| {
+        w.repo().get(&tenant("acme"), id).await.ok().flatten().map(|c| c.status.as_str().to_owned())
+    };
+    run(until - time::Duration::minutes(1)).await;
+    assert_eq!(status_of(&conversation).await.as_deref(), Some("snoozed"), "not yet");
+    run(until + time::Duration::seconds(30)).await;
+    assert_eq!(status_of(&conversation).await.as_deref(), Some("open"), "back in the inbox");
+    assert_eq!(status_of(&other).await.as_deref(), Some("resolved"), "left as the agent left it");
+    let stored = w.repo().get(&tenant("acme"), &conversation).await.ok().flatten();
+    assert_eq!(stored.and_then(|c| c.snoozed_until), None);
+    // Nothing is left to wake.
+    let left = gestor_shared::repo::snoozes::SnoozeRepo::new(w.app.core.table.clone())
+        .due(until + time::Duration::days(1), 10)
+        .await
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -11,5 +11,6 @@ pub mod idempotency;
 pub mod members;
 pub mod messages;
 pub mod outbox;
+pub mod snoozes;
 pub mod tenants;
 pub mod time;
