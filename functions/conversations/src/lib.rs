@@ -4,6 +4,7 @@
 
 mod changes;
 mod handlers;
+mod interactive;
 mod replies;
 mod views;
 pub mod wake;

@@ -44,25 +44,41 @@ pub struct NewMessage {
     /// A WhatsApp template: `{"name", "language", "parameters": ["..."]}`.
     #[schema(value_type = Option<Object>)]
     template: Option<Value>,
+    /// WhatsApp only: `{"type": "buttons", "body", "buttons": [{"id", "title"}]}` (up to 3) or
+    /// `{"type": "list", "body", "button", "sections": [{"title", "rows": [{"id", "title",
+    /// "description"}]}]}` (up to 10 rows).
+    #[schema(value_type = Option<Object>)]
+    interactive: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Compose {
     Note(String),
     Text(String),
-    Template { name: String, language: String, parameters: Vec<String> },
+    Template {
+        name: String,
+        language: String,
+        parameters: Vec<String>,
+    },
+    /// WhatsApp buttons or a list: the normalized form, and its body text.
+    Interactive {
+        interactive: Value,
+        body: String,
+    },
 }
 
 impl Compose {
     fn parse(body: &Map<String, Value>, channel: Channel) -> Result<Self, ApiError> {
-        for later in ["media", "interactive", "reply_to"] {
+        for later in ["media", "reply_to"] {
             if body.contains_key(later) {
                 return Err(ApiError::Unprocessable(format!(
                     "`{later}` replies are not available yet: send text, a note or a WhatsApp template"
                 )));
             }
         }
-        if let Some(unknown) = body.keys().find(|k| !["text", "private", "template"].contains(&k.as_str())) {
+        if let Some(unknown) =
+            body.keys().find(|k| !["text", "private", "template", "interactive"].contains(&k.as_str()))
+        {
             return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a message"));
         }
         let private = match body.get("private") {
@@ -70,6 +86,21 @@ impl Compose {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(ApiError::invalid_field("private", "must be true or false")),
         };
+        if let Some(interactive) = body.get("interactive") {
+            if body.contains_key("text") || body.contains_key("template") || private {
+                return Err(ApiError::invalid_field("interactive", "is sent alone"));
+            }
+            if channel != Channel::Whatsapp {
+                return Err(ApiError::Unprocessable(format!(
+                    "interactive messages are WhatsApp's; this conversation is on {channel}"
+                )));
+            }
+            let Value::Object(interactive) = interactive else {
+                return Err(ApiError::invalid_field("interactive", "must be an object"));
+            };
+            let (interactive, body) = crate::interactive::parse(interactive)?;
+            return Ok(Compose::Interactive { interactive, body });
+        }
         match (body.get("text"), body.get("template")) {
             (Some(_), Some(_)) => Err(ApiError::invalid_field("template", "cannot be sent with text")),
             (Some(Value::String(text)), None) => {
@@ -117,6 +148,12 @@ impl Compose {
                 MessageKind::Template,
                 None,
                 Some(json!({"template": {"name": name, "language": language, "parameters": parameters}})),
+                MessageStatus::Queued,
+            ),
+            Compose::Interactive { interactive, body } => (
+                MessageKind::Interactive,
+                Some(body.clone()),
+                Some(json!({"interactive": interactive})),
                 MessageStatus::Queued,
             ),
         };

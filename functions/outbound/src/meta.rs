@@ -76,6 +76,12 @@ fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
             body["type"] = "template".into();
             body["template"] = sent;
         }
+        MessageKind::Interactive => {
+            let stored =
+                message.details.as_ref().and_then(|d| d.get("interactive")).cloned().unwrap_or_default();
+            body["type"] = "interactive".into();
+            body["interactive"] = interactive(&stored);
+        }
         other => {
             return Err(Outcome::refused(
                 "unsupported",
@@ -84,6 +90,22 @@ fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
         }
     }
     Ok(body)
+}
+
+/// The Cloud API's `interactive` object of a stored (normalized) interactive message.
+fn interactive(stored: &Value) -> Value {
+    let body = json!({"text": stored["body"]});
+    if stored["type"] == "list" {
+        let sections = stored["sections"].clone();
+        return json!({"type": "list", "body": body, "action": {"button": stored["button"], "sections": sections}});
+    }
+    let buttons: Vec<Value> = stored["buttons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| json!({"type": "reply", "reply": {"id": b["id"], "title": b["title"]}}))
+        .collect();
+    json!({"type": "button", "body": body, "action": {"buttons": buttons}})
 }
 
 fn messenger(recipient: &str, message: &Message, delivery: Delivery) -> Result<Value, Outcome> {

@@ -360,3 +360,60 @@ async fn a_snoozed_conversation_wakes_when_its_time_comes_unless_it_changed() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn whatsapp_buttons_and_lists_are_checked_against_whatsapps_limits() {
+    let w = world().await;
+    let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let buttons = json!({"interactive": {"type": "buttons", "body": "¿Cómo quiere pagar?",
+        "buttons": [{"id": "card", "title": "Tarjeta"}, {"id": "cash", "title": "Efectivo"}]}});
+    let (status, sent) = w.write(&w.owner, &conversation, buttons).await;
+    assert_eq!(status, 202, "{sent}");
+    assert_eq!((&sent["kind"], &sent["text"]), (&json!("interactive"), &json!("¿Cómo quiere pagar?")));
+    assert_eq!(sent["details"]["interactive"]["buttons"][1], json!({"id": "cash", "title": "Efectivo"}));
+    let list = json!({"interactive": {"type": "list", "body": "Elija una sucursal", "button": "Sucursales",
+        "sections": [{"title": "CDMX", "rows": [{"id": "roma", "title": "Roma Norte", "description": "Orizaba 101"}]},
+                     {"title": "Monterrey", "rows": [{"id": "centro", "title": "Centro"}]}]}});
+    let (status, sent) = w.write(&w.owner, &conversation, list).await;
+    assert_eq!(status, 202, "{sent}");
+    assert_eq!(
+        sent["details"]["interactive"]["sections"][1]["rows"][0],
+        json!({"id": "centro", "title": "Centro"})
+    );
+
+    let four = (0..4).map(|n| json!({"id": format!("b{n}"), "title": "Sí"})).collect::<Vec<_>>();
+    let cases = [
+        (json!({"interactive": {"type": "buttons", "body": "x", "buttons": four}}), "interactive.buttons"),
+        (
+            json!({"interactive": {"type": "buttons", "body": "x", "buttons": [{"id": "a", "title": "Un título demasiado largo"}]}}),
+            "interactive.buttons.title",
+        ),
+        (
+            json!({"interactive": {"type": "buttons", "body": "x", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}}),
+            "interactive.buttons.id",
+        ),
+        (
+            json!({"interactive": {"type": "list", "body": "x", "button": "Ver", "sections": [{"title": "A", "rows": []}]}}),
+            "interactive.sections.rows",
+        ),
+        (json!({"interactive": {"type": "carousel", "body": "x"}}), "interactive.type"),
+        (
+            json!({"interactive": {"type": "buttons", "body": "x", "buttons": [{"id": "a", "title": "A"}]}, "text": "y"}),
+            "interactive",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = w.write(&w.owner, &conversation, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert!(fields(&problem).contains(&field.to_owned()), "{body}: {problem}");
+    }
+    let (messenger, _) = w.customer_wrote(Channel::Messenger, Some(1)).await;
+    let (status, _) = w
+        .write(
+            &w.owner,
+            &messenger,
+            json!({"interactive": {"type": "buttons", "body": "x", "buttons": [{"id": "a", "title": "A"}]}}),
+        )
+        .await;
+    assert_eq!(status, 422, "interactive messages are WhatsApp's");
+}
