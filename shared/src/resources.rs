@@ -61,10 +61,12 @@ pub const OUTBOUND: QueueSpec = QueueSpec {
     url_setting: Setting::OutboundQueueUrl,
     // Grouped by conversation: a conversation's replies leave in the order they were written.
     fifo: true,
-    consumer_timeout_secs: 30,
-    // Above the sender's own bounds (6 failures and 30 waits for the channel's pace), so that
-    // only a job no sender can read reaches the dead-letter queue.
-    max_receive_count: 50,
+    // A batch of 5 replies at up to 5 s per channel call, with room to record each.
+    consumer_timeout_secs: 60,
+    // SQS's highest: a reply held back behind earlier ones of its conversation is received
+    // again each time they wait (each up to 6 failures and 30 waits for the channel's pace),
+    // so only a job the sender keeps crashing on reaches the dead-letter queue.
+    max_receive_count: 1000,
 };
 pub const AUTOMATION: QueueSpec = QueueSpec {
     name: "automation",

@@ -65,7 +65,7 @@ pub static SWEEP: Declaration = Declaration {
 /// Passing failures (rate limits, outages, timeouts) before a reply is `failed`.
 pub const MOST_ATTEMPTS: u32 = 6;
 /// Waits for the channel's pace before a reply is `failed`: with the queue's receive limit
-/// above both, pacing never dead-letters a healthy reply.
+/// far above both (`resources::OUTBOUND`), pacing never dead-letters a healthy reply.
 pub const MOST_PACED: u32 = 30;
 /// The first retry's delay; each next one doubles, up to [`LONGEST_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_secs(2);
@@ -385,25 +385,24 @@ impl Consumer for Outbound {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut again = Vec::new();
         // A conversation whose reply waits holds back its later replies in the batch: they
-        // must not overtake it.
-        let mut waiting = std::collections::HashSet::new();
+        // must not overtake it, and they wait as long (SQS hands out nothing of a group while
+        // any of it is in flight, so a shorter wait would not bring them sooner, and the
+        // queue's own longer timeout would hold the waiting reply's retry back).
+        let mut waiting: std::collections::HashMap<String, Duration> = std::collections::HashMap::new();
         for record in &event.records {
             let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
-            if waiting.contains(&group) {
-                again.push(record.message_id.clone().unwrap_or_default());
-                continue;
+            let after = match waiting.get(&group) {
+                Some(wait) => Some(*wait),
+                None => self.process(record).await,
+            };
+            let Some(after) = after else { continue };
+            waiting.entry(group).or_insert(after);
+            if let Some(receipt) = &record.receipt_handle
+                && let Err(e) = self.queue.set_visibility(&self.outbound_queue, receipt, after).await
+            {
+                tracing::warn!(cause = %e, "the wait was not set; the queue's own timeout applies");
             }
-            if let Some(after) = self.process(record).await {
-                waiting.insert(group);
-                let id = record.message_id.clone().unwrap_or_default();
-                // The wait is the record's visibility; a FIFO group waits behind it in order.
-                if let Some(receipt) = &record.receipt_handle
-                    && let Err(e) = self.queue.set_visibility(&self.outbound_queue, receipt, after).await
-                {
-                    tracing::warn!(cause = %e, "the wait was not set; the queue's own timeout applies");
-                }
-                again.push(id);
-            }
+            again.push(record.message_id.clone().unwrap_or_default());
         }
         retry(again)
     }

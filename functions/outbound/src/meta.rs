@@ -154,7 +154,11 @@ pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
         .to_owned();
     let named = |title: &str| Outcome::refused(&code.map(|c| c.to_string()).unwrap_or_default(), title);
     match (code, subcode) {
-        (Some(190), _) => Outcome::TokenRefused { code: "190".into() },
+        // The token expired or was revoked (190, 102), or lost the permission to send (10,
+        // 200): no reply goes through this account until an admin connects it again.
+        (Some(code @ (190 | 102 | 200)), _) | (Some(code @ 10), None) => {
+            Outcome::TokenRefused { code: code.to_string() }
+        }
         // WhatsApp: the customer's pair rate (about one message per 6 s to one user) and the
         // number's throughput: wait, for this conversation only.
         (Some(131056), _) => {
@@ -178,9 +182,10 @@ pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
             named("outside Messenger's window: the customer must write again (10/2018278)")
         }
         (Some(551), _) => named("this person is not available to receive messages (551)"),
-        // Graph's own rate limits (application, user, Page).
-        (Some(4 | 17 | 32 | 613), _) => {
-            Outcome::again(&format!("the channel's rate limit ({})", code.unwrap_or_default()))
+        // Graph's own rate limits (application, user, Page; WhatsApp's account limit): they
+        // last minutes, so they pace rather than spend the failure budget.
+        (Some(code @ (4 | 17 | 32 | 613 | 80007)), _) => {
+            Outcome::paced(Duration::from_secs(60), &format!("the channel's rate limit ({code})"))
         }
         _ if answer.status == 429 || answer.status >= 500 => {
             Outcome::again(&format!("the channel failed (HTTP {})", answer.status))
@@ -189,5 +194,54 @@ pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
             &code.map(|c| c.to_string()).unwrap_or_else(|| answer.status.to_string()),
             &reason,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, code: i64, subcode: Option<i64>) -> Outcome {
+        let mut error = json!({"message": "refused", "code": code});
+        if let Some(subcode) = subcode {
+            error["error_subcode"] = subcode.into();
+        }
+        outcome(Channel::Whatsapp, &SendAnswer { status, body: Some(json!({"error": error})) })
+    }
+
+    #[test]
+    fn the_channels_codes_say_whether_to_wait_give_up_or_reconnect() {
+        let kind = |o: Outcome| match o {
+            Outcome::Accepted(_) => "accepted",
+            Outcome::Again { pace: true, .. } => "pace",
+            Outcome::Again { pace: false, .. } => "again",
+            Outcome::Refused { .. } => "refused",
+            Outcome::TokenRefused { .. } => "reconnect",
+        };
+        let cases = [
+            ((401, 190, None), "reconnect"),
+            ((400, 102, None), "reconnect"),
+            ((403, 10, None), "reconnect"),
+            ((403, 200, None), "reconnect"),
+            ((400, 10, Some(2018278)), "refused"),
+            ((400, 131047, None), "refused"),
+            ((400, 131026, None), "refused"),
+            ((400, 132001, None), "refused"),
+            ((400, 131056, None), "pace"),
+            ((400, 130429, None), "pace"),
+            ((400, 80007, None), "pace"),
+            ((400, 4, None), "pace"),
+            ((400, 613, None), "pace"),
+            ((500, 1, None), "again"),
+            ((400, 100, None), "refused"),
+        ];
+        for ((status, code, subcode), expected) in cases {
+            assert_eq!(kind(refusal(status, code, subcode)), expected, "{status} {code} {subcode:?}");
+        }
+        let unavailable = outcome(Channel::Messenger, &SendAnswer { status: 503, body: None });
+        assert_eq!(kind(unavailable), "again");
+        let no_id =
+            outcome(Channel::Whatsapp, &SendAnswer { status: 200, body: Some(json!({"messages": []})) });
+        assert_eq!(kind(no_id), "again");
     }
 }

@@ -280,7 +280,7 @@ async fn rate_limits_and_outages_are_retried_with_growing_waits_then_it_goes() {
     let w = world().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(429).set_body_json(json!({"error": {"message": "rate", "code": 4}})),
+            ResponseTemplate::new(429).set_body_json(json!({"error": {"message": "Too many requests"}})),
         )
         .up_to_n_times(2)
         .mount(&w.graph)
@@ -456,3 +456,22 @@ async fn a_job_that_does_not_parse_is_dropped_and_a_missing_message_is_done() {
 mod kinds;
 mod receipts;
 mod sweep;
+
+#[tokio::test]
+async fn a_send_the_channel_accepted_is_recorded_through_passing_storage_failures_and_never_resent() {
+    let w = world().await;
+    Mock::given(method("POST")).respond_with(accepted("wamid.KEPT")).expect(1).mount(&w.graph).await;
+    let failing = Arc::new(gestor_shared::testing::doubles::FailingTable {
+        writing: "#CHANNEL_MESSAGE#",
+        fail_transactions: 2.into(),
+        ..gestor_shared::testing::doubles::FailingTable::new(w.backend.table.clone())
+    });
+    let mut settings = Settings::local_with(|_| None);
+    settings.set(Setting::MetaGraphUrl, w.graph.uri());
+    let outbound =
+        Outbound::new(failing, w.backend.queue.clone(), &settings).unwrap_or_else(|e| panic!("{e}"));
+    let (reply, job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    let handled = outbound.handle(sqs_event(vec![World::record(&job, 1)])).await;
+    assert!(handled.batch_item_failures.is_empty());
+    assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.KEPT"));
+}

@@ -1,6 +1,7 @@
 //! When a business may write to a customer on each channel, and how. The channels refuse
 //! what falls outside their windows (and may restrict the sender's number or Page for it), so
-//! a reply is checked here before it is queued, and again by the sender just before it goes.
+//! a reply is checked here before it is queued; a reply that waits past the window meanwhile
+//! is refused by the channel and fails with its code (WhatsApp 131047, Messenger 10/2018278).
 //!
 //! - WhatsApp: free-form messages within 24 hours of the customer's last message; at any
 //!   time, only an approved template.

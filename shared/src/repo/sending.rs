@@ -26,6 +26,9 @@ const PACED: &str = "send_paced";
 /// The last passing failure, for the agent and the logs.
 const LAST_ERROR: &str = "send_last_error";
 
+/// Tries at recording a send the channel accepted.
+const RECORD_TRIES: usize = 5;
+
 /// A sender that has held a message this long without a word has stopped (its function timed
 /// out or crashed); another may take it.
 pub const ABANDONED_AFTER: time::Duration = time::Duration::minutes(2);
@@ -141,7 +144,19 @@ impl SendingRepo {
             TxOp::Put { item: claim_item(tenant, &claim, &sent), condition: Some(Condition::NotExists) },
             outbox::delete(tenant, message.id.as_str(), message.created_at),
         ];
-        match self.table.transact(ops).await {
+        // The channel has the message now: every passing failure of this record is retried
+        // here, because giving up leaves it `sending` and a takeover would send it again.
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            match self.table.transact(ops.clone()).await {
+                Err(TableError::TransactionCanceled { failed })
+                    if !failed.iter().any(|f| *f) && tries < RECORD_TRIES => {}
+                Err(TableError::Throttled | TableError::Backend(_)) if tries < RECORD_TRIES => {}
+                other => break other,
+            }
+        };
+        match outcome {
             Ok(()) => Ok(true),
             Err(TableError::TransactionCanceled { failed }) if failed.get(1).copied().unwrap_or(false) => {
                 // The id is claimed already: keep the message's own record of it all the same.
@@ -159,7 +174,9 @@ impl SendingRepo {
                 Ok(false)
             }
             // Someone else moved it meanwhile (an abandoned send taken over): theirs stands.
-            Err(TableError::TransactionCanceled { .. }) => Ok(true),
+            Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
+                Ok(true)
+            }
             Err(e) => Err(e),
         }
     }
