@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use gestor_shared::ports::queue::SEND_BATCH_LIMIT;
 use gestor_shared::ports::{Queue, Table};
 use gestor_shared::registry::StartError;
-use gestor_shared::repo::outbox::{OutboxRepo, Waiting};
+use gestor_shared::repo::outbox::OutboxRepo;
 use gestor_shared::settings::{Setting, Settings};
 use gestor_shared::worker::{ScheduleError, Scheduled, ScheduledEvent};
 use std::sync::Arc;
@@ -42,9 +42,11 @@ impl Sweep {
     /// Enqueues the stuck replies as of `now`; answers how many.
     pub async fn sweep(&self, now: OffsetDateTime) -> Result<usize, ScheduleError> {
         let failed = |e: &dyn std::fmt::Display| ScheduleError(e.to_string());
-        let waiting = self.outbox.waiting(now - STUCK_AFTER, PER_RUN).await.map_err(|e| failed(&e))?;
-        let due: Vec<&Waiting> =
-            waiting.iter().filter(|w| w.swept_at.is_none_or(|at| now - at >= SWEPT_AGAIN_AFTER)).collect();
+        let due = self
+            .outbox
+            .waiting(now - STUCK_AFTER, now - SWEPT_AGAIN_AFTER, PER_RUN)
+            .await
+            .map_err(|e| failed(&e))?;
         let mut enqueued = 0;
         for chunk in due.chunks(SEND_BATCH_LIMIT) {
             let messages = chunk.iter().map(|w| w.job.to_queue_message()).collect::<Result<Vec<_>, _>>();

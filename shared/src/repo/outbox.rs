@@ -37,6 +37,21 @@ pub fn delete(tenant: &TenantId, message_id: &str, queued_at: OffsetDateTime) ->
     TxOp::Delete { key: keys::entry(tenant, message_id, queued_at), condition: None }
 }
 
+/// Pages of one partition read per sweep, at most.
+const MOST_PAGES: usize = 10;
+
+fn waiting_of(item: &Item) -> Option<Waiting> {
+    let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+    let (pk, sk) = (text(PK)?, text(SK)?);
+    let Some(job) = item.get(JOB).and_then(|j| serde_json::from_value(j.clone()).ok()) else {
+        tracing::warn!("an outbox entry without a readable job");
+        return None;
+    };
+    let swept_at = text(SWEPT_AT)
+        .and_then(|t| OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok());
+    Some(Waiting { key: Key::new(pk, sk), job, swept_at })
+}
+
 /// A waiting reply the sweep found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Waiting {
@@ -55,24 +70,37 @@ impl OutboxRepo {
         Self { table }
     }
 
-    /// Replies queued before `before`, oldest first, at most `limit` per partition.
-    pub async fn waiting(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Waiting>, TableError> {
+    /// Replies queued before `before` and not swept since `swept_before`, oldest first, at
+    /// most `limit` per partition. Pages past entries swept recently (replies waiting for a
+    /// retry), so that they never hide newer lost ones.
+    pub async fn waiting(
+        &self,
+        before: OffsetDateTime,
+        swept_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Waiting>, TableError> {
         let mut found = Vec::new();
         for shard in 0..keys::SHARDS {
-            let query = Query::table(keys::partition(shard))
-                .sort(SortKey::LessThan(keys::since(before)))
-                .limit(limit);
-            for item in self.table.query(query).await?.items {
-                let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-                let (Some(pk), Some(sk)) = (text(PK), text(SK)) else { continue };
-                let Some(job) = item.get(JOB).and_then(|j| serde_json::from_value(j.clone()).ok()) else {
-                    tracing::warn!("an outbox entry without a readable job");
-                    continue;
-                };
-                let swept_at = text(SWEPT_AT).and_then(|t| {
-                    OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-                });
-                found.push(Waiting { key: Key::new(pk, sk), job, swept_at });
+            let mut taken = 0;
+            let mut after = None;
+            for _ in 0..MOST_PAGES {
+                let query = Query::table(keys::partition(shard))
+                    .sort(SortKey::LessThan(keys::since(before)))
+                    .limit(limit)
+                    .start_after(after.take());
+                let page = self.table.query(query).await?;
+                for item in page.items {
+                    let Some(entry) = waiting_of(&item) else { continue };
+                    if entry.swept_at.is_some_and(|at| at >= swept_before) || taken >= limit {
+                        continue;
+                    }
+                    taken += 1;
+                    found.push(entry);
+                }
+                match page.last_key {
+                    Some(last) if taken < limit => after = Some(last),
+                    _ => break,
+                }
             }
         }
         Ok(found)

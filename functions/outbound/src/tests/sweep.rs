@@ -47,7 +47,31 @@ async fn failed_and_vanished_replies_leave_the_outbox() {
     lost.message_id = gestor_shared::ids::MessageId::new();
     assert!(w.deliver(&[&lost], 1).await.is_empty());
     let outbox = gestor_shared::repo::outbox::OutboxRepo::new(w.backend.table.clone());
-    let waiting = outbox.waiting(other.created_at + time::Duration::hours(1), 100).await.unwrap_or_default();
+    let waiting = outbox
+        .waiting(other.created_at + time::Duration::hours(1), other.created_at, 100)
+        .await
+        .unwrap_or_default();
     let ids: Vec<String> = waiting.iter().map(|e| e.job.message_id.to_string()).collect();
     assert_eq!(ids, vec![other.id.to_string()], "only the reply still queued waits");
+}
+
+#[tokio::test]
+async fn replies_waiting_for_a_retry_never_hide_newer_lost_ones() {
+    let w = world().await;
+    let outbox = gestor_shared::repo::outbox::OutboxRepo::new(w.backend.table.clone());
+    let mut replies = Vec::new();
+    for text in ["uno", "dos", "tres"] {
+        replies.push(w.reply(Channel::Whatsapp, WA_ID, text, Delivery::Response).await.0);
+    }
+    let later = replies[2].created_at + time::Duration::hours(1);
+    // Every entry lands in one of 8 partitions; sweep all of them as just swept but the last.
+    let all = outbox.waiting(later, OffsetDateTime::UNIX_EPOCH, 100).await.unwrap_or_default();
+    assert_eq!(all.len(), 3);
+    for entry in all.iter().filter(|e| e.job.message_id != replies[2].id) {
+        outbox.swept(&entry.key, later).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    // One entry per partition and read: the swept ones are paged past, not returned.
+    let due = outbox.waiting(later, later - time::Duration::minutes(10), 1).await.unwrap_or_default();
+    let ids: Vec<String> = due.iter().map(|e| e.job.message_id.to_string()).collect();
+    assert_eq!(ids, vec![replies[2].id.to_string()]);
 }
