@@ -24,6 +24,9 @@ pub struct SendJob {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub delivery: Delivery,
+    /// The channel's id of the message this one answers (WhatsApp's `context.message_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 impl SendJob {
@@ -35,6 +38,7 @@ impl SendJob {
             message_id: message.id.clone(),
             created_at: message.created_at,
             delivery,
+            context: None,
         }
     }
 

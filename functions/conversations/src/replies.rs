@@ -49,6 +49,9 @@ pub struct NewMessage {
     /// "description"}]}]}` (up to 10 rows).
     #[schema(value_type = Option<Object>)]
     interactive: Option<Value>,
+    /// The message this answers (`msg_...`, one of the conversation's latest 100): on
+    /// WhatsApp the reply shows under it.
+    reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,15 +72,16 @@ enum Compose {
 
 impl Compose {
     fn parse(body: &Map<String, Value>, channel: Channel) -> Result<Self, ApiError> {
-        for later in ["media", "reply_to"] {
+        for later in ["media"] {
             if body.contains_key(later) {
                 return Err(ApiError::Unprocessable(format!(
                     "`{later}` replies are not available yet: send text, a note or a WhatsApp template"
                 )));
             }
         }
-        if let Some(unknown) =
-            body.keys().find(|k| !["text", "private", "template", "interactive"].contains(&k.as_str()))
+        if let Some(unknown) = body
+            .keys()
+            .find(|k| !["text", "private", "template", "interactive", "reply_to"].contains(&k.as_str()))
         {
             return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a message"));
         }
@@ -139,7 +143,13 @@ impl Compose {
     }
 
     /// The message this makes in `conversation`, written by `caller` at `now`.
-    fn message(&self, conversation: &Conversation, caller: &Caller, now: OffsetDateTime) -> Message {
+    fn message(
+        &self,
+        conversation: &Conversation,
+        caller: &Caller,
+        now: OffsetDateTime,
+        reply_to: Option<&MessageId>,
+    ) -> Message {
         let (kind, text, details, status) = match self {
             // A note is recorded, never delivered: nothing will move its status.
             Compose::Note(text) => (MessageKind::Note, Some(text.clone()), None, MessageStatus::Sent),
@@ -172,7 +182,7 @@ impl Compose {
             status_at: None,
             error: None,
             channel_message_id: None,
-            reply_to: None,
+            reply_to: reply_to.cloned(),
             reactions: vec![],
             deleted: false,
             edited_at: None,
@@ -261,7 +271,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         let note = app
             .replies
             .note(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
-                Ok(Compose::parse(&body, current.channel)?.message(current, caller, now))
+                Ok(Compose::parse(&body, current.channel)?.message(current, caller, now, None))
             })
             .await
             .map_err(reply_error)?;
@@ -269,6 +279,11 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
     }
     let approved = app.human_agent_approved;
+    let replied = match body.get("reply_to") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => Some(replied_to(app, caller, &id, raw).await?),
+        Some(_) => return Err(ApiError::invalid_field("reply_to", "must be a message id (msg_...)")),
+    };
     let (reply, job) = app
         .replies
         .queue(&caller.tenant, &id, |current| -> Result<(Message, SendJob), ApiError> {
@@ -286,8 +301,9 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
             let delivery = window
                 .allows(compose.content(), Sender::Person, now, approved)
                 .map_err(|refusal| ApiError::Unprocessable(refusal.to_string()))?;
-            let reply = compose.message(current, caller, now);
-            let job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
+            let reply = compose.message(current, caller, now, replied.as_ref().map(|(id, _)| id));
+            let mut job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
+            job.context = replied.as_ref().map(|(_, channel_id)| channel_id.clone());
             Ok((reply, job))
         })
         .await
@@ -295,6 +311,38 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     app.enqueue("reply", job.to_queue_message()).await;
     let view = views::view(reply, app.files.as_ref()).await?;
     Ok(Reply::json(202, &view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()))
+}
+
+/// How far back a reply may point: the conversation's latest messages, as a chat shows them.
+const REPLY_LOOKBACK: usize = 100;
+
+/// The message a reply answers, and its id at the channel (WhatsApp's `context`).
+async fn replied_to(
+    app: &Conversations,
+    caller: &Caller,
+    conversation: &gestor_shared::ids::ConversationId,
+    raw: &str,
+) -> Result<(MessageId, String), ApiError> {
+    let not_here =
+        || ApiError::invalid_field("reply_to", "is not one of this conversation's latest 100 messages");
+    let id = MessageId::parse(raw).map_err(|_| not_here())?;
+    let (latest, _) = app
+        .messages
+        .list(
+            &caller.tenant,
+            conversation,
+            gestor_shared::repo::messages::MessageOrder::NewestFirst,
+            REPLY_LOOKBACK,
+            None,
+        )
+        .await?;
+    let message = latest.into_iter().find(|m| m.id == id).ok_or_else(not_here)?;
+    match message.channel_message_id {
+        Some(channel_id) if !message.deleted => Ok((id, channel_id)),
+        _ => Err(ApiError::Unprocessable(
+            "the channel does not know that message (a note, unsent or deleted)".into(),
+        )),
+    }
 }
 
 fn reply_error(e: ReplyError<ApiError>) -> ApiError {

@@ -317,11 +317,17 @@ impl Outbound {
         let Some(recipient) = recipient else {
             return Ok(Outcome::refused("no_recipient", "the contact has no identity on this channel"));
         };
-        let (path, body) =
-            match meta::request(message.channel, &account.external_id, &recipient, message, job.delivery) {
-                Ok(request) => request,
-                Err(outcome) => return Ok(outcome),
-            };
+        let (path, body) = match meta::request(
+            message.channel,
+            &account.external_id,
+            &recipient,
+            message,
+            job.delivery,
+            job.context.as_deref(),
+        ) {
+            Ok(request) => request,
+            Err(outcome) => return Ok(outcome),
+        };
         let api = if message.channel == Channel::Tiktok { Api::Tiktok } else { Api::Meta };
         match self.graph.post_json(api, &path, &token, &body).await {
             Ok(answer) => Ok(meta::outcome(message.channel, &answer)),

@@ -13,15 +13,24 @@ use crate::outcome::Outcome;
 
 /// The path and body that send `message` to `recipient` (a `wa_id`, a PSID or an IGSID)
 /// through the account `external_id` (the phone number id; a Page's token answers `/me`).
+/// `context` threads a WhatsApp reply under the customer's message; Messenger and Instagram
+/// show replies unthreaded.
 pub fn request(
     channel: Channel,
     external_id: &str,
     recipient: &str,
     message: &Message,
     delivery: Delivery,
+    context: Option<&str>,
 ) -> Result<(String, Value), Outcome> {
     match channel {
-        Channel::Whatsapp => Ok((format!("/{external_id}/messages"), whatsapp(recipient, message)?)),
+        Channel::Whatsapp => {
+            let mut body = whatsapp(recipient, message)?;
+            if let Some(replied) = context {
+                body["context"] = json!({"message_id": replied});
+            }
+            Ok((format!("/{external_id}/messages"), body))
+        }
         Channel::Messenger | Channel::Instagram => {
             Ok(("/me/messages".into(), messenger(recipient, message, delivery)?))
         }

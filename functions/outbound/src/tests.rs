@@ -475,3 +475,22 @@ async fn a_send_the_channel_accepted_is_recorded_through_passing_storage_failure
     assert!(handled.batch_item_failures.is_empty());
     assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.KEPT"));
 }
+
+#[tokio::test]
+async fn a_whatsapp_reply_to_a_message_is_threaded_under_it() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": WA_ID,
+            "type": "text", "text": {"preview_url": false, "body": "¡Con gusto!"},
+            "context": {"message_id": "wamid.CUSTOMER"},
+        })))
+        .respond_with(accepted("wamid.THREADED"))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    let (reply, mut job) = w.reply(Channel::Whatsapp, WA_ID, "¡Con gusto!", Delivery::Response).await;
+    job.context = Some("wamid.CUSTOMER".into());
+    assert!(w.deliver(&[&job], 1).await.is_empty());
+    assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.THREADED"));
+}

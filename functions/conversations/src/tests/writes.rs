@@ -194,7 +194,8 @@ async fn bad_messages_are_refused_with_their_field_and_store_nothing() {
         (json!({"private": true}), 400, None),
         (json!({"template": {"name": "Promo!", "language": "e"}}), 400, Some("template.name")),
         (json!({"media": {"url": "https://example.com/a.jpg"}}), 422, None),
-        (json!({"text": "hola", "reply_to": "msg_1"}), 422, None),
+        (json!({"text": "hola", "reply_to": "msg_1"}), 400, Some("reply_to")),
+        (json!({"text": "hola", "reply_to": MessageId::new().as_str()}), 400, Some("reply_to")),
     ];
     for (body, expected, field) in cases {
         let (status, problem) = w.write(&w.owner, &conversation, body.clone()).await;
@@ -416,4 +417,22 @@ async fn whatsapp_buttons_and_lists_are_checked_against_whatsapps_limits() {
         )
         .await;
     assert_eq!(status, 422, "interactive messages are WhatsApp's");
+}
+
+#[tokio::test]
+async fn a_reply_to_the_customers_message_carries_its_channel_id_for_the_sender() {
+    let w = world().await;
+    let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let customer = w.thread_messages(&conversation).await;
+    let (customer_id, channel_id) = (customer[0]["id"].clone(), customer[0]["channel_message_id"].clone());
+    let (status, reply) =
+        w.write(&w.owner, &conversation, json!({"text": "¡Con gusto!", "reply_to": customer_id})).await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["reply_to"], customer_id);
+    let jobs = w.jobs().await;
+    assert_eq!(jobs[0].0.context.as_deref(), channel_id.as_str());
+    // A note has no id at the channel: nothing to thread under.
+    let (_, note) = w.write(&w.owner, &conversation, json!({"text": "interno", "private": true})).await;
+    let (status, _) = w.write(&w.owner, &conversation, json!({"text": "x", "reply_to": note["id"]})).await;
+    assert_eq!(status, 422);
 }
