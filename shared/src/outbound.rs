@@ -27,6 +27,10 @@ pub struct SendJob {
     /// The channel's id of the message this one answers (WhatsApp's `context.message_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The customer's id on the channel, as the conversation knows it; `None` for a
+    /// conversation from before it was kept (the sender then reads the contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 impl SendJob {
@@ -39,6 +43,7 @@ impl SendJob {
             created_at: message.created_at,
             delivery,
             context: None,
+            recipient: None,
         }
     }
 

@@ -304,6 +304,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
             let reply = compose.message(current, caller, now, replied.as_ref().map(|(id, _)| id));
             let mut job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
             job.context = replied.as_ref().map(|(_, channel_id)| channel_id.clone());
+            job.recipient = current.customer_channel_id.clone();
             Ok((reply, job))
         })
         .await

@@ -306,14 +306,17 @@ impl Outbound {
             };
             return Ok(Outcome::refused("channel_inactive", title));
         };
-        let contact = self.contacts.get(&job.tenant, &message.contact_id).await?;
-        let recipient = contact.and_then(|c| {
-            c.identities
-                .into_iter()
-                .rev()
-                .find(|i| i.channel == message.channel.as_str())
-                .map(|i| i.external_id)
-        });
+        let recipient = match &job.recipient {
+            Some(recipient) => Some(recipient.clone()),
+            // A conversation from before it kept the customer's id: the contact's identity.
+            None => self.contacts.get(&job.tenant, &message.contact_id).await?.and_then(|c| {
+                c.identities
+                    .into_iter()
+                    .rev()
+                    .find(|i| i.channel == message.channel.as_str())
+                    .map(|i| i.external_id)
+            }),
+        };
         let Some(recipient) = recipient else {
             return Ok(Outcome::refused("no_recipient", "the contact has no identity on this channel"));
         };

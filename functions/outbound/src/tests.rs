@@ -494,3 +494,15 @@ async fn a_whatsapp_reply_to_a_message_is_threaded_under_it() {
     assert!(w.deliver(&[&job], 1).await.is_empty());
     assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.THREADED"));
 }
+
+#[tokio::test]
+async fn the_reply_goes_to_the_customer_the_conversation_knows_not_just_any_identity() {
+    let w = world().await;
+    Mock::given(method("POST")).respond_with(accepted("wamid.TO")).mount(&w.graph).await;
+    // The conversation knows the customer by this id: the contact's identities are not read.
+    let (reply, mut job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    job.recipient = Some("5215599999999".into());
+    assert!(w.deliver(&[&job], 1).await.is_empty());
+    assert_eq!(w.bodies().await[0]["to"], "5215599999999");
+    assert_eq!(w.stored(&reply).await.status, MessageStatus::Sent);
+}

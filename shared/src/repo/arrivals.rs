@@ -279,6 +279,7 @@ impl ArrivalRepo {
         }
         let mut conversation = new_conversation(contact_id, arrival.channel, arrival.account, arrival.at);
         conversation.unread_count = u64::from(arrival.inbound);
+        conversation.customer_channel_id = Some(arrival.customer_id.to_owned());
         if arrival.inbound {
             // The customer's first message opens the channels' reply windows.
             conversation.last_inbound_at = Some(arrival.at);

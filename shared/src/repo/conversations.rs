@@ -62,6 +62,9 @@ pub struct Conversation {
     /// Messages of the business since the customer's latest one (TikTok allows a few only).
     #[serde(default)]
     pub replies_since_inbound: u32,
+    /// The customer's id on this channel account (`wa_id`, PSID, IGSID), where replies go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_channel_id: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub snoozed_until: Option<OffsetDateTime>,
@@ -251,6 +254,7 @@ pub(crate) fn new_conversation(
         unread_count: 0,
         last_inbound_at: None,
         replies_since_inbound: 0,
+        customer_channel_id: None,
         snoozed_until: None,
         version: 1,
         created_at: now,
