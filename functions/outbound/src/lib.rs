@@ -17,7 +17,7 @@ use gestor_shared::metrics::Metrics;
 use gestor_shared::outbound::{OutboundJob, ReceiptJob, SendJob};
 use gestor_shared::ports::{Key, Queue, Table};
 use gestor_shared::registry::{Declaration, QueuePart, SchedulePart, Serves, StartError};
-use gestor_shared::repo::alerts::{Alert, AlertKind, AlertRepo};
+use gestor_shared::repo::alerts::{Alert, AlertKind};
 use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus};
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::messages::{Message, MessageFailure};
@@ -82,7 +82,6 @@ pub struct Outbound {
     channels: ChannelRepo,
     contacts: ContactRepo,
     parked: ParkedRepo,
-    alerts: AlertRepo,
     outbox: OutboxRepo,
     cipher: TokenCipher,
     graph: GraphClient,
@@ -104,8 +103,7 @@ impl Outbound {
             channels: ChannelRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             parked: ParkedRepo::new(table.clone()),
-            outbox: OutboxRepo::new(table.clone()),
-            alerts: AlertRepo::new(table),
+            outbox: OutboxRepo::new(table),
             cipher: TokenCipher::from_settings(settings)?,
             graph: GraphClient::new(settings)?,
             queue,
@@ -206,20 +204,22 @@ impl Outbound {
                 Ok(None)
             }
             Outcome::TokenRefused { code } => {
+                // The account and its alert first, in one write: a failure here comes back
+                // with the reply still held, and the alert is raised once however often.
+                let alert = Alert {
+                    id: gestor_shared::ids::AlertId::new().to_string(),
+                    kind: AlertKind::ChannelNeedsReconnect,
+                    resource_id: job.channel_account_id.to_string(),
+                    code: Some(code.clone()),
+                    at: self.now(),
+                };
+                let raise = gestor_shared::repo::alerts::raise_op(&job.tenant, &alert)?;
+                if self.channels.needs_reconnect(&job.tenant, &job.channel_account_id, raise).await? {
+                    tracing::warn!(channel_account_id = %job.channel_account_id, "channel needs reconnecting");
+                }
                 let title =
                     "the channel refused the account's token: an admin must connect the channel again";
                 self.fail(job, key, &code, title, channel).await?;
-                if self.channels.needs_reconnect(&job.tenant, &job.channel_account_id).await? {
-                    let alert = Alert {
-                        id: gestor_shared::ids::AlertId::new().to_string(),
-                        kind: AlertKind::ChannelNeedsReconnect,
-                        resource_id: job.channel_account_id.to_string(),
-                        code: Some(code),
-                        at: self.now(),
-                    };
-                    self.alerts.raise(&job.tenant, &alert).await?;
-                    tracing::warn!(channel_account_id = %job.channel_account_id, "channel needs reconnecting");
-                }
                 Ok(None)
             }
         }

@@ -31,6 +31,20 @@ pub struct Alert {
     pub at: OffsetDateTime,
 }
 
+/// The alert's item.
+fn item(tenant: &TenantId, alert: &Alert) -> Result<crate::ports::Item, TableError> {
+    let mut item = to_item(alert)?;
+    let key = keys::alert(tenant, alert.at, &alert.id);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    Ok(item)
+}
+
+/// The write raising `alert`, to go in the transaction of what it is about.
+pub fn raise_op(tenant: &TenantId, alert: &Alert) -> Result<crate::ports::TxOp, TableError> {
+    Ok(crate::ports::TxOp::Put { item: item(tenant, alert)?, condition: Some(Condition::NotExists) })
+}
+
 #[derive(Clone)]
 pub struct AlertRepo {
     table: Arc<dyn Table>,
@@ -42,11 +56,7 @@ impl AlertRepo {
     }
 
     pub async fn raise(&self, tenant: &TenantId, alert: &Alert) -> Result<(), TableError> {
-        let mut item = to_item(alert)?;
-        let key = keys::alert(tenant, alert.at, &alert.id);
-        item.insert(PK.into(), key.pk.into());
-        item.insert(SK.into(), key.sk.into());
-        self.table.put(item, Some(Condition::NotExists)).await
+        self.table.put(item(tenant, alert)?, Some(Condition::NotExists)).await
     }
 
     /// Every alert of the tenant, oldest first (at most `limit`).

@@ -248,18 +248,24 @@ impl ChannelRepo {
         Ok(Some((account, token)))
     }
 
-    /// The channel refused the account's token: it needs an admin to connect it again.
-    /// `true` when this call moved it (so one alert is raised, not one per failed reply).
+    /// The channel refused the account's token: it needs an admin to connect it again, and
+    /// `alert` (the admins' alert) is written in the same transaction, so that it is raised
+    /// exactly once: `true` when this call moved the account, `false` when it was not active.
     pub async fn needs_reconnect(
         &self,
         tenant: &TenantId,
         id: &ChannelAccountId,
+        alert: TxOp,
     ) -> Result<bool, TableError> {
         let update = Update::default().set("status", "needs_reconnect");
         let active = Condition::Equals("status".into(), "active".into());
-        match self.table.update(&keys::account(tenant, id.as_str()), update, Some(active)).await {
-            Ok(_) => Ok(true),
-            Err(TableError::ConditionFailed) => Ok(false),
+        let account =
+            TxOp::Update { key: keys::account(tenant, id.as_str()), update, condition: Some(active) };
+        match self.table.transact(vec![account, alert]).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
