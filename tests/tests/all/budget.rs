@@ -10,14 +10,14 @@ use gestor_shared::crypto::{Secret, TokenCipher};
 use gestor_shared::domain::TenantId;
 use gestor_shared::inbound::{Channel, ENVELOPE_VERSION, InboundEnvelope, UpdateKind};
 use gestor_shared::repo::channels::ChannelRepo;
-use gestor_shared::settings::{Setting, Settings};
+use gestor_shared::settings::Settings;
 use gestor_shared::testing::doubles::RefusingQueue;
 use gestor_shared::testing::events::{sqs_event, sqs_record};
 use gestor_shared::worker::Consumer;
 use serde_json::json;
 use std::sync::Arc;
 
-use crate::local_server::{local_settings, moto_sdk};
+use crate::local_server::{local_settings, moto_backend};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 
@@ -94,18 +94,8 @@ async fn an_inbound_message_stays_within_its_request_budget_on_both_adapters() {
     let on_embedded = measured(embedded, &settings).await;
     check("embedded", &on_embedded);
 
-    let Some(sdk) = moto_sdk().await else { return };
-    let prefix = format!("budget{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
-    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
-    let mut aws_settings = settings.clone();
-    aws_settings.set(Setting::TableName, made.table_name.clone());
-    aws_settings.set(Setting::BucketName, made.bucket_name.clone());
-    let url = |name: &str| made.queue_urls.get(name).cloned().unwrap_or_else(|| panic!("no {name} queue"));
-    aws_settings.set(Setting::AutomationQueueUrl, url("automation"));
-    aws_settings.set(Setting::DeferredQueueUrl, url("deferred"));
-    let on_aws = measured(Backend::aws_with(&sdk, &aws_settings), &aws_settings).await;
+    let Some((backend, aws_settings)) = moto_backend("budget", &settings).await else { return };
+    let on_aws = measured(backend, &aws_settings).await;
     check("aws (moto)", &on_aws);
     for ((case, embedded, _), (_, aws, _)) in on_embedded.iter().zip(&on_aws) {
         assert_eq!(embedded, aws, "{case}: the same requests and units on both adapters");

@@ -230,3 +230,24 @@ pub async fn moto_sdk() -> Option<aws_config::SdkConfig> {
 fn aws_sdk_credentials() -> aws_credential_types::Credentials {
     aws_credential_types::Credentials::new("test", "test", None, None, "black-box")
 }
+
+/// A backend on the moto server, provisioned under a fresh prefix, with `settings` pointed at
+/// its table, bucket and queues; `None` without the emulator.
+pub async fn moto_backend(
+    name: &str,
+    settings: &Settings,
+) -> Option<(gestor_shared::backend::Backend, Settings)> {
+    let sdk = moto_sdk().await?;
+    let prefix = format!("{name}{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
+    let mut on_aws = settings.clone();
+    on_aws.set(Setting::TableName, made.table_name.clone());
+    on_aws.set(Setting::BucketName, made.bucket_name.clone());
+    for spec in gestor_shared::resources::QUEUES {
+        let url = made.queue_urls.get(spec.name).cloned().unwrap_or_else(|| panic!("no {} queue", spec.name));
+        on_aws.set(spec.url_setting, url);
+    }
+    Some((gestor_shared::backend::Backend::aws_with(&sdk, &on_aws), on_aws))
+}

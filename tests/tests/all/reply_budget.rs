@@ -21,7 +21,7 @@ use std::time::Duration;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::local_server::{local_settings, moto_sdk};
+use crate::local_server::{local_settings, moto_backend};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const WA_ID: &str = "5215512345678";
@@ -154,19 +154,8 @@ async fn a_reply_and_its_status_stay_within_their_request_budgets_on_both_adapte
     let on_embedded = measured(embedded, &settings).await;
     check("embedded", &on_embedded);
 
-    let Some(sdk) = moto_sdk().await else { return };
-    let prefix = format!("reply{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
-    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
-    let mut aws_settings = settings.clone();
-    aws_settings.set(Setting::TableName, made.table_name.clone());
-    aws_settings.set(Setting::BucketName, made.bucket_name.clone());
-    let url = |name: &str| made.queue_urls.get(name).cloned().unwrap_or_else(|| panic!("no {name} queue"));
-    aws_settings.set(Setting::AutomationQueueUrl, url("automation"));
-    aws_settings.set(Setting::DeferredQueueUrl, url("deferred"));
-    aws_settings.set(Setting::OutboundQueueUrl, url("outbound"));
-    let on_aws = measured(Backend::aws_with(&sdk, &aws_settings), &aws_settings).await;
+    let Some((backend, aws_settings)) = moto_backend("reply", &settings).await else { return };
+    let on_aws = measured(backend, &aws_settings).await;
     check("aws (moto)", &on_aws);
     assert_eq!(on_embedded.0.request_count(), on_aws.0.request_count());
     assert_eq!(on_embedded.1.request_count(), on_aws.1.request_count());
