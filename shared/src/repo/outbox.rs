@@ -1,6 +1,8 @@
 //! The replies waiting to be sent, across tenants: an entry is written with the reply (in the
 //! same transaction) and removed when it is sent or fails, so a reply whose enqueue failed,
-//! or whose job was lost, is still found by the sweep, which enqueues it again. Ids only.
+//! or whose job was lost, is still found by the sweep, which enqueues it again. The job names
+//! the customer on the channel (a WhatsApp id is a phone number), so the entry is the
+//! contact's data, marked for the subject index like the reply itself.
 
 use serde_json::Value;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::conversations::rfc3339;
 use super::keys::outbox as keys;
+use super::personal;
 use crate::domain::TenantId;
 use crate::outbound::SendJob;
 use crate::ports::table::{PK, SK};
@@ -21,14 +24,17 @@ pub fn key(job: &SendJob) -> Key {
     keys::entry(&job.tenant, job.message_id.as_str(), job.created_at)
 }
 
-/// The write adding the entry of `job`, to go in the reply's transaction.
-pub fn put(job: &SendJob) -> Result<TxOp, TableError> {
+/// The write adding the entry of `job`, whose customer is `contact_id`, to go in the reply's
+/// transaction.
+pub fn put(job: &SendJob, contact_id: &str) -> Result<TxOp, TableError> {
     let key = key(job);
+    let tenant = job.tenant.clone();
     let mut item = Item::new();
     item.insert(PK.into(), key.pk.into());
     item.insert(SK.into(), key.sk.into());
     let job = serde_json::to_value(job).map_err(|e| TableError::Invalid(e.to_string()))?;
     item.insert(JOB.into(), job);
+    personal::mark(&mut item, &tenant, contact_id, "OUTBOX");
     Ok(TxOp::Put { item, condition: Some(Condition::NotExists) })
 }
 

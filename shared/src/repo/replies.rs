@@ -67,7 +67,7 @@ impl ReplyRepo {
             let ops = vec![
                 TxOp::Put { item: message_item(tenant, &reply)?, condition: Some(Condition::NotExists) },
                 write.into_op(),
-                outbox::put(&job)?,
+                outbox::put(&job, reply.contact_id.as_str())?,
             ];
             match self.table.transact(ops).await {
                 Ok(()) => return Ok((reply, job)),

@@ -75,3 +75,17 @@ async fn replies_waiting_for_a_retry_never_hide_newer_lost_ones() {
     let ids: Vec<String> = due.iter().map(|e| e.job.message_id.to_string()).collect();
     assert_eq!(ids, vec![replies[2].id.to_string()]);
 }
+
+#[tokio::test]
+async fn a_waiting_reply_is_its_contacts_data_and_erasure_finds_it() {
+    let w = world().await;
+    let (reply, _) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    let keys = gestor_shared::repo::personal::keys_of_subject(
+        w.backend.table.as_ref(),
+        &w.tenant,
+        reply.contact_id.as_str(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(keys.iter().any(|k| k.pk.starts_with("OUTBOX#")), "{keys:?}");
+}
