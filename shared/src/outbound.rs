@@ -67,6 +67,9 @@ pub struct ReceiptJob {
     pub contact_id: ContactId,
     /// The customer's latest message, as the channel knows it.
     pub channel_message_id: String,
+    /// The customer's id on the channel, as the conversation knows it (see [`SendJob`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 impl ReceiptJob {

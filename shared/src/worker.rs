@@ -36,6 +36,15 @@ pub type ScheduledEvent = aws_lambda_events::event::eventbridge::EventBridgeEven
 #[error("scheduled run failed: {0}")]
 pub struct ScheduleError(pub String);
 
+/// When a tick was due: EventBridge's time of it, so that a late run judges by that (the
+/// clock's now for an event without one).
+pub fn due_at(event: &ScheduledEvent) -> time::OffsetDateTime {
+    event
+        .time
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc)
+}
+
 /// The event of a local tick, as EventBridge would send it.
 pub fn tick(at: time::OffsetDateTime, rule: &str) -> ScheduledEvent {
     let time = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();

@@ -221,6 +221,7 @@ pub async fn mark_read(app: &Conversations, call: Call) -> Result<Reply, ApiErro
                 channel: read.channel,
                 contact_id: read.contact_id.clone(),
                 channel_message_id,
+                recipient: read.customer_channel_id.clone(),
             };
             app.enqueue("receipt", receipt.to_queue_message()).await;
         }

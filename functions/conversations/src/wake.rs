@@ -67,10 +67,6 @@ impl Scheduled for Wake {
     }
 
     async fn run(&self, event: ScheduledEvent) -> Result<(), ScheduleError> {
-        let now = event
-            .time
-            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.timestamp()).ok())
-            .unwrap_or_else(OffsetDateTime::now_utc);
-        self.wake(now).await.map(|_| ())
+        self.wake(gestor_shared::worker::due_at(&event)).await.map(|_| ())
     }
 }

@@ -253,14 +253,14 @@ impl Outbound {
         else {
             return Ok(true);
         };
+        // WhatsApp marks the message itself read: no recipient needed.
         let recipient = match job.channel {
             Channel::Whatsapp => String::new(),
             channel => {
-                let contact = self.contacts.get(&job.tenant, &job.contact_id).await?;
-                let identity = contact
-                    .and_then(|c| c.identities.into_iter().rev().find(|i| i.channel == channel.as_str()));
-                let Some(identity) = identity else { return Ok(true) };
-                identity.external_id
+                match self.recipient(&job.tenant, job.recipient.as_deref(), &job.contact_id, channel).await? {
+                    Some(recipient) => recipient,
+                    None => return Ok(true),
+                }
             }
         };
         let Some((path, body)) =
@@ -288,6 +288,24 @@ impl Outbound {
         }
     }
 
+    /// The customer's id on the channel: the one the conversation knows, or for a
+    /// conversation from before it kept one, the contact's latest identity on the channel.
+    async fn recipient(
+        &self,
+        tenant: &TenantId,
+        known: Option<&str>,
+        contact_id: &gestor_shared::ids::ContactId,
+        channel: Channel,
+    ) -> Result<Option<String>, gestor_shared::ports::TableError> {
+        if let Some(known) = known {
+            return Ok(Some(known.to_owned()));
+        }
+        let contact = self.contacts.get(tenant, contact_id).await?;
+        Ok(contact
+            .and_then(|c| c.identities.into_iter().rev().find(|i| i.channel == channel.as_str()))
+            .map(|i| i.external_id))
+    }
+
     /// Sends once and says what the channel's answer means.
     async fn attempt(
         &self,
@@ -306,17 +324,9 @@ impl Outbound {
             };
             return Ok(Outcome::refused("channel_inactive", title));
         };
-        let recipient = match &job.recipient {
-            Some(recipient) => Some(recipient.clone()),
-            // A conversation from before it kept the customer's id: the contact's identity.
-            None => self.contacts.get(&job.tenant, &message.contact_id).await?.and_then(|c| {
-                c.identities
-                    .into_iter()
-                    .rev()
-                    .find(|i| i.channel == message.channel.as_str())
-                    .map(|i| i.external_id)
-            }),
-        };
+        let recipient = self
+            .recipient(&job.tenant, job.recipient.as_deref(), &message.contact_id, message.channel)
+            .await?;
         let Some(recipient) = recipient else {
             return Ok(Outcome::refused("no_recipient", "the contact has no identity on this channel"));
         };

@@ -72,11 +72,6 @@ impl Scheduled for Sweep {
     }
 
     async fn run(&self, event: ScheduledEvent) -> Result<(), ScheduleError> {
-        // EventBridge's time of the tick: a late run judges by when it was due.
-        let now = event
-            .time
-            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.timestamp()).ok())
-            .unwrap_or_else(OffsetDateTime::now_utc);
-        self.sweep(now).await.map(|_| ())
+        self.sweep(gestor_shared::worker::due_at(&event)).await.map(|_| ())
     }
 }

@@ -169,8 +169,8 @@ impl SendingRepo {
                     Ok(_) | Err(TableError::ConditionFailed) => {}
                     Err(e) => return Err(e),
                 }
-                let entry = outbox::delete(tenant, message.id.as_str(), message.created_at);
-                self.table.transact(vec![entry]).await?;
+                let entry = super::keys::outbox::entry(tenant, message.id.as_str(), message.created_at);
+                self.table.delete(&entry, None).await?;
                 Ok(false)
             }
             // Someone else moved it meanwhile (an abandoned send taken over): theirs stands.

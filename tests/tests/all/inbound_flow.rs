@@ -4,21 +4,14 @@
 
 use gestor_local::BackendKind;
 use gestor_shared::settings::Setting;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::local_server::{local_settings, start};
+use crate::local_server::{local_settings, meta_signature, start};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 #[tokio::test]
 async fn a_signed_whatsapp_message_reaches_the_inbox() {
@@ -60,10 +53,12 @@ async fn a_signed_whatsapp_message_reaches_the_inbox() {
             .body(body.clone())
             .send()
     };
-    let refused = deliver(sign("not-the-secret", body.as_bytes())).await.unwrap_or_else(|e| panic!("{e}"));
+    let refused =
+        deliver(meta_signature("not-the-secret", body.as_bytes())).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     for _ in 0..2 {
-        let accepted = deliver(sign(&secret, body.as_bytes())).await.unwrap_or_else(|e| panic!("{e}"));
+        let accepted =
+            deliver(meta_signature(&secret, body.as_bytes())).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(accepted.status(), StatusCode::OK);
     }
 

@@ -251,3 +251,11 @@ pub async fn moto_backend(
     }
     Some((gestor_shared::backend::Backend::aws_with(&sdk, &on_aws), on_aws))
 }
+
+/// `X-Hub-Signature-256` of `body` under the app secret, as Meta signs its webhooks.
+pub fn meta_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}

@@ -4,22 +4,15 @@
 
 use gestor_local::BackendKind;
 use gestor_shared::settings::Setting;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::local_server::{Server, local_settings, start};
+use crate::local_server::{Server, local_settings, meta_signature, start};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const WA_ID: &str = "5215512345678";
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 /// A WhatsApp webhook carrying `value` for the number, signed with `secret`, delivered.
 async fn webhook(server: &Server, secret: &str, value: Value) {
@@ -30,7 +23,7 @@ async fn webhook(server: &Server, secret: &str, value: Value) {
         .http
         .post(format!("{}/webhooks/whatsapp", server.base))
         .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign(secret, body.as_bytes()))
+        .header("x-hub-signature-256", meta_signature(secret, body.as_bytes()))
         .body(body)
         .send()
         .await

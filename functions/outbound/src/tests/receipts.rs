@@ -32,6 +32,7 @@ async fn read_receipts_go_out_as_each_channel_takes_them_and_failing_ones_are_dr
         channel: Channel::Whatsapp,
         contact_id: contact,
         channel_message_id: "wamid.IN1".into(),
+        recipient: None,
     };
     let handled = w.outbound.handle(sqs_event(vec![receipt_record(&job, 1)])).await;
     assert!(handled.batch_item_failures.is_empty());

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod members;
 pub mod messages;
 pub mod outbox;
+pub mod shards;
 pub mod snoozes;
 pub mod tenants;
 pub mod time;

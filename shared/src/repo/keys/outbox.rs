@@ -22,6 +22,6 @@ pub fn since(at: OffsetDateTime) -> String {
 
 /// The entry of a reply queued at `queued_at`: ids only.
 pub fn entry(tenant: &TenantId, message_id: &str, queued_at: OffsetDateTime) -> Key {
-    let shard = message_id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % SHARDS;
+    let shard = super::shards::shard(message_id, SHARDS);
     Key::new(partition(shard), format!("{}#{tenant}#{message_id}", fixed_time(queued_at)))
 }

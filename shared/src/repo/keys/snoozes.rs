@@ -20,7 +20,6 @@ pub fn due_from(at: OffsetDateTime) -> String {
 
 /// The wake-up of a conversation snoozed until `until`: ids only.
 pub fn wake_up(tenant: &TenantId, conversation_id: &str, until: OffsetDateTime) -> Key {
-    let shard =
-        conversation_id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % SHARDS;
+    let shard = super::shards::shard(conversation_id, SHARDS);
     Key::new(partition(shard), format!("{}#{tenant}#{conversation_id}", fixed_time(until)))
 }
