@@ -288,11 +288,18 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         .replies
         .queue(&caller.tenant, &id, |current| -> Result<(Message, SendJob), ApiError> {
             let compose = Compose::parse(&body, current.channel)?;
-            if current.channel == Channel::Tiktok {
-                return Err(ApiError::Unprocessable(
-                    "replies on TikTok are not available yet: answer from TikTok's own app".into(),
-                ));
-            }
+            // TikTok sends into its own conversation id, which the customer's messages carry.
+            let recipient = match current.channel {
+                Channel::Tiktok => match &current.channel_conversation_id {
+                    Some(id) => Some(id.clone()),
+                    None => {
+                        return Err(ApiError::Unprocessable(
+                            "TikTok has not named this conversation yet: it can be answered once the customer writes again".into(),
+                        ));
+                    }
+                },
+                _ => current.customer_channel_id.clone(),
+            };
             let window = Window {
                 channel: current.channel,
                 last_inbound_at: current.last_inbound_at,
@@ -304,7 +311,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
             let reply = compose.message(current, caller, now, replied.as_ref().map(|(id, _)| id));
             let mut job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
             job.context = replied.as_ref().map(|(_, channel_id)| channel_id.clone());
-            job.recipient = current.customer_channel_id.clone();
+            job.recipient = recipient;
             Ok((reply, job))
         })
         .await

@@ -103,6 +103,7 @@ impl Inbound {
             profile_name: incoming.customer.profile_name.as_deref(),
             channel_message_id: &incoming.channel_message_id,
             reply_to: incoming.reply_to.as_deref(),
+            channel_conversation_id: incoming.conversation_id.as_deref(),
             at: incoming.timestamp,
             inbound: !incoming.is_echo,
         };

@@ -6,6 +6,7 @@
 mod meta;
 mod outcome;
 pub mod sweep;
+mod tiktok;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -324,25 +325,31 @@ impl Outbound {
             };
             return Ok(Outcome::refused("channel_inactive", title));
         };
-        let recipient = self
-            .recipient(&job.tenant, job.recipient.as_deref(), &message.contact_id, message.channel)
-            .await?;
+        let recipient = match message.channel {
+            // TikTok's recipient is its conversation id, which no contact record holds.
+            Channel::Tiktok => job.recipient.clone(),
+            channel => {
+                self.recipient(&job.tenant, job.recipient.as_deref(), &message.contact_id, channel).await?
+            }
+        };
         let Some(recipient) = recipient else {
             return Ok(Outcome::refused("no_recipient", "the contact has no identity on this channel"));
         };
-        let (path, body) = match meta::request(
-            message.channel,
-            &account.external_id,
-            &recipient,
-            message,
-            job.delivery,
-            job.context.as_deref(),
-        ) {
+        let context = job.context.as_deref();
+        let request = match message.channel {
+            Channel::Tiktok => tiktok::request(&account.external_id, &recipient, message, context)
+                .map(|body| (Api::Tiktok, tiktok::SEND_PATH.to_owned(), body)),
+            channel => {
+                meta::request(channel, &account.external_id, &recipient, message, job.delivery, context)
+                    .map(|(path, body)| (Api::Meta, path, body))
+            }
+        };
+        let (api, path, body) = match request {
             Ok(request) => request,
             Err(outcome) => return Ok(outcome),
         };
-        let api = if message.channel == Channel::Tiktok { Api::Tiktok } else { Api::Meta };
         match self.graph.post_json(api, &path, &token, &body).await {
+            Ok(answer) if api == Api::Tiktok => Ok(tiktok::outcome(&answer)),
             Ok(answer) => Ok(meta::outcome(message.channel, &answer)),
             // No answer: the channel may or may not have it. Sent again, rather than never.
             Err(GraphError::Unavailable(reason)) => Ok(Outcome::again(&reason)),

@@ -34,7 +34,8 @@ pub fn request(
         Channel::Messenger | Channel::Instagram => {
             Ok(("/me/messages".into(), messenger(recipient, message, delivery)?))
         }
-        Channel::Tiktok => Err(Outcome::refused("unsupported", "sending on TikTok is not available yet")),
+        // TikTok's request is its own (`tiktok.rs`).
+        Channel::Tiktok => Err(Outcome::refused("unsupported", "not a Graph API channel")),
     }
 }
 

@@ -32,6 +32,9 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 const PAGE_ID: &str = "104729381234567";
 const WA_ID: &str = "5215512345678";
 const PSID: &str = "6543210987654321";
+/// The TikTok business account's open id, and the customer's TikTok conversation.
+const TIKTOK_BUSINESS: &str = "-000AbCdEfGhIjKlMnOpQrStUvWxYz";
+const TIKTOK_CONVERSATION: &str = "0:1:7400000000000000001:7400000000000000002";
 
 struct World {
     outbound: Outbound,
@@ -40,6 +43,7 @@ struct World {
     tenant: TenantId,
     whatsapp: ChannelAccountId,
     messenger: ChannelAccountId,
+    tiktok: ChannelAccountId,
     now: Arc<Mutex<OffsetDateTime>>,
     metrics: Arc<Recorder>,
     _dir: tempfile::TempDir,
@@ -50,6 +54,7 @@ async fn world() -> World {
     let graph = MockServer::start().await;
     let mut settings = Settings::local_with(|_| None);
     settings.set(Setting::MetaGraphUrl, graph.uri());
+    settings.set(Setting::TiktokApiUrl, graph.uri());
     let backend = Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
     let tenant = TenantId::parse("tienda-1").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
@@ -63,6 +68,7 @@ async fn world() -> World {
     };
     let whatsapp = connect(Channel::Whatsapp, PHONE_NUMBER_ID, "wa-token").await;
     let messenger = connect(Channel::Messenger, PAGE_ID, "page-token").await;
+    let tiktok = connect(Channel::Tiktok, TIKTOK_BUSINESS, "tt-token").await;
     let now = Arc::new(Mutex::new(datetime!(2026-12-02 12:00 UTC)));
     let clock_now = now.clone();
     let clock: crate::Clock =
@@ -72,10 +78,18 @@ async fn world() -> World {
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(clock)
         .with_metrics(Metrics::with_sink(metrics.clone()));
-    World { outbound, backend, graph, tenant, whatsapp, messenger, now, metrics, _dir: dir }
+    World { outbound, backend, graph, tenant, whatsapp, messenger, tiktok, now, metrics, _dir: dir }
 }
 
 impl World {
+    fn account(&self, channel: Channel) -> &ChannelAccountId {
+        match channel {
+            Channel::Whatsapp => &self.whatsapp,
+            Channel::Tiktok => &self.tiktok,
+            Channel::Messenger | Channel::Instagram => &self.messenger,
+        }
+    }
+
     fn advance(&self, by: time::Duration) {
         if let Ok(mut now) = self.now.lock() {
             *now += by;
@@ -94,7 +108,7 @@ impl World {
             .upsert_from_channel(&self.tenant, &identity, None, Some("Ana"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let account = if channel == Channel::Whatsapp { &self.whatsapp } else { &self.messenger };
+        let account = self.account(channel);
         let opened = ConversationRepo::new(self.backend.table.clone())
             .open_for(&self.tenant, &contact.id, channel, account, datetime!(2026-12-02 11:00 UTC))
             .await;
@@ -126,7 +140,7 @@ impl World {
         message.channel = channel;
         message.channel_message_id = None;
         message.text = Some(text.into());
-        let account = if channel == Channel::Whatsapp { &self.whatsapp } else { &self.messenger };
+        let account = self.account(channel);
         let job = SendJob::of(&self.tenant, account, &message, delivery);
         let queued = ReplyRepo::new(self.backend.table.clone())
             .queue(&self.tenant, conversation, |_| {
@@ -456,6 +470,7 @@ async fn a_job_that_does_not_parse_is_dropped_and_a_missing_message_is_done() {
 mod kinds;
 mod receipts;
 mod sweep;
+mod tiktok;
 
 #[tokio::test]
 async fn a_send_the_channel_accepted_is_recorded_through_passing_storage_failures_and_never_resent() {

@@ -1,8 +1,9 @@
 //! A stand-in for the channels' send APIs on a laptop: unless `META_GRAPH_URL` is set (or
-//! `GESTOR_FAKE_CHANNELS=false`), the sender's Graph API is this server's `/dev/graph`, which
-//! accepts every message, answers it an id as WhatsApp or Messenger would, and keeps the last
-//! ones for `GET /dev/outbox`. So a reply written on a laptop goes `queued` → `sent`, and the
-//! developer sees exactly what the channel would have received.
+//! `GESTOR_FAKE_CHANNELS=false`), the sender's Graph API is this server's `/dev/graph`, and
+//! unless `TIKTOK_API_URL` is set, TikTok's is `/dev/tiktok`. Both accept every message,
+//! answer it an id as the channel would, and keep the last ones for `GET /dev/outbox`. So a
+//! reply written on a laptop goes `queued` → `sent`, and the developer sees exactly what the
+//! channel would have received.
 
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -17,8 +18,11 @@ pub struct FakeGraph {
 }
 
 impl FakeGraph {
-    /// The answer to `method path` under `/dev/graph`, and the status.
+    /// The answer to `method path` under `/dev/graph` or `/dev/tiktok`, and the status.
     pub fn answer(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        if let Some(rest) = path.strip_prefix("/dev/tiktok") {
+            return self.tiktok(method, rest, body);
+        }
         let rest = path.trim_start_matches("/dev/graph").trim_matches('/');
         let segments: Vec<&str> = rest.split('/').collect();
         let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -46,6 +50,26 @@ impl FakeGraph {
             _ => (
                 404,
                 json!({"error": {"message": "the local fake serves sends and account checks only", "code": 803}}),
+            ),
+        }
+    }
+
+    /// TikTok's Business API: account checks and sends, answered HTTP 200 with a `code`.
+    fn tiktok(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let path = path.split('?').next().unwrap_or_default();
+        match (method, path) {
+            ("GET", "/business/get/") => {
+                (200, json!({"code": 0, "message": "OK", "data": {"display_name": "Local TikTok account"}}))
+            }
+            ("POST", "/business/message/send/") => {
+                let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                self.keep(&format!("/dev/tiktok{path}"), &sent);
+                let id = format!("LOCAL{}", ulid::Ulid::new());
+                (200, json!({"code": 0, "message": "OK", "data": {"message": {"message_id": id}}}))
+            }
+            _ => (
+                200,
+                json!({"code": 40002, "message": "the local fake serves sends and account checks only"}),
             ),
         }
     }
@@ -80,7 +104,13 @@ mod tests {
         let (status, account) = fake.answer("GET", "/dev/graph/106540352242922", b"");
         assert_eq!((status, &account["id"]), (200, &json!("106540352242922")));
         assert_eq!(fake.answer("DELETE", "/dev/graph/x/subscribed_apps", b"").0, 404);
+        let (status, account) = fake.answer("GET", "/dev/tiktok/business/get/?business_id=b1", b"");
+        assert_eq!((status, &account["code"]), (200, &json!(0)));
+        let (_, sent) = fake.answer("POST", "/dev/tiktok/business/message/send/", br#"{"recipient": "c1"}"#);
+        assert!(sent["data"]["message"]["message_id"].as_str().is_some_and(|id| id.starts_with("LOCAL")));
         let outbox = fake.outbox();
+        assert_eq!(outbox[0]["path"], "/dev/tiktok/business/message/send/");
+        let outbox = Value::Array(outbox.as_array().into_iter().flatten().skip(1).cloned().collect());
         assert_eq!(outbox[0]["path"], "/me/messages");
         assert_eq!(outbox[1]["body"]["to"], "5215512345678");
     }

@@ -190,7 +190,9 @@ async fn handle(
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("POST", "/dev/channel") => return dev_channel(&gateway, peer, &body).await,
         ("GET", "/dev/outbox") => return json_response(200, gateway.fake_graph.outbox()),
-        (method, p) if p.starts_with("/dev/graph/") && peer.ip().is_loopback() => {
+        (method, p)
+            if (p.starts_with("/dev/graph/") || p.starts_with("/dev/tiktok/")) && peer.ip().is_loopback() =>
+        {
             let (status, answer) = gateway.fake_graph.answer(method, p, &body);
             return json_response(status, answer);
         }

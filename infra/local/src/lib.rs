@@ -37,6 +37,10 @@ pub async fn start(
             .settings
             .set(gestor_shared::settings::Setting::MetaGraphUrl, format!("{}/dev/graph", config.base_url()));
     }
+    let tiktok = gestor_shared::settings::Setting::TiktokApiUrl;
+    if config.fake_channels && config.settings.get(tiktok).ok() == tiktok.default_value() {
+        config.settings.set(tiktok, format!("{}/dev/tiktok", config.base_url()));
+    }
     let gateway = Arc::new(gateway::Gateway::start(&config).await?);
     let demo_token = gateway.demo_token().await?;
     let addr = config.addr;

@@ -56,10 +56,25 @@ pub struct Arrival<'a> {
     pub channel_message_id: &'a str,
     /// The channel id of the message this one replies to.
     pub reply_to: Option<&'a str>,
+    /// The channel's own id of the conversation, where it has one (TikTok).
+    pub channel_conversation_id: Option<&'a str>,
     /// The channel's time of the message.
     pub at: OffsetDateTime,
     /// From the customer (counts as unread and reopens), or an echo of the business's own.
     pub inbound: bool,
+}
+
+/// The conversation as the arriving message names it at the channel: TikTok's sends go to
+/// the id its latest message carried (and a conversation from before the id was kept learns
+/// it).
+fn learning_channel_conversation(
+    mut current: conversations::Stored,
+    arrival: &Arrival<'_>,
+) -> conversations::Stored {
+    if let Some(id) = arrival.channel_conversation_id {
+        current.conversation.channel_conversation_id = Some(id.to_owned());
+    }
+    current
 }
 
 /// Where an arriving message lands, for the caller to build the message and what it owes.
@@ -171,6 +186,7 @@ impl ArrivalRepo {
             let shortcut_holds = current.is_some();
             let (conversation, conversation_created) = match current {
                 Some(current) => {
+                    let current = learning_channel_conversation(current, arrival);
                     let (write, next) = activity_on(tenant, &current, activity)?;
                     ops.push(write.into_op());
                     (next, false)
@@ -273,6 +289,7 @@ impl ArrivalRepo {
             None => None,
         };
         if let Some(current) = current {
+            let current = learning_channel_conversation(current, arrival);
             let (write, next) = activity_on(tenant, &current, activity)?;
             ops.push(write.into_op());
             return Ok((next, false));
@@ -280,6 +297,7 @@ impl ArrivalRepo {
         let mut conversation = new_conversation(contact_id, arrival.channel, arrival.account, arrival.at);
         conversation.unread_count = u64::from(arrival.inbound);
         conversation.customer_channel_id = Some(arrival.customer_id.to_owned());
+        conversation.channel_conversation_id = arrival.channel_conversation_id.map(str::to_owned);
         if arrival.inbound {
             // The customer's first message opens the channels' reply windows.
             conversation.last_inbound_at = Some(arrival.at);

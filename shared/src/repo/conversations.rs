@@ -65,6 +65,9 @@ pub struct Conversation {
     /// The customer's id on this channel account (`wa_id`, PSID, IGSID), where replies go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_channel_id: Option<String>,
+    /// TikTok's id of the conversation, which its send API takes as the recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_conversation_id: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub snoozed_until: Option<OffsetDateTime>,
@@ -255,6 +258,7 @@ pub(crate) fn new_conversation(
         last_inbound_at: None,
         replies_since_inbound: 0,
         customer_channel_id: None,
+        channel_conversation_id: None,
         snoozed_until: None,
         version: 1,
         created_at: now,

@@ -123,3 +123,67 @@ async fn an_agents_reply_reaches_the_customer_once_and_shows_read() {
     eventually(&server, &owner, &messages, |page| status_of(page) == "read").await;
     // The mock's expectation (exactly one send) is checked when it drops.
 }
+
+/// TikTok: the customer writes (a webhook signed as TikTok signs), the agent answers, and the
+/// local server's TikTok stand-in receives the send into the conversation TikTok named.
+#[tokio::test]
+async fn a_tiktok_reply_goes_to_the_conversation_the_customers_message_named() {
+    const BUSINESS: &str = "-000BusinessOpenId";
+    const CONVERSATION: &str = "0:1:7400000000000000007:7400000000000000008";
+    let settings = local_settings();
+    let secret = settings.get(Setting::TiktokClientSecret).unwrap_or_default().to_owned();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
+    let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
+    let connect = json!({"kind": "tiktok", "external_id": BUSINESS, "access_token": "tt-business-token"});
+    let (status, channel) = server.send("POST", "/v1/channels", Some(&owner), Some(connect)).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let content = json!({"type": "text", "message_id": "7400000000000000009", "conversation_id": CONVERSATION,
+        "timestamp": (now - 30) * 1000, "from_user": {"id": "tt-customer-1", "role": "personal_account"},
+        "to_user": {"id": BUSINESS, "role": "business_account"}, "text": {"body": "¿Tienen talla M?"}});
+    let body = json!({"client_key": "local-client", "event": "im_receive_msg", "create_time": now,
+        "user_openid": BUSINESS, "content": content.to_string()})
+    .to_string();
+    let signed = gestor_webhooks::signature::sign_tiktok(&secret, now.unsigned_abs(), body.as_bytes());
+    let answer = server
+        .http
+        .post(format!("{}/webhooks/tiktok", server.base))
+        .header("content-type", "application/json")
+        .header("tiktok-signature", signed)
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.status(), StatusCode::OK);
+    let inbox = eventually(&server, &owner, "/v1/conversations", |page| {
+        page["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let messages = format!("/v1/conversations/{conversation}/messages");
+    let (status, reply) =
+        server.send("POST", &messages, Some(&owner), Some(json!({"text": "Sí, hay talla M"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
+    eventually(&server, &owner, &messages, |page| {
+        page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
+    })
+    .await;
+    let outbox = server.http.get(format!("{}/dev/outbox", server.base)).send().await;
+    let outbox: Value = match outbox {
+        Ok(answer) => answer.json().await.unwrap_or_default(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(outbox[0]["path"], "/dev/tiktok/business/message/send/");
+    assert_eq!(
+        outbox[0]["body"],
+        json!({"business_id": BUSINESS, "recipient_type": "CONVERSATION", "recipient": CONVERSATION,
+               "message_type": "TEXT", "text": {"body": "Sí, hay talla M"}})
+    );
+}

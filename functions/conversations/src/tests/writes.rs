@@ -156,12 +156,12 @@ async fn messenger_and_instagram_need_the_approved_human_agent_tag_after_24_hour
 }
 
 #[tokio::test]
-async fn tiktok_replies_are_refused_until_its_sender_exists_and_notes_still_work() {
+async fn a_tiktok_reply_waits_for_tiktok_to_name_the_conversation_and_notes_still_work() {
     let w = world().await;
     let (conversation, _) = w.customer_wrote(Channel::Tiktok, Some(1)).await;
     let (status, body) = w.write(&w.owner, &conversation, json!({"text": "hola"})).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["detail"].as_str().unwrap_or_default().contains("TikTok"), "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("TikTok has not named"), "{body}");
     let (status, _) = w.write(&w.owner, &conversation, json!({"text": "nota", "private": true})).await;
     assert_eq!(status, 201);
     assert!(w.jobs().await.is_empty());
