@@ -185,6 +185,11 @@ impl TokenCipher {
     }
 }
 
+/// Lowercase hex SHA-256 of `bytes`: what a stored file's `sha256` says.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

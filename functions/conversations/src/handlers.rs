@@ -17,6 +17,8 @@ use crate::{Conversations, conversation_id};
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
     crate::replies::NewMessage,
+    crate::uploads::NewUpload,
+    crate::uploads::UploadLink,
     Conversation,
     ConversationPage,
     ConversationStatus,

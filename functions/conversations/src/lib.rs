@@ -5,7 +5,9 @@
 mod changes;
 mod handlers;
 mod interactive;
+mod media_reply;
 mod replies;
+mod uploads;
 mod views;
 pub mod wake;
 
@@ -16,6 +18,7 @@ use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::MessageRepo;
 use gestor_shared::repo::replies::ReplyRepo;
 use gestor_shared::repo::snoozes::SnoozeRepo;
+use gestor_shared::repo::uploads::UploadRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use std::sync::Arc;
 
@@ -57,6 +60,7 @@ gestor_shared::routes!(Conversations, core: core, {
     changes::patch => Policy::needs(Permission::ConversationsWrite).audited("conversation.update", "conversation").idempotent(),
     changes::mark_read => Policy::needs(Permission::ConversationsWrite).audited("conversation.read", "conversation").idempotent(),
     replies::create => Policy::needs(Permission::ConversationsWrite).audited("message.create", "message").idempotent(),
+    uploads::create => Policy::needs(Permission::ConversationsWrite).audited("upload.create", "upload").idempotent(),
 });
 
 pub struct Conversations {
@@ -65,7 +69,9 @@ pub struct Conversations {
     messages: MessageRepo,
     replies: ReplyRepo,
     snoozes: SnoozeRepo,
-    /// Signs the short-lived URLs through which media files reach the frontend.
+    uploads: UploadRepo,
+    /// Signs the short-lived URLs through which media files reach the frontend, and those
+    /// through which the frontend uploads files to send.
     files: Arc<dyn Files>,
     queue: Arc<dyn Queue>,
     outbound_queue: String,
@@ -84,12 +90,14 @@ impl Conversations {
         let messages = MessageRepo::new(core.table.clone());
         let replies = ReplyRepo::new(core.table.clone());
         let snoozes = SnoozeRepo::new(core.table.clone());
+        let uploads = UploadRepo::new(core.table.clone());
         Ok(Self {
             core,
             conversations,
             messages,
             replies,
             snoozes,
+            uploads,
             files,
             queue,
             outbound_queue: settings.get(Setting::OutboundQueueUrl)?.to_owned(),

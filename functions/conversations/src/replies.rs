@@ -9,11 +9,12 @@ use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
 use gestor_shared::ids::MessageId;
 use gestor_shared::outbound::SendJob;
 use gestor_shared::repo::conversations::Conversation;
-use gestor_shared::repo::messages::Message;
+use gestor_shared::repo::messages::{Media, Message};
 use gestor_shared::repo::replies::ReplyError;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+use crate::media_reply;
 use crate::views::{self, MessageView};
 use crate::{Conversations, conversation_id};
 
@@ -49,6 +50,10 @@ pub struct NewMessage {
     /// "description"}]}]}` (up to 10 rows).
     #[schema(value_type = Option<Object>)]
     interactive: Option<Value>,
+    /// A file: `{"file_id"}` (from `POST /v1/uploads`) or `{"url"}` (https, fetched by the
+    /// sender), with an optional `caption` (WhatsApp images, video and documents).
+    #[schema(value_type = Option<Object>)]
+    media: Option<Value>,
     /// The message this answers (`msg_...`, one of the conversation's latest 100): on
     /// WhatsApp the reply shows under it.
     reply_to: Option<String>,
@@ -68,17 +73,16 @@ enum Compose {
         interactive: Value,
         body: String,
     },
+    /// A file, as `media_reply` composed it for the channel.
+    Media {
+        kind: MessageKind,
+        media: Media,
+        details: Value,
+    },
 }
 
 impl Compose {
     fn parse(body: &Map<String, Value>, channel: Channel) -> Result<Self, ApiError> {
-        for later in ["media"] {
-            if body.contains_key(later) {
-                return Err(ApiError::Unprocessable(format!(
-                    "`{later}` replies are not available yet: send text, a note or a WhatsApp template"
-                )));
-            }
-        }
         if let Some(unknown) = body
             .keys()
             .find(|k| !["text", "private", "template", "interactive", "reply_to"].contains(&k.as_str()))
@@ -142,9 +146,10 @@ impl Compose {
         }
     }
 
-    /// The message this makes in `conversation`, written by `caller` at `now`.
+    /// The message `id` this makes in `conversation`, written by `caller` at `now`.
     fn message(
         &self,
+        id: MessageId,
         conversation: &Conversation,
         caller: &Caller,
         now: OffsetDateTime,
@@ -166,9 +171,16 @@ impl Compose {
                 Some(json!({"interactive": interactive})),
                 MessageStatus::Queued,
             ),
+            Compose::Media { kind, media, details } => {
+                (*kind, media.caption.clone(), Some(details.clone()), MessageStatus::Queued)
+            }
+        };
+        let media = match self {
+            Compose::Media { media, .. } => Some(media.clone()),
+            _ => None,
         };
         Message {
-            id: MessageId::new(),
+            id,
             conversation_id: conversation.id.clone(),
             contact_id: conversation.contact_id.clone(),
             channel: conversation.channel,
@@ -176,7 +188,7 @@ impl Compose {
             kind,
             raw_kind: None,
             text,
-            media: None,
+            media,
             details,
             status,
             status_at: None,
@@ -271,7 +283,13 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         let note = app
             .replies
             .note(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
-                Ok(Compose::parse(&body, current.channel)?.message(current, caller, now, None))
+                Ok(Compose::parse(&body, current.channel)?.message(
+                    MessageId::new(),
+                    current,
+                    caller,
+                    now,
+                    None,
+                ))
             })
             .await
             .map_err(reply_error)?;
@@ -284,10 +302,23 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         Some(Value::String(raw)) => Some(replied_to(app, caller, &id, raw).await?),
         Some(_) => return Err(ApiError::invalid_field("reply_to", "must be a message id (msg_...)")),
     };
+    let media = media_reply::requested(&body)?;
+    let known = match &media {
+        Some(request) => Some(media_reply::known(app, &caller.tenant, request).await?),
+        None => None,
+    };
+    let message_id = MessageId::new();
     let (reply, job) = app
         .replies
         .queue(&caller.tenant, &id, |current| -> Result<(Message, SendJob), ApiError> {
-            let compose = Compose::parse(&body, current.channel)?;
+            let compose = match (&media, &known) {
+                (Some(request), Some(known)) => {
+                    let (kind, media, details) =
+                        media_reply::compose(&caller.tenant, &message_id, current.channel, request, known)?;
+                    Compose::Media { kind, media, details }
+                }
+                _ => Compose::parse(&body, current.channel)?,
+            };
             // TikTok sends into its own conversation id, which the customer's messages carry.
             let recipient = match current.channel {
                 Channel::Tiktok => match &current.channel_conversation_id {
@@ -308,7 +339,8 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
             let delivery = window
                 .allows(compose.content(), Sender::Person, now, approved)
                 .map_err(|refusal| ApiError::Unprocessable(refusal.to_string()))?;
-            let reply = compose.message(current, caller, now, replied.as_ref().map(|(id, _)| id));
+            let reply =
+                compose.message(message_id.clone(), current, caller, now, replied.as_ref().map(|(id, _)| id));
             let mut job = SendJob::of(&caller.tenant, &current.channel_account_id, &reply, delivery);
             job.context = replied.as_ref().map(|(_, channel_id)| channel_id.clone());
             job.recipient = recipient;

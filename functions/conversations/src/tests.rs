@@ -437,4 +437,5 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     assert!(raw.contains(&key) && !raw.contains("signature="), "the URL is never stored: {raw}");
 }
 
+mod uploads;
 mod writes;

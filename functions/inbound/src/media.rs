@@ -17,7 +17,6 @@ use gestor_shared::repo::arrivals::Owed;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo, media_file_key};
 use gestor_shared::settings::{Setting, Settings};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -222,7 +221,7 @@ impl MediaFetcher {
 
     async fn keep_file(&self, tenant: &TenantId, message: &Message, file: MediaFile) -> Result<(), Retry> {
         let key = media_file_key(tenant, &message.id);
-        let sha256 = hex::encode(Sha256::digest(&file.bytes));
+        let sha256 = gestor_shared::crypto::sha256_hex(&file.bytes);
         let size = file.bytes.len() as u64;
         let mime_type = file.mime_type.filter(|m| !m.is_empty());
         let content_type = mime_type

@@ -3,6 +3,7 @@
 //! customer used, and records what became of each: `sent` with the channel's id, another try
 //! later, or `failed` with a reason the agent can act on.
 
+mod media;
 mod meta;
 mod outcome;
 pub mod sweep;
@@ -16,7 +17,7 @@ use gestor_shared::domain::{Channel, TenantId};
 use gestor_shared::graph::{Api, GraphClient, GraphError};
 use gestor_shared::metrics::Metrics;
 use gestor_shared::outbound::{OutboundJob, ReceiptJob, SendJob};
-use gestor_shared::ports::{Key, Queue, Table};
+use gestor_shared::ports::{Files, Key, Queue, Table};
 use gestor_shared::registry::{Declaration, QueuePart, SchedulePart, Serves, StartError};
 use gestor_shared::repo::alerts::{Alert, AlertKind};
 use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus};
@@ -38,6 +39,7 @@ pub static FUNCTION: Declaration = Declaration {
     name: "outbound",
     settings: &[
         Setting::TableName,
+        Setting::BucketName,
         Setting::DeferredQueueUrl,
         Setting::OutboundQueueUrl,
         Setting::ChannelTokenKeys,
@@ -47,7 +49,7 @@ pub static FUNCTION: Declaration = Declaration {
     serves: Serves::Queue(QueuePart {
         queue: &gestor_shared::resources::OUTBOUND,
         build: |deps| {
-            let worker = Outbound::new(deps.table()?, deps.queue(), deps.settings())?;
+            let worker = Outbound::new(deps.table()?, deps.files()?, deps.queue(), deps.settings())?;
             Ok(Arc::new(worker))
         },
     }),
@@ -86,6 +88,8 @@ pub struct Outbound {
     outbox: OutboxRepo,
     cipher: TokenCipher,
     graph: GraphClient,
+    /// Replies' files: each message's own copy, and the link the channel downloads it by.
+    files: Arc<dyn Files>,
     queue: Arc<dyn Queue>,
     outbound_queue: String,
     deferred_queue: String,
@@ -96,6 +100,7 @@ pub struct Outbound {
 impl Outbound {
     pub fn new(
         table: Arc<dyn Table>,
+        files: Arc<dyn Files>,
         queue: Arc<dyn Queue>,
         settings: &Settings,
     ) -> Result<Self, StartError> {
@@ -107,6 +112,7 @@ impl Outbound {
             outbox: OutboxRepo::new(table),
             cipher: TokenCipher::from_settings(settings)?,
             graph: GraphClient::new(settings)?,
+            files,
             queue,
             outbound_queue: settings.get(Setting::OutboundQueueUrl)?.to_owned(),
             deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
@@ -177,7 +183,13 @@ impl Outbound {
                 (message, attempts, paced)
             }
         };
-        let outcome = self.attempt(job, &message).await?;
+        let (message, outcome) = match self.prepare_media(job, *message).await {
+            media::Prepared::Ready(message, link) => {
+                let outcome = self.attempt(job, &message, link.as_deref()).await?;
+                (message, outcome)
+            }
+            media::Prepared::Stop(message, outcome) => (message, outcome),
+        };
         let channel = message.channel.as_str();
         match outcome {
             Outcome::Accepted(channel_id) => {
@@ -312,6 +324,7 @@ impl Outbound {
         &self,
         job: &SendJob,
         message: &Message,
+        media_link: Option<&str>,
     ) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
         let Some((account, token)) =
             self.channels.for_sending(&job.tenant, &job.channel_account_id, &self.cipher).await?
@@ -340,7 +353,8 @@ impl Outbound {
             Channel::Tiktok => tiktok::request(&account.external_id, &recipient, message, context)
                 .map(|body| (Api::Tiktok, tiktok::SEND_PATH.to_owned(), body)),
             channel => {
-                meta::request(channel, &account.external_id, &recipient, message, job.delivery, context)
+                let to = meta::To { account: &account.external_id, recipient: &recipient, context };
+                meta::request(channel, &to, message, job.delivery, media_link)
                     .map(|(path, body)| (Api::Meta, path, body))
             }
         };

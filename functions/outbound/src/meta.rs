@@ -11,28 +11,36 @@ use std::time::Duration;
 
 use crate::outcome::Outcome;
 
-/// The path and body that send `message` to `recipient` (a `wa_id`, a PSID or an IGSID)
-/// through the account `external_id` (the phone number id; a Page's token answers `/me`).
-/// `context` threads a WhatsApp reply under the customer's message; Messenger and Instagram
-/// show replies unthreaded.
+/// Where a message goes.
+pub struct To<'a> {
+    /// The account it goes through: the phone number id (a Page's token answers `/me`).
+    pub account: &'a str,
+    /// A `wa_id`, a PSID or an IGSID.
+    pub recipient: &'a str,
+    /// The channel's id of the customer's message it answers: WhatsApp threads the reply
+    /// under it; Messenger and Instagram show replies unthreaded.
+    pub context: Option<&'a str>,
+}
+
+/// The path and body that send `message`; `media_link` is where the channel downloads its
+/// file.
 pub fn request(
     channel: Channel,
-    external_id: &str,
-    recipient: &str,
+    to: &To<'_>,
     message: &Message,
     delivery: Delivery,
-    context: Option<&str>,
+    media_link: Option<&str>,
 ) -> Result<(String, Value), Outcome> {
     match channel {
         Channel::Whatsapp => {
-            let mut body = whatsapp(recipient, message)?;
-            if let Some(replied) = context {
+            let mut body = whatsapp(to.recipient, message, media_link)?;
+            if let Some(replied) = to.context {
                 body["context"] = json!({"message_id": replied});
             }
-            Ok((format!("/{external_id}/messages"), body))
+            Ok((format!("/{}/messages", to.account), body))
         }
         Channel::Messenger | Channel::Instagram => {
-            Ok(("/me/messages".into(), messenger(recipient, message, delivery)?))
+            Ok(("/me/messages".into(), messenger(to.recipient, message, delivery, media_link)?))
         }
         // TikTok's request is its own (`tiktok.rs`).
         Channel::Tiktok => Err(Outcome::refused("unsupported", "not a Graph API channel")),
@@ -60,7 +68,7 @@ pub fn receipt(
     }
 }
 
-fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
+fn whatsapp(to: &str, message: &Message, media_link: Option<&str>) -> Result<Value, Outcome> {
     let base = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
     let mut body = base;
     match message.kind {
@@ -92,6 +100,25 @@ fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
             body["type"] = "interactive".into();
             body["interactive"] = interactive(&stored);
         }
+        kind @ (MessageKind::Image
+        | MessageKind::Video
+        | MessageKind::Audio
+        | MessageKind::Document
+        | MessageKind::Sticker) => {
+            let Some(link) = media_link else { return Err(no_file()) };
+            let media = message.media.as_ref();
+            let mut sent = json!({"link": link});
+            if let Some(caption) = media.and_then(|m| m.caption.as_deref()) {
+                sent["caption"] = caption.into();
+            }
+            if kind == MessageKind::Document
+                && let Some(filename) = media.and_then(|m| m.filename.as_deref())
+            {
+                sent["filename"] = filename.into();
+            }
+            body["type"] = kind.as_str().into();
+            body[kind.as_str()] = sent;
+        }
         other => {
             return Err(Outcome::refused(
                 "unsupported",
@@ -100,6 +127,10 @@ fn whatsapp(to: &str, message: &Message) -> Result<Value, Outcome> {
         }
     }
     Ok(body)
+}
+
+fn no_file() -> Outcome {
+    Outcome::refused("file_gone", "the message's file is not in the bucket")
 }
 
 /// The Cloud API's `interactive` object of a stored (normalized) interactive message.
@@ -118,17 +149,27 @@ fn interactive(stored: &Value) -> Value {
     json!({"type": "button", "body": body, "action": {"buttons": buttons}})
 }
 
-fn messenger(recipient: &str, message: &Message, delivery: Delivery) -> Result<Value, Outcome> {
-    if message.kind != MessageKind::Text {
-        return Err(Outcome::refused(
-            "unsupported",
-            "only text replies are available on Messenger and Instagram yet",
-        ));
-    }
-    let mut body = json!({
-        "recipient": {"id": recipient},
-        "message": {"text": message.text.as_deref().unwrap_or_default()},
-    });
+fn messenger(
+    recipient: &str,
+    message: &Message,
+    delivery: Delivery,
+    media_link: Option<&str>,
+) -> Result<Value, Outcome> {
+    let sent = match message.kind {
+        MessageKind::Text => json!({"text": message.text.as_deref().unwrap_or_default()}),
+        kind @ (MessageKind::Image | MessageKind::Video | MessageKind::Audio | MessageKind::Document) => {
+            let Some(link) = media_link else { return Err(no_file()) };
+            let kind = if kind == MessageKind::Document { "file" } else { kind.as_str() };
+            json!({"attachment": {"type": kind, "payload": {"url": link, "is_reusable": false}}})
+        }
+        other => {
+            return Err(Outcome::refused(
+                "unsupported",
+                &format!("{} replies are not available on Messenger and Instagram", other.as_str()),
+            ));
+        }
+    };
+    let mut body = json!({"recipient": {"id": recipient}, "message": sent});
     match delivery {
         Delivery::HumanAgent => {
             body["messaging_type"] = "MESSAGE_TAG".into();

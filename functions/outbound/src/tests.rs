@@ -74,10 +74,11 @@ async fn world() -> World {
     let clock: crate::Clock =
         Arc::new(move || clock_now.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH));
     let metrics = Arc::new(Recorder::default());
-    let outbound = Outbound::new(backend.table.clone(), backend.queue.clone(), &settings)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_clock(clock)
-        .with_metrics(Metrics::with_sink(metrics.clone()));
+    let outbound =
+        Outbound::new(backend.table.clone(), backend.files.clone(), backend.queue.clone(), &settings)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_clock(clock)
+            .with_metrics(Metrics::with_sink(metrics.clone()));
     World { outbound, backend, graph, tenant, whatsapp, messenger, tiktok, now, metrics, _dir: dir }
 }
 
@@ -468,6 +469,7 @@ async fn a_job_that_does_not_parse_is_dropped_and_a_missing_message_is_done() {
 }
 
 mod kinds;
+mod media;
 mod receipts;
 mod sweep;
 mod tiktok;
@@ -483,8 +485,8 @@ async fn a_send_the_channel_accepted_is_recorded_through_passing_storage_failure
     });
     let mut settings = Settings::local_with(|_| None);
     settings.set(Setting::MetaGraphUrl, w.graph.uri());
-    let outbound =
-        Outbound::new(failing, w.backend.queue.clone(), &settings).unwrap_or_else(|e| panic!("{e}"));
+    let outbound = Outbound::new(failing, w.backend.files.clone(), w.backend.queue.clone(), &settings)
+        .unwrap_or_else(|e| panic!("{e}"));
     let (reply, job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
     let handled = outbound.handle(sqs_event(vec![World::record(&job, 1)])).await;
     assert!(handled.batch_item_failures.is_empty());

@@ -24,6 +24,8 @@ use crate::token;
 
 /// API Gateway's HTTP API accepts bodies up to 10 MB.
 const MAX_BODY: usize = 10 * 1024 * 1024;
+/// The largest file `POST /v1/uploads` lets the frontend announce, and a little more.
+const MAX_UPLOAD: usize = gestor_shared::graph::MAX_MEDIA + 1024 * 1024;
 
 pub struct Gateway {
     functions: Vec<Arc<dyn Function>>,
@@ -174,9 +176,15 @@ async fn handle(
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return problem(ApiError::PayloadTooLarge { limit_bytes: MAX_BODY });
+    // An upload to a presigned link is a file, as large as S3 would take from the frontend.
+    let upload = parts.method == axum::http::Method::PUT && parts.uri.path().starts_with("/files/");
+    let limit = if upload { MAX_UPLOAD } else { MAX_BODY };
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return problem(ApiError::PayloadTooLarge { limit_bytes: limit });
     };
+    if upload {
+        return presigned_upload(&gateway, &parts, body.to_vec()).await;
+    }
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     match (method.as_str(), path.as_str()) {
@@ -408,6 +416,31 @@ async fn presigned_file(gateway: &Gateway, uri: &axum::http::Uri) -> Response {
             gestor_shared::ports::FileError::NotFound,
         )) => problem(ApiError::NotFound),
         Err(_) => problem(ApiError::Forbidden("this URL is expired or not valid".into())),
+    }
+}
+
+/// A PUT to a link `POST /v1/uploads` gave, as S3 takes it: with the signed content type.
+async fn presigned_upload(gateway: &Gateway, parts: &axum::http::request::Parts, bytes: Vec<u8>) -> Response {
+    let Some(files) = &gateway.files else {
+        return problem(ApiError::NotFound);
+    };
+    let key = percent_decode(parts.uri.path().trim_start_matches("/files/"));
+    let query: HashMap<String, String> =
+        parts.uri.query().map(|q| url_pairs(q).into_iter().collect()).unwrap_or_default();
+    let (Some(expires), Some(signature)) = (query.get("expires"), query.get("signature")) else {
+        return problem(ApiError::Forbidden("this URL is not signed".into()));
+    };
+    let content_type =
+        parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let now = std::time::SystemTime::now();
+    match files.accept_presigned_put(&key, expires, signature, content_type, bytes, now).await {
+        Ok(()) => axum::http::StatusCode::OK.into_response(),
+        Err(gestor_shared::adapters::local_files::PresignedError::File(e)) => {
+            problem(ApiError::Internal(format!("storing an upload: {e}")))
+        }
+        Err(_) => problem(ApiError::Forbidden(
+            "this URL is expired, not valid, or was made for another Content-Type".into(),
+        )),
     }
 }
 

@@ -6,7 +6,7 @@
 //! type's length (4 bytes, big-endian) and the content type, then the bytes, so one rename
 //! publishes both. Writes go to `tmp/` first and are renamed into place.
 
-use crate::ports::files::validate_key;
+use crate::ports::files::{encode_key_path, validate_key};
 use crate::ports::{FileError, Files, StoredObject};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -68,6 +68,29 @@ impl LocalFiles {
         }
         validate_key(key)?;
         Ok(read_object(&self.object_path(key))?)
+    }
+
+    /// Stores the body of a PUT to a link made by [`Files::presigned_put`]: `expires` and
+    /// `signature` are its query parameters, `content_type` the request's header, which must
+    /// be the one the link was made for.
+    pub async fn accept_presigned_put(
+        &self,
+        key: &str,
+        expires: &str,
+        signature: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        now: SystemTime,
+    ) -> Result<(), PresignedError> {
+        let claimed = hex::decode(signature).map_err(|_| PresignedError::BadSignature)?;
+        let mut mac = self.mac()?;
+        mac.update(signed_put_text(key, expires, content_type).as_bytes());
+        mac.verify_slice(&claimed).map_err(|_| PresignedError::BadSignature)?;
+        let expires: u64 = expires.parse().map_err(|_| PresignedError::BadSignature)?;
+        if unix_secs(now) >= expires {
+            return Err(PresignedError::Expired);
+        }
+        Ok(self.put(key, bytes, content_type).await?)
     }
 
     fn mac(&self) -> Result<Hmac<Sha256>, FileError> {
@@ -180,12 +203,40 @@ impl Files for LocalFiles {
         let mut mac = self.mac()?;
         mac.update(signed_text(key, &expires).as_bytes());
         let signature = hex::encode(mac.finalize().into_bytes());
-        Ok(format!("{}/files/{}?expires={expires}&signature={signature}", self.base_url, encode_path(key)))
+        Ok(format!(
+            "{}/files/{}?expires={expires}&signature={signature}",
+            self.base_url,
+            encode_key_path(key)
+        ))
+    }
+
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, FileError> {
+        validate_key(key)?;
+        let expires = unix_secs(SystemTime::now()).saturating_add(expires_in.as_secs()).to_string();
+        let mut mac = self.mac()?;
+        mac.update(signed_put_text(key, &expires, content_type).as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        Ok(format!(
+            "{}/files/{}?expires={expires}&signature={signature}",
+            self.base_url,
+            encode_key_path(key)
+        ))
     }
 }
 
 fn signed_text(key: &str, expires: &str) -> String {
     format!("{key}\n{expires}")
+}
+
+/// Unlike a GET link's text, it starts with the method, and keys hold no newline: one link
+/// can never pass for the other.
+fn signed_put_text(key: &str, expires: &str, content_type: &str) -> String {
+    format!("PUT\n{key}\n{expires}\n{content_type}")
 }
 
 /// Walks `dir` (holding the keys starting with `above`), descending only where keys can
@@ -244,19 +295,6 @@ fn read_object(path: &Path) -> Result<StoredObject, FileError> {
         bytes: bytes.to_vec(),
         content_type: Some(content_type.to_owned()).filter(|c| !c.is_empty()),
     })
-}
-
-/// Percent-encodes a key for a URL path, keeping its slashes.
-fn encode_path(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

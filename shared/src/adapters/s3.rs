@@ -1,7 +1,7 @@
 //! The file port over one S3 bucket, plus creating that bucket.
 
-use crate::ports::files::validate_key;
-use crate::ports::{FileError, Files, StoredObject};
+use crate::ports::files::{encode_key_path, validate_key};
+use crate::ports::{FileError, Files, ObjectInfo, StoredObject};
 use crate::resources;
 use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
@@ -111,6 +111,54 @@ impl Files for S3Files {
             .await
             .map_err(|e| sdk_error(key, e))?;
         Ok(request.uri().to_owned())
+    }
+
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, FileError> {
+        validate_key(key)?;
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| FileError::Backend(format!("cannot presign for {expires_in:?}: {e}")))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error(key, e))?;
+        Ok(request.uri().to_owned())
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectInfo, FileError> {
+        validate_key(key)?;
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(ObjectInfo {
+                size: out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                content_type: out.content_type().map(str::to_owned),
+            }),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Err(FileError::NotFound),
+            Err(e) => Err(sdk_error(key, e)),
+        }
+    }
+
+    /// A copy inside the bucket, made by S3 itself: the bytes never pass through the function.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), FileError> {
+        validate_key(from)?;
+        validate_key(to)?;
+        // `CopySource` is URL-encoded.
+        let source = format!("{}/{}", self.bucket, encode_key_path(from));
+        match self.client.copy_object().bucket(&self.bucket).key(to).copy_source(source).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                Err(FileError::NotFound)
+            }
+            Err(e) => Err(sdk_error(from, e)),
+        }
     }
 }
 

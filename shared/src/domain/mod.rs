@@ -47,6 +47,7 @@ mod conversation;
 mod email;
 mod message;
 mod money;
+pub mod outgoing_media;
 mod phone;
 pub mod reply_window;
 mod tenant;

@@ -33,6 +33,35 @@ pub trait Files: Send + Sync {
 
     /// A URL anyone can GET for `expires_in`, without other credentials.
     async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String, FileError>;
+
+    /// A URL anyone can PUT one object to, at `key`, for `expires_in`: the request must carry
+    /// `Content-Type: {content_type}`, which the signature covers.
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, FileError>;
+
+    /// The object's size and type, without its bytes.
+    async fn head(&self, key: &str) -> Result<ObjectInfo, FileError> {
+        let object = self.get(key).await?;
+        Ok(ObjectInfo { size: object.bytes.len() as u64, content_type: object.content_type })
+    }
+
+    /// Copies the object at `from` to `to` (replacing what is there).
+    async fn copy(&self, from: &str, to: &str) -> Result<(), FileError> {
+        let object = self.get(from).await?;
+        let content_type = object.content_type.unwrap_or_else(|| "application/octet-stream".into());
+        self.put(to, object.bytes, &content_type).await
+    }
+}
+
+/// What [`Files::head`] tells of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub content_type: Option<String>,
 }
 
 /// Object keys are paths of safe segments: no empty, `.` or `..` segment, no leading slash,
@@ -44,4 +73,17 @@ pub fn validate_key(key: &str) -> Result<(), FileError> {
         || key.chars().any(|c| c == '\\' || c.is_control())
         || key.split('/').any(|s| s.is_empty() || s == "." || s == "..");
     if bad { Err(FileError::InvalidKey(key.to_owned())) } else { Ok(()) }
+}
+
+/// Percent-encodes a key for a URL path, keeping its slashes.
+pub fn encode_key_path(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

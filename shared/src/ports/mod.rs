@@ -6,6 +6,6 @@ pub mod files;
 pub mod queue;
 pub mod table;
 
-pub use files::{FileError, Files, StoredObject};
+pub use files::{FileError, Files, ObjectInfo, StoredObject};
 pub use queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SendOutcome};
 pub use table::{Condition, Index, Item, Key, Page, Query, SortKey, Table, TableError, TxOp, Update};

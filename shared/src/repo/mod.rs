@@ -18,6 +18,7 @@ pub mod replies;
 pub mod sending;
 pub mod snoozes;
 pub mod tenants;
+pub mod uploads;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -115,8 +115,8 @@ impl SendingRepo {
         Ok(Take::Send { message: Box::new(from_item(item)?), attempts, paced, resumed })
     }
 
-    /// The channel accepted it: `sent`, with the channel's id and the claim statuses find it
-    /// by, in one transaction; `false` if the claim was already taken (by an echo of this
+    /// The channel accepted it: `sent`, with the channel's id (and the file as sent, for a
+    /// reply with one) and the claim statuses find it by, in one transaction; `false` if the claim was already taken (by an echo of this
     /// very message, which the inbound worker stored first).
     pub async fn sent(
         &self,
@@ -130,11 +130,16 @@ impl SendingRepo {
         sent.channel_message_id = Some(channel_message_id.to_owned());
         sent.status_at = Some(at);
         let claim = claims::channel_claim(tenant, message.channel.as_str(), channel_message_id);
-        let update = Update::default()
+        let mut update = Update::default()
             .set("status", MessageStatus::Sent.as_str())
             .set("channel_message_id", channel_message_id)
             .set("status_at", rfc3339(at)?)
             .set("updated_at", rfc3339(now())?);
+        if let Some(media) = &message.media {
+            // A file fetched by URL is known now: its real type, size and kind.
+            let media = serde_json::to_value(media).map_err(|e| TableError::Invalid(e.to_string()))?;
+            update = update.set("media", media).set("kind", message.kind.as_str());
+        }
         let ops = vec![
             TxOp::Update {
                 key: message_key(tenant, message),

@@ -165,4 +165,12 @@ impl crate::ports::Files for FailingFiles {
     ) -> Result<String, crate::ports::FileError> {
         self.inner.presigned_get(key, expires_in).await
     }
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, crate::ports::FileError> {
+        self.inner.presigned_put(key, content_type, expires_in).await
+    }
 }

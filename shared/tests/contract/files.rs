@@ -38,13 +38,40 @@ async fn serve_presigned(
     }
 }
 
+async fn accept_presigned(
+    State(files): State<Arc<LocalFiles>>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let param = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let stored = files
+        .accept_presigned_put(
+            &key,
+            param("expires"),
+            param("signature"),
+            content_type,
+            body.to_vec(),
+            SystemTime::now(),
+        )
+        .await;
+    match stored {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(PresignedError::Expired) => StatusCode::GONE.into_response(),
+        Err(PresignedError::BadSignature) => StatusCode::FORBIDDEN.into_response(),
+        Err(PresignedError::File(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 async fn local_setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let local = Arc::new(LocalFiles::new(dir.path(), base_url, b"contract-test-key".to_vec()));
     let app = axum::Router::new()
-        .route("/files/{*key}", axum::routing::get(serve_presigned))
+        .route("/files/{*key}", axum::routing::get(serve_presigned).put(accept_presigned))
         .with_state(Arc::clone(&local));
     // Lives as long as the test's runtime.
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -87,6 +114,8 @@ contract!(
     missing_keys_are_not_found,
     invalid_keys_are_refused,
     presigned_links_can_be_fetched,
+    presigned_puts_store_the_object_with_its_signed_type_only,
+    head_and_copy,
 );
 
 async fn put_get_overwrite_delete(files: Arc<dyn Files>) {
@@ -163,6 +192,53 @@ async fn presigned_links_can_be_fetched(files: Arc<dyn Files>) {
     assert_eq!(response.status(), 200, "{url}");
     assert_eq!(response.headers()[reqwest::header::CONTENT_TYPE], "text/csv");
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"id,name\n1,Ana\n");
+}
+
+async fn presigned_puts_store_the_object_with_its_signed_type_only(files: Arc<dyn Files>) {
+    let key = "acme/uploads/file_01 catálogo";
+    let url = files.presigned_put(key, "application/pdf", Duration::from_secs(300)).await.unwrap();
+    let http = reqwest::Client::new();
+    // S3 checks the signature, which the emulator does not: there, the link must sign the type.
+    let signs = |url: &str| url.contains("X-Amz-SignedHeaders=content-type%3Bhost");
+    let on_s3 = url.contains("X-Amz-Signature");
+    if on_s3 {
+        assert!(signs(&url), "the type is signed: {url}");
+    } else {
+        // Another type than the one signed is refused, and stores nothing.
+        let wrong = http.put(&url).header("content-type", "image/png").body("x").send().await.unwrap();
+        assert!(wrong.status().is_client_error(), "{}", wrong.status());
+        assert!(matches!(files.head(key).await, Err(FileError::NotFound)));
+    }
+    let put =
+        http.put(&url).header("content-type", "application/pdf").body("%PDF-1.7 hola").send().await.unwrap();
+    assert_eq!(put.status(), 200, "{url}");
+    let object = files.get(key).await.unwrap();
+    assert_eq!(
+        (object.bytes.as_slice(), object.content_type.as_deref()),
+        (&b"%PDF-1.7 hola"[..], Some("application/pdf"))
+    );
+    // A GET link is no PUT link.
+    if !on_s3 {
+        let read = files.presigned_get(key, Duration::from_secs(300)).await.unwrap();
+        let forged =
+            http.put(&read).header("content-type", "application/pdf").body("y").send().await.unwrap();
+        assert!(forged.status().is_client_error(), "{}", forged.status());
+        assert_eq!(files.get(key).await.unwrap().bytes, b"%PDF-1.7 hola");
+    }
+}
+
+async fn head_and_copy(files: Arc<dyn Files>) {
+    files.put("acme/uploads/a", b"12345".to_vec(), "image/jpeg").await.unwrap();
+    let info = files.head("acme/uploads/a").await.unwrap();
+    assert_eq!((info.size, info.content_type.as_deref()), (5, Some("image/jpeg")));
+    assert!(matches!(files.head("acme/uploads/none").await, Err(FileError::NotFound)));
+    files.copy("acme/uploads/a", "acme/media/msg_1").await.unwrap();
+    let copy = files.get("acme/media/msg_1").await.unwrap();
+    assert_eq!((copy.bytes.as_slice(), copy.content_type.as_deref()), (&b"12345"[..], Some("image/jpeg")));
+    // The copy is its own object: deleting the original leaves it.
+    files.delete("acme/uploads/a").await.unwrap();
+    assert_eq!(files.get("acme/media/msg_1").await.unwrap().bytes, b"12345");
+    assert!(matches!(files.copy("acme/uploads/a", "acme/media/msg_2").await, Err(FileError::NotFound)));
 }
 
 // What only the local adapter promises: its links refuse tampering and expiry.

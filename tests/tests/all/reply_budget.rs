@@ -47,8 +47,15 @@ fn inbound_event(kind: UpdateKind, id: &str, payload: Value) -> aws_lambda_event
     sqs_event(vec![sqs_record(&format!("sqs-{id}"), &body, Some(&group), 1)])
 }
 
+/// What the agent sends: a text, or an uploaded image (its upload made beforehand).
+#[derive(Clone, Copy, Debug)]
+enum Reply {
+    Text,
+    UploadedImage,
+}
+
 /// The reply's usage (API request, sender), our queue sends, and the status's usage.
-async fn measured(backend: Backend, settings: &Settings) -> (Usage, Usage, usize, Usage) {
+async fn measured(backend: Backend, settings: &Settings, kind: Reply) -> (Usage, Usage, usize, Usage) {
     let tenant = TenantId::parse("tienda-budget").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(backend.table.clone())
@@ -84,10 +91,28 @@ async fn measured(backend: Backend, settings: &Settings) -> (Usage, Usage, usize
         settings,
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    let body = match kind {
+        Reply::Text => json!({"text": "¡Claro!"}),
+        Reply::UploadedImage => {
+            let upload = gestor_shared::repo::uploads::Upload {
+                id: gestor_shared::ids::FileId::new(),
+                content_type: "image/png".into(),
+                size: 3,
+                filename: None,
+                created_by: gestor_shared::ids::MemberId::new(),
+                created_at: time::OffsetDateTime::now_utc(),
+            };
+            let uploads = gestor_shared::repo::uploads::UploadRepo::new(backend.table.clone());
+            uploads.create(&tenant, &upload).await.unwrap_or_else(|e| panic!("{e}"));
+            let put = backend.files.put(&upload.object_key(&tenant), b"PNG".to_vec(), "image/png").await;
+            put.unwrap_or_else(|e| panic!("{e}"));
+            json!({"media": {"file_id": upload.id, "caption": "Así queda"}})
+        }
+    };
     let request = ApiRequest::new("POST /v1/conversations/{id}/messages")
         .param("id", &conversation)
         .as_user(&owner)
-        .json(json!({"text": "¡Claro!"}));
+        .json(body);
     let sends_before = queue.sends();
     let (response, api) = measure(serve(&function, request.build())).await;
     let (status, reply) = answer(response);
@@ -100,8 +125,13 @@ async fn measured(backend: Backend, settings: &Settings) -> (Usage, Usage, usize
         backend.queue.receive(&outbound_queue, 10, Duration::from_secs(60)).await.unwrap_or_default();
     assert_eq!(received.len(), 1);
     let event = sqs_event(received.iter().map(gestor_shared::worker::record).collect());
-    let outbound = gestor_outbound::Outbound::new(backend.table.clone(), backend.queue.clone(), settings)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let outbound = gestor_outbound::Outbound::new(
+        backend.table.clone(),
+        backend.files.clone(),
+        backend.queue.clone(),
+        settings,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let (answer, sender) = measure(outbound.handle(event)).await;
     assert!(answer.batch_item_failures.is_empty());
 
@@ -148,15 +178,17 @@ async fn a_reply_and_its_status_stay_within_their_request_budgets_on_both_adapte
         .mount(&graph)
         .await;
     let settings = settings_for(&graph);
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let embedded =
-        Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
-    let on_embedded = measured(embedded, &settings).await;
-    check("embedded", &on_embedded);
+    for kind in [Reply::Text, Reply::UploadedImage] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let embedded =
+            Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));
+        let on_embedded = measured(embedded, &settings, kind).await;
+        check(&format!("embedded, {kind:?}"), &on_embedded);
 
-    let Some((backend, aws_settings)) = moto_backend("reply", &settings).await else { return };
-    let on_aws = measured(backend, &aws_settings).await;
-    check("aws (moto)", &on_aws);
-    assert_eq!(on_embedded.0.request_count(), on_aws.0.request_count());
-    assert_eq!(on_embedded.1.request_count(), on_aws.1.request_count());
+        let Some((backend, aws_settings)) = moto_backend("reply", &settings).await else { return };
+        let on_aws = measured(backend, &aws_settings, kind).await;
+        check(&format!("aws (moto), {kind:?}"), &on_aws);
+        assert_eq!(on_embedded.0.request_count(), on_aws.0.request_count());
+        assert_eq!(on_embedded.1.request_count(), on_aws.1.request_count());
+    }
 }

@@ -187,3 +187,71 @@ async fn a_tiktok_reply_goes_to_the_conversation_the_customers_message_named() {
                "message_type": "TEXT", "text": {"body": "Sí, hay talla M"}})
     );
 }
+
+/// A file: the frontend asks for an upload link, PUTs the file to it (the local server
+/// stands in for S3), and sends it by `file_id`; the channel gets a link to the message's
+/// own copy, which serves the bytes.
+#[tokio::test]
+async fn an_uploaded_file_reaches_the_channel_as_a_link_to_its_bytes() {
+    let settings = local_settings();
+    let secret = settings.get(Setting::MetaAppSecret).unwrap_or_default().to_owned();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
+    let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
+    let connect = json!({"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "access_token": "EAAG-token"});
+    let (status, channel) = server.send("POST", "/v1/channels", Some(&owner), Some(connect)).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let metadata = json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID});
+    webhook(
+        &server,
+        &secret,
+        json!({"messaging_product": "whatsapp", "metadata": metadata,
+        "contacts": [{"profile": {"name": "Ana"}, "wa_id": WA_ID}],
+        "messages": [{"from": WA_ID, "id": "wamid.IN9", "timestamp": (now - 60).to_string(), "type": "text",
+                      "text": {"body": "¿Me mandas la lista de precios?"}}]}),
+    )
+    .await;
+    let inbox = eventually(&server, &owner, "/v1/conversations", |page| {
+        page["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+
+    let pdf = b"%PDF-1.7 lista de precios".to_vec();
+    let announce = json!({"content_type": "application/pdf", "size": pdf.len(), "filename": "Precios.pdf"});
+    let (status, link) = server.send("POST", "/v1/uploads", Some(&owner), Some(announce)).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let upload_url = link["upload_url"].as_str().unwrap_or_default();
+    let put = |content_type: &'static str| {
+        server.http.put(upload_url).header("content-type", content_type).body(pdf.clone()).send()
+    };
+    let refused = put("image/png").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "the link is for a PDF only");
+    let stored = put("application/pdf").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.status(), StatusCode::OK);
+
+    let messages = format!("/v1/conversations/{conversation}/messages");
+    let reply = json!({"media": {"file_id": link["file_id"], "caption": "Aquí está"}});
+    let (status, sent) = server.send("POST", &messages, Some(&owner), Some(reply)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let reply_id = sent["id"].as_str().unwrap_or_default().to_owned();
+    eventually(&server, &owner, &messages, |page| {
+        page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
+    })
+    .await;
+    let outbox: Value = match server.http.get(format!("{}/dev/outbox", server.base)).send().await {
+        Ok(answer) => answer.json().await.unwrap_or_default(),
+        Err(e) => panic!("{e}"),
+    };
+    let document = &outbox[0]["body"]["document"];
+    assert_eq!((&document["caption"], &document["filename"]), (&json!("Aquí está"), &json!("Precios.pdf")));
+    let file = server.http.get(document["link"].as_str().unwrap_or_default()).send().await;
+    let file = file.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.bytes().await.map(|b| b.to_vec()).ok(), Some(pdf));
+}

@@ -16,7 +16,11 @@ fn now() -> OffsetDateTime {
 
 impl World {
     /// A conversation on `channel` whose customer last wrote `hours` ago (`None`: never).
-    async fn customer_wrote(&self, channel: Channel, hours: Option<i64>) -> (ConversationId, ContactId) {
+    pub(super) async fn customer_wrote(
+        &self,
+        channel: Channel,
+        hours: Option<i64>,
+    ) -> (ConversationId, ContactId) {
         let first = now() - time::Duration::hours(hours.unwrap_or(24 * 30));
         let contact = ContactId::new();
         let opened =
@@ -40,7 +44,7 @@ impl World {
         (conversation, contact)
     }
 
-    async fn write(&self, sub: &str, conversation: &ConversationId, body: Value) -> (u16, Value) {
+    pub(super) async fn write(&self, sub: &str, conversation: &ConversationId, body: Value) -> (u16, Value) {
         let request = ApiRequest::new("POST /v1/conversations/{id}/messages")
             .param("id", conversation.as_str())
             .as_user(sub)
@@ -48,7 +52,7 @@ impl World {
         self.send(request).await
     }
 
-    async fn patch(&self, sub: &str, conversation: &ConversationId, body: Value) -> (u16, Value) {
+    pub(super) async fn patch(&self, sub: &str, conversation: &ConversationId, body: Value) -> (u16, Value) {
         let request = ApiRequest::new("PATCH /v1/conversations/{id}")
             .param("id", conversation.as_str())
             .as_user(sub)
@@ -57,7 +61,7 @@ impl World {
     }
 
     /// The jobs waiting on the outbound queue (received and hidden: each is seen once).
-    async fn jobs(&self) -> Vec<(SendJob, Option<String>)> {
+    pub(super) async fn jobs(&self) -> Vec<(SendJob, Option<String>)> {
         let received = self.queue.receive("outbound.fifo", 10, Duration::from_secs(60)).await;
         received
             .unwrap_or_else(|e| panic!("{e}"))
@@ -70,7 +74,7 @@ impl World {
             .collect()
     }
 
-    async fn thread_messages(&self, conversation: &ConversationId) -> Vec<Value> {
+    pub(super) async fn thread_messages(&self, conversation: &ConversationId) -> Vec<Value> {
         let request = ApiRequest::new("GET /v1/conversations/{id}/messages")
             .param("id", conversation.as_str())
             .as_user(&self.owner);
@@ -193,7 +197,8 @@ async fn bad_messages_are_refused_with_their_field_and_store_nothing() {
         (json!({"text": "hola", "colour": "red"}), 400, Some("colour")),
         (json!({"private": true}), 400, None),
         (json!({"template": {"name": "Promo!", "language": "e"}}), 400, Some("template.name")),
-        (json!({"media": {"url": "https://example.com/a.jpg"}}), 422, None),
+        (json!({"media": {"url": "https://example.com/lista.pdf"}}), 422, None),
+        (json!({"media": {"url": "https://example.com/a.jpg"}, "text": "hola"}), 400, Some("media")),
         (json!({"text": "hola", "reply_to": "msg_1"}), 400, Some("reply_to")),
         (json!({"text": "hola", "reply_to": MessageId::new().as_str()}), 400, Some("reply_to")),
     ];

@@ -15,3 +15,4 @@ pub mod shards;
 pub mod snoozes;
 pub mod tenants;
 pub mod time;
+pub mod uploads;
