@@ -27,7 +27,9 @@ use crate::inbound::Channel;
 use crate::settings::{Setting, Settings};
 
 mod send;
+mod templates;
 pub use send::{Api, SendAnswer};
+pub use templates::placeholders;
 
 /// Largest answer read from a provider; theirs are a few hundred bytes.
 const MAX_ANSWER: usize = 1024 * 1024;

@@ -20,6 +20,9 @@ use crate::input::{Connect, MAX_DISPLAY_NAME, Signup};
     ChannelAccountPage,
     ConnectRequest,
     EmbeddedSignupRequest,
+    crate::templates::TemplateList,
+    crate::templates::TemplateView,
+    gestor_shared::repo::templates::Template,
     Problem,
     FieldError
 )))]
@@ -205,7 +208,17 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
         .subscribe_app(&waba_id, &token)
         .await
         .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
-    connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name).await
+    let mut reply =
+        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name)
+            .await?;
+    if let Some(id) = reply.resource_id.as_deref().and_then(|id| ChannelAccountId::parse(id).ok()) {
+        // Its templates and template webhooks are the business account's.
+        app.repo.set_business_account(&caller.tenant, &id, &waba_id).await?;
+        if let Some(serde_json::Value::Object(account)) = reply.body.as_mut() {
+            account.insert("business_account_id".into(), waba_id.clone().into());
+        }
+    }
+    Ok(reply)
 }
 
 fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {

@@ -1,15 +1,17 @@
-//! The `channels` function: `/v1/channels`, `/v1/channels/{id}` and
-//! `/v1/channels/embedded-signup`. Connecting shows the token reaches the account through the
+//! The `channels` function: `/v1/channels`, `/v1/channels/{id}`,
+//! `/v1/channels/embedded-signup`, and the WhatsApp templates replies use (`/v1/templates`). Connecting shows the token reaches the account through the
 //! channel's own API before anything is stored; the token is kept encrypted and never answered.
 
 mod handlers;
 pub mod input;
+mod templates;
 
 use gestor_shared::crypto::{KeyError, TokenCipher};
 use gestor_shared::graph::{GraphClient, GraphError};
 use gestor_shared::http::{Core, Permission, Policy};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::repo::channels::ChannelRepo;
+use gestor_shared::repo::templates::TemplateRepo;
 use gestor_shared::settings::Setting;
 use gestor_shared::settings::Settings;
 use std::sync::Arc;
@@ -49,11 +51,13 @@ gestor_shared::routes!(Channels, core: core, {
     handlers::embedded_signup => Policy::needs(Permission::ChannelsManage).audited("channel.connect", "channel").idempotent(),
     handlers::get => Policy::needs(Permission::ChannelsRead),
     handlers::deactivate => Policy::needs(Permission::ChannelsManage).audited("channel.deactivate", "channel").idempotent(),
+    templates::list => Policy::needs(Permission::ChannelsRead),
 });
 
 pub struct Channels {
     core: Core,
     repo: ChannelRepo,
+    templates: TemplateRepo,
     graph: GraphClient,
     cipher: TokenCipher,
 }
@@ -61,7 +65,8 @@ pub struct Channels {
 impl Channels {
     pub fn new(core: Core, graph: GraphClient, cipher: TokenCipher) -> Self {
         let repo = ChannelRepo::new(core.table.clone());
-        Self { core, repo, graph, cipher }
+        let templates = TemplateRepo::new(core.table.clone());
+        Self { core, repo, templates, graph, cipher }
     }
 
     /// The function with its Graph client and key ring built from the settings (once per

@@ -372,3 +372,4 @@ fn the_openapi_part_documents_every_route_and_a_write_only_token() {
 }
 
 mod providers;
+mod templates;

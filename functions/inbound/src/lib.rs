@@ -101,6 +101,7 @@ pub struct Inbound {
     pub(crate) contacts: ContactRepo,
     pub(crate) conversations: ConversationRepo,
     pub(crate) messages: MessageRepo,
+    pub(crate) templates: gestor_shared::repo::templates::TemplateRepo,
     pub(crate) clock: Clock,
     pub(crate) metrics: Metrics,
 }
@@ -114,6 +115,7 @@ impl Inbound {
             parked: ParkedRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),
+            templates: gestor_shared::repo::templates::TemplateRepo::new(table.clone()),
             messages: MessageRepo::new(table),
             files: backend.files.clone(),
             queue: backend.queue.clone(),

@@ -20,6 +20,9 @@ use crate::outcome::{Outcome, RetryLater, storage};
 use crate::{Inbound, message};
 use gestor_shared::events::DomainEvent;
 
+/// The webhook field of a WhatsApp Business Account's template status changes.
+const TEMPLATE_UPDATES: &str = "message_template_status_update";
+
 impl Inbound {
     pub(crate) async fn process_record(&self, record: &SqsMessage) -> Result<Vec<Outcome>, RetryLater> {
         let body = record.body.as_deref().unwrap_or_default();
@@ -34,9 +37,14 @@ impl Inbound {
             envelope =
                 serde_json::from_slice(&object.bytes).map_err(|e| RetryLater::Malformed(e.to_string()))?;
         }
-        let Some((tenant, account)) =
-            self.routes.route(envelope.channel, &envelope.account_id, self.now()).await.map_err(storage)?
-        else {
+        // A WhatsApp Business Account's own updates name the account, not a number.
+        let business = envelope.channel == gestor_shared::inbound::Channel::Whatsapp
+            && envelope.field == TEMPLATE_UPDATES;
+        let route = match business {
+            true => self.routes.business(&envelope.account_id, self.now()).await,
+            false => self.routes.route(envelope.channel, &envelope.account_id, self.now()).await,
+        };
+        let Some((tenant, account)) = route.map_err(storage)? else {
             self.metrics.count("InboundUnroutable", &[("Channel", envelope.channel.as_str())], &[]);
             tracing::warn!(channel = %envelope.channel, "update for a channel account no business has connected; dropped");
             return Ok(vec![Outcome::Unroutable]);
@@ -77,6 +85,19 @@ impl Inbound {
                 }
             }
             Normalized::Ignored { .. } => Ok(Outcome::Dropped("ignored")),
+            Normalized::TemplateStatus { name, language, status, reason } => {
+                // The envelope's account is the WhatsApp Business Account.
+                let known = self
+                    .templates
+                    .set_status(tenant, &envelope.account_id, &name, &language, &status, reason.as_deref())
+                    .await
+                    .map_err(storage)?;
+                Ok(if known {
+                    Outcome::Stored
+                } else {
+                    Outcome::Dropped("a template not synced yet: the next listing syncs")
+                })
+            }
             change => {
                 let arrived = Arrived {
                     channel: envelope.channel,

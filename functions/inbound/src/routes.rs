@@ -34,7 +34,22 @@ impl RouteCache {
         account: &str,
         now: OffsetDateTime,
     ) -> Result<Option<Route>, TableError> {
-        let key = (channel, account.to_owned());
+        self.cached((channel, account.to_owned()), now, self.channels.route(channel, account)).await
+    }
+
+    /// The tenant of a WhatsApp Business Account's own webhooks (template updates), and the
+    /// number of theirs that holds its route.
+    pub async fn business(&self, waba_id: &str, now: OffsetDateTime) -> Result<Option<Route>, TableError> {
+        let key = (Channel::Whatsapp, format!("business#{waba_id}"));
+        self.cached(key, now, self.channels.business_route(waba_id)).await
+    }
+
+    async fn cached(
+        &self,
+        key: (Channel, String),
+        now: OffsetDateTime,
+        read: impl std::future::Future<Output = Result<Option<Route>, TableError>>,
+    ) -> Result<Option<Route>, TableError> {
         if let Ok(cached) = self.cached.lock()
             && let Some((route, read_at)) = cached.get(&key)
             && now - *read_at < ROUTE_TTL
@@ -42,7 +57,7 @@ impl RouteCache {
         {
             return Ok(Some(route.clone()));
         }
-        let route = self.channels.route(channel, account).await?;
+        let route = read.await?;
         if let Ok(mut cached) = self.cached.lock() {
             match &route {
                 Some(route) => {

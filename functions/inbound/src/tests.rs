@@ -457,3 +457,4 @@ mod media;
 mod owed;
 mod parking;
 mod requests;
+mod templates;

@@ -1,4 +1,4 @@
-//! A stand-in for the channels' send APIs on a laptop: unless `META_GRAPH_URL` is set (or
+//! A stand-in for the channels' send APIs (and the WhatsApp templates listing) on a laptop: unless `META_GRAPH_URL` is set (or
 //! `GESTOR_FAKE_CHANNELS=false`), the sender's Graph API is this server's `/dev/graph`, and
 //! unless `TIKTOK_API_URL` is set, TikTok's is `/dev/tiktok`. Both accept every message,
 //! answer it an id as the channel would, and keep the last ones for `GET /dev/outbox`. So a
@@ -11,6 +11,20 @@ use std::sync::Mutex;
 
 /// Sends kept for `GET /dev/outbox`.
 const KEPT: usize = 50;
+
+/// The business account and number the stand-in knows (the README's examples).
+const LOCAL_WABA: &str = "102290129340398";
+const LOCAL_NUMBER: &str = "106540352242922";
+
+/// Two templates of the local business account, as the Graph API lists them.
+fn local_templates() -> Value {
+    json!({"data": [
+        {"name": "seguimiento_pedido", "language": "es_MX", "status": "APPROVED", "category": "UTILITY",
+         "id": "100000000000001", "components": [{"type": "BODY", "text": "Hola {{1}}, tu pedido {{2}} va en camino."}]},
+        {"name": "promo_fin_de_semana", "language": "es_MX", "status": "PENDING", "category": "MARKETING",
+         "id": "100000000000002", "components": [{"type": "BODY", "text": "¡Este fin de semana 2x1!"}]}
+    ], "paging": {"cursors": {"before": "A", "after": "B"}}})
+}
 
 #[derive(Default)]
 pub struct FakeGraph {
@@ -28,6 +42,19 @@ impl FakeGraph {
         let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let id = format!("LOCAL{}", ulid::Ulid::new());
         match (method, segments.as_slice()) {
+            // Which business account a token was granted, and its one number: the README's.
+            ("GET", ["debug_token"]) => (
+                200,
+                json!({"data": {"is_valid": true, "granular_scopes": [
+                    {"scope": "whatsapp_business_management", "target_ids": [LOCAL_WABA]},
+                    {"scope": "whatsapp_business_messaging", "target_ids": [LOCAL_WABA]}]}}),
+            ),
+            ("GET", [LOCAL_WABA, "phone_numbers"]) => (
+                200,
+                json!({"data": [{"id": LOCAL_NUMBER, "display_phone_number": "+52 55 1234 5678",
+                                 "verified_name": "Local test number"}]}),
+            ),
+            ("GET", [_, "message_templates"]) => (200, local_templates()),
             // What `POST /v1/channels` checks a token with.
             ("GET", [account]) => (
                 200,
@@ -104,6 +131,8 @@ mod tests {
         let (status, account) = fake.answer("GET", "/dev/graph/106540352242922", b"");
         assert_eq!((status, &account["id"]), (200, &json!("106540352242922")));
         assert_eq!(fake.answer("DELETE", "/dev/graph/x/subscribed_apps", b"").0, 404);
+        let (_, templates) = fake.answer("GET", "/dev/graph/102290129340398/message_templates", b"");
+        assert_eq!(templates["data"][0]["status"], "APPROVED");
         let (status, account) = fake.answer("GET", "/dev/tiktok/business/get/?business_id=b1", b"");
         assert_eq!((status, &account["code"]), (200, &json!(0)));
         let (_, sent) = fake.answer("POST", "/dev/tiktok/business/message/send/", br#"{"recipient": "c1"}"#);

@@ -49,6 +49,10 @@ pub enum Normalized {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// A WhatsApp Business Account's template changed status
+    /// (`message_template_status_update`): `status` is Meta's `event` (`APPROVED`,
+    /// `REJECTED`, `PAUSED`, `DISABLED` ...). The account is the envelope's.
+    TemplateStatus { name: String, language: String, status: String, reason: Option<String> },
     /// An update deliberately not stored; `reason` says why (it names kinds and ids, never
     /// customer text).
     Ignored { reason: String },
@@ -65,6 +69,7 @@ impl Normalized {
             Self::Reaction(_) => "reaction".to_owned(),
             Self::Deleted { .. } => "deleted".to_owned(),
             Self::Edited { .. } => "edited".to_owned(),
+            Self::TemplateStatus { .. } => "template_status".to_owned(),
             Self::Ignored { .. } => "ignored".to_owned(),
         }
     }

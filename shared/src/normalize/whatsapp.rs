@@ -36,6 +36,9 @@ enum Sender {
 /// A whole change's `value`: its messages, statuses and echoes if it has any (read the same
 /// as single updates), else one `Ignored` naming the field.
 fn change(env: &InboundEnvelope, value: &Value) -> Vec<Normalized> {
+    if env.field == "message_template_status_update" {
+        return vec![template_status(value)];
+    }
     let contacts = items(value, "contacts");
     let mut out: Vec<Normalized> = items(value, "messages")
         .iter()
@@ -53,6 +56,20 @@ fn change(env: &InboundEnvelope, value: &Value) -> Vec<Normalized> {
         )));
     }
     out
+}
+
+/// `{event, message_template_id, message_template_name, message_template_language, reason}`;
+/// Meta's `reason` is `NONE` when there is none.
+fn template_status(value: &Value) -> Normalized {
+    let (Some(name), Some(language), Some(status)) = (
+        text(value, "message_template_name"),
+        text(value, "message_template_language"),
+        text(value, "event"),
+    ) else {
+        return Normalized::ignored("whatsapp template update without name, language or event");
+    };
+    let reason = text(value, "reason").filter(|r| !r.eq_ignore_ascii_case("NONE"));
+    Normalized::TemplateStatus { name, language, status: status.to_ascii_uppercase(), reason }
 }
 
 /// The `contacts[]` entry of a message's sender: by `wa_id` or user id, else the only one.
@@ -422,16 +439,30 @@ mod tests {
     }
 
     #[test]
-    fn other_changes_are_ignored_naming_the_field_and_error_codes() {
+    fn template_updates_are_read_and_other_changes_are_ignored_naming_the_field_and_error_codes() {
         let template = envelope(
+            Channel::Whatsapp,
+            UpdateKind::Event,
+            "message_template_status_update",
+            json!({"event": "REJECTED", "message_template_id": 1, "message_template_name": "promo_otono",
+                   "message_template_language": "es_MX", "reason": "INCORRECT_CATEGORY"}),
+        );
+        assert_eq!(
+            one(normalize(&template)),
+            Normalized::TemplateStatus {
+                name: "promo_otono".into(),
+                language: "es_MX".into(),
+                status: "REJECTED".into(),
+                reason: Some("INCORRECT_CATEGORY".into())
+            }
+        );
+        let nameless = envelope(
             Channel::Whatsapp,
             UpdateKind::Event,
             "message_template_status_update",
             json!({"event": "APPROVED", "message_template_id": 1}),
         );
-        assert!(
-            matches!(one(normalize(&template)), Normalized::Ignored { reason } if reason.contains("message_template_status_update"))
-        );
+        assert!(matches!(one(normalize(&nameless)), Normalized::Ignored { .. }));
         let errors = envelope(
             Channel::Whatsapp,
             UpdateKind::Event,

@@ -56,6 +56,10 @@ pub struct ChannelAccount {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deactivated_at: Option<time::OffsetDateTime>,
+    /// WhatsApp: the WhatsApp Business Account the number belongs to (its templates and
+    /// template webhooks are the account's), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_account_id: Option<String>,
 }
 
 /// What a connection did.
@@ -133,6 +137,8 @@ fn owned_route(tenant: &TenantId, id: &ChannelAccountId) -> Condition {
         Condition::Equals("channel_account_id".into(), id.as_str().into()),
     ])
 }
+
+mod business;
 
 #[derive(Clone)]
 pub struct ChannelRepo {
@@ -324,6 +330,7 @@ impl ChannelRepo {
                         status: ChannelStatus::Active,
                         connected_at: now(),
                         deactivated_at: None,
+                        business_account_id: previous.as_ref().and_then(|p| p.business_account_id.clone()),
                     };
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
                     let ops = vec![
@@ -386,6 +393,7 @@ impl ChannelRepo {
             }
             match self.table.transact(ops).await {
                 Ok(()) => {
+                    self.release_business_route(tenant, &current).await?;
                     return Ok(Some(ChannelAccount {
                         status: ChannelStatus::Inactive,
                         deactivated_at: Some(at),

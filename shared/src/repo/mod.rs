@@ -17,6 +17,7 @@ pub mod personal;
 pub mod replies;
 pub mod sending;
 pub mod snoozes;
+pub mod templates;
 pub mod tenants;
 pub mod uploads;
 

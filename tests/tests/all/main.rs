@@ -13,3 +13,4 @@ mod reply_budget;
 mod reply_flow;
 mod sam;
 mod template;
+mod templates_flow;

@@ -20,3 +20,9 @@ pub fn external_partition(tenant: &TenantId) -> String {
 pub fn route(kind: Channel, external_id: &str) -> Key {
     Key::new(format!("ROUTE#{kind}#{external_id}"), "ROUTE")
 }
+
+/// Global, ids only: which tenant (and which of its numbers) a WhatsApp Business Account's
+/// own webhooks (`message_template_status_update`) belong to.
+pub fn business_route(waba_id: &str) -> Key {
+    Key::new(format!("ROUTE#whatsapp_business#{waba_id}"), "ROUTE")
+}

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod outbox;
 pub mod shards;
 pub mod snoozes;
+pub mod templates;
 pub mod tenants;
 pub mod time;
 pub mod uploads;

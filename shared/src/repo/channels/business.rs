@@ -1,0 +1,78 @@
+//! A WhatsApp number's business account (WABA): recorded on the channel account once known
+//! (Embedded Signup names it; for a number connected by hand it is found when its templates
+//! are first synced), with a route so that the account's own webhooks, which name the WABA
+//! and no number, reach the tenant.
+
+use serde_json::Value;
+
+use super::super::keys::channels as keys;
+use super::{ChannelAccount, ChannelRepo};
+use crate::domain::TenantId;
+use crate::ids::ChannelAccountId;
+use crate::ports::{Condition, Item, TableError, Update};
+
+impl ChannelRepo {
+    /// Records that the account's number belongs to the business account `waba_id`, and
+    /// routes the business account's webhooks to this tenant unless another tenant's number
+    /// holds that route already (then its webhooks go there, and this tenant's templates are
+    /// kept current by syncing).
+    pub async fn set_business_account(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        waba_id: &str,
+    ) -> Result<(), TableError> {
+        let update = Update::default().set("business_account_id", waba_id);
+        self.table.update(&keys::account(tenant, id.as_str()), update, Some(Condition::Exists)).await?;
+        let route = keys::business_route(waba_id);
+        let condition = match self.business_route(waba_id).await? {
+            None => Condition::NotExists,
+            Some((owner, _)) if &owner == tenant => {
+                Condition::Equals("tenant_id".into(), tenant.as_str().into())
+            }
+            Some(_) => return Ok(()),
+        };
+        let mut item = Item::new();
+        item.insert("pk".into(), route.pk.into());
+        item.insert("sk".into(), route.sk.into());
+        item.insert("tenant_id".into(), tenant.as_str().into());
+        item.insert("channel_account_id".into(), id.as_str().into());
+        match self.table.put(item, Some(condition)).await {
+            // Taken meanwhile: whoever took it keeps it.
+            Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tenant, and the number, a business account's webhooks belong to.
+    pub async fn business_route(
+        &self,
+        waba_id: &str,
+    ) -> Result<Option<(TenantId, ChannelAccountId)>, TableError> {
+        let Some(item) = self.table.get(&keys::business_route(waba_id)).await? else { return Ok(None) };
+        let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
+        let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
+        match (tenant, id) {
+            (Some(tenant), Some(id)) => Ok(Some((tenant, id))),
+            _ => Err(TableError::Backend("a business route without its tenant or account".into())),
+        }
+    }
+
+    /// A deactivated number no longer holds its business account's route.
+    pub(super) async fn release_business_route(
+        &self,
+        tenant: &TenantId,
+        account: &ChannelAccount,
+    ) -> Result<(), TableError> {
+        let Some(waba_id) = &account.business_account_id else { return Ok(()) };
+        let owned = Condition::All(vec![
+            Condition::Equals("tenant_id".into(), tenant.as_str().into()),
+            Condition::Equals("channel_account_id".into(), account.id.as_str().into()),
+        ]);
+        match self.table.delete(&keys::business_route(waba_id), Some(owned)).await {
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! A WhatsApp Business Account's message templates, as last synced from the Graph API and
+//! changed since by `message_template_status_update` webhooks. Business data: no customer's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::keys::templates as keys;
+use super::{from_item, to_item};
+use crate::domain::TenantId;
+use crate::ports::table::{PK, SK};
+use crate::ports::{Condition, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
+
+/// Writes per transaction when a sync replaces the templates.
+const PER_TRANSACTION: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Template {
+    pub name: String,
+    /// The template's language code (`es_MX`): a reply names it with the name.
+    pub language: String,
+    /// Meta's status: `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED` ...
+    pub status: String,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
+    pub category: Option<String>,
+    /// Meta's id of the template.
+    pub id: Option<String>,
+    /// The text of its body, with `{{1}}`-style placeholders.
+    pub body: Option<String>,
+    /// How many body parameters a reply must give.
+    pub parameters: u32,
+    /// Why Meta rejected or paused it, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct TemplateRepo {
+    table: Arc<dyn Table>,
+}
+
+impl TemplateRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    /// When the business account's templates were last synced; `None` when never, or when
+    /// a webhook named a template the sync did not know.
+    pub async fn synced_at(
+        &self,
+        tenant: &TenantId,
+        waba_id: &str,
+    ) -> Result<Option<OffsetDateTime>, TableError> {
+        let item = self.table.get(&keys::synced(tenant, waba_id)).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("at"))
+            .and_then(Value::as_str)
+            .and_then(|at| OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()))
+    }
+
+    /// Every template of the business account, by name and language.
+    pub async fn list(&self, tenant: &TenantId, waba_id: &str) -> Result<Vec<Template>, TableError> {
+        let mut templates = Vec::new();
+        let mut after = None;
+        loop {
+            let query = Query::table(keys::partition(tenant, waba_id))
+                .sort(SortKey::BeginsWith(keys::TEMPLATE_PREFIX.into()))
+                .limit(100)
+                .start_after(after);
+            let page = self.table.query(query).await?;
+            for item in page.items {
+                templates.push(from_item(item)?);
+            }
+            match page.last_key {
+                Some(last) => after = Some(last),
+                None => return Ok(templates),
+            }
+        }
+    }
+
+    /// Replaces the stored templates with `templates` (a sync), then records the sync.
+    pub async fn replace(
+        &self,
+        tenant: &TenantId,
+        waba_id: &str,
+        templates: &[Template],
+        at: OffsetDateTime,
+    ) -> Result<(), TableError> {
+        let kept: std::collections::HashSet<(String, String)> =
+            templates.iter().map(|t| (t.name.clone(), t.language.clone())).collect();
+        let gone: Vec<Key> = self
+            .list(tenant, waba_id)
+            .await?
+            .into_iter()
+            .filter(|t| !kept.contains(&(t.name.clone(), t.language.clone())))
+            .map(|t| keys::template(tenant, waba_id, &t.name, &t.language))
+            .collect();
+        let puts = templates
+            .iter()
+            .map(|t| Ok(TxOp::Put { item: item(tenant, waba_id, t)?, condition: None }))
+            .collect::<Result<Vec<_>, TableError>>()?;
+        for chunk in puts.chunks(PER_TRANSACTION) {
+            self.table.transact(chunk.to_vec()).await?;
+        }
+        if !gone.is_empty() {
+            self.table.batch_delete(&gone).await?;
+        }
+        let key = keys::synced(tenant, waba_id);
+        let mut marker = Item::new();
+        marker.insert(PK.into(), key.pk.into());
+        marker.insert(SK.into(), key.sk.into());
+        marker.insert("at".into(), super::conversations::rfc3339(at)?.into());
+        self.table.put(marker, None).await
+    }
+
+    /// A status webhook: the template's new status. A template the last sync did not know
+    /// makes the next listing sync again. `false` when it was unknown.
+    pub async fn set_status(
+        &self,
+        tenant: &TenantId,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, TableError> {
+        let mut update = Update::default().set("status", status);
+        match reason {
+            Some(reason) => update = update.set("reason", reason),
+            None => update.remove.push("reason".into()),
+        }
+        let key = keys::template(tenant, waba_id, name, language);
+        match self.table.update(&key, update, Some(Condition::Exists)).await {
+            Ok(_) => Ok(true),
+            Err(TableError::ConditionFailed) => {
+                self.table.delete(&keys::synced(tenant, waba_id), None).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn item(tenant: &TenantId, waba_id: &str, template: &Template) -> Result<Item, TableError> {
+    let mut item = to_item(template)?;
+    let key = keys::template(tenant, waba_id, &template.name, &template.language);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    Ok(item)
+}
