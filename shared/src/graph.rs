@@ -369,17 +369,32 @@ impl GraphClient {
         self.download(url, &[]).await
     }
 
+    /// A file from a URL someone gave (a reply's media by URL): the same guarded `GET`, at
+    /// most `limit` bytes.
+    pub async fn public_file(&self, url: &str, limit: usize) -> Result<MediaFile, GraphError> {
+        self.download_up_to(url, &[], limit).await
+    }
+
     async fn download(
         &self,
         url: &str,
         headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<MediaFile, GraphError> {
+        self.download_up_to(url, headers, MAX_MEDIA).await
+    }
+
+    async fn download_up_to(
+        &self,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        limit: usize,
     ) -> Result<MediaFile, GraphError> {
         let allowed = url.parse::<http::Uri>().is_ok_and(|uri| self.media_policy.allows_url(&uri));
         if !allowed {
             return Err(GraphError::Invalid("a media URL must be https to a public address"));
         }
         let answer =
-            self.send(&self.media_http, Method::GET, url, headers, None, MAX_MEDIA, MEDIA_TIMEOUT).await?;
+            self.send(&self.media_http, Method::GET, url, headers, None, limit, MEDIA_TIMEOUT).await?;
         if !answer.status.is_success() {
             return Err(failure(answer.status, serde_json::from_slice::<Value>(&answer.body).ok().as_ref()));
         }
@@ -444,7 +459,14 @@ impl GraphClient {
             let body = Limited::new(response.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|_| GraphError::Unavailable("the answer was cut off or too large".into()))?
+                .map_err(|e| {
+                    // Too large stays too large; a cut-off answer may come whole next time.
+                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        GraphError::Invalid("the answer is larger than the limit")
+                    } else {
+                        GraphError::Unavailable("the answer was cut off".into())
+                    }
+                })?
                 .to_bytes();
             Ok::<_, GraphError>(Answer { status, content_type, body })
         };

@@ -6,6 +6,7 @@
 use gestor_shared::domain::TenantId;
 use gestor_shared::domain::outgoing_media::{self, MediaRefusal};
 use gestor_shared::domain::{Channel, MessageKind};
+use gestor_shared::fetch_guard::FetchPolicy;
 use gestor_shared::http::ApiError;
 use gestor_shared::ids::{FileId, MessageId};
 use gestor_shared::ports::FileError;
@@ -86,12 +87,27 @@ fn https_url(raw: &str) -> Result<String, ApiError> {
     let bad =
         || ApiError::invalid_field("media.url", "must be an https URL of a public file, without credentials");
     let uri: lambda_http::http::Uri = raw.parse().map_err(|_| bad())?;
-    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    // An address the sender would never fetch is refused now (a name is checked by the
+    // sender once resolved).
+    let public = FetchPolicy::media(false);
+    let host_ok = uri.host().is_some_and(|h| {
+        let bare = h.trim_start_matches('[').trim_end_matches(']');
+        !h.is_empty()
+            && !h.eq_ignore_ascii_case("localhost")
+            && bare.parse::<std::net::IpAddr>().ok().is_none_or(|ip| public.allows(ip))
+    });
     let userinfo = uri.authority().is_some_and(|a| a.as_str().contains('@'));
     if uri.scheme_str() != Some("https") || !host_ok || userinfo || raw.len() > MAX_URL {
         return Err(bad());
     }
     Ok(raw.to_owned())
+}
+
+/// The file name a URL ends with, decoded enough to show.
+fn name_in(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').next().filter(|s| !s.is_empty() && s.contains('.'))?;
+    Some(last.replace("%20", " ").chars().filter(|c| !c.is_control()).take(240).collect())
 }
 
 /// The type a URL's file name suggests.
@@ -177,10 +193,15 @@ pub fn compose(
         Source::File(file) => json!({"file_id": file}),
         Source::Url(url) => json!({"url": url}),
     };
+    // A document shows its name: the upload's, else the link's last segment.
+    let filename = known.filename.clone().or_else(|| match &request.source {
+        Source::Url(url) if kind == MessageKind::Document => name_in(url),
+        _ => None,
+    });
     let media = Media {
         channel_media_id: None,
         mime_type: known.content_type.clone(),
-        filename: known.filename.clone(),
+        filename,
         caption: request.caption.clone(),
         size: (known.size > 0).then_some(known.size),
         sha256: None,
@@ -195,6 +216,9 @@ pub fn requested(body: &Map<String, Value>) -> Result<Option<MediaRequest>, ApiE
     let Some(media) = body.get("media") else { return Ok(None) };
     if ["text", "template", "interactive", "private"].iter().any(|k| body.contains_key(*k)) {
         return Err(ApiError::invalid_field("media", "is sent alone: its text goes in `media.caption`"));
+    }
+    if let Some(unknown) = body.keys().find(|k| !["media", "reply_to"].contains(&k.as_str())) {
+        return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a message"));
     }
     parse(media).map(Some)
 }
@@ -212,6 +236,10 @@ mod tests {
             "ftp://x/a",
             "/a.pdf",
             "https://",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.7/a.pdf",
+            "https://[::1]/a.pdf",
+            "https://localhost/a.pdf",
         ] {
             assert!(https_url(bad).is_err(), "{bad}");
         }

@@ -83,6 +83,10 @@ enum Compose {
 
 impl Compose {
     fn parse(body: &Map<String, Value>, channel: Channel) -> Result<Self, ApiError> {
+        if body.contains_key("media") {
+            // Only a note gets here with media: a reply's media is composed apart.
+            return Err(ApiError::invalid_field("media", "a note is text only"));
+        }
         if let Some(unknown) = body
             .keys()
             .find(|k| !["text", "private", "template", "interactive", "reply_to"].contains(&k.as_str()))

@@ -5,7 +5,7 @@
 
 use gestor_shared::http::{ApiError, Page};
 use gestor_shared::ports::Files;
-use gestor_shared::repo::messages::{Media, Message};
+use gestor_shared::repo::messages::{Direction, Media, Message, MessageStatus};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ pub struct MediaView {
     #[serde(flatten)]
     #[schema(inline)]
     pub file: Media,
-    /// A presigned GET URL of the file, valid 15 minutes; absent until it is downloaded.
+    /// A presigned GET URL of the file, valid 15 minutes; absent until it is downloaded (a
+    /// reply's file: until it is sent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -31,11 +32,13 @@ pub type MessageView = Message<MediaView>;
 pub type MessagePage = Page<MessageView>;
 
 impl MediaView {
-    async fn of(file: Media, files: &dyn Files) -> Result<Self, ApiError> {
+    async fn of(file: Media, files: &dyn Files, stored: bool) -> Result<Self, ApiError> {
         let url = match file.file_key.as_deref() {
             // A failure is a 500 (FileError's conversion); the problem never shows the cause.
-            Some(key) => Some(files.presigned_get(key, MEDIA_URL_LIFETIME).await.map_err(ApiError::from)?),
-            None => None,
+            Some(key) if stored => {
+                Some(files.presigned_get(key, MEDIA_URL_LIFETIME).await.map_err(ApiError::from)?)
+            }
+            _ => None,
         };
         Ok(Self { file, url })
     }
@@ -43,8 +46,12 @@ impl MediaView {
 
 /// A stored message as answered.
 pub async fn view(mut message: Message, files: &dyn Files) -> Result<MessageView, ApiError> {
+    // A reply's own copy of its file is made when it is sent.
+    let stored =
+        !matches!(message.status, MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Failed)
+            || message.direction == Direction::In;
     let media = match message.media.take() {
-        Some(media) => Some(MediaView::of(media, files).await?),
+        Some(media) => Some(MediaView::of(media, files, stored).await?),
         None => None,
     };
     Ok(message.with_media(media))

@@ -20,6 +20,9 @@ use crate::{Outbound, Outcome};
 /// How long the channel's link to the file works: it downloads it when it takes the message,
 /// and a link signed with the function's temporary credentials dies with them anyway.
 const LINK_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// The largest file fetched by URL (Messenger's limit): the sender holds it in memory while
+/// it stores it, on the send path. Larger files go through `POST /v1/uploads`.
+pub const MAX_URL_FILE: usize = 25 * 1024 * 1024;
 
 /// The message as it goes out (a fetched file's real type and size recorded on it) and the
 /// link to its file; or what became of it when the file cannot go.
@@ -70,9 +73,18 @@ impl Outbound {
     }
 
     /// Fetches the file at `url` into `own` and records its real type, size and digest on
-    /// the message; `Some` when it cannot go.
+    /// the message; `Some` when it cannot go. A retry after a fetch keeps the first copy,
+    /// so every attempt sends the same file.
     async fn fetch(&self, message: &mut Message, url: &str, own: &str) -> Result<Option<Outcome>, FileError> {
-        let file = match self.graph.attachment(url).await {
+        match self.files.head(own).await {
+            Ok(kept) => {
+                let content_type = kept.content_type.unwrap_or_default();
+                return Ok(self.checked(message, &content_type, kept.size, None).err());
+            }
+            Err(FileError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        let file = match self.graph.public_file(url, MAX_URL_FILE).await {
             Ok(file) => file,
             Err(GraphError::Unavailable(reason)) => {
                 return Ok(Some(Outcome::again(&format!("the file's server: {reason}"))));
@@ -83,30 +95,50 @@ impl Outbound {
                     &format!("the file's server answered HTTP {status}: check the link"),
                 )));
             }
+            Err(GraphError::Invalid(why)) if why.contains("larger") => {
+                let title = format!("files by URL go up to {} MB: upload larger ones", MAX_URL_FILE >> 20);
+                return Ok(Some(Outcome::refused("media_too_large", &title)));
+            }
             Err(e) => {
                 let title = format!("the file could not be fetched: {e}");
                 return Ok(Some(Outcome::refused("media_unreachable", &title)));
             }
         };
-        let Some(media) = message.media.as_mut() else { return Ok(None) };
         // The server's type, unless it gave none or a vague one and the link's name says more.
         let served = file.mime_type.as_deref().map(outgoing_media::essence);
         let vague = |t: &str| t.is_empty() || t == "application/octet-stream" || t == "binary/octet-stream";
+        let named = message.media.as_ref().and_then(|m| m.mime_type.clone());
         let content_type = match served {
             Some(t) if !vague(&t) => t,
-            served => media.mime_type.clone().or(served).unwrap_or_else(|| "application/octet-stream".into()),
+            served => named.or(served).unwrap_or_else(|| "application/octet-stream".into()),
         };
         let size = file.bytes.len() as u64;
-        let kind = match outgoing_media::check(message.channel, &content_type, size, media.caption.is_some())
-        {
-            Ok(kind) => kind,
-            Err(refusal) => return Ok(Some(Outcome::refused("media_unsupported", &refusal.to_string()))),
-        };
-        media.mime_type = Some(content_type.clone());
-        media.size = Some(size);
-        media.sha256 = Some(gestor_shared::crypto::sha256_hex(&file.bytes));
-        message.kind = kind;
-        self.files.put(own, file.bytes.to_vec(), &content_type).await?;
+        let digest = gestor_shared::crypto::sha256_hex(&file.bytes);
+        if let Err(stop) = self.checked(message, &content_type, size, Some(digest)) {
+            return Ok(Some(stop));
+        }
+        self.files.put(own, Vec::from(file.bytes), &content_type).await?;
         Ok(None)
+    }
+
+    /// Checks the file against the channel and records its type, size, digest and kind on
+    /// the message.
+    fn checked(
+        &self,
+        message: &mut Message,
+        content_type: &str,
+        size: u64,
+        digest: Option<String>,
+    ) -> Result<(), Outcome> {
+        let Some(media) = message.media.as_mut() else { return Ok(()) };
+        let kind = outgoing_media::check(message.channel, content_type, size, media.caption.is_some())
+            .map_err(|refusal| Outcome::refused("media_unsupported", &refusal.to_string()))?;
+        media.mime_type = Some(content_type.to_owned());
+        media.size = Some(size);
+        if digest.is_some() {
+            media.sha256 = digest;
+        }
+        message.kind = kind;
+        Ok(())
     }
 }

@@ -61,7 +61,9 @@ pub fn outcome(answer: &SendAnswer) -> Outcome {
     }
     match code {
         Some(0) if (200..300).contains(&answer.status) => {
-            match body.pointer("/data/message/message_id").and_then(id_text) {
+            // Integrations report the id under `data.message` and, for some, `data` itself.
+            let id = body.pointer("/data/message/message_id").or_else(|| body.pointer("/data/message_id"));
+            match id.and_then(id_text) {
                 Some(id) => Outcome::Accepted(id),
                 // Sent, perhaps, under no id we could match its statuses to: a resend would
                 // be a second copy, so it stops here.
@@ -105,6 +107,8 @@ mod tests {
         assert_eq!(outcome(&sent), Outcome::Accepted("7401".into()));
         let numeric = answer(200, json!({"code": 0, "data": {"message": {"message_id": 7402}}}));
         assert_eq!(outcome(&numeric), Outcome::Accepted("7402".into()));
+        let flat = answer(200, json!({"code": 0, "data": {"message_id": "7403"}}));
+        assert_eq!(outcome(&flat), Outcome::Accepted("7403".into()));
     }
 
     #[test]

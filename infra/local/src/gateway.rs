@@ -132,7 +132,7 @@ async fn allow_any_origin(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let allow = [
         ("access-control-allow-origin", "*"),
-        ("access-control-allow-methods", "GET, POST, PATCH, DELETE, OPTIONS"),
+        ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
         (
             "access-control-allow-headers",
             "authorization, content-type, idempotency-key, if-match, x-tenant-id, x-timezone",

@@ -7,7 +7,8 @@
 //!   audio AAC, AMR, MP3, MP4 audio and OGG (Opus) up to 16 MB; documents (PDF, text, Word,
 //!   Excel, PowerPoint) up to 100 MB; stickers WebP up to 500 KB.
 //! - Messenger: images, video, audio and files, up to 25 MB each.
-//! - Instagram: images (JPEG, PNG) up to 8 MB, video and audio up to 25 MB; no documents.
+//! - Instagram: images (JPEG, PNG) up to 8 MB, MP4 video and AAC or M4A audio up to 25 MB;
+//!   no documents.
 //! - TikTok: JPEG and PNG images only, which go through its own media upload (not sent yet).
 
 use super::{Channel, MessageKind};
@@ -94,9 +95,9 @@ pub fn check(
             _ => 100 * MB,
         },
         Channel::Messenger => 25 * MB,
-        Channel::Instagram => match kind {
-            MessageKind::Image if essence != "image/webp" => 8 * MB,
-            MessageKind::Video | MessageKind::Audio => 25 * MB,
+        Channel::Instagram => match essence.as_str() {
+            "image/jpeg" | "image/png" => 8 * MB,
+            "video/mp4" | "audio/aac" | "audio/mp4" => 25 * MB,
             _ => return Err(not_here()),
         },
         Channel::Tiktok => return Err(MediaRefusal::TiktokMedia),

@@ -66,12 +66,15 @@ pub struct Arrival<'a> {
 
 /// The conversation as the arriving message names it at the channel: TikTok's sends go to
 /// the id its latest message carried (and a conversation from before the id was kept learns
-/// it).
+/// it). A late redelivery of an older message changes nothing.
 fn learning_channel_conversation(
     mut current: conversations::Stored,
     arrival: &Arrival<'_>,
 ) -> conversations::Stored {
-    if let Some(id) = arrival.channel_conversation_id {
+    let known = &current.conversation.channel_conversation_id;
+    if let Some(id) = arrival.channel_conversation_id
+        && (known.is_none() || arrival.at >= current.conversation.last_message_at)
+    {
         current.conversation.channel_conversation_id = Some(id.to_owned());
     }
     current

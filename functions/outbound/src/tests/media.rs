@@ -198,3 +198,53 @@ async fn a_url_that_fails_is_retried_refused_or_never_fetched() {
     assert_eq!(metadata.error.map(|e| e.code), Some("media_unreachable".to_owned()));
     assert!(w.graph.received_requests().await.unwrap_or_default().is_empty(), "nothing reached the channel");
 }
+
+#[tokio::test]
+async fn a_retry_sends_the_file_fetched_first_and_a_file_too_large_is_refused() {
+    let w = world().await;
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/lista.pdf"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"%PDF v1".to_vec(), "application/pdf"))
+        .expect(1)
+        .mount(&site)
+        .await;
+    let big = vec![b'x'; crate::media::MAX_URL_FILE + 1];
+    Mock::given(method("GET"))
+        .and(path("/enorme.pdf"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(big, "application/pdf"))
+        .mount(&site)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST")).respond_with(accepted("wamid.PDF")).mount(&w.graph).await;
+    let pdf = media("application/pdf", None, None);
+    let (reply, job) = w
+        .media_reply(
+            Channel::Whatsapp,
+            WA_ID,
+            MessageKind::Document,
+            pdf.clone(),
+            json!({"url": format!("{}/lista.pdf", site.uri())}),
+        )
+        .await;
+    assert_eq!(w.deliver(&[&job], 1).await.len(), 1, "the channel's 503: again");
+    assert!(w.deliver(&[&job], 2).await.is_empty());
+    let sent = w.stored(&reply).await;
+    assert_eq!(sent.media.and_then(|m| m.size), Some(7), "the first fetch's copy, fetched once");
+
+    let (too_large, job) = w
+        .media_reply(
+            Channel::Whatsapp,
+            WA_ID,
+            MessageKind::Document,
+            pdf,
+            json!({"url": format!("{}/enorme.pdf", site.uri())}),
+        )
+        .await;
+    assert!(w.deliver(&[&job], 1).await.is_empty(), "refused at once, not retried");
+    assert_eq!(w.stored(&too_large).await.error.map(|e| e.code), Some("media_too_large".to_owned()));
+}
