@@ -103,3 +103,9 @@ pub const EXPORTS_PREFIX: &str = "exports/";
 /// Days after which an export archive is deleted by the bucket's lifecycle rule (the presigned
 /// link to it lives far shorter).
 pub const EXPORTS_EXPIRE_DAYS: u32 = 7;
+/// The tag an uploaded file carries (`x-amz-tagging`, signed into its upload link), and the
+/// days after which the bucket's lifecycle rule deletes files so tagged: a file uploaded to
+/// send is the business's working copy, not an archive. A message that sent it keeps its own
+/// untagged copy.
+pub const UPLOAD_TAG: (&str, &str) = ("retention", "upload");
+pub const UPLOADS_EXPIRE_DAYS: u32 = 30;

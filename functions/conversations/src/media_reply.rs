@@ -11,6 +11,7 @@ use gestor_shared::http::ApiError;
 use gestor_shared::ids::{FileId, MessageId};
 use gestor_shared::ports::FileError;
 use gestor_shared::repo::messages::{Media, media_file_key};
+use gestor_shared::repo::uploads::{Upload, object_key, record_key};
 use serde_json::{Map, Value, json};
 
 use crate::Conversations;
@@ -138,7 +139,24 @@ fn type_by_name(url: &str) -> Option<&'static str> {
     })
 }
 
-/// Reads what the upload announced and checks that the file is in the bucket.
+/// The upload's record to read with the conversation, for a file by `file_id`.
+pub fn record(tenant: &TenantId, request: &MediaRequest) -> Option<gestor_shared::ports::Key> {
+    match &request.source {
+        Source::File(id) => Some(record_key(tenant, id)),
+        Source::Url(_) => None,
+    }
+}
+
+/// The file's name from its upload's record; the record must be there.
+pub fn with_record(known: &Known, record: Option<&gestor_shared::ports::Item>) -> Result<Known, ApiError> {
+    let Some(item) = record else {
+        return Err(ApiError::invalid_field("media.file_id", "is not a file uploaded to this business"));
+    };
+    let upload = Upload::from_item(item.clone())?;
+    Ok(Known { filename: upload.filename, ..known.clone() })
+}
+
+/// What the bucket says of the file (an upload), or its link's name (a URL).
 pub async fn known(
     app: &Conversations,
     tenant: &TenantId,
@@ -149,23 +167,19 @@ pub async fn known(
             Ok(Known { content_type: type_by_name(url).map(str::to_owned), size: 0, filename: None })
         }
         Source::File(id) => {
-            let upload = app.uploads.get(tenant, id).await?.ok_or_else(|| {
-                ApiError::invalid_field("media.file_id", "is not a file uploaded to this business")
-            })?;
-            let object = match app.files.head(&upload.object_key(tenant)).await {
+            // The bucket holds the type and size the upload link signed; the record (read
+            // with the conversation) adds the name.
+            let object = match app.files.head(&object_key(tenant, id)).await {
                 Ok(object) => object,
                 Err(FileError::NotFound) => {
-                    return Err(ApiError::Unprocessable(
-                        "the file has not been uploaded yet: PUT it to the upload link first".into(),
+                    return Err(ApiError::invalid_field(
+                        "media.file_id",
+                        "names no file uploaded to this business: PUT the file to its upload link first",
                     ));
                 }
                 Err(e) => return Err(e.into()),
             };
-            Ok(Known {
-                content_type: Some(upload.content_type),
-                size: object.size,
-                filename: upload.filename,
-            })
+            Ok(Known { content_type: object.content_type, size: object.size, filename: None })
         }
     }
 }

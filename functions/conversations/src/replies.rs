@@ -312,11 +312,14 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         None => None,
     };
     let message_id = MessageId::new();
+    let record = media.as_ref().and_then(|request| media_reply::record(&caller.tenant, request));
+    let uploaded = record.is_some();
     let (reply, job) = app
         .replies
-        .queue(&caller.tenant, &id, |current| -> Result<(Message, SendJob), ApiError> {
+        .queue_reading(&caller.tenant, &id, record, |current, record| -> Result<(Message, SendJob), ApiError> {
             let compose = match (&media, &known) {
                 (Some(request), Some(known)) => {
+                    let known = if uploaded { &media_reply::with_record(known, record)? } else { known };
                     let (kind, media, details) =
                         media_reply::compose(&caller.tenant, &message_id, current.channel, request, known)?;
                     Compose::Media { kind, media, details }

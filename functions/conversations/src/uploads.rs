@@ -6,6 +6,7 @@ use gestor_shared::domain::outgoing_media::{self, MAX_UPLOAD};
 use gestor_shared::http::{ApiError, Call, FieldError, Reply};
 use gestor_shared::ids::FileId;
 use gestor_shared::repo::uploads::Upload;
+use gestor_shared::resources::UPLOAD_TAG;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -92,7 +93,8 @@ fn parse(body: &Map<String, Value>) -> Result<(String, u64, Option<String>), Api
 }
 
 /// Announce a file to send: answers a presigned `PUT` link (15 minutes) into the tenant's
-/// part of the bucket and the `file_id` to send it by, with
+/// part of the bucket, the headers the PUT must carry (the body must be exactly `size`
+/// bytes), and the `file_id` to send it by; the file is kept 30 days. Send it with
 /// `{"media": {"file_id", "caption"}}` on `POST /v1/conversations/{id}/messages`.
 #[utoipa::path(
     post, path = "/v1/uploads", tag = "conversations",
@@ -113,14 +115,19 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         created_by: caller.member.id.clone(),
         created_at: now,
     };
-    let upload_url =
-        app.files.presigned_put(&upload.object_key(&caller.tenant), &content_type, LINK_LIFETIME).await?;
+    let upload_url = app
+        .files
+        .presigned_put(&upload.object_key(&caller.tenant), &content_type, size, LINK_LIFETIME)
+        .await?;
     app.uploads.create(&caller.tenant, &upload).await?;
     let link = UploadLink {
         file_id: upload.id.to_string(),
         upload_url,
         method: "PUT",
-        headers: BTreeMap::from([("Content-Type", content_type)]),
+        headers: BTreeMap::from([
+            ("Content-Type", content_type),
+            ("x-amz-tagging", format!("{}={}", UPLOAD_TAG.0, UPLOAD_TAG.1)),
+        ]),
         expires_at: now + LINK_LIFETIME,
     };
     Ok(Reply::created(&link)?.resource(upload.id.as_str()))

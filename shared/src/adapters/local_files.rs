@@ -71,8 +71,8 @@ impl LocalFiles {
     }
 
     /// Stores the body of a PUT to a link made by [`Files::presigned_put`]: `expires` and
-    /// `signature` are its query parameters, `content_type` the request's header, which must
-    /// be the one the link was made for.
+    /// `signature` are its query parameters, `content_type` the request's header; both it and
+    /// the body's length must be the ones the link was made for.
     pub async fn accept_presigned_put(
         &self,
         key: &str,
@@ -84,7 +84,7 @@ impl LocalFiles {
     ) -> Result<(), PresignedError> {
         let claimed = hex::decode(signature).map_err(|_| PresignedError::BadSignature)?;
         let mut mac = self.mac()?;
-        mac.update(signed_put_text(key, expires, content_type).as_bytes());
+        mac.update(signed_put_text(key, expires, content_type, bytes.len() as u64).as_bytes());
         mac.verify_slice(&claimed).map_err(|_| PresignedError::BadSignature)?;
         let expires: u64 = expires.parse().map_err(|_| PresignedError::BadSignature)?;
         if unix_secs(now) >= expires {
@@ -214,12 +214,13 @@ impl Files for LocalFiles {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<String, FileError> {
         validate_key(key)?;
         let expires = unix_secs(SystemTime::now()).saturating_add(expires_in.as_secs()).to_string();
         let mut mac = self.mac()?;
-        mac.update(signed_put_text(key, &expires, content_type).as_bytes());
+        mac.update(signed_put_text(key, &expires, content_type, size).as_bytes());
         let signature = hex::encode(mac.finalize().into_bytes());
         Ok(format!(
             "{}/files/{}?expires={expires}&signature={signature}",
@@ -235,8 +236,8 @@ fn signed_text(key: &str, expires: &str) -> String {
 
 /// Unlike a GET link's text, it starts with the method, and keys hold no newline: one link
 /// can never pass for the other.
-fn signed_put_text(key: &str, expires: &str, content_type: &str) -> String {
-    format!("PUT\n{key}\n{expires}\n{content_type}")
+fn signed_put_text(key: &str, expires: &str, content_type: &str, size: u64) -> String {
+    format!("PUT\n{key}\n{expires}\n{content_type}\n{size}")
 }
 
 /// Walks `dir` (holding the keys starting with `above`), descending only where keys can

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, ExpirationStatus,
     LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
+    ServerSideEncryptionRule, Tag, TaggingDirective,
 };
 use std::time::Duration;
 
@@ -117,8 +117,10 @@ impl Files for S3Files {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<String, FileError> {
+        let length = i64::try_from(size).map_err(|_| FileError::Backend(format!("{size} bytes")))?;
         validate_key(key)?;
         let config = PresigningConfig::expires_in(expires_in)
             .map_err(|e| FileError::Backend(format!("cannot presign for {expires_in:?}: {e}")))?;
@@ -128,6 +130,8 @@ impl Files for S3Files {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_length(length)
+            .tagging(format!("{}={}", resources::UPLOAD_TAG.0, resources::UPLOAD_TAG.1))
             .presigned(config)
             .await
             .map_err(|e| sdk_error(key, e))?;
@@ -152,7 +156,15 @@ impl Files for S3Files {
         validate_key(to)?;
         // `CopySource` is URL-encoded.
         let source = format!("{}/{}", self.bucket, encode_key_path(from));
-        match self.client.copy_object().bucket(&self.bucket).key(to).copy_source(source).send().await {
+        // The copy keeps no tag: an upload's expiry is not the message's.
+        let copy = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(source)
+            .tagging_directive(TaggingDirective::Replace);
+        match copy.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
                 Err(FileError::NotFound)
@@ -172,7 +184,7 @@ where
 
 /// Creates the bucket (an existing bucket of ours is fine), blocks all public access, turns
 /// on SSE-S3 default encryption, and expires export archives after
-/// [`resources::EXPORTS_EXPIRE_DAYS`].
+/// [`resources::EXPORTS_EXPIRE_DAYS`] and uploads after [`resources::UPLOADS_EXPIRE_DAYS`].
 pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<(), FileError> {
     let mut create = client.create_bucket().bucket(name);
     // us-east-1 refuses a location constraint naming itself.
@@ -229,8 +241,18 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
         .status(ExpirationStatus::Enabled)
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;
+    let (tag, value) = resources::UPLOAD_TAG;
+    let tag = Tag::builder().key(tag).value(value).build().map_err(|e| FileError::Backend(e.to_string()))?;
+    let uploads = LifecycleRule::builder()
+        .id("expire-uploads")
+        .filter(LifecycleRuleFilter::builder().tag(tag).build())
+        .expiration(LifecycleExpiration::builder().days(days(resources::UPLOADS_EXPIRE_DAYS)).build())
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .map_err(|e| FileError::Backend(e.to_string()))?;
     let lifecycle = BucketLifecycleConfiguration::builder()
         .rules(exports)
+        .rules(uploads)
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;
     client

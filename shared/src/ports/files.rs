@@ -35,11 +35,12 @@ pub trait Files: Send + Sync {
     async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String, FileError>;
 
     /// A URL anyone can PUT one object to, at `key`, for `expires_in`: the request must carry
-    /// `Content-Type: {content_type}`, which the signature covers.
+    /// `Content-Type: {content_type}` and exactly `size` bytes, which the signature covers.
     async fn presigned_put(
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<String, FileError>;
 

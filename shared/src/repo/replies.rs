@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
-use super::conversations::{Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on};
+use super::conversations::{Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on, stored};
+use super::keys::conversations as conversation_keys;
 use super::messages::{Message, MessageError, message_item};
 use super::outbox;
 use crate::domain::TenantId;
 use crate::ids::ConversationId;
 use crate::outbound::SendJob;
-use crate::ports::{Condition, Table, TableError, TxOp};
+use crate::ports::table::{PK, SK};
+use crate::ports::{Condition, Item, Key, Table, TableError, TxOp};
 
 #[derive(Clone)]
 pub struct ReplyRepo {
@@ -56,13 +58,35 @@ impl ReplyRepo {
         conversation_id: &ConversationId,
         compose: impl Fn(&Conversation) -> Result<(Message, SendJob), E>,
     ) -> Result<(Message, SendJob), ReplyError<E>> {
+        self.queue_reading(tenant, conversation_id, None, |current, _| compose(current)).await
+    }
+
+    /// [`Self::queue`], reading `also` (the upload a reply sends) in the same request as
+    /// the conversation, for `compose` to see.
+    pub async fn queue_reading<E>(
+        &self,
+        tenant: &TenantId,
+        conversation_id: &ConversationId,
+        also: Option<Key>,
+        compose: impl Fn(&Conversation, Option<&Item>) -> Result<(Message, SendJob), E>,
+    ) -> Result<(Message, SendJob), ReplyError<E>> {
+        let conversation_key = conversation_keys::conversation(tenant, conversation_id.as_str());
         for _ in 0..RACE_RETRIES {
-            let current = self
-                .conversations
-                .read(tenant, conversation_id.as_str())
-                .await?
-                .ok_or(ReplyError::NoConversation)?;
-            let (reply, job) = compose(&current.conversation).map_err(ReplyError::Refused)?;
+            let (current, extra) = match &also {
+                None => (self.conversations.read(tenant, conversation_id.as_str()).await?, None),
+                Some(also) => {
+                    let items = self.table.batch_get(&[conversation_key.clone(), also.clone()]).await?;
+                    let is = |item: &Item, key: &Key| {
+                        item.get(PK).and_then(serde_json::Value::as_str) == Some(key.pk.as_str())
+                            && item.get(SK).and_then(serde_json::Value::as_str) == Some(key.sk.as_str())
+                    };
+                    let current =
+                        items.iter().find(|i| is(i, &conversation_key)).cloned().map(stored).transpose()?;
+                    (current, items.into_iter().find(|i| is(i, also)))
+                }
+            };
+            let current = current.ok_or(ReplyError::NoConversation)?;
+            let (reply, job) = compose(&current.conversation, extra.as_ref()).map_err(ReplyError::Refused)?;
             let (write, _) = activity_on(tenant, &current, Activity::Outbound(reply.created_at))?;
             let ops = vec![
                 TxOp::Put { item: message_item(tenant, &reply)?, condition: Some(Condition::NotExists) },

@@ -33,6 +33,18 @@ impl Upload {
     }
 }
 
+/// The record of the uploaded file `id`, for a read joined to another (a reply's).
+pub fn record_key(tenant: &TenantId, id: &FileId) -> crate::ports::Key {
+    keys::upload(tenant, id)
+}
+
+impl Upload {
+    /// The record as read from the table.
+    pub fn from_item(item: crate::ports::Item) -> Result<Self, TableError> {
+        from_item(item)
+    }
+}
+
 /// Where the frontend puts the uploaded file `id`, under the tenant's prefix.
 pub fn object_key(tenant: &TenantId, id: &FileId) -> String {
     keys::object(tenant, id)

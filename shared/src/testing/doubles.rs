@@ -169,8 +169,9 @@ impl crate::ports::Files for FailingFiles {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<String, crate::ports::FileError> {
-        self.inner.presigned_put(key, content_type, expires_in).await
+        self.inner.presigned_put(key, content_type, size, expires_in).await
     }
 }

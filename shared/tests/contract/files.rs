@@ -196,21 +196,36 @@ async fn presigned_links_can_be_fetched(files: Arc<dyn Files>) {
 
 async fn presigned_puts_store_the_object_with_its_signed_type_only(files: Arc<dyn Files>) {
     let key = "acme/uploads/file_01 catálogo";
-    let url = files.presigned_put(key, "application/pdf", Duration::from_secs(300)).await.unwrap();
+    let url = files.presigned_put(key, "application/pdf", 13, Duration::from_secs(300)).await.unwrap();
     let http = reqwest::Client::new();
     // S3 checks the signature, which the emulator does not: there, the link must sign the type.
-    let signs = |url: &str| url.contains("X-Amz-SignedHeaders=content-type%3Bhost");
+    let signs = |url: &str| url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost");
     let on_s3 = url.contains("X-Amz-Signature");
     if on_s3 {
         assert!(signs(&url), "the type is signed: {url}");
     } else {
-        // Another type than the one signed is refused, and stores nothing.
-        let wrong = http.put(&url).header("content-type", "image/png").body("x").send().await.unwrap();
+        // Another type, or another size, than the one signed is refused, and stores nothing.
+        let wrong =
+            http.put(&url).header("content-type", "image/png").body("%PDF-1.7 hola").send().await.unwrap();
         assert!(wrong.status().is_client_error(), "{}", wrong.status());
+        let longer = http
+            .put(&url)
+            .header("content-type", "application/pdf")
+            .body("%PDF-1.7 hola!")
+            .send()
+            .await
+            .unwrap();
+        assert!(longer.status().is_client_error(), "{}", longer.status());
         assert!(matches!(files.head(key).await, Err(FileError::NotFound)));
     }
-    let put =
-        http.put(&url).header("content-type", "application/pdf").body("%PDF-1.7 hola").send().await.unwrap();
+    let put = http
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .header("x-amz-tagging", "retention=upload")
+        .body("%PDF-1.7 hola")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 200, "{url}");
     let object = files.get(key).await.unwrap();
     assert_eq!(
@@ -239,6 +254,41 @@ async fn head_and_copy(files: Arc<dyn Files>) {
     files.delete("acme/uploads/a").await.unwrap();
     assert_eq!(files.get("acme/media/msg_1").await.unwrap().bytes, b"12345");
     assert!(matches!(files.copy("acme/uploads/a", "acme/media/msg_2").await, Err(FileError::NotFound)));
+}
+
+/// In S3, an uploaded file carries the tag its lifecycle rule expires it by; the message's
+/// copy carries none.
+#[tokio::test]
+async fn aws_uploads_are_tagged_for_expiry_and_their_copies_are_not() {
+    let Some(config) = crate::aws_env::config().await else { return };
+    let client = aws::s3_client(&config);
+    let bucket = crate::aws_env::unique_name("tags");
+    s3::create_bucket(&client, &bucket).await.unwrap();
+    let files = S3Files::new(client.clone(), bucket.clone());
+    let url =
+        files.presigned_put("acme/uploads/file_1", "image/png", 3, Duration::from_secs(300)).await.unwrap();
+    assert!(url.contains("x-amz-tagging"), "the tag is signed: {url}");
+    let put = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "image/png")
+        .header("x-amz-tagging", "retention=upload")
+        .body("PNG")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let tags = |key: &'static str| {
+        let (client, bucket) = (client.clone(), bucket.clone());
+        async move {
+            let out = client.get_object_tagging().bucket(bucket).key(key).send().await.unwrap();
+            out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tags("acme/uploads/file_1").await, [("retention".to_owned(), "upload".to_owned())]);
+    files.copy("acme/uploads/file_1", "acme/media/msg_1").await.unwrap();
+    assert!(tags("acme/media/msg_1").await.is_empty());
+    let rules = client.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
+    assert!(rules.rules().iter().any(|r| r.id() == Some("expire-uploads")));
 }
 
 // What only the local adapter promises: its links refuse tampering and expiry.

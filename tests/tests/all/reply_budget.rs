@@ -47,11 +47,12 @@ fn inbound_event(kind: UpdateKind, id: &str, payload: Value) -> aws_lambda_event
     sqs_event(vec![sqs_record(&format!("sqs-{id}"), &body, Some(&group), 1)])
 }
 
-/// What the agent sends: a text, or an uploaded image (its upload made beforehand).
+/// What the agent sends: a text, or an uploaded image (its upload made beforehand) in reply
+/// to the customer's message.
 #[derive(Clone, Copy, Debug)]
 enum Reply {
     Text,
-    UploadedImage,
+    UploadedImageReplying,
 }
 
 /// The reply's usage (API request, sender), our queue sends, and the status's usage.
@@ -93,7 +94,7 @@ async fn measured(backend: Backend, settings: &Settings, kind: Reply) -> (Usage,
     .unwrap_or_else(|e| panic!("{e}"));
     let body = match kind {
         Reply::Text => json!({"text": "¡Claro!"}),
-        Reply::UploadedImage => {
+        Reply::UploadedImageReplying => {
             let upload = gestor_shared::repo::uploads::Upload {
                 id: gestor_shared::ids::FileId::new(),
                 content_type: "image/png".into(),
@@ -106,7 +107,13 @@ async fn measured(backend: Backend, settings: &Settings, kind: Reply) -> (Usage,
             uploads.create(&tenant, &upload).await.unwrap_or_else(|e| panic!("{e}"));
             let put = backend.files.put(&upload.object_key(&tenant), b"PNG".to_vec(), "image/png").await;
             put.unwrap_or_else(|e| panic!("{e}"));
-            json!({"media": {"file_id": upload.id, "caption": "Así queda"}})
+            let messages = gestor_shared::repo::messages::MessageRepo::new(backend.table.clone());
+            let order = gestor_shared::repo::messages::MessageOrder::NewestFirst;
+            let conversation_id =
+                gestor_shared::ids::ConversationId::parse(&conversation).unwrap_or_else(|e| panic!("{e}"));
+            let (latest, _) =
+                messages.list(&tenant, &conversation_id, order, 1, None).await.unwrap_or_default();
+            json!({"media": {"file_id": upload.id, "caption": "Así queda"}, "reply_to": latest[0].id})
         }
     };
     let request = ApiRequest::new("POST /v1/conversations/{id}/messages")
@@ -178,7 +185,7 @@ async fn a_reply_and_its_status_stay_within_their_request_budgets_on_both_adapte
         .mount(&graph)
         .await;
     let settings = settings_for(&graph);
-    for kind in [Reply::Text, Reply::UploadedImage] {
+    for kind in [Reply::Text, Reply::UploadedImageReplying] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let embedded =
             Backend::embedded(dir.path(), "http://127.0.0.1:0", b"k").unwrap_or_else(|e| panic!("{e}"));

@@ -494,6 +494,14 @@ fn the_bucket_is_private_encrypted_unversioned_and_expires_exports() {
             && r["ExpirationInDays"] == n(EXPORTS_EXPIRE_DAYS)
     });
     assert!(expires_exports, "{id}: {EXPORTS_PREFIX} expiry");
+    let (tag, value) = gestor_shared::resources::UPLOAD_TAG;
+    let expires_uploads = rules.iter().any(|r| {
+        r["Status"] == s("Enabled")
+            && at(r, "TagFilters.0.Key") == &s(tag)
+            && at(r, "TagFilters.0.Value") == &s(value)
+            && r["ExpirationInDays"] == n(gestor_shared::resources::UPLOADS_EXPIRE_DAYS)
+    });
+    assert!(expires_uploads, "{id}: uploads expiry by their tag");
     let abort = |r: &Yaml| at(r, "AbortIncompleteMultipartUpload.DaysAfterInitiation") == &n(1);
     assert!(rules.iter().any(abort), "{id}: abort incomplete uploads");
 

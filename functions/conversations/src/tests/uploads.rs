@@ -75,8 +75,11 @@ async fn a_reply_with_an_uploaded_file_is_checked_against_the_channel_and_queued
     let (_, link) = w.upload(json!({"content_type": "image/jpeg", "size": 4})).await;
     let early = json!({"media": {"file_id": link["file_id"]}});
     let (status, problem) = w.write(&w.owner, &conversation, early).await;
-    assert_eq!(status, 422, "{problem}");
-    assert!(problem["detail"].as_str().unwrap_or_default().contains("not been uploaded"), "{problem}");
+    assert_eq!((status, &problem["errors"][0]["field"]), (400, &json!("media.file_id")), "{problem}");
+    assert!(
+        problem["errors"][0]["message"].as_str().unwrap_or_default().contains("PUT the file"),
+        "{problem}"
+    );
 
     let file = w.uploaded("image/jpeg", b"\xFF\xD8\xFF\xE0").await;
     let reply = json!({"media": {"file_id": file, "caption": "Así queda"}});

@@ -90,7 +90,7 @@ impl Files for BrokenFiles {
     async fn presigned_get(&self, _: &str, _: Duration) -> Result<String, FileError> {
         Err(FileError::NotFound)
     }
-    async fn presigned_put(&self, _: &str, _: &str, _: Duration) -> Result<String, FileError> {
+    async fn presigned_put(&self, _: &str, _: &str, _: u64, _: Duration) -> Result<String, FileError> {
         Err(FileError::Backend("S3 is having a bad day".into()))
     }
 }
