@@ -58,8 +58,13 @@ pub enum SetupError {
 }
 
 /// The inbound worker's own settings.
-const INBOUND_SETTINGS: &[Setting] =
-    &[Setting::TableName, Setting::BucketName, Setting::AutomationQueueUrl, Setting::DeferredQueueUrl];
+const INBOUND_SETTINGS: &[Setting] = &[
+    Setting::TableName,
+    Setting::BucketName,
+    Setting::AutomationQueueUrl,
+    Setting::DeferredQueueUrl,
+    Setting::MetaAppId,
+];
 
 pub static FUNCTION: Declaration = Declaration {
     name: "inbound",
@@ -102,6 +107,9 @@ pub struct Inbound {
     pub(crate) conversations: ConversationRepo,
     pub(crate) messages: MessageRepo,
     pub(crate) templates: gestor_shared::repo::templates::TemplateRepo,
+    /// Our Meta app: Messenger and Instagram echo what it sent with its id, and the sender
+    /// records those messages itself.
+    pub(crate) own_app_id: Option<String>,
     pub(crate) clock: Clock,
     pub(crate) metrics: Metrics,
 }
@@ -121,6 +129,7 @@ impl Inbound {
             queue: backend.queue.clone(),
             automation_queue: settings.get(Setting::AutomationQueueUrl)?.to_owned(),
             deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
+            own_app_id: settings.get(Setting::MetaAppId).ok().map(str::to_owned),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
         })

@@ -116,6 +116,11 @@ impl Inbound {
         envelope: &InboundEnvelope,
         incoming: IncomingMessage,
     ) -> Result<Outcome, RetryLater> {
+        if incoming.is_echo && incoming.app_id.is_some() && incoming.app_id == self.own_app_id {
+            // A reply of ours: the sender stores it and records its id, and an echo landing
+            // first would show it twice.
+            return Ok(Outcome::Dropped("an echo of a reply this app sent"));
+        }
         let arrival = Arrival {
             channel: incoming.channel,
             account,

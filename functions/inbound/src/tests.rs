@@ -458,3 +458,35 @@ mod owed;
 mod parking;
 mod requests;
 mod templates;
+
+/// Messenger echoes what our own app sent with our app id: the sender stores those replies
+/// itself, so an echo that lands first must not make a second bubble. Echoes of other apps
+/// (or of the Page's own inbox) are stored.
+#[tokio::test]
+async fn echoes_of_our_own_apps_replies_are_left_to_the_sender() {
+    let w = world_with(Settings::local_with(|name| {
+        (name == "META_APP_ID").then(|| "1517000000000000".to_owned())
+    }))
+    .await;
+    let cipher =
+        TokenCipher::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
+    ChannelRepo::new(w.backend.table.clone())
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let echo = |mid: &str, app: u64| {
+        messenger(
+            UpdateKind::Message,
+            "PSID1",
+            json!({"sender": {"id": "PAGE1"}, "recipient": {"id": "PSID1"}, "timestamp": 1_795_860_010_000_i64,
+                   "message": {"mid": mid, "text": "Hola", "is_echo": true, "app_id": app}}),
+        )
+    };
+    assert!(
+        w.deliver(&[echo("m_ours", 1_517_000_000_000_000), echo("m_other", 263_902_037_430_900)])
+            .await
+            .is_empty()
+    );
+    let stored: Vec<_> = w.messages().await.into_iter().filter_map(|m| m.channel_message_id).collect();
+    assert_eq!(stored, ["m_other"]);
+}

@@ -15,6 +15,7 @@ use gestor_shared::crypto::TokenCipher;
 use gestor_shared::deferred::{DeferredJob, ParkedJob};
 use gestor_shared::domain::{Channel, TenantId};
 use gestor_shared::graph::{Api, GraphClient, GraphError};
+use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::outbound::{OutboundJob, ReceiptJob, SendJob};
 use gestor_shared::ports::{Files, Key, Queue, Table};
@@ -95,6 +96,8 @@ pub struct Outbound {
     deferred_queue: String,
     clock: Clock,
     metrics: Metrics,
+    /// Until when each channel account waits for a limit of its own (130429, app limits).
+    paced_accounts: std::sync::Mutex<std::collections::HashMap<ChannelAccountId, OffsetDateTime>>,
 }
 
 impl Outbound {
@@ -118,6 +121,7 @@ impl Outbound {
             deferred_queue: settings.get(Setting::DeferredQueueUrl)?.to_owned(),
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Metrics::stdout(),
+            paced_accounts: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -135,6 +139,23 @@ impl Outbound {
 
     fn now(&self) -> OffsetDateTime {
         (self.clock)()
+    }
+
+    /// How long the account still waits for a limit one of its replies met, in this
+    /// function instance (another instance learns it from its own first refusal).
+    fn account_wait(&self, account: &ChannelAccountId) -> Option<Duration> {
+        let until = *self.paced_accounts.lock().ok()?.get(account)?;
+        let left = until - self.now();
+        (left > time::Duration::ZERO).then(|| Duration::from_secs_f64(left.as_seconds_f64()))
+    }
+
+    fn pace_account(&self, account: &ChannelAccountId, after: Duration) {
+        if let Ok(mut paced) = self.paced_accounts.lock() {
+            let now = self.now();
+            // Accounts whose wait is over are forgotten, so the map stays small.
+            paced.retain(|_, until| *until > now);
+            paced.insert(account.clone(), now + after);
+        }
     }
 
     /// One record: `None` when it is done (delete it), or how long until it is received again.
@@ -183,12 +204,17 @@ impl Outbound {
                 (message, attempts, paced)
             }
         };
-        let (message, outcome) = match self.prepare_media(job, *message).await {
-            media::Prepared::Ready(message, link) => {
-                let outcome = self.attempt(job, &message, link.as_deref()).await?;
-                (message, outcome)
-            }
-            media::Prepared::Stop(message, outcome) => (message, outcome),
+        let paced_account = self.account_wait(&job.channel_account_id);
+        let (message, outcome) = match paced_account {
+            // Another reply met the account's limit: wait it out without meeting it again.
+            Some(wait) => (*message, Outcome::paced(wait, "the account's rate limit, met by another reply")),
+            None => match self.prepare_media(job, *message).await {
+                media::Prepared::Ready(message, link) => {
+                    let outcome = self.attempt(job, &message, link.as_deref()).await?;
+                    (message, outcome)
+                }
+                media::Prepared::Stop(message, outcome) => (message, outcome),
+            },
         };
         let channel = message.channel.as_str();
         match outcome {
@@ -200,7 +226,10 @@ impl Outbound {
                 }
                 Ok(None)
             }
-            Outcome::Again { reason, after, pace } => {
+            Outcome::Again { reason, after, pace, account } => {
+                if let (true, Some(after)) = (account, after) {
+                    self.pace_account(&job.channel_account_id, after);
+                }
                 let (count, most) =
                     if pace { (paced + 1, MOST_PACED) } else { (attempts + 1, MOST_ATTEMPTS) };
                 if count >= most {

@@ -210,12 +210,14 @@ pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
         (Some(code @ (190 | 102 | 200)), _) | (Some(code @ 10), None) => {
             Outcome::TokenRefused { code: code.to_string() }
         }
-        // WhatsApp: the customer's pair rate (about one message per 6 s to one user) and the
-        // number's throughput: wait, for this conversation only.
+        // WhatsApp: the customer's pair rate (about one message per 6 s to one user) holds
+        // back this conversation only; the number's throughput, all of the number's.
         (Some(131056), _) => {
             Outcome::paced(Duration::from_secs(7), "WhatsApp's pace for one customer (131056)")
         }
-        (Some(130429), _) => Outcome::paced(Duration::from_secs(2), "the number's throughput limit (130429)"),
+        (Some(130429), _) => {
+            Outcome::account_paced(Duration::from_secs(2), "the number's throughput limit (130429)")
+        }
         (Some(131047), _) => {
             named("more than 24 hours since the customer's last message: send an approved template (131047)")
         }
@@ -236,7 +238,7 @@ pub fn outcome(channel: Channel, answer: &SendAnswer) -> Outcome {
         // Graph's own rate limits (application, user, Page; WhatsApp's account limit): they
         // last minutes, so they pace rather than spend the failure budget.
         (Some(code @ (4 | 17 | 32 | 613 | 80007)), _) => {
-            Outcome::paced(Duration::from_secs(60), &format!("the channel's rate limit ({code})"))
+            Outcome::account_paced(Duration::from_secs(60), &format!("the channel's rate limit ({code})"))
         }
         _ if answer.status == 429 || answer.status >= 500 => {
             Outcome::again(&format!("the channel failed (HTTP {})", answer.status))

@@ -523,3 +523,39 @@ async fn the_reply_goes_to_the_customer_the_conversation_knows_not_just_any_iden
     assert_eq!(w.bodies().await[0]["to"], "5215599999999");
     assert_eq!(w.stored(&reply).await.status, MessageStatus::Sent);
 }
+
+#[tokio::test]
+async fn a_numbers_throughput_limit_holds_back_its_other_conversations_not_other_accounts() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(graph_error(400, 130429, "(#130429) Rate limit hit"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(accepted("wamid.LATER"))
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/me/messages"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"recipient_id": PSID, "message_id": "m_PAGE"})),
+        )
+        .mount(&w.graph)
+        .await;
+    let (first, job1) = w.reply(Channel::Whatsapp, WA_ID, "uno", Delivery::Response).await;
+    let (other, job2) = w.reply(Channel::Whatsapp, "5215598765432", "dos", Delivery::Response).await;
+    let (page, job3) = w.reply(Channel::Messenger, PSID, "tres", Delivery::Response).await;
+    let waiting = w.deliver(&[&job1, &job2, &job3], 1).await;
+    assert_eq!(waiting, vec![job1.message_id.to_string(), job2.message_id.to_string()], "the number waits");
+    assert_eq!(w.graph.received_requests().await.map(|r| r.len()), Some(2), "the second never met the limit");
+    assert_eq!(w.stored(&page).await.status, MessageStatus::Sent, "the Page is another account");
+    assert_eq!(w.stored(&other).await.status, MessageStatus::Queued);
+    w.advance(time::Duration::seconds(3));
+    assert!(w.deliver(&[&job1, &job2], 2).await.is_empty());
+    assert_eq!(w.stored(&first).await.status, MessageStatus::Sent);
+    assert_eq!(w.stored(&other).await.status, MessageStatus::Sent);
+}

@@ -70,7 +70,9 @@ pub fn outcome(answer: &SendAnswer) -> Outcome {
                 None => Outcome::refused("no_message_id", "TikTok took the message but named no id for it"),
             }
         }
-        Some(RATE_LIMITED) => Outcome::paced(std::time::Duration::from_secs(10), "TikTok's rate limit"),
+        Some(RATE_LIMITED) => {
+            Outcome::account_paced(std::time::Duration::from_secs(10), "TikTok's rate limit")
+        }
         Some(code) if TOKEN_CODES.contains(&code) => Outcome::TokenRefused { code: code.to_string() },
         Some(code) if (50000..60000).contains(&code) => {
             Outcome::again(&format!("TikTok's internal error {code}"))
