@@ -28,7 +28,7 @@ use crate::settings::{Setting, Settings};
 
 mod send;
 mod templates;
-pub use send::{Api, SendAnswer};
+pub use send::{Api, FilePart, SendAnswer};
 pub use templates::placeholders;
 
 /// Largest answer read from a provider; theirs are a few hundred bytes.

@@ -200,7 +200,7 @@ pub fn compose(
             outgoing_media::check(channel, content_type, known.size, captioned).map_err(refused)?
         }
         // Known once fetched: the sender checks it then.
-        None if channel == Channel::Tiktok => return Err(refused(MediaRefusal::TiktokMedia)),
+        None if channel == Channel::Tiktok => MessageKind::Image,
         None => MessageKind::Document,
     };
     let source = match &request.source {

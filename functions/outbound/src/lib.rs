@@ -7,7 +7,7 @@ mod media;
 mod meta;
 mod outcome;
 pub mod sweep;
-mod tiktok;
+pub(crate) mod tiktok;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -379,8 +379,18 @@ impl Outbound {
         };
         let context = job.context.as_deref();
         let request = match message.channel {
-            Channel::Tiktok => tiktok::request(&account.external_id, &recipient, message, context)
-                .map(|body| (Api::Tiktok, tiktok::SEND_PATH.to_owned(), body)),
+            Channel::Tiktok => {
+                // TikTok takes an image by its own upload, not by a link.
+                let media_id = match message.media {
+                    Some(_) => match self.tiktok_image(&token, &account.external_id, message).await? {
+                        Ok(id) => Some(id),
+                        Err(outcome) => return Ok(outcome),
+                    },
+                    None => None,
+                };
+                tiktok::request(&account.external_id, &recipient, message, context, media_id.as_deref())
+                    .map(|body| (Api::Tiktok, tiktok::SEND_PATH.to_owned(), body))
+            }
             channel => {
                 let to = meta::To { account: &account.external_id, recipient: &recipient, context };
                 meta::request(channel, &to, message, job.delivery, media_link)

@@ -6,8 +6,9 @@
 //! for the next customer. Both steps are repeated on a retry: a copy and a put replace what
 //! is there, so a retry never sends another file than the first attempt stored.
 
+use gestor_shared::crypto::Secret;
 use gestor_shared::domain::outgoing_media;
-use gestor_shared::graph::GraphError;
+use gestor_shared::graph::{Api, FilePart, GraphError};
 use gestor_shared::ids::FileId;
 use gestor_shared::outbound::SendJob;
 use gestor_shared::ports::FileError;
@@ -140,5 +141,34 @@ impl Outbound {
         }
         message.kind = kind;
         Ok(())
+    }
+
+    /// The message's copy uploaded to TikTok, which sends images by its own media id.
+    pub(crate) async fn tiktok_image(
+        &self,
+        token: &Secret,
+        business_id: &str,
+        message: &Message,
+    ) -> Result<Result<String, Outcome>, FileError> {
+        let Some(own) = message.media.as_ref().and_then(|m| m.file_key.as_deref()) else {
+            return Ok(Err(Outcome::refused("file_gone", "the message's file is not in the bucket")));
+        };
+        let object = match self.files.get(own).await {
+            Ok(object) => object,
+            Err(FileError::NotFound) => {
+                return Ok(Err(Outcome::refused("file_gone", "the message's file is not in the bucket")));
+            }
+            Err(e) => return Err(e),
+        };
+        let content_type = object.content_type.unwrap_or_else(|| "image/jpeg".into());
+        let filename = if content_type == "image/png" { "image.png" } else { "image.jpg" };
+        let file = FilePart { field: "file", filename, content_type: &content_type, bytes: &object.bytes };
+        let fields = crate::tiktok::upload_fields(business_id);
+        match self.graph.post_multipart(Api::Tiktok, crate::tiktok::UPLOAD_PATH, token, &fields, &file).await
+        {
+            Ok(answer) => Ok(crate::tiktok::uploaded(&answer)),
+            Err(GraphError::Unavailable(reason)) => Ok(Err(Outcome::again(&reason))),
+            Err(e) => Ok(Err(Outcome::refused("request", &e.to_string()))),
+        }
     }
 }

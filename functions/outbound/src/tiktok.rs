@@ -4,9 +4,12 @@
 //!
 //! `POST {TIKTOK_API_URL}/business/message/send/` with `Access-Token`:
 //! `{"business_id", "recipient_type": "CONVERSATION", "recipient": <conversation id>,
-//! "message_type": "TEXT", "text": {"body"}}`, with `referenced_message_info` for a reply. The
-//! answer is HTTP 200 whatever happened: `{"code": 0, "message", "request_id", "data":
-//! {"message": {"message_id"}}}` when sent, another `code` when not.
+//! "message_type": "TEXT", "text": {"body"}}`, with `referenced_message_info` for a reply; an
+//! image is uploaded first (`POST .../business/message/media/upload/`, `multipart/form-data`
+//! with `business_id`, `media_type: IMAGE` and `file`, answering `data.media_id`) and sent as
+//! `"message_type": "IMAGE", "image": {"media_id"}`. The answer is HTTP 200 whatever
+//! happened: `{"code": 0, "message", "request_id", "data": {"message": {"message_id"}}}` when
+//! sent, another `code` when not.
 
 use gestor_shared::domain::MessageKind;
 use gestor_shared::graph::SendAnswer;
@@ -16,6 +19,24 @@ use serde_json::{Value, json};
 use crate::outcome::Outcome;
 
 pub const SEND_PATH: &str = "/business/message/send/";
+pub const UPLOAD_PATH: &str = "/business/message/media/upload/";
+
+/// The text fields of an image's upload for the business account.
+pub fn upload_fields(business_id: &str) -> [(&'static str, &str); 2] {
+    [("business_id", business_id), ("media_type", "IMAGE")]
+}
+
+/// The uploaded image's id, or what the upload's answer means.
+pub fn uploaded(answer: &SendAnswer) -> Result<String, Outcome> {
+    let id = answer.body.as_ref().and_then(|b| b.pointer("/data/media_id")).and_then(id_text);
+    match (answer.body.as_ref().and_then(|b| b.get("code")).and_then(Value::as_i64), id) {
+        (Some(0), Some(id)) if (200..300).contains(&answer.status) => Ok(id),
+        (Some(0), None) => {
+            Err(Outcome::refused("no_media_id", "TikTok took the image but named no id for it"))
+        }
+        _ => Err(outcome(answer)),
+    }
+}
 
 /// TikTok's codes for a request made too often, and for a token it no longer takes.
 const RATE_LIMITED: i64 = 40100;
@@ -23,27 +44,38 @@ const TOKEN_CODES: [i64; 3] = [40102, 40104, 40105];
 
 /// The body that sends `message` into the TikTok conversation `conversation` of the business
 /// account `business_id`; `replied` is TikTok's id of the message it answers.
+/// `media_id` is the uploaded image of an image reply.
 pub fn request(
     business_id: &str,
     conversation: &str,
     message: &Message,
     replied: Option<&str>,
+    media_id: Option<&str>,
 ) -> Result<Value, Outcome> {
-    if message.kind != MessageKind::Text {
-        return Err(Outcome::refused(
-            "unsupported",
-            &format!("{} replies are not available on TikTok", message.kind.as_str()),
-        ));
-    }
     let mut body = json!({
         "business_id": business_id,
         "recipient_type": "CONVERSATION",
         "recipient": conversation,
-        "message_type": "TEXT",
-        "text": {"body": message.text.as_deref().unwrap_or_default()},
     });
-    if let Some(replied) = replied {
-        body["referenced_message_info"] = json!({"referenced_message_id": replied});
+    match (message.kind, media_id) {
+        (MessageKind::Text, _) => {
+            body["message_type"] = "TEXT".into();
+            body["text"] = json!({"body": message.text.as_deref().unwrap_or_default()});
+            // Only a text names the message it answers.
+            if let Some(replied) = replied {
+                body["referenced_message_info"] = json!({"referenced_message_id": replied});
+            }
+        }
+        (MessageKind::Image, Some(media_id)) => {
+            body["message_type"] = "IMAGE".into();
+            body["image"] = json!({"media_id": media_id});
+        }
+        (kind, _) => {
+            return Err(Outcome::refused(
+                "unsupported",
+                &format!("{} replies are not available on TikTok", kind.as_str()),
+            ));
+        }
     }
     Ok(body)
 }

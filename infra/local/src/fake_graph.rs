@@ -88,6 +88,10 @@ impl FakeGraph {
             ("GET", "/business/get/") => {
                 (200, json!({"code": 0, "message": "OK", "data": {"display_name": "Local TikTok account"}}))
             }
+            ("POST", "/business/message/media/upload/") => {
+                let id = format!("LOCALIMG{}", ulid::Ulid::new());
+                (200, json!({"code": 0, "message": "OK", "data": {"media_id": id}}))
+            }
             ("POST", "/business/message/send/") => {
                 let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 self.keep(&format!("/dev/tiktok{path}"), &sent);

@@ -9,7 +9,8 @@
 //! - Messenger: images, video, audio and files, up to 25 MB each.
 //! - Instagram: images (JPEG, PNG) up to 8 MB, MP4 video and AAC or M4A audio up to 25 MB;
 //!   no documents.
-//! - TikTok: JPEG and PNG images only, which go through its own media upload (not sent yet).
+//! - TikTok: JPEG and PNG images up to 3 MB (third-party documentation), uploaded to TikTok
+//!   before they are sent; no caption.
 
 use super::{Channel, MessageKind};
 
@@ -66,7 +67,7 @@ pub enum MediaRefusal {
     NotOnChannel { channel: &'static str, content_type: String },
     #[error("{channel} takes {kind} files up to {limit_mb} MB; this one has {size} bytes")]
     TooLarge { channel: &'static str, kind: &'static str, limit_mb: u64, size: u64 },
-    #[error("media replies on TikTok are not available yet: send text")]
+    #[error("TikTok takes JPEG and PNG images only")]
     TiktokMedia,
     #[error(
         "a caption goes with images, video and documents on WhatsApp only: send the text as its own message"
@@ -100,7 +101,10 @@ pub fn check(
             "video/mp4" | "audio/aac" | "audio/mp4" => 25 * MB,
             _ => return Err(not_here()),
         },
-        Channel::Tiktok => return Err(MediaRefusal::TiktokMedia),
+        Channel::Tiktok => match essence.as_str() {
+            "image/jpeg" | "image/png" => 3 * MB,
+            _ => return Err(MediaRefusal::TiktokMedia),
+        },
     };
     if size > limit {
         return Err(MediaRefusal::TooLarge {
@@ -146,7 +150,13 @@ mod tests {
             check(Channel::Instagram, "application/pdf", 10, false),
             Err(MediaRefusal::NotOnChannel { .. })
         ));
-        assert_eq!(check(Channel::Tiktok, "image/png", 10, false), Err(MediaRefusal::TiktokMedia));
+        assert_eq!(check(Channel::Tiktok, "image/png", 10, false), Ok(MessageKind::Image));
+        assert_eq!(check(Channel::Tiktok, "video/mp4", 10, false), Err(MediaRefusal::TiktokMedia));
+        assert!(matches!(
+            check(Channel::Tiktok, "image/jpeg", 3 * MB + 1, false),
+            Err(MediaRefusal::TooLarge { .. })
+        ));
+        assert_eq!(check(Channel::Tiktok, "image/jpeg", 10, true), Err(MediaRefusal::Caption));
         assert!(matches!(
             check(Channel::Whatsapp, "application/zip", 10, false),
             Err(MediaRefusal::UnknownType { .. })

@@ -104,6 +104,7 @@ async fn files_the_channel_would_refuse_are_refused_before_anything_is_stored() 
     let (on_whatsapp, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
     let (on_instagram, _) = w.customer_wrote(Channel::Instagram, Some(1)).await;
     let (on_messenger, _) = w.customer_wrote(Channel::Messenger, Some(1)).await;
+    let (on_tiktok, _) = w.customer_wrote(Channel::Tiktok, Some(1)).await;
     let pdf = w.uploaded("application/pdf", b"%PDF").await;
     let audio = w.uploaded("audio/ogg", b"OggS").await;
     let big = w.uploaded("image/png", &vec![0_u8; 5 * 1024 * 1024 + 1]).await;
@@ -112,6 +113,7 @@ async fn files_the_channel_would_refuse_are_refused_before_anything_is_stored() 
         (&on_whatsapp, json!({"file_id": audio, "caption": "escucha"}), "caption"),
         (&on_messenger, json!({"file_id": pdf, "caption": "lista"}), "caption"),
         (&on_whatsapp, json!({"file_id": big}), "up to 5 MB"),
+        (&on_tiktok, json!({"file_id": pdf}), "TikTok takes JPEG and PNG images only"),
     ] {
         let (status, problem) = w.write(&w.owner, conversation, json!({"media": media})).await;
         assert_eq!(status, 422, "{problem}");

@@ -8,7 +8,7 @@ use gestor_shared::repo::uploads::object_key;
 
 impl World {
     /// A queued reply of `kind` whose file comes from `source` (`{"file_id"}` or `{"url"}`).
-    async fn media_reply(
+    pub(super) async fn media_reply(
         &self,
         channel: Channel,
         customer: &str,
@@ -34,7 +34,7 @@ impl World {
         queued.unwrap_or_else(|e| panic!("{e}"))
     }
 
-    async fn uploaded(&self, bytes: &[u8], content_type: &str) -> FileId {
+    pub(super) async fn uploaded(&self, bytes: &[u8], content_type: &str) -> FileId {
         let id = FileId::new();
         let put = self.backend.files.put(&object_key(&self.tenant, &id), bytes.to_vec(), content_type).await;
         put.unwrap_or_else(|e| panic!("{e}"));
@@ -42,7 +42,7 @@ impl World {
     }
 }
 
-fn media(mime: &str, caption: Option<&str>, filename: Option<&str>) -> Media {
+pub(super) fn media(mime: &str, caption: Option<&str>, filename: Option<&str>) -> Media {
     Media {
         channel_media_id: None,
         mime_type: Some(mime.into()),

@@ -129,3 +129,80 @@ async fn a_tiktok_reply_without_its_conversation_id_fails_without_a_request() {
     assert_eq!(w.stored(&reply).await.error.map(|e| e.code), Some("no_recipient".to_owned()));
     assert!(w.graph.received_requests().await.unwrap_or_default().is_empty());
 }
+
+#[tokio::test]
+async fn a_tiktok_image_is_uploaded_to_tiktok_then_sent_by_its_media_id() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path("/business/message/media/upload/"))
+        .and(header("access-token", "tt-token"))
+        .respond_with(tiktok_answer(
+            json!({"code": 0, "message": "OK", "data": {"media_id": "v0f044gc0000img"}}),
+        ))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/business/message/send/"))
+        .and(body_json(json!({
+            "business_id": TIKTOK_BUSINESS, "recipient_type": "CONVERSATION", "recipient": TIKTOK_CONVERSATION,
+            "message_type": "IMAGE", "image": {"media_id": "v0f044gc0000img"},
+        })))
+        .respond_with(tiktok_answer(json!({"code": 0, "data": {"message": {"message_id": "7400000000000000555"}}})))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    let file = w.uploaded(b"\x89PNG tiktok", "image/png").await;
+    let (reply, mut job) = w
+        .media_reply(
+            Channel::Tiktok,
+            "tt-open-id-ana",
+            MessageKind::Image,
+            super::media::media("image/png", None, None),
+            json!({"file_id": file}),
+        )
+        .await;
+    job.recipient = Some(TIKTOK_CONVERSATION.into());
+    assert!(w.deliver(&[&job], 1).await.is_empty());
+    assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("7400000000000000555"));
+    let requests = w.graph.received_requests().await.unwrap_or_default();
+    let upload = &requests[0];
+    let content_type = upload.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(content_type.starts_with("multipart/form-data; boundary="), "{content_type}");
+    let body = String::from_utf8_lossy(&upload.body);
+    for part in [
+        format!("name=\"business_id\"\r\n\r\n{TIKTOK_BUSINESS}\r\n"),
+        "name=\"media_type\"\r\n\r\nIMAGE\r\n".to_owned(),
+        "name=\"file\"; filename=\"image.png\"\r\nContent-Type: image/png\r\n\r\n".to_owned(),
+        "PNG tiktok".to_owned(),
+    ] {
+        assert!(body.contains(&part), "{part:?} in {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_tiktok_upload_fails_the_reply_with_tiktoks_words() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path("/business/message/media/upload/"))
+        .respond_with(tiktok_answer(json!({"code": 40002, "message": "The image size exceeds the limit"})))
+        .mount(&w.graph)
+        .await;
+    let file = w.uploaded(b"\xFF\xD8\xFF jpeg", "image/jpeg").await;
+    let (reply, mut job) = w
+        .media_reply(
+            Channel::Tiktok,
+            "tt-open-id-ana",
+            MessageKind::Image,
+            super::media::media("image/jpeg", None, None),
+            json!({"file_id": file}),
+        )
+        .await;
+    job.recipient = Some(TIKTOK_CONVERSATION.into());
+    assert!(w.deliver(&[&job], 1).await.is_empty());
+    let error = w.stored(&reply).await.error.unwrap_or_else(|| panic!("no reason"));
+    assert_eq!(error.code, "40002");
+    assert!(error.title.contains("exceeds the limit"), "{}", error.title);
+    let sends = w.graph.received_requests().await.unwrap_or_default();
+    assert!(sends.iter().all(|r| r.url.path() != "/business/message/send/"), "nothing was sent");
+}
