@@ -196,7 +196,8 @@ pub async fn patch(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
 
 /// Mark a conversation read: its unread count goes to zero, and the customer's channel is
 /// told the business read their latest message (WhatsApp's read status, Messenger's and
-/// Instagram's `mark_seen`).
+/// Instagram's `mark_seen`), unless the business turned read receipts off (`PATCH
+/// /v1/tenant` `read_receipts: false`).
 #[utoipa::path(
     post, path = "/v1/conversations/{id}/read", tag = "conversations",
     params(("id" = String, Path, description = "cv_...")),
@@ -209,7 +210,9 @@ pub async fn mark_read(app: &Conversations, call: Call) -> Result<Reply, ApiErro
     let caller = call.caller()?;
     let id = conversation_id(&call)?;
     let read = app.conversations.mark_read(&caller.tenant, &id).await.map_err(conversation_error)?;
-    if read.channel != Channel::Tiktok {
+    // A profile that cannot be read sends the receipt: it is what a new business has on.
+    let receipts = app.core.tenants.get(&caller.tenant).await.ok().flatten().is_none_or(|t| t.read_receipts);
+    if receipts && read.channel != Channel::Tiktok {
         let (latest, _) =
             app.messages.list(&caller.tenant, &id, MessageOrder::NewestFirst, RECEIPT_LOOKBACK, None).await?;
         let inbound = latest.into_iter().find(|m| m.direction == Direction::In && !m.deleted);

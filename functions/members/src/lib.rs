@@ -1,6 +1,7 @@
-//! The `members` function. This issue brings `GET /v1/me`: who the caller is in the business
-//! the request names, with the role, permissions and modules the frontend adapts to, and every
-//! business they belong to; a member of several who names none gets that list alone, to choose.
+//! The `members` function: `GET /v1/me` (who the caller is in the business the request
+//! names, with the role, permissions and modules the frontend adapts to, and every business
+//! they belong to; a member of several who names none gets that list alone, to choose), and
+//! the business itself: sign-up (`POST /v1/tenants`) and its settings (`/v1/tenant`).
 
 use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
@@ -20,7 +21,13 @@ pub static FUNCTION: Declaration = Declaration {
 
 gestor_shared::routes!(Members, core: core, {
     me => Policy::user(),
+    tenants::create => Policy::user().audited("tenant.create", "tenant").idempotent(),
+    tenants::get => Policy::member(),
+    tenants::patch => Policy::needs(Permission::TenantManage).audited("tenant.update", "tenant").idempotent(),
 });
+
+mod settings;
+mod tenants;
 
 pub struct Members {
     core: Core,
@@ -80,7 +87,17 @@ pub enum MeAnswer {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(Me, MeAnswer, Memberships, MembershipView, TenantSummary, Role, Permission)))]
+#[openapi(components(schemas(
+    Me,
+    MeAnswer,
+    Memberships,
+    MembershipView,
+    TenantSummary,
+    Role,
+    Permission,
+    gestor_shared::repo::tenants::Tenant,
+    gestor_shared::repo::tenants::Opening
+)))]
 pub struct ApiDoc;
 
 /// The caller, as a member of the business the request names, with every business they belong
@@ -133,3 +150,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     Members::openapi_paths(&mut doc);
     doc
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,7 +35,8 @@ impl Role {
             Role::Owner | Role::Admin => true,
             // Connecting a channel hands the business's messages to a token: owners and
             // admins only.
-            Role::Manager => !matches!(permission, AuditRead | ChannelsManage),
+            // So does changing the business's settings.
+            Role::Manager => !matches!(permission, AuditRead | ChannelsManage | TenantManage),
             Role::Agent => matches!(
                 permission,
                 ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead | ConversationsWrite
@@ -73,10 +74,13 @@ pub enum Permission {
     /// Assigning a conversation to anyone (managers and up).
     #[serde(rename = "conversations.assign")]
     ConversationsAssign,
+    /// The business's settings (`PATCH /v1/tenant`): owners and admins.
+    #[serde(rename = "tenant.manage")]
+    TenantManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ContactsRead,
         Permission::ContactsWrite,
         Permission::ContactsDelete,
@@ -86,6 +90,7 @@ impl Permission {
         Permission::ConversationsRead,
         Permission::ConversationsWrite,
         Permission::ConversationsAssign,
+        Permission::TenantManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +104,7 @@ impl Permission {
             Permission::ConversationsRead => "conversations.read",
             Permission::ConversationsWrite => "conversations.write",
             Permission::ConversationsAssign => "conversations.assign",
+            Permission::TenantManage => "tenant.manage",
         }
     }
 }

@@ -48,6 +48,19 @@ fn member_item(tenant: &TenantId, member: &Member) -> Result<Item, TableError> {
     Ok(item)
 }
 
+/// The writes that make `member` (its item and the user's membership) a member of `tenant`,
+/// each conditional on its absence, for a transaction that creates the tenant too.
+pub fn creation_ops(tenant: &TenantId, member: &Member) -> Result<Vec<crate::ports::TxOp>, TableError> {
+    let mut membership = Item::new();
+    let key = keys::membership(&member.sub, tenant);
+    membership.insert("pk".into(), key.pk.into());
+    membership.insert("sk".into(), key.sk.into());
+    Ok(vec![
+        crate::ports::TxOp::Put { item: member_item(tenant, member)?, condition: Some(Condition::NotExists) },
+        crate::ports::TxOp::Put { item: membership, condition: Some(Condition::NotExists) },
+    ])
+}
+
 #[derive(Clone)]
 pub struct MemberRepo {
     table: Arc<dyn Table>,

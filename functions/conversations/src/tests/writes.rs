@@ -330,6 +330,21 @@ async fn marking_read_zeroes_the_unread_count() {
 }
 
 #[tokio::test]
+async fn a_business_that_turned_read_receipts_off_tells_the_channel_nothing() {
+    let w = world().await;
+    let off = w.app.core.tenants.change(&tenant("acme"), None, |t| t.read_receipts = false).await;
+    assert!(off.is_ok(), "{off:?}");
+    let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let read = ApiRequest::new("POST /v1/conversations/{id}/read")
+        .param("id", conversation.as_str())
+        .as_user(&w.owner);
+    let (status, after) = w.send(read).await;
+    assert_eq!((status, &after["unread_count"]), (200, &json!(0)), "{after}");
+    let received = w.queue.receive("outbound.fifo", 10, Duration::from_secs(60)).await.unwrap_or_default();
+    assert!(received.is_empty(), "no receipt: {received:?}");
+}
+
+#[tokio::test]
 async fn a_snoozed_conversation_wakes_when_its_time_comes_unless_it_changed() {
     let w = world().await;
     let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;

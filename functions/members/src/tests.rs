@@ -1,0 +1,79 @@
+//! Sign-up and the business's settings, through the dispatcher on an embedded table.
+
+use gestor_shared::http::{Role, serve};
+use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
+use serde_json::{Value, json};
+
+use crate::Members;
+
+async fn send(app: &Members, request: ApiRequest) -> (u16, Value) {
+    answer(serve(app, request.build()).await)
+}
+
+#[tokio::test]
+async fn a_new_user_signs_up_a_business_and_becomes_its_owner_once_per_idempotency_key() {
+    let (core, _dir) = embedded_core();
+    let app = Members::new(core);
+    let sign_up = |key: &str| {
+        ApiRequest::new("POST /v1/tenants")
+            .as_user("nuevo")
+            .header("idempotency-key", key)
+            .json(json!({"name": "Panadería La Espiga", "timezone": "America/Monterrey"}))
+    };
+    let (status, tenant) = send(&app, sign_up("k1")).await;
+    assert_eq!(status, 201, "{tenant}");
+    let id = tenant["id"].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with("panaderia-la-espiga-"), "{id}");
+    assert_eq!((&tenant["timezone"], &tenant["read_receipts"]), (&json!("America/Monterrey"), &json!(true)));
+    // The same request again: the same business, not a second one.
+    let (status, again) = send(&app, sign_up("k1")).await;
+    assert_eq!((status, &again["id"]), (201, &json!(id)));
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user("nuevo")).await;
+    assert_eq!((&me["role"], &me["tenant"]["id"]), (&json!("owner"), &json!(id)), "{me}");
+    // Another key, another business; a taken id asked for is a conflict.
+    let (status, other) = send(&app, sign_up("k2")).await;
+    assert_eq!(status, 201);
+    assert_ne!(other["id"], json!(id));
+    let taken = ApiRequest::new("POST /v1/tenants").as_user("otro").json(json!({"name": "X", "id": id}));
+    assert_eq!(send(&app, taken).await.0, 409);
+    let bad = ApiRequest::new("POST /v1/tenants").as_user("otro").json(json!({"timezone": "Marte/Olympus"}));
+    let (status, problem) = send(&app, bad).await;
+    assert_eq!(status, 400);
+    let fields: Vec<&str> =
+        problem["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, ["name", "timezone"]);
+}
+
+#[tokio::test]
+async fn owners_and_admins_change_the_settings_with_versions_and_others_read_them() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let manager = member(&core, "acme", "manager@acme.mx", Role::Manager).await;
+    let app = Members::new(core);
+    let (status, settings) = send(&app, ApiRequest::new("GET /v1/tenant").as_user(&manager)).await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!((&settings["read_receipts"], &settings["row_scoping"]), (&json!(true), &json!(false)));
+    let version = settings["version"].as_u64().unwrap_or_default();
+
+    let change =
+        json!({"read_receipts": false, "business_hours": {"mon": [{"from": "09:00", "to": "18:00"}]}});
+    let denied = ApiRequest::new("PATCH /v1/tenant").as_user(&manager).json(change.clone());
+    assert_eq!(send(&app, denied).await.0, 403);
+    let stale = ApiRequest::new("PATCH /v1/tenant")
+        .as_user(&owner)
+        .header("if-match", &format!("\"{}\"", version + 7))
+        .json(change.clone());
+    assert_eq!(send(&app, stale).await.0, 412);
+    let patch = ApiRequest::new("PATCH /v1/tenant")
+        .as_user(&owner)
+        .header("if-match", &format!("\"{version}\""))
+        .json(change);
+    let (status, changed) = send(&app, patch).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!((&changed["read_receipts"], &changed["version"]), (&json!(false), &json!(version + 1)));
+    assert_eq!(changed["business_hours"]["mon"][0]["to"], "18:00");
+    let bad = ApiRequest::new("PATCH /v1/tenant").as_user(&owner).json(json!({"modules": ["crm"]}));
+    assert_eq!(send(&app, bad).await.0, 400);
+    let (_, read) = send(&app, ApiRequest::new("GET /v1/tenant").as_user(&manager)).await;
+    assert_eq!(read["read_receipts"], false, "nothing stored by the refused change undid it");
+}
