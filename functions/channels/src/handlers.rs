@@ -196,13 +196,17 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
             })?
         }
     };
+    let numbers = app.graph.phone_numbers(&waba_id, &token).await.map_err(graph_error(UNREACHABLE))?;
     let phone_number_id = match input.phone_number_id {
-        Some(id) => id,
-        None => {
-            let numbers =
-                app.graph.phone_numbers(&waba_id, &token).await.map_err(graph_error(UNREACHABLE))?;
-            only_number(numbers)?
+        // The number must be the business account's: its templates and webhooks are.
+        Some(id) if numbers.iter().any(|n| n.id == id) => id,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "phone_number_id",
+                "is not a phone number of that WhatsApp Business Account",
+            ));
         }
+        None => only_number(numbers)?,
     };
     app.graph
         .subscribe_app(&waba_id, &token)

@@ -123,6 +123,11 @@ async fn templates_of(
     let now = OffsetDateTime::now_utc();
     let due = app.templates.synced_at(tenant, &waba).await?.is_none_or(|at| now - at >= SYNC_EVERY);
     if due && let Some(token) = &token {
+        if account.business_account_id.is_some() {
+            // The route of the business account's webhooks may have been left by a number
+            // since deactivated: claim it again while it is free.
+            app.repo.set_business_account(tenant, &account.id, &waba).await?;
+        }
         match app.graph.message_templates(&waba, token).await {
             Ok(fresh) => app.templates.replace(tenant, &waba, &fresh, now).await?,
             Err(e) => {

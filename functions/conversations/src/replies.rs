@@ -326,6 +326,9 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
                 }
                 _ => Compose::parse(&body, current.channel)?,
             };
+            if current.channel == Channel::Tiktok && replied.is_some() && matches!(compose, Compose::Media { .. }) {
+                return Err(ApiError::invalid_field("reply_to", "TikTok threads texts only: send the image without it"));
+            }
             // TikTok sends into its own conversation id, which the customer's messages carry.
             let recipient = match current.channel {
                 Channel::Tiktok => match &current.channel_conversation_id {

@@ -187,6 +187,11 @@ impl Outbound {
         job: &SendJob,
         key: &Key,
     ) -> Result<Option<Duration>, Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(wait) = self.account_wait(&job.channel_account_id) {
+            // Another reply met the account's limit: wait it out without meeting it again,
+            // and without spending this reply's own waits.
+            return Ok(Some(wait));
+        }
         let (message, attempts, paced) = match self.sending.take(key, self.now()).await? {
             Take::Done => {
                 // Sent, failed or erased meanwhile: nothing waits any more.
@@ -204,17 +209,12 @@ impl Outbound {
                 (message, attempts, paced)
             }
         };
-        let paced_account = self.account_wait(&job.channel_account_id);
-        let (message, outcome) = match paced_account {
-            // Another reply met the account's limit: wait it out without meeting it again.
-            Some(wait) => (*message, Outcome::paced(wait, "the account's rate limit, met by another reply")),
-            None => match self.prepare_media(job, *message).await {
-                media::Prepared::Ready(message, link) => {
-                    let outcome = self.attempt(job, &message, link.as_deref()).await?;
-                    (message, outcome)
-                }
-                media::Prepared::Stop(message, outcome) => (message, outcome),
-            },
+        let (message, outcome) = match self.prepare_media(job, *message).await {
+            media::Prepared::Ready(message, link) => {
+                let outcome = self.attempt(job, &message, link.as_deref()).await?;
+                (message, outcome)
+            }
+            media::Prepared::Stop(message, outcome) => (message, outcome),
         };
         let channel = message.channel.as_str();
         match outcome {

@@ -69,7 +69,15 @@ fn template_status(value: &Value) -> Normalized {
         return Normalized::ignored("whatsapp template update without name, language or event");
     };
     let reason = text(value, "reason").filter(|r| !r.eq_ignore_ascii_case("NONE"));
-    Normalized::TemplateStatus { name, language, status: status.to_ascii_uppercase(), reason }
+    // Meta's events are not all statuses: some give a template back, some only warn.
+    let status = match status.to_ascii_uppercase().as_str() {
+        "REINSTATED" | "UNARCHIVED" => "APPROVED".to_owned(),
+        "FLAGGED" | "LOCKED" | "LIMIT_EXCEEDED" => {
+            return Normalized::ignored(format!("whatsapp template event {status}: its status stays"));
+        }
+        other => other.to_owned(),
+    };
+    Normalized::TemplateStatus { name, language, status, reason }
 }
 
 /// The `contacts[]` entry of a message's sender: by `wa_id` or user id, else the only one.
@@ -463,6 +471,18 @@ mod tests {
             json!({"event": "APPROVED", "message_template_id": 1}),
         );
         assert!(matches!(one(normalize(&nameless)), Normalized::Ignored { .. }));
+        let event = |e: &str| {
+            envelope(
+                Channel::Whatsapp,
+                UpdateKind::Event,
+                "message_template_status_update",
+                json!({"event": e, "message_template_name": "promo", "message_template_language": "es"}),
+            )
+        };
+        assert!(
+            matches!(one(normalize(&event("REINSTATED"))), Normalized::TemplateStatus { status, .. } if status == "APPROVED")
+        );
+        assert!(matches!(one(normalize(&event("FLAGGED"))), Normalized::Ignored { .. }));
         let errors = envelope(
             Channel::Whatsapp,
             UpdateKind::Event,

@@ -388,12 +388,15 @@ impl ChannelRepo {
                     key: keys::route(current.kind, &current.external_id),
                     condition: Some(owned_route(tenant, id)),
                 });
-            } else if current.status == ChannelStatus::Inactive {
+            }
+            // And its business account's route, when this number holds it, in the same write.
+            let business = self.release_business_route(tenant, &current).await?;
+            if ops.len() == 1 && business.is_none() && current.status == ChannelStatus::Inactive {
                 return Ok(Some(current));
             }
+            ops.extend(business);
             match self.table.transact(ops).await {
                 Ok(()) => {
-                    self.release_business_route(tenant, &current).await?;
                     return Ok(Some(ChannelAccount {
                         status: ChannelStatus::Inactive,
                         deactivated_at: Some(at),

@@ -34,11 +34,46 @@ async fn embedded_signup_exchanges_the_code_subscribes_the_app_and_connects_the_
         .mount(&w.graph)
         .await;
     w.graph_knows(business).await;
+    Mock::given(method("GET"))
+        .and(path("/v21.0/102290129340398/phone_numbers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": PHONE_ID}]})))
+        .mount(&w.graph)
+        .await;
+    // A number the business account does not list is refused before anything is subscribed.
+    let elsewhere = json!({"kind": "whatsapp", "code": "AQB-code/+=", "waba_id": "102290129340398",
+                           "phone_number_id": "999999999999999"});
+    let (status, problem) =
+        w.send(ApiRequest::new("POST /v1/channels/embedded-signup").as_user(&w.owner).json(elsewhere)).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (400, &json!("phone_number_id")), "{problem}");
+    w.graph.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v21.0/oauth/access_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": business, "token_type": "bearer"})),
+        )
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v21.0/102290129340398/subscribed_apps"))
+        .and(header("authorization", format!("Bearer {business}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v21.0/102290129340398/phone_numbers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": PHONE_ID}]})))
+        .mount(&w.graph)
+        .await;
+    w.graph_knows(business).await;
     let body = json!({"kind": "whatsapp", "code": "AQB-code/+=", "waba_id": "102290129340398",
                       "phone_number_id": PHONE_ID});
     let (status, account) =
         w.send(ApiRequest::new("POST /v1/channels/embedded-signup").as_user(&w.owner).json(body)).await;
     assert_eq!(status, 201, "{account}");
+    assert_eq!(account["business_account_id"], "102290129340398");
     assert_eq!(
         (account["external_id"].as_str(), account["display_name"].as_str()),
         (Some(PHONE_ID), Some("Tienda Acme"))
@@ -49,6 +84,7 @@ async fn embedded_signup_exchanges_the_code_subscribes_the_app_and_connects_the_
         sent.iter().map(|r| (r.method.to_string(), r.url.path().to_owned())).collect();
     let expected = [
         ("GET", "/v21.0/oauth/access_token"),
+        ("GET", "/v21.0/102290129340398/phone_numbers"),
         ("POST", "/v21.0/102290129340398/subscribed_apps"),
         ("GET", "/v21.0/106540352242922"),
     ];

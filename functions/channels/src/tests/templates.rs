@@ -173,3 +173,36 @@ async fn a_template_webhook_moves_a_stored_templates_status_and_an_unknown_one_f
     repo.replace(&acme, WABA, &[], now).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(repo.list(&acme, WABA).await.unwrap_or_default().is_empty());
 }
+
+#[tokio::test]
+async fn a_deactivated_number_releases_its_business_account_to_whoever_connects_it_next() {
+    let w = world().await;
+    w.graph_knows(TOKEN).await;
+    w.graph_grants_the_business_account().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{WABA}/message_templates")))
+        .respond_with(page(json!([template("bienvenida", "APPROVED", "¡Hola!")]), None))
+        .mount(&w.graph)
+        .await;
+    let (_, channel) = w.connect(&w.owner, whatsapp(TOKEN)).await;
+    assert_eq!(w.templates(&[]).await.0, 200);
+    let channels = w.repo();
+    let route = channels.business_route(WABA).await.ok().flatten();
+    assert_eq!(route.map(|(t, _)| t), Some(tenant("acme")));
+
+    let deactivate = ApiRequest::new("DELETE /v1/channels/{id}").param("id", &id(&channel)).as_user(&w.owner);
+    assert_eq!(w.send(deactivate).await.0, 204);
+    assert!(channels.business_route(WABA).await.ok().flatten().is_none(), "released with the number");
+
+    // Another business connects the number: its first listing routes the account's webhooks to it.
+    let (status, theirs) = w.connect(&w.rival, whatsapp(TOKEN)).await;
+    assert_eq!(status, 201, "{theirs}");
+    let listing = ApiRequest::new("GET /v1/templates").as_user(&w.rival);
+    let (status, list) = w.send(listing).await;
+    assert_eq!((status, &list["items"][0]["name"]), (200, &json!("bienvenida")), "{list}");
+    let route = channels.business_route(WABA).await.ok().flatten();
+    assert_eq!(route.map(|(t, _)| t), Some(tenant("rival")));
+    // acme's stored templates are acme's: rival's listing never saw them, nor acme rival's.
+    let acme = TemplateRepo::new(w.channels.core.table.clone()).list(&tenant("acme"), WABA).await;
+    assert_eq!(acme.map(|t| t.len()).ok(), Some(1));
+}

@@ -9,13 +9,14 @@ use super::super::keys::channels as keys;
 use super::{ChannelAccount, ChannelRepo};
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-use crate::ports::{Condition, Item, TableError, Update};
+use crate::ports::{Condition, Item, TableError, TxOp, Update};
 
 impl ChannelRepo {
     /// Records that the account's number belongs to the business account `waba_id`, and
-    /// routes the business account's webhooks to this tenant unless another tenant's number
-    /// holds that route already (then its webhooks go there, and this tenant's templates are
-    /// kept current by syncing).
+    /// routes the business account's webhooks to this tenant unless another tenant's active
+    /// number holds that route already (then its webhooks go there, and this tenant's
+    /// templates are kept current by syncing). A route left to a number that is no longer
+    /// active, or gone, is taken over.
     pub async fn set_business_account(
         &self,
         tenant: &TenantId,
@@ -27,10 +28,21 @@ impl ChannelRepo {
         let route = keys::business_route(waba_id);
         let condition = match self.business_route(waba_id).await? {
             None => Condition::NotExists,
-            Some((owner, _)) if &owner == tenant => {
-                Condition::Equals("tenant_id".into(), tenant.as_str().into())
+            Some((owner, holder)) => {
+                let held = owner == *tenant && holder == *id;
+                let holder_active = self
+                    .get(&owner, &holder)
+                    .await?
+                    .is_some_and(|a| a.status == super::ChannelStatus::Active);
+                if held || (holder_active && owner != *tenant) {
+                    return Ok(());
+                }
+                // Only from the holder it was read with: a concurrent claim keeps it.
+                Condition::All(vec![
+                    Condition::Equals("tenant_id".into(), owner.as_str().into()),
+                    Condition::Equals("channel_account_id".into(), holder.as_str().into()),
+                ])
             }
-            Some(_) => return Ok(()),
         };
         let mut item = Item::new();
         item.insert("pk".into(), route.pk.into());
@@ -59,20 +71,19 @@ impl ChannelRepo {
         }
     }
 
-    /// A deactivated number no longer holds its business account's route.
+    /// The write that releases the business account's route with the number's
+    /// deactivation, in its transaction, when this number holds it.
     pub(super) async fn release_business_route(
         &self,
         tenant: &TenantId,
         account: &ChannelAccount,
-    ) -> Result<(), TableError> {
-        let Some(waba_id) = &account.business_account_id else { return Ok(()) };
+    ) -> Result<Option<TxOp>, TableError> {
+        let Some(waba_id) = &account.business_account_id else { return Ok(None) };
+        let held = self.business_route(waba_id).await?.is_some_and(|(t, a)| &t == tenant && a == account.id);
         let owned = Condition::All(vec![
             Condition::Equals("tenant_id".into(), tenant.as_str().into()),
             Condition::Equals("channel_account_id".into(), account.id.as_str().into()),
         ]);
-        match self.table.delete(&keys::business_route(waba_id), Some(owned)).await {
-            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        Ok(held.then(|| TxOp::Delete { key: keys::business_route(waba_id), condition: Some(owned) }))
     }
 }
