@@ -24,8 +24,13 @@ gestor_shared::routes!(Members, core: core, {
     tenants::create => Policy::user().audited("tenant.create", "tenant").idempotent(),
     tenants::get => Policy::member(),
     tenants::patch => Policy::needs(Permission::TenantManage).audited("tenant.update", "tenant").idempotent(),
+    roster::list => Policy::member(),
+    roster::get => Policy::member(),
+    roster::patch => Policy::needs(Permission::MembersManage).audited("member.update", "member").idempotent(),
+    roster::remove => Policy::needs(Permission::MembersManage).audited("member.remove", "member").idempotent(),
 });
 
+mod roster;
 mod settings;
 mod tenants;
 
@@ -96,6 +101,8 @@ pub enum MeAnswer {
     Role,
     Permission,
     gestor_shared::repo::tenants::Tenant,
+    roster::MemberView,
+    roster::MemberList,
     gestor_shared::repo::tenants::Opening
 )))]
 pub struct ApiDoc;

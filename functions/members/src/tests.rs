@@ -77,3 +77,52 @@ async fn owners_and_admins_change_the_settings_with_versions_and_others_read_the
     let (_, read) = send(&app, ApiRequest::new("GET /v1/tenant").as_user(&manager)).await;
     assert_eq!(read["read_receipts"], false, "nothing stored by the refused change undid it");
 }
+
+#[tokio::test]
+async fn members_are_listed_changed_and_removed_and_the_last_owner_stays() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let admin = member(&core, "acme", "admin@acme.mx", Role::Admin).await;
+    let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
+    member(&core, "rival", "owner@rival.mx", Role::Owner).await;
+    let app = Members::new(core);
+    let (status, list) = send(&app, ApiRequest::new("GET /v1/members").as_user(&agent)).await;
+    assert_eq!(status, 200, "{list}");
+    let id_of = |email: &str| -> String {
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["email"] == email)
+            .and_then(|m| m["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(3), "acme's members only");
+    let (owner_id, agent_id) = (id_of("owner@acme.mx"), id_of("agent@acme.mx"));
+    let role = |who: &str, id: &str, role: &str| {
+        ApiRequest::new("PATCH /v1/members/{id}").param("id", id).as_user(who).json(json!({"role": role}))
+    };
+    // An agent changes nobody; an admin changes an agent but not an owner, nor makes one.
+    assert_eq!(send(&app, role(&agent, &agent_id, "admin")).await.0, 403);
+    let (status, manager) = send(&app, role(&admin, &agent_id, "manager")).await;
+    assert_eq!((status, &manager["role"]), (200, &json!("manager")), "{manager}");
+    assert_eq!(send(&app, role(&admin, &owner_id, "viewer")).await.0, 403);
+    assert_eq!(send(&app, role(&admin, &agent_id, "owner")).await.0, 403);
+    // The only owner can neither step down nor be removed.
+    let (status, problem) = send(&app, role(&owner, &owner_id, "admin")).await;
+    assert_eq!(status, 409, "{problem}");
+    let remove =
+        |who: &str, id: &str| ApiRequest::new("DELETE /v1/members/{id}").param("id", id).as_user(who);
+    assert_eq!(send(&app, remove(&owner, &owner_id)).await.0, 409);
+    // With a second owner, the first may step down.
+    assert_eq!(send(&app, role(&owner, &agent_id, "owner")).await.0, 200);
+    assert_eq!(send(&app, role(&owner, &owner_id, "admin")).await.0, 200);
+    // A removed member reaches nothing any more.
+    let admin_id = id_of("admin@acme.mx");
+    assert_eq!(send(&app, remove(&agent, &admin_id)).await.0, 204, "the new owner removes the admin");
+    assert_eq!(send(&app, ApiRequest::new("GET /v1/tenant").as_user(&admin)).await.0, 403);
+    assert_eq!(send(&app, remove(&agent, &admin_id)).await.0, 404);
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user(&admin)).await;
+    assert_eq!(me["memberships"], json!([]), "{me}");
+}

@@ -36,7 +36,7 @@ impl Role {
             // Connecting a channel hands the business's messages to a token: owners and
             // admins only.
             // So does changing the business's settings.
-            Role::Manager => !matches!(permission, AuditRead | ChannelsManage | TenantManage),
+            Role::Manager => !matches!(permission, AuditRead | ChannelsManage | TenantManage | MembersManage),
             Role::Agent => matches!(
                 permission,
                 ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead | ConversationsWrite
@@ -77,10 +77,14 @@ pub enum Permission {
     /// The business's settings (`PATCH /v1/tenant`): owners and admins.
     #[serde(rename = "tenant.manage")]
     TenantManage,
+    /// Changing members' roles and removing members: owners and admins (only an owner
+    /// makes or unmakes an owner).
+    #[serde(rename = "members.manage")]
+    MembersManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ContactsRead,
         Permission::ContactsWrite,
         Permission::ContactsDelete,
@@ -91,6 +95,7 @@ impl Permission {
         Permission::ConversationsWrite,
         Permission::ConversationsAssign,
         Permission::TenantManage,
+        Permission::MembersManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +110,7 @@ impl Permission {
             Permission::ConversationsWrite => "conversations.write",
             Permission::ConversationsAssign => "conversations.assign",
             Permission::TenantManage => "tenant.manage",
+            Permission::MembersManage => "members.manage",
         }
     }
 }

@@ -61,6 +61,9 @@ pub fn creation_ops(tenant: &TenantId, member: &Member) -> Result<Vec<crate::por
     ])
 }
 
+mod roster;
+pub use roster::RosterError;
+
 #[derive(Clone)]
 pub struct MemberRepo {
     table: Arc<dyn Table>,
