@@ -104,6 +104,12 @@ impl ApiRequest {
         self
     }
 
+    /// Signed in as this user, whose token carries this email.
+    pub fn signed_in(mut self, sub: &str, email: &str) -> Self {
+        self.claims = Some((sub.into(), email.into()));
+        self
+    }
+
     /// The request as the Lambda runtime hands it over, parsed from API Gateway's event JSON.
     pub fn build(self) -> Request {
         events::GatewayRequest {

@@ -25,11 +25,14 @@ gestor_shared::routes!(Members, core: core, {
     tenants::get => Policy::member(),
     tenants::patch => Policy::needs(Permission::TenantManage).audited("tenant.update", "tenant").idempotent(),
     roster::list => Policy::member(),
+    invites::create => Policy::needs(Permission::MembersManage).audited("member.invite", "invite").idempotent(),
+    invites::accept => Policy::user().audited("invite.accept", "invite").idempotent(),
     roster::get => Policy::member(),
     roster::patch => Policy::needs(Permission::MembersManage).audited("member.update", "member").idempotent(),
     roster::remove => Policy::needs(Permission::MembersManage).audited("member.remove", "member").idempotent(),
 });
 
+mod invites;
 mod roster;
 mod settings;
 mod tenants;
@@ -102,6 +105,7 @@ pub enum MeAnswer {
     Permission,
     gestor_shared::repo::tenants::Tenant,
     roster::MemberView,
+    invites::InviteView,
     roster::MemberList,
     gestor_shared::repo::tenants::Opening
 )))]

@@ -126,3 +126,40 @@ async fn members_are_listed_changed_and_removed_and_the_last_owner_stays() {
     let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user(&admin)).await;
     assert_eq!(me["memberships"], json!([]), "{me}");
 }
+
+#[tokio::test]
+async fn an_invite_works_once_for_the_invited_email_only() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let admin = member(&core, "acme", "admin@acme.mx", Role::Admin).await;
+    let app = Members::new(core);
+    let invite = |who: &str, body: Value| ApiRequest::new("POST /v1/members").as_user(who).json(body);
+    assert_eq!(send(&app, invite(&admin, json!({"email": "jefa@acme.mx", "role": "owner"}))).await.0, 403);
+    let (status, bad) = send(&app, invite(&admin, json!({"email": "no-es-correo", "role": "chief"}))).await;
+    assert_eq!(status, 400, "{bad}");
+    let (status, made) = send(&app, invite(&owner, json!({"email": "Luisa@Acme.mx", "role": "agent"}))).await;
+    assert_eq!(status, 201, "{made}");
+    let code = made["code"].as_str().unwrap_or_default().to_owned();
+    assert!(code.len() >= 40, "{code}");
+    let accept =
+        |sub: &str| ApiRequest::new("POST /v1/invites/{code}/accept").param("code", &code).as_user(sub);
+    // `as_user(sub)` signs in as `{sub}@example.com`: someone else's token is refused.
+    assert_eq!(send(&app, accept("intruso")).await.0, 403);
+    let as_luisa = |sub: &str| {
+        ApiRequest::new("POST /v1/invites/{code}/accept").param("code", &code).signed_in(sub, "luisa@acme.mx")
+    };
+    let (status, joined) = send(&app, as_luisa("luisa")).await;
+    assert_eq!(
+        (status, &joined["role"], &joined["email"]),
+        (201, &json!("agent"), &json!("luisa@acme.mx")),
+        "{joined}"
+    );
+    // Her retry is answered the same; anyone else with the code (even with her email) is not.
+    let (status, again) = send(&app, as_luisa("luisa")).await;
+    assert_eq!((status, &again["id"]), (201, &joined["id"]));
+    assert_eq!(send(&app, as_luisa("otra-cuenta")).await.0, 404);
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").signed_in("luisa", "luisa@acme.mx")).await;
+    assert_eq!((&me["role"], &me["tenant"]["id"]), (&json!("agent"), &json!("acme")), "{me}");
+    let unknown = ApiRequest::new("POST /v1/invites/{code}/accept").param("code", "nada").as_user("x");
+    assert_eq!(send(&app, unknown).await.0, 404, "an unknown code");
+}

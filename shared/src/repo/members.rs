@@ -61,7 +61,9 @@ pub fn creation_ops(tenant: &TenantId, member: &Member) -> Result<Vec<crate::por
     ])
 }
 
+mod invites;
 mod roster;
+pub use invites::{INVITE_LIFETIME, Invite, InviteError, new_code};
 pub use roster::RosterError;
 
 #[derive(Clone)]

@@ -22,3 +22,8 @@ pub fn membership(sub: &str, tenant: &TenantId) -> Key {
 pub fn memberships_partition(sub: &str) -> String {
     format!("USER#{sub}")
 }
+
+/// Global: an invite by the SHA-256 of its code (the code itself is never stored).
+pub fn invite(code_hash: &str) -> Key {
+    Key::new(format!("INVITE#{code_hash}"), "INVITE")
+}
