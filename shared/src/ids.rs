@@ -163,6 +163,7 @@ prefixed_id!(ProductId, "pr", "Identifies a product or service in the catalogue.
 prefixed_id!(AutomationId, "at", "Identifies an automation rule.");
 prefixed_id!(PrivacyRequestId, "prq", "Identifies a data-subject (ARCO) privacy request.");
 prefixed_id!(FileId, "file", "Identifies a file the frontend uploaded for sending.");
+prefixed_id!(TeamId, "tm", "Identifies a team of members (conversations can be assigned to one).");
 prefixed_id!(
     ChannelAccountId,
     "ch",

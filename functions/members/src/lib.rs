@@ -27,6 +27,11 @@ gestor_shared::routes!(Members, core: core, {
     roster::list => Policy::member(),
     invites::create => Policy::needs(Permission::MembersManage).audited("member.invite", "invite").idempotent(),
     invites::accept => Policy::user().audited("invite.accept", "invite").idempotent(),
+    teams::list => Policy::member(),
+    teams::get => Policy::member(),
+    teams::create => Policy::needs(Permission::MembersManage).audited("team.create", "team").idempotent(),
+    teams::patch => Policy::needs(Permission::MembersManage).audited("team.update", "team").idempotent(),
+    teams::remove => Policy::needs(Permission::MembersManage).audited("team.delete", "team").idempotent(),
     roster::get => Policy::member(),
     roster::patch => Policy::needs(Permission::MembersManage).audited("member.update", "member").idempotent(),
     roster::remove => Policy::needs(Permission::MembersManage).audited("member.remove", "member").idempotent(),
@@ -35,6 +40,7 @@ gestor_shared::routes!(Members, core: core, {
 mod invites;
 mod roster;
 mod settings;
+mod teams;
 mod tenants;
 
 pub struct Members {
@@ -106,6 +112,8 @@ pub enum MeAnswer {
     gestor_shared::repo::tenants::Tenant,
     roster::MemberView,
     invites::InviteView,
+    teams::TeamList,
+    gestor_shared::repo::members::Team,
     roster::MemberList,
     gestor_shared::repo::tenants::Opening
 )))]

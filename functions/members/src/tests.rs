@@ -163,3 +163,46 @@ async fn an_invite_works_once_for_the_invited_email_only() {
     let unknown = ApiRequest::new("POST /v1/invites/{code}/accept").param("code", "nada").as_user("x");
     assert_eq!(send(&app, unknown).await.0, 404, "an unknown code");
 }
+
+#[tokio::test]
+async fn teams_list_their_members_and_their_members_list_them() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
+    member(&core, "rival", "owner@rival.mx", Role::Owner).await;
+    let app = Members::new(core);
+    let (_, list) = send(&app, ApiRequest::new("GET /v1/members").as_user(&owner)).await;
+    let agent_id = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["email"] == "agent@acme.mx")
+        .map(|m| m["id"].clone());
+    let agent_id = agent_id.unwrap_or_default();
+    let create = |who: &str, body: Value| ApiRequest::new("POST /v1/teams").as_user(who).json(body);
+    assert_eq!(send(&app, create(&agent, json!({"name": "Ventas"}))).await.0, 403);
+    let (status, team) =
+        send(&app, create(&owner, json!({"name": "Ventas", "member_ids": [agent_id]}))).await;
+    assert_eq!(status, 201, "{team}");
+    let team_id = team["id"].as_str().unwrap_or_default().to_owned();
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
+    assert_eq!(me["team_ids"], json!([team_id]), "{me}");
+    // A member of another business cannot be added.
+    let (_, rivals) = send(&app, ApiRequest::new("GET /v1/members").as_user("sub-owner@rival.mx")).await;
+    let stranger = rivals["items"][0]["id"].clone();
+    let patch = |body: Value| {
+        ApiRequest::new("PATCH /v1/teams/{id}").param("id", &team_id).as_user(&owner).json(body)
+    };
+    let (status, problem) = send(&app, patch(json!({"member_ids": [stranger]}))).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (400, &json!("member_ids")), "{problem}");
+    let (status, emptied) = send(&app, patch(json!({"name": "Ventas norte", "member_ids": []}))).await;
+    assert_eq!((status, &emptied["name"], &emptied["version"]), (200, &json!("Ventas norte"), &json!(2)));
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user(&agent)).await;
+    assert_eq!(me["team_ids"], json!([]));
+    let (_, teams) = send(&app, ApiRequest::new("GET /v1/teams").as_user("sub-owner@rival.mx")).await;
+    assert_eq!(teams["items"], json!([]), "another business sees none of acme's teams");
+    let delete = ApiRequest::new("DELETE /v1/teams/{id}").param("id", &team_id).as_user(&owner);
+    assert_eq!(send(&app, delete).await.0, 204);
+    let get = ApiRequest::new("GET /v1/teams/{id}").param("id", &team_id).as_user(&owner);
+    assert_eq!(send(&app, get).await.0, 404);
+}

@@ -8,6 +8,7 @@ mod inbound_flow;
 mod local_server;
 mod modules;
 mod openapi;
+mod permissions;
 mod registry;
 mod reply_budget;
 mod reply_flow;

@@ -23,6 +23,15 @@ pub fn memberships_partition(sub: &str) -> String {
     format!("USER#{sub}")
 }
 
+/// A tenant's teams.
+pub fn team(tenant: &TenantId, id: &str) -> Key {
+    Key::new(teams_partition(tenant), id)
+}
+
+pub fn teams_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#TEAM")
+}
+
 /// Global: an invite by the SHA-256 of its code (the code itself is never stored).
 pub fn invite(code_hash: &str) -> Key {
     Key::new(format!("INVITE#{code_hash}"), "INVITE")
