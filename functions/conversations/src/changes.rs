@@ -5,7 +5,7 @@
 use gestor_shared::domain::{Channel, Direction};
 use gestor_shared::http::problem::Problem;
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Permission, Reply};
-use gestor_shared::ids::MemberId;
+use gestor_shared::ids::{MemberId, TeamId};
 use gestor_shared::outbound::ReceiptJob;
 use gestor_shared::repo::conversations::{
     Conversation, ConversationChange, ConversationError, ConversationStatus,
@@ -45,6 +45,7 @@ enum Assignee {
 struct Patch {
     status: Option<ConversationStatus>,
     assignee: Option<Assignee>,
+    team: Option<Option<TeamId>>,
     snoozed_until: Option<Option<OffsetDateTime>>,
 }
 
@@ -67,6 +68,11 @@ impl Patch {
                     Err(_) => errors
                         .push(FieldError::new("assignee_id", "must be a member id (mb_...), me or null")),
                 },
+                ("team_id", Value::Null) => patch.team = Some(None),
+                ("team_id", Value::String(s)) => match TeamId::parse(&s) {
+                    Ok(id) => patch.team = Some(Some(id)),
+                    Err(_) => errors.push(FieldError::new("team_id", "must be a team id (tm_...) or null")),
+                },
                 ("snoozed_until", Value::Null) => patch.snoozed_until = Some(None),
                 ("snoozed_until", Value::String(s)) => {
                     match OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339) {
@@ -75,11 +81,13 @@ impl Patch {
                         Err(_) => errors.push(FieldError::new("snoozed_until", "must be an RFC 3339 time")),
                     }
                 }
-                ("status" | "assignee_id" | "snoozed_until", _) => {
+                ("status" | "assignee_id" | "team_id" | "snoozed_until", _) => {
                     errors.push(FieldError::new(field, "has the wrong type"));
                 }
-                _ => errors
-                    .push(FieldError::new(field, "cannot be changed (status, assignee_id, snoozed_until)")),
+                _ => errors.push(FieldError::new(
+                    field,
+                    "cannot be changed (status, assignee_id, team_id, snoozed_until)",
+                )),
             }
         }
         // A snooze time alone means snoozing.
@@ -93,6 +101,7 @@ impl Patch {
         let named = [
             (self.status.is_some(), "status"),
             (self.assignee.is_some(), "assignee_id"),
+            (self.team.is_some(), "team_id"),
             (self.snoozed_until.is_some(), "snoozed_until"),
         ];
         named.into_iter().filter(|(given, _)| *given).map(|(_, name)| name.to_owned()).collect()
@@ -133,6 +142,15 @@ impl Patch {
             }
             change.assignee_id = Some(next);
         }
+        if let Some(team) = &self.team {
+            caller.require(Permission::ConversationsAssign)?;
+            if let Some(id) = team
+                && app.core.members.team(&caller.tenant, id).await?.is_none()
+            {
+                return Err(ApiError::invalid_field("team_id", "is not a team of this business"));
+            }
+            change.team_id = Some(team.as_ref().map(|t| t.to_string()));
+        }
         let status = self.status.unwrap_or(current.status);
         let until = self.snoozed_until.unwrap_or(current.snoozed_until);
         if status == ConversationStatus::Snoozed && until.is_none() {
@@ -143,7 +161,8 @@ impl Patch {
 }
 
 /// Change a conversation with a JSON merge patch: `status`, `assignee_id` (a member id, `me`
-/// or `null`), `snoozed_until` (a future time; alone, it snoozes). `If-Match: "<version>"`
+/// or `null`), `team_id` (a team id or `null`: managers and up), `snoozed_until` (a future
+/// time; alone, it snoozes). `If-Match: "<version>"`
 /// makes the change conditional. A new message from the customer reopens a resolved or
 /// snoozed conversation.
 #[utoipa::path(
@@ -153,7 +172,7 @@ impl Patch {
         ("If-Match" = Option<String>, Header, description = "The ETag of the version the change is based on"),
     ),
     request_body(content = Object, content_type = "application/merge-patch+json",
-        description = "status, assignee_id, snoozed_until"),
+        description = "status, assignee_id, team_id, snoozed_until"),
     responses(
         (status = 200, body = Conversation, headers(("ETag" = String))),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -5,6 +5,7 @@
 mod audit;
 mod budget;
 mod inbound_flow;
+mod isolation;
 mod local_server;
 mod modules;
 mod openapi;

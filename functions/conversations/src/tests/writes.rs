@@ -263,6 +263,32 @@ async fn agents_take_unassigned_conversations_and_managers_assign_anyone() {
 }
 
 #[tokio::test]
+async fn managers_assign_a_conversation_to_a_team_of_the_business() {
+    let w = world().await;
+    let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
+    let agent = member(&w.app.core, "acme", "ana@acme.mx", Role::Agent).await;
+    let manager = member(&w.app.core, "acme", "gerente@acme.mx", Role::Manager).await;
+    let team = gestor_shared::repo::members::Team {
+        id: gestor_shared::ids::TeamId::new(),
+        name: "Soporte".into(),
+        member_ids: vec![],
+        version: 1,
+        created_at: now(),
+    };
+    let saved = w.app.core.members.save_team(&tenant("acme"), None, team).await;
+    let team = saved.unwrap_or_else(|e| panic!("{e}"));
+    let (status, _) = w.patch(&agent, &conversation, json!({"team_id": team.id.as_str()})).await;
+    assert_eq!(status, 403, "agents do not route conversations");
+    let (status, routed) = w.patch(&manager, &conversation, json!({"team_id": team.id.as_str()})).await;
+    assert_eq!((status, &routed["team_id"]), (200, &json!(team.id.as_str())), "{routed}");
+    let unknown = gestor_shared::ids::TeamId::new();
+    let (status, body) = w.patch(&manager, &conversation, json!({"team_id": unknown.as_str()})).await;
+    assert_eq!((status, fields(&body)), (400, vec!["team_id".to_owned()]));
+    let (status, cleared) = w.patch(&manager, &conversation, json!({"team_id": null})).await;
+    assert_eq!((status, &cleared["team_id"]), (200, &Value::Null));
+}
+
+#[tokio::test]
 async fn status_and_snooze_change_with_versions() {
     let w = world().await;
     let (conversation, _) = w.customer_wrote(Channel::Whatsapp, Some(1)).await;
