@@ -24,6 +24,15 @@ pub async fn start(
     mut config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Started> {
+    // Anyone who read this repository can sign tokens with the development secret: such a
+    // server answers this machine only.
+    if config.jwt_secret == config::DEV_JWT_SECRET && !config.addr.ip().is_loopback() {
+        anyhow::bail!(
+            "GESTOR_ADDR={} listens beyond this machine while the development JWT secret signs tokens: \
+             set GESTOR_DEV_JWT_SECRET to a secret of your own, or listen on 127.0.0.1",
+            config.addr
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

@@ -259,3 +259,20 @@ pub fn meta_signature(secret: &str, body: &[u8]) -> String {
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+#[tokio::test]
+async fn the_development_secret_never_serves_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = Config {
+        addr: "0.0.0.0:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        data_dir: dir.path().to_path_buf(),
+        backend: BackendKind::Embedded,
+        jwt_secret: gestor_local::config::DEV_JWT_SECRET.into(),
+        settings: local_settings(),
+        sdk: None,
+        fake_channels: true,
+    };
+    let refused = gestor_local::start(config, async {}).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("GESTOR_DEV_JWT_SECRET"), "{message}");
+}
