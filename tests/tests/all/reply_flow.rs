@@ -31,6 +31,30 @@ async fn webhook(server: &Server, secret: &str, value: Value) {
     assert_eq!(answer.status(), StatusCode::OK);
 }
 
+/// The owner connects the number with `token`, and a customer writes to it: the
+/// conversation's id, once the inbound worker stored it.
+async fn customer_wrote(server: &Server, secret: &str, owner: &str, token: &str, text: &str) -> String {
+    let connect = json!({"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "access_token": token});
+    let (status, channel) = server.send("POST", "/v1/channels", Some(owner), Some(connect)).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let metadata = json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID});
+    webhook(
+        server,
+        secret,
+        json!({"messaging_product": "whatsapp", "metadata": metadata,
+        "contacts": [{"profile": {"name": "María Núñez"}, "wa_id": WA_ID}],
+        "messages": [{"from": WA_ID, "id": "wamid.IN1", "timestamp": (now - 60).to_string(), "type": "text",
+                      "text": {"body": text}}]}),
+    )
+    .await;
+    let inbox = eventually(server, owner, "/v1/conversations", |page| {
+        page["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned()
+}
+
 /// Asks until `done` holds for the answer (the server's workers are separate tasks), bounded.
 async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
@@ -74,27 +98,10 @@ async fn an_agents_reply_reaches_the_customer_once_and_shows_read() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
     let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
-    let connect =
-        json!({"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "access_token": "EAAG-business-token"});
-    let (status, channel) = server.send("POST", "/v1/channels", Some(&owner), Some(connect)).await;
-    assert_eq!(status, StatusCode::CREATED, "{channel}");
-
+    let conversation =
+        customer_wrote(&server, &secret, &owner, "EAAG-business-token", "Hola, ¿tienen envíos?").await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let metadata = json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID});
-    webhook(
-        &server,
-        &secret,
-        json!({"messaging_product": "whatsapp", "metadata": metadata,
-        "contacts": [{"profile": {"name": "María Núñez"}, "wa_id": WA_ID}],
-        "messages": [{"from": WA_ID, "id": "wamid.IN1", "timestamp": (now - 60).to_string(), "type": "text",
-                      "text": {"body": "Hola, ¿tienen envíos?"}}]}),
-    )
-    .await;
-    let inbox = eventually(&server, &owner, "/v1/conversations", |page| {
-        page["items"].as_array().is_some_and(|items| !items.is_empty())
-    })
-    .await;
-    let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
     let messages = format!("/v1/conversations/{conversation}/messages");
 
     let (status, reply) = server
@@ -198,25 +205,8 @@ async fn an_uploaded_file_reaches_the_channel_as_a_link_to_its_bytes() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = start(BackendKind::Embedded, dir.path(), None, settings).await;
     let owner = server.token("tienda-1", "duena@tienda.mx", "owner").await;
-    let connect = json!({"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "access_token": "EAAG-token"});
-    let (status, channel) = server.send("POST", "/v1/channels", Some(&owner), Some(connect)).await;
-    assert_eq!(status, StatusCode::CREATED, "{channel}");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let metadata = json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID});
-    webhook(
-        &server,
-        &secret,
-        json!({"messaging_product": "whatsapp", "metadata": metadata,
-        "contacts": [{"profile": {"name": "Ana"}, "wa_id": WA_ID}],
-        "messages": [{"from": WA_ID, "id": "wamid.IN9", "timestamp": (now - 60).to_string(), "type": "text",
-                      "text": {"body": "¿Me mandas la lista de precios?"}}]}),
-    )
-    .await;
-    let inbox = eventually(&server, &owner, "/v1/conversations", |page| {
-        page["items"].as_array().is_some_and(|items| !items.is_empty())
-    })
-    .await;
-    let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let conversation =
+        customer_wrote(&server, &secret, &owner, "EAAG-token", "¿Me mandas la lista de precios?").await;
 
     let pdf = b"%PDF-1.7 lista de precios".to_vec();
     let announce = json!({"content_type": "application/pdf", "size": pdf.len(), "filename": "Precios.pdf"});
