@@ -105,24 +105,33 @@ async fn templates_of(
     account: &ChannelAccount,
     seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<Option<(String, Vec<Template>)>, ApiError> {
-    let token = app.repo.access_token(tenant, &account.id, &app.cipher).await?;
-    let waba = match (&account.business_account_id, &token) {
-        (Some(waba), _) => waba.clone(),
-        (None, Some(token)) => match business_account(app, account, token).await? {
-            Some(waba) => {
-                app.repo.set_business_account(tenant, &account.id, &waba).await?;
-                waba
+    // The token only when the Graph API is to be asked: a listing between syncs reads the
+    // templates alone.
+    let waba = match &account.business_account_id {
+        Some(waba) => waba.clone(),
+        None => {
+            let Some(token) = app.repo.access_token(tenant, &account.id, &app.cipher).await? else {
+                return Ok(None);
+            };
+            match business_account(app, account, &token).await? {
+                Some(waba) => {
+                    app.repo.set_business_account(tenant, &account.id, &waba).await?;
+                    waba
+                }
+                None => return Ok(None),
             }
-            None => return Ok(None),
-        },
-        (None, None) => return Ok(None),
+        }
     };
     if !seen.insert(waba.clone()) {
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc();
     let due = app.templates.synced_at(tenant, &waba).await?.is_none_or(|at| now - at >= SYNC_EVERY);
-    if due && let Some(token) = &token {
+    let token = match due {
+        true => app.repo.access_token(tenant, &account.id, &app.cipher).await?,
+        false => None,
+    };
+    if let Some(token) = &token {
         if account.business_account_id.is_some() {
             // The route of the business account's webhooks may have been left by a number
             // since deactivated: claim it again while it is free.

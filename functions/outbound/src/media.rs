@@ -151,13 +151,11 @@ impl Outbound {
         message: &Message,
     ) -> Result<Result<String, Outcome>, FileError> {
         let Some(own) = message.media.as_ref().and_then(|m| m.file_key.as_deref()) else {
-            return Ok(Err(Outcome::refused("file_gone", "the message's file is not in the bucket")));
+            return Ok(Err(crate::meta::no_file()));
         };
         let object = match self.files.get(own).await {
             Ok(object) => object,
-            Err(FileError::NotFound) => {
-                return Ok(Err(Outcome::refused("file_gone", "the message's file is not in the bucket")));
-            }
+            Err(FileError::NotFound) => return Ok(Err(crate::meta::no_file())),
             Err(e) => return Err(e),
         };
         let content_type = object.content_type.unwrap_or_else(|| "image/jpeg".into());

@@ -129,7 +129,7 @@ fn whatsapp(to: &str, message: &Message, media_link: Option<&str>) -> Result<Val
     Ok(body)
 }
 
-fn no_file() -> Outcome {
+pub(crate) fn no_file() -> Outcome {
     Outcome::refused("file_gone", "the message's file is not in the bucket")
 }
 

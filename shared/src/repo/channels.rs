@@ -21,7 +21,7 @@ use crate::crypto::{CryptoError, Sealed, Secret, TokenCipher};
 pub use crate::domain::Channel;
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-use crate::ports::{Condition, Index, Item, Query, SortKey, Table, TableError, TxOp, Update};
+use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
 
 const TOKEN: &str = "token";
 /// Attempts at a connection when concurrent connections or deactivations of the same
@@ -120,14 +120,25 @@ fn account_item(
     Ok(item)
 }
 
-fn route_item(tenant: &TenantId, account: &ChannelAccount) -> Item {
-    let key = keys::route(account.kind, &account.external_id);
+/// A route at `key` to the tenant's account (a number's route, or a business account's).
+fn route_item(key: Key, tenant: &TenantId, account: &ChannelAccountId) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), key.pk.into());
     item.insert("sk".into(), key.sk.into());
     item.insert("tenant_id".into(), tenant.as_str().into());
-    item.insert("channel_account_id".into(), account.id.as_str().into());
+    item.insert("channel_account_id".into(), account.as_str().into());
     item
+}
+
+/// The tenant and account a route item names (a number's, or a business account's).
+fn route_of(item: &Item) -> Result<(TenantId, ChannelAccountId), TableError> {
+    let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+    let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
+    let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
+    match (tenant, id) {
+        (Some(tenant), Some(id)) => Ok((tenant, id)),
+        _ => Err(TableError::Backend("a channel route without its tenant or account".into())),
+    }
 }
 
 /// The route's owner is exactly this tenant's account.
@@ -203,14 +214,7 @@ impl ChannelRepo {
         kind: Channel,
         external_id: &str,
     ) -> Result<Option<(TenantId, ChannelAccountId)>, TableError> {
-        let Some(item) = self.table.get(&keys::route(kind, external_id)).await? else { return Ok(None) };
-        let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-        let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
-        let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
-        match (tenant, id) {
-            (Some(tenant), Some(id)) => Ok(Some((tenant, id))),
-            _ => Err(TableError::Backend("a channel route without its tenant or account".into())),
-        }
+        self.table.get(&keys::route(kind, external_id)).await?.map(|item| route_of(&item)).transpose()
     }
 
     /// The decrypted access token of an active account; `None` when it is absent or inactive.
@@ -335,7 +339,7 @@ impl ChannelRepo {
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
                     let ops = vec![
                         TxOp::Put {
-                            item: route_item(tenant, &account),
+                            item: route_item(keys::route(kind, external_id), tenant, &account.id),
                             condition: Some(Condition::NotExists),
                         },
                         TxOp::Put {

@@ -55,6 +55,28 @@ async fn customer_wrote(server: &Server, secret: &str, owner: &str, token: &str,
     inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Writes `body` in the conversation and waits until the sender has it `sent`: what the
+/// local server's channel stand-in received last.
+async fn sent_through(server: &Server, owner: &str, conversation: &str, body: Value) -> Value {
+    let messages = format!("/v1/conversations/{conversation}/messages");
+    let (status, reply) = server.send("POST", &messages, Some(owner), Some(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
+    eventually(server, owner, &messages, |page| {
+        page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
+    })
+    .await;
+    let outbox: Value = match server.http.get(format!("{}/dev/outbox", server.base)).send().await {
+        Ok(answer) => answer.json().await.unwrap_or_default(),
+        Err(e) => panic!("{e}"),
+    };
+    outbox[0].clone()
+}
+
 /// Asks until `done` holds for the answer (the server's workers are separate tasks), bounded.
 async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
@@ -169,27 +191,10 @@ async fn a_tiktok_reply_goes_to_the_conversation_the_customers_message_named() {
     })
     .await;
     let conversation = inbox["items"][0]["id"].as_str().unwrap_or_default().to_owned();
-    let messages = format!("/v1/conversations/{conversation}/messages");
-    let (status, reply) =
-        server.send("POST", &messages, Some(&owner), Some(json!({"text": "Sí, hay talla M"}))).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
-    let reply_id = reply["id"].as_str().unwrap_or_default().to_owned();
-    eventually(&server, &owner, &messages, |page| {
-        page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
-    })
-    .await;
-    let outbox = server.http.get(format!("{}/dev/outbox", server.base)).send().await;
-    let outbox: Value = match outbox {
-        Ok(answer) => answer.json().await.unwrap_or_default(),
-        Err(e) => panic!("{e}"),
-    };
-    assert_eq!(outbox[0]["path"], "/dev/tiktok/business/message/send/");
+    let sent = sent_through(&server, &owner, &conversation, json!({"text": "Sí, hay talla M"})).await;
+    assert_eq!(sent["path"], "/dev/tiktok/business/message/send/");
     assert_eq!(
-        outbox[0]["body"],
+        sent["body"],
         json!({"business_id": BUSINESS, "recipient_type": "CONVERSATION", "recipient": CONVERSATION,
                "message_type": "TEXT", "text": {"body": "Sí, hay talla M"}})
     );
@@ -221,24 +226,9 @@ async fn an_uploaded_file_reaches_the_channel_as_a_link_to_its_bytes() {
     let stored = put("application/pdf").await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored.status(), StatusCode::OK);
 
-    let messages = format!("/v1/conversations/{conversation}/messages");
     let reply = json!({"media": {"file_id": link["file_id"], "caption": "Aquí está"}});
-    let (status, sent) = server.send("POST", &messages, Some(&owner), Some(reply)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
-    let reply_id = sent["id"].as_str().unwrap_or_default().to_owned();
-    eventually(&server, &owner, &messages, |page| {
-        page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|m| m["id"] == reply_id.as_str() && m["status"] == "sent")
-    })
-    .await;
-    let outbox: Value = match server.http.get(format!("{}/dev/outbox", server.base)).send().await {
-        Ok(answer) => answer.json().await.unwrap_or_default(),
-        Err(e) => panic!("{e}"),
-    };
-    let document = &outbox[0]["body"]["document"];
+    let sent = sent_through(&server, &owner, &conversation, reply).await;
+    let document = &sent["body"]["document"];
     assert_eq!((&document["caption"], &document["filename"]), (&json!("Aquí está"), &json!("Precios.pdf")));
     let file = server.http.get(document["link"].as_str().unwrap_or_default()).send().await;
     let file = file.unwrap_or_else(|e| panic!("{e}"));

@@ -3,13 +3,11 @@
 //! are first synced), with a route so that the account's own webhooks, which name the WABA
 //! and no number, reach the tenant.
 
-use serde_json::Value;
-
 use super::super::keys::channels as keys;
 use super::{ChannelAccount, ChannelRepo};
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-use crate::ports::{Condition, Item, TableError, TxOp, Update};
+use crate::ports::{Condition, TableError, TxOp, Update};
 
 impl ChannelRepo {
     /// Records that the account's number belongs to the business account `waba_id`, and
@@ -38,17 +36,10 @@ impl ChannelRepo {
                     return Ok(());
                 }
                 // Only from the holder it was read with: a concurrent claim keeps it.
-                Condition::All(vec![
-                    Condition::Equals("tenant_id".into(), owner.as_str().into()),
-                    Condition::Equals("channel_account_id".into(), holder.as_str().into()),
-                ])
+                super::owned_route(&owner, &holder)
             }
         };
-        let mut item = Item::new();
-        item.insert("pk".into(), route.pk.into());
-        item.insert("sk".into(), route.sk.into());
-        item.insert("tenant_id".into(), tenant.as_str().into());
-        item.insert("channel_account_id".into(), id.as_str().into());
+        let item = super::route_item(route, tenant, id);
         match self.table.put(item, Some(condition)).await {
             // Taken meanwhile: whoever took it keeps it.
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
@@ -61,14 +52,7 @@ impl ChannelRepo {
         &self,
         waba_id: &str,
     ) -> Result<Option<(TenantId, ChannelAccountId)>, TableError> {
-        let Some(item) = self.table.get(&keys::business_route(waba_id)).await? else { return Ok(None) };
-        let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-        let tenant = field("tenant_id").and_then(|t| TenantId::parse(&t).ok());
-        let id = field("channel_account_id").and_then(|i| ChannelAccountId::parse(&i).ok());
-        match (tenant, id) {
-            (Some(tenant), Some(id)) => Ok(Some((tenant, id))),
-            _ => Err(TableError::Backend("a business route without its tenant or account".into())),
-        }
+        self.table.get(&keys::business_route(waba_id)).await?.map(|item| super::route_of(&item)).transpose()
     }
 
     /// The write that releases the business account's route with the number's
@@ -80,10 +64,7 @@ impl ChannelRepo {
     ) -> Result<Option<TxOp>, TableError> {
         let Some(waba_id) = &account.business_account_id else { return Ok(None) };
         let held = self.business_route(waba_id).await?.is_some_and(|(t, a)| &t == tenant && a == account.id);
-        let owned = Condition::All(vec![
-            Condition::Equals("tenant_id".into(), tenant.as_str().into()),
-            Condition::Equals("channel_account_id".into(), account.id.as_str().into()),
-        ]);
+        let owned = super::owned_route(tenant, &account.id);
         Ok(held.then(|| TxOp::Delete { key: keys::business_route(waba_id), condition: Some(owned) }))
     }
 }
