@@ -101,11 +101,13 @@ fn filter(call: &Call) -> Result<ContactFilter, ApiError> {
     )
 )]
 pub async fn list(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
-    let tenant = &call.caller()?.tenant;
+    let caller = call.caller()?;
+    let (tenant, scope) = (&caller.tenant, &caller.scope);
     let filter = filter(&call)?;
     let query = filter.canonical();
-    let page =
-        app.core.page(&call, &query, async |limit, start| app.repo.list(tenant, &filter, limit, start).await);
+    let page = app
+        .core
+        .page(&call, &query, async |limit, start| app.repo.list(tenant, &filter, scope, limit, start).await);
     Reply::ok(&page.await?)
 }
 
@@ -163,7 +165,7 @@ pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
 pub async fn get(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = contact_id(&call)?;
-    let contact = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+    let contact = app.repo.get_in(&caller.tenant, &id, &caller.scope).await?.ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(&contact)?.version(contact.version))
 }
 
@@ -195,7 +197,7 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
         }
     };
     for attempt in 0..RACE_RETRIES {
-        let current = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+        let current = app.repo.get_in(&caller.tenant, &id, &caller.scope).await?.ok_or(ApiError::NotFound)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(ApiError::PreconditionFailed);
         }
@@ -253,7 +255,7 @@ pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let id = contact_id(&call)?;
     let if_match = call.if_match()?;
     for _ in 0..RACE_RETRIES {
-        let current = app.repo.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+        let current = app.repo.get_in(&caller.tenant, &id, &caller.scope).await?.ok_or(ApiError::NotFound)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(ApiError::PreconditionFailed);
         }

@@ -186,7 +186,8 @@ pub async fn patch(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     let if_match = call.if_match()?;
     let patch = Patch::parse(call.json_object()?, OffsetDateTime::now_utc())?;
     for _ in 0..ATTEMPTS {
-        let current = app.conversations.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+        let current =
+            app.conversations.get_in(&caller.tenant, &id, &caller.scope).await?.ok_or(ApiError::NotFound)?;
         if if_match.is_some_and(|v| v != current.version) {
             return Err(ApiError::PreconditionFailed);
         }
@@ -228,7 +229,8 @@ pub async fn patch(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
 pub async fn mark_read(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = conversation_id(&call)?;
-    let read = app.conversations.mark_read(&caller.tenant, &id).await.map_err(conversation_error)?;
+    let read =
+        app.conversations.mark_read(&caller.tenant, &id, &caller.scope).await.map_err(conversation_error)?;
     // A profile that cannot be read sends the receipt: it is what a new business has on.
     let receipts = app.core.tenants.get(&caller.tenant).await.ok().flatten().is_none_or(|t| t.read_receipts);
     if receipts && read.channel != Channel::Tiktok {

@@ -99,7 +99,8 @@ pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     let filter = filter(&call, caller)?;
     let query = filter.canonical();
     let tenant = &caller.tenant;
-    let list = async |limit, start| app.conversations.list(tenant, &filter, limit, start).await;
+    let list =
+        async |limit, start| app.conversations.list(tenant, &filter, &caller.scope, limit, start).await;
     Reply::ok(&app.core.page(&call, &query, list).await?)
 }
 
@@ -115,7 +116,8 @@ pub async fn list(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
 pub async fn get(app: &Conversations, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = conversation_id(&call)?;
-    let conversation = app.conversations.get(&caller.tenant, &id).await?.ok_or(ApiError::NotFound)?;
+    let conversation =
+        app.conversations.get_in(&caller.tenant, &id, &caller.scope).await?.ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(&conversation)?.version(conversation.version))
 }
 
@@ -143,7 +145,7 @@ pub async fn messages(app: &Conversations, call: Call) -> Result<Reply, ApiError
     };
     call.page_params()?;
     // Another tenant's conversation, or none: 404 rather than an empty list.
-    if app.conversations.get(&caller.tenant, &id).await?.is_none() {
+    if app.conversations.get_in(&caller.tenant, &id, &caller.scope).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let query = format!("conversations/{id}/messages?order={name}");

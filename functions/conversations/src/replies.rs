@@ -286,7 +286,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     if matches!(body.get("private"), Some(Value::Bool(true))) {
         let note = app
             .replies
-            .note(&caller.tenant, &id, |current| -> Result<Message, ApiError> {
+            .note(&caller.tenant, &id, &caller.scope, |current| -> Result<Message, ApiError> {
                 Ok(Compose::parse(&body, current.channel)?.message(
                     MessageId::new(),
                     current,
@@ -316,7 +316,7 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     let uploaded = record.is_some();
     let (reply, job) = app
         .replies
-        .queue_reading(&caller.tenant, &id, record, |current, record| -> Result<(Message, SendJob), ApiError> {
+        .queue_reading(&caller.tenant, &id, &caller.scope, record, |current, record| -> Result<(Message, SendJob), ApiError> {
             let compose = match (&media, &known) {
                 (Some(request), Some(known)) => {
                     let known = if uploaded { &media_reply::with_record(known, record)? } else { known };

@@ -11,6 +11,7 @@ use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::{ContactFilter, ContactRepo};
 use gestor_shared::repo::conversations::{ConversationFilter, ConversationRepo};
 use gestor_shared::repo::messages::{MessageOrder, MessageRepo, MessageStatus};
+use gestor_shared::repo::scope::RowScope;
 use gestor_shared::settings::Settings;
 use gestor_shared::testing::events::{sqs_event, sqs_record};
 use gestor_shared::worker::Consumer;
@@ -126,7 +127,7 @@ impl World {
 
     async fn conversations(&self) -> Vec<gestor_shared::repo::conversations::Conversation> {
         ConversationRepo::new(self.backend.table.clone())
-            .list(&self.tenant, &ConversationFilter::default(), 50, None)
+            .list(&self.tenant, &ConversationFilter::default(), &RowScope::Business, 50, None)
             .await
             .map(|(c, _)| c)
             .unwrap_or_default()
@@ -190,7 +191,7 @@ async fn a_message_lands_once_with_its_contact_conversation_and_events() {
     assert_eq!(w.deliver(&[text.clone(), text.clone()]).await, Vec::<String>::new());
 
     let contacts = ContactRepo::new(w.backend.table.clone())
-        .list(&w.tenant, &ContactFilter::default(), 10, None)
+        .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
         .await
         .map(|(c, _)| c)
         .unwrap_or_default();
@@ -233,7 +234,10 @@ async fn a_typed_in_contact_is_matched_by_phone() {
         json!({"type": "text", "text": {"body": "hola"}}),
     )])
     .await;
-    let (all, _) = contacts.list(&w.tenant, &ContactFilter::default(), 10, None).await.unwrap_or_default();
+    let (all, _) = contacts
+        .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
+        .await
+        .unwrap_or_default();
     assert_eq!(all.len(), 1, "the WhatsApp user is the contact typed in with +52 55");
     assert_eq!(all[0].id, typed.id);
     assert_eq!(all[0].name.as_deref(), Some("Mari"), "a name the business typed is kept");

@@ -15,6 +15,7 @@ use gestor_shared::repo::contacts::{ContactRepo, Identity};
 use gestor_shared::repo::conversations::ConversationRepo;
 use gestor_shared::repo::messages::{Message, MessageOrder, MessageRepo};
 use gestor_shared::repo::replies::ReplyRepo;
+use gestor_shared::repo::scope::RowScope;
 use gestor_shared::settings::{Setting, Settings};
 use gestor_shared::testing::events::{sqs_event, sqs_record};
 use gestor_shared::testing::text_message;
@@ -144,7 +145,7 @@ impl World {
         let account = self.account(channel);
         let job = SendJob::of(&self.tenant, account, &message, delivery);
         let queued = ReplyRepo::new(self.backend.table.clone())
-            .queue(&self.tenant, conversation, |_| {
+            .queue(&self.tenant, conversation, &RowScope::Business, |_| {
                 Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
             })
             .await;
@@ -254,7 +255,7 @@ async fn a_template_goes_out_with_its_language_and_body_parameters() {
     );
     let job = SendJob::of(&w.tenant, &w.whatsapp, &message, Delivery::Template);
     let (stored, job) = ReplyRepo::new(w.backend.table.clone())
-        .queue(&w.tenant, &conversation, |_| {
+        .queue(&w.tenant, &conversation, &RowScope::Business, |_| {
             Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
         })
         .await

@@ -10,6 +10,7 @@ use super::problem::ApiError;
 use crate::domain::TenantId;
 pub use crate::domain::{Permission, Role};
 use crate::repo::members::{Member, MemberRepo};
+use crate::repo::scope::RowScope;
 
 /// The verified identity in the token: nothing more is trusted from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub struct Caller {
     pub tenant: TenantId,
     pub member: Member,
     pub claims: Claims,
+    /// The rows this caller reaches (the tenant's row scoping applied to their role).
+    pub scope: RowScope,
 }
 
 impl Caller {
@@ -117,9 +120,12 @@ pub async fn resolve_caller(
             }
         }
     };
-    match members.get_by_sub(&tenant, &claims.sub).await? {
-        Some(member) => Ok(Ok(Caller { tenant, member, claims })),
-        None => Ok(Err(TenantRefusal::NotAMember(Some(tenant)))),
+    match members.get_with_tenant(&tenant, &claims.sub).await? {
+        (Some(member), settings) => {
+            let scope = RowScope::of(&member, settings.is_some_and(|t| t.row_scoping));
+            Ok(Ok(Caller { tenant, member, claims, scope }))
+        }
+        (None, _) => Ok(Err(TenantRefusal::NotAMember(Some(tenant)))),
     }
 }
 

@@ -7,7 +7,10 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::conversations::stored;
 use super::keys::contacts as keys;
+use super::keys::conversations as conversation_keys;
+use super::scope::RowScope;
 use super::{from_item, personal, to_item};
 pub use crate::domain::Lifecycle;
 use crate::domain::{Email, Phone, TenantId};
@@ -218,6 +221,56 @@ impl ContactRepo {
         }
     }
 
+    /// The contact if `scope` reaches it: what the API reads.
+    pub async fn get_in(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        scope: &RowScope,
+    ) -> Result<Option<Contact>, TableError> {
+        match self.get(tenant, id).await? {
+            Some(contact) if self.reaches(tenant, &contact, scope).await? => Ok(Some(contact)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The contact is owned by the member, or one of its conversations is in scope: an agent
+    /// answering a conversation sees who they answer. Two more requests (the contact's thread
+    /// pointers and its conversations) only for a scoped member and a contact they do not own.
+    async fn reaches(
+        &self,
+        tenant: &TenantId,
+        contact: &Contact,
+        scope: &RowScope,
+    ) -> Result<bool, TableError> {
+        if scope.owns(contact.owner_id.as_ref()) {
+            return Ok(true);
+        }
+        let threads = self
+            .table
+            .query(
+                Query::table(conversation_keys::threads_partition(tenant))
+                    .sort(SortKey::BeginsWith(format!("{}#", contact.id)))
+                    .limit(100),
+            )
+            .await?;
+        let keys: Vec<Key> = threads
+            .items
+            .iter()
+            .filter_map(|pointer| pointer.get(conversation_keys::CONVERSATION_ID)?.as_str())
+            .map(|id| conversation_keys::conversation(tenant, id))
+            .collect();
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        for item in self.table.batch_get(&keys).await? {
+            if stored(item)?.conversation.reached_by(scope) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn create(&self, tenant: &TenantId, contact: &Contact) -> Result<(), ContactError> {
         let added: Vec<Companion> = companions(contact).into_iter().collect();
         self.write(tenant, creation_ops(tenant, contact)?, &added).await
@@ -396,16 +449,17 @@ impl ContactRepo {
         &self,
         tenant: &TenantId,
         filter: &ContactFilter,
+        scope: &RowScope,
         limit: usize,
         start_after: Option<Item>,
     ) -> Result<(Vec<Contact>, Option<Item>), TableError> {
         if let Some(phone) = &filter.phone {
             let id = self.id_by_phone(tenant, phone).await?;
-            return self.single(tenant, filter, id).await;
+            return self.single(tenant, filter, scope, id).await;
         }
         if let Some(email) = &filter.email {
             let id = self.id_by_email(tenant, email).await?;
-            return self.single(tenant, filter, id).await;
+            return self.single(tenant, filter, scope, id).await;
         }
         let (query, by_reference) = if let Some(tag) = &filter.tag {
             (Query::table(keys::tag_partition(tenant, tag)).backward(), true)
@@ -430,7 +484,9 @@ impl ContactRepo {
             } else {
                 page.items.into_iter().map(from_item).collect::<Result<Vec<Contact>, _>>()?
             };
-            found.extend(contacts.into_iter().filter(|c| filter.matches(c)));
+            found.extend(
+                contacts.into_iter().filter(|c| filter.matches(c) && scope.owns(c.owner_id.as_ref())),
+            );
             start = page.last_key;
             if found.len() >= limit || start.is_none() {
                 break;
@@ -443,10 +499,11 @@ impl ContactRepo {
         &self,
         tenant: &TenantId,
         filter: &ContactFilter,
+        scope: &RowScope,
         id: Option<ContactId>,
     ) -> Result<(Vec<Contact>, Option<Item>), TableError> {
         let contact = match id {
-            Some(id) => self.get(tenant, &id).await?,
+            Some(id) => self.get_in(tenant, &id, scope).await?,
             None => None,
         };
         Ok((contact.into_iter().filter(|c| filter.matches(c)).collect(), None))

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::keys::conversations::{self as keys, CONVERSATION_ID, REV, UNREAD};
+use super::scope::RowScope;
 use super::{from_item, now};
 pub use crate::domain::ConversationStatus;
 use crate::domain::TenantId;
@@ -121,6 +122,13 @@ impl ConversationChange {
         if c.status != ConversationStatus::Snoozed {
             c.snoozed_until = None;
         }
+    }
+}
+
+impl Conversation {
+    /// Whether the rows `scope` reaches include this conversation.
+    pub fn reached_by(&self, scope: &RowScope) -> bool {
+        scope.reaches(self.assignee_id.as_ref(), self.team_id.as_deref())
     }
 }
 
@@ -325,6 +333,16 @@ impl ConversationRepo {
         Ok(self.read(tenant, id.as_str()).await?.map(|s| s.conversation))
     }
 
+    /// The conversation if `scope` reaches it: what the API reads.
+    pub async fn get_in(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        scope: &RowScope,
+    ) -> Result<Option<Conversation>, TableError> {
+        Ok(self.get(tenant, id).await?.filter(|c| c.reached_by(scope)))
+    }
+
     pub(crate) async fn read(&self, tenant: &TenantId, id: &str) -> Result<Option<Stored>, TableError> {
         self.table.get(&keys::conversation(tenant, id)).await?.map(stored).transpose()
     }
@@ -451,7 +469,11 @@ impl ConversationRepo {
         &self,
         tenant: &TenantId,
         id: &ConversationId,
+        scope: &RowScope,
     ) -> Result<Conversation, ConversationError> {
+        if *scope != RowScope::Business && self.get_in(tenant, id, scope).await?.is_none() {
+            return Err(ConversationError::NotFound);
+        }
         let update = Update::default().set(UNREAD, 0).set("updated_at", rfc3339(now())?);
         let key = keys::conversation(tenant, id.as_str());
         match self.table.update(&key, update, Some(Condition::Exists)).await {
@@ -496,6 +518,7 @@ impl ConversationRepo {
         &self,
         tenant: &TenantId,
         filter: &ConversationFilter,
+        scope: &RowScope,
         limit: usize,
         start_after: Option<Item>,
     ) -> Result<(Vec<Conversation>, Option<Item>), TableError> {
@@ -521,7 +544,7 @@ impl ConversationRepo {
                 self.merged(index, &partitions, before.as_deref(), limit - found.len()).await?;
             for (sort, item) in items {
                 let conversation = from_item::<Conversation>(item)?;
-                if filter.matches(&conversation) {
+                if filter.matches(&conversation) && conversation.reached_by(scope) {
                     found.push(conversation);
                 }
                 before = Some(sort);

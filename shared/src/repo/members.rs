@@ -85,6 +85,26 @@ impl MemberRepo {
         }
     }
 
+    /// The member of `sub` and the business's settings, in one request: every authenticated
+    /// request needs both (the role, and the row scoping that applies to it).
+    pub async fn get_with_tenant(
+        &self,
+        tenant: &TenantId,
+        sub: &str,
+    ) -> Result<(Option<Member>, Option<tenants::Tenant>), TableError> {
+        let member_key = keys::member(tenant, sub);
+        let mut member = None;
+        let mut settings = None;
+        for item in self.table.batch_get(&[member_key.clone(), tenants::key(tenant)]).await? {
+            if item.get("sk").and_then(serde_json::Value::as_str) == Some(member_key.sk.as_str()) {
+                member = Some(from_item(item)?);
+            } else {
+                settings = Some(from_item(item)?);
+            }
+        }
+        Ok((member, settings))
+    }
+
     pub async fn get_by_id(&self, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, TableError> {
         let page = self
             .table

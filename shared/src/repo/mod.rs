@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod parked;
 pub mod personal;
 pub mod replies;
+pub mod scope;
 pub mod sending;
 pub mod snoozes;
 pub mod templates;

@@ -9,6 +9,7 @@ use super::conversations::{Activity, Conversation, ConversationRepo, RACE_RETRIE
 use super::keys::conversations as conversation_keys;
 use super::messages::{Message, MessageError, message_item};
 use super::outbox;
+use super::scope::RowScope;
 use crate::domain::TenantId;
 use crate::ids::ConversationId;
 use crate::outbound::SendJob;
@@ -56,9 +57,10 @@ impl ReplyRepo {
         &self,
         tenant: &TenantId,
         conversation_id: &ConversationId,
+        scope: &RowScope,
         compose: impl Fn(&Conversation) -> Result<(Message, SendJob), E>,
     ) -> Result<(Message, SendJob), ReplyError<E>> {
-        self.queue_reading(tenant, conversation_id, None, |current, _| compose(current)).await
+        self.queue_reading(tenant, conversation_id, scope, None, |current, _| compose(current)).await
     }
 
     /// [`Self::queue`], reading `also` (the upload a reply sends) in the same request as
@@ -67,6 +69,7 @@ impl ReplyRepo {
         &self,
         tenant: &TenantId,
         conversation_id: &ConversationId,
+        scope: &RowScope,
         also: Option<Key>,
         compose: impl Fn(&Conversation, Option<&Item>) -> Result<(Message, SendJob), E>,
     ) -> Result<(Message, SendJob), ReplyError<E>> {
@@ -85,7 +88,8 @@ impl ReplyRepo {
                     (current, items.into_iter().find(|i| is(i, also)))
                 }
             };
-            let current = current.ok_or(ReplyError::NoConversation)?;
+            let current =
+                current.filter(|c| c.conversation.reached_by(scope)).ok_or(ReplyError::NoConversation)?;
             let (reply, job) = compose(&current.conversation, extra.as_ref()).map_err(ReplyError::Refused)?;
             let (write, _) = activity_on(tenant, &current, Activity::Outbound(reply.created_at))?;
             let ops = vec![
@@ -109,12 +113,14 @@ impl ReplyRepo {
         &self,
         tenant: &TenantId,
         conversation_id: &ConversationId,
+        scope: &RowScope,
         compose: impl FnOnce(&Conversation) -> Result<Message, E>,
     ) -> Result<Message, ReplyError<E>> {
         let current = self
             .conversations
             .read(tenant, conversation_id.as_str())
             .await?
+            .filter(|c| c.conversation.reached_by(scope))
             .ok_or(ReplyError::NoConversation)?;
         let note = compose(&current.conversation).map_err(ReplyError::Refused)?;
         self.table.put(message_item(tenant, &note)?, Some(Condition::NotExists)).await?;

@@ -13,6 +13,7 @@ mod permissions;
 mod registry;
 mod reply_budget;
 mod reply_flow;
+mod row_scoping;
 mod sam;
 mod template;
 mod templates_flow;

@@ -82,7 +82,10 @@ async fn measured(backend: Backend, settings: &Settings, kind: Reply) -> (Usage,
     );
     let conversations = gestor_shared::repo::conversations::ConversationRepo::new(backend.table.clone());
     let filter = gestor_shared::repo::conversations::ConversationFilter::default();
-    let (inbox, _) = conversations.list(&tenant, &filter, 10, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let (inbox, _) = conversations
+        .list(&tenant, &filter, &gestor_shared::repo::scope::RowScope::Business, 10, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let conversation = inbox[0].id.to_string();
 
     let function = gestor_conversations::Conversations::new(

@@ -4,6 +4,7 @@ use gestor_shared::repo::conversations::{
     Conversation, ConversationChange, ConversationError, ConversationFilter, ConversationStatus,
 };
 use gestor_shared::repo::personal::keys_of_subject;
+use gestor_shared::repo::scope::RowScope;
 
 use crate::{at, tenant, world};
 
@@ -16,7 +17,7 @@ fn status(s: ConversationStatus) -> ConversationChange {
 }
 
 async fn inbox(w: &crate::World, filter: &ConversationFilter) -> Vec<ConversationId> {
-    let (items, _) = ok(w.conversations.list(&w.tenant, filter, 200, None).await);
+    let (items, _) = ok(w.conversations.list(&w.tenant, filter, &RowScope::Business, 200, None).await);
     items.into_iter().map(|c| c.id).collect()
 }
 
@@ -103,11 +104,11 @@ async fn activity_only_moves_forward_and_counts_every_inbound_message() {
     assert_eq!((replied.last_message_at, replied.unread_count), (at(5), 2));
     let replied = ok(w.conversations.record_outbound(&w.tenant, &c.id, at(7)).await);
     assert_eq!(replied.last_message_at, at(7));
-    let read = ok(w.conversations.mark_read(&w.tenant, &c.id).await);
+    let read = ok(w.conversations.mark_read(&w.tenant, &c.id, &RowScope::Business).await);
     assert_eq!((read.unread_count, read.last_message_at), (0, at(7)));
     let missing = w.conversations.record_inbound(&w.tenant, &ConversationId::new(), at(1)).await;
     assert!(matches!(missing, Err(ConversationError::NotFound)));
-    let missing = w.conversations.mark_read(&w.tenant, &ConversationId::new()).await;
+    let missing = w.conversations.mark_read(&w.tenant, &ConversationId::new(), &RowScope::Business).await;
     assert!(matches!(missing, Err(ConversationError::NotFound)));
 }
 
@@ -153,8 +154,10 @@ async fn assignments_move_conversations_between_inboxes_and_honour_versions() {
     assert_eq!(inbox(&w, &nobodys).await, vec![c.id.clone()]);
     // Nothing of one tenant is seen from another.
     assert!(ok(w.conversations.get(&tenant("other-biz"), &c.id).await).is_none());
-    let (others, _) =
-        ok(w.conversations.list(&tenant("other-biz"), &ConversationFilter::default(), 50, None).await);
+    let (others, _) = ok(w
+        .conversations
+        .list(&tenant("other-biz"), &ConversationFilter::default(), &RowScope::Business, 50, None)
+        .await);
     assert!(others.is_empty());
 }
 
@@ -171,8 +174,10 @@ async fn inbox_pages_merge_the_status_partitions_in_activity_order() {
     let mut seen = Vec::new();
     let mut start = None;
     for _ in 0..10 {
-        let (page, last) =
-            ok(w.conversations.list(&w.tenant, &ConversationFilter::default(), 2, start).await);
+        let (page, last) = ok(w
+            .conversations
+            .list(&w.tenant, &ConversationFilter::default(), &RowScope::Business, 2, start)
+            .await);
         assert!(page.len() <= 2);
         seen.extend(page.into_iter().map(|c| c.id));
         start = last;

@@ -3,6 +3,7 @@
 //! message, whatever write fails.
 
 use super::*;
+use gestor_shared::repo::scope::RowScope;
 use gestor_shared::testing::doubles::{FailingTable, RefusingQueue};
 use std::sync::atomic::Ordering;
 
@@ -94,7 +95,7 @@ async fn a_conversation_is_never_listed_without_its_first_message() {
         assert_eq!(handle(&inbound, &first_message()).await, vec!["m0"]);
         assert!(w.conversations().await.is_empty(), "no empty conversation in the inbox");
         let contacts = ContactRepo::new(w.backend.table.clone())
-            .list(&w.tenant, &ContactFilter::default(), 10, None)
+            .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
             .await
             .map(|(c, _)| c)
             .unwrap_or_default();

@@ -3,6 +3,7 @@
 //! the same state.
 
 use super::*;
+use gestor_shared::repo::scope::RowScope;
 
 const CUSTOMER: &str = "5215512345678";
 
@@ -141,7 +142,7 @@ async fn a_parked_update_records_whose_data_it_is() {
     assert!(w.deliver(&[text_message("wamid.A1", 1_795_860_000, "hola")]).await.is_empty());
     assert!(w.deliver(&[reaction("wamid.R5", "wamid.LATER", 1_795_860_010, Some("❤"))]).await.is_empty());
     let contacts = ContactRepo::new(w.backend.table.clone())
-        .list(&w.tenant, &ContactFilter::default(), 10, None)
+        .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
         .await
         .map(|(c, _)| c)
         .unwrap_or_default();
@@ -190,7 +191,10 @@ async fn erasing_a_contact_erases_what_was_parked_before_it_existed() {
     );
     assert!(w.deliver(&[text_message("wamid.HELLO", 1_795_860_010, "hola")]).await.is_empty());
     let contacts = ContactRepo::new(w.backend.table.clone());
-    let (all, _) = contacts.list(&w.tenant, &ContactFilter::default(), 10, None).await.unwrap_or_default();
+    let (all, _) = contacts
+        .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
+        .await
+        .unwrap_or_default();
     contacts.delete(&w.tenant, &all[0]).await.unwrap_or_else(|e| panic!("{e}"));
     let parked = gestor_shared::repo::parked::ParkedRepo::new(w.backend.table.clone())
         .get(&w.tenant, Channel::Whatsapp, "wamid.ELSEWHERE2")

@@ -1,6 +1,7 @@
 //! Message kinds beyond text: WhatsApp's interactive buttons and lists.
 
 use super::*;
+use gestor_shared::repo::scope::RowScope;
 
 #[tokio::test]
 async fn buttons_and_lists_go_out_as_the_cloud_api_documents() {
@@ -20,7 +21,7 @@ async fn buttons_and_lists_go_out_as_the_cloud_api_documents() {
         message.details = Some(json!({"interactive": interactive}));
         let job = SendJob::of(&w.tenant, &w.whatsapp, &message, Delivery::Response);
         let queued = ReplyRepo::new(w.backend.table.clone())
-            .queue(&w.tenant, &conversation, |_| {
+            .queue(&w.tenant, &conversation, &RowScope::Business, |_| {
                 Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
             })
             .await;

@@ -4,6 +4,7 @@
 use super::*;
 use gestor_shared::ids::FileId;
 use gestor_shared::repo::messages::{Media, media_file_key};
+use gestor_shared::repo::scope::RowScope;
 use gestor_shared::repo::uploads::object_key;
 
 impl World {
@@ -27,7 +28,7 @@ impl World {
         message.details = Some(json!({"media_source": source}));
         let job = SendJob::of(&self.tenant, self.account(channel), &message, Delivery::Response);
         let queued = ReplyRepo::new(self.backend.table.clone())
-            .queue(&self.tenant, &conversation, |_| {
+            .queue(&self.tenant, &conversation, &RowScope::Business, |_| {
                 Ok::<_, std::convert::Infallible>((message.clone(), job.clone()))
             })
             .await;
