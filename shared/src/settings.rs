@@ -34,10 +34,13 @@ pub enum Setting {
     /// `true` once Meta has approved the app's Human Agent permission: a person's reply on
     /// Messenger or Instagram may then go up to 7 days after the customer's last message.
     MetaHumanAgentApproved,
+    /// Denied requests in one 15-minute window that raise a security event, per member, per
+    /// IP and per business: `member=20,ip=30,tenant=100`.
+    SecurityThresholds,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 19] = [
+    pub const ALL: [Setting; 20] = [
         Self::MetaAppSecret,
         Self::MetaAppId,
         Self::MetaVerifyToken,
@@ -57,6 +60,7 @@ impl Setting {
         Self::CursorSecret,
         Self::ChannelTokenKeys,
         Self::MetaHumanAgentApproved,
+        Self::SecurityThresholds,
     ];
 
     /// The environment variable.
@@ -81,6 +85,7 @@ impl Setting {
             Self::CursorSecret => "CURSOR_SECRET",
             Self::ChannelTokenKeys => "CHANNEL_TOKEN_KEYS",
             Self::MetaHumanAgentApproved => "META_HUMAN_AGENT_APPROVED",
+            Self::SecurityThresholds => "SECURITY_THRESHOLDS",
         }
     }
 
@@ -110,6 +115,7 @@ impl Setting {
             Self::InboundQueueUrl => "inbound.fifo",
             Self::OutboundQueueUrl => "outbound.fifo",
             Self::MetaHumanAgentApproved => "false",
+            Self::SecurityThresholds => "member=20,ip=30,tenant=100",
             Self::AutomationQueueUrl => "automation",
             Self::DeferredQueueUrl => "deferred",
             Self::PrivacyQueueUrl => "privacy",

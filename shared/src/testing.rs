@@ -54,6 +54,7 @@ pub struct ApiRequest {
     headers: Vec<(String, String)>,
     body: Option<String>,
     claims: Option<(String, String)>,
+    token_id: Option<String>,
 }
 
 impl ApiRequest {
@@ -67,6 +68,7 @@ impl ApiRequest {
             headers: Vec::new(),
             body: None,
             claims: None,
+            token_id: None,
         }
     }
 
@@ -104,6 +106,12 @@ impl ApiRequest {
         self
     }
 
+    /// With a token of this id (`jti`): another sign-in of the same user.
+    pub fn token_id(mut self, jti: &str) -> Self {
+        self.token_id = Some(jti.into());
+        self
+    }
+
     /// Signed in as this user, whose token carries this email.
     pub fn signed_in(mut self, sub: &str, email: &str) -> Self {
         self.claims = Some((sub.into(), email.into()));
@@ -120,6 +128,7 @@ impl ApiRequest {
             headers: &self.headers,
             body: self.body.as_deref(),
             claims: self.claims.as_ref().map(|(sub, email)| (sub.as_str(), email.as_str())),
+            token_id: self.token_id.as_deref(),
         }
         .request()
     }

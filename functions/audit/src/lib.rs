@@ -3,7 +3,7 @@
 
 use gestor_shared::http::PageQuery;
 use gestor_shared::http::{ApiError, Call, Core, FieldError, Page, Permission, Policy, Reply};
-use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use gestor_shared::registry::{Declaration, HttpPart, SchedulePart, Serves};
 use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditFilter, Outcome, Resource};
 use gestor_shared::settings::Setting;
 use std::sync::Arc;
@@ -18,6 +18,25 @@ pub static FUNCTION: Declaration = Declaration {
         build: |deps| Ok(Arc::new(Audit::new(deps.core()?))),
     }),
 };
+
+/// Unauthorized-access detection, every 5 minutes (`detect.rs`).
+pub static DETECT: Declaration = Declaration {
+    name: "audit-detect",
+    settings: &[Setting::TableName, Setting::SecurityThresholds],
+    serves: Serves::Schedule(SchedulePart {
+        every: std::time::Duration::from_secs(300),
+        build: |deps| {
+            let detect = detect::Detect::new(
+                deps.table()?,
+                deps.settings(),
+                gestor_shared::metrics::Metrics::stdout(),
+            )?;
+            Ok(Arc::new(detect))
+        },
+    }),
+};
+
+pub mod detect;
 
 gestor_shared::routes!(Audit, core: core, {
     list => Policy::needs(Permission::AuditRead),

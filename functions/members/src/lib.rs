@@ -21,6 +21,8 @@ pub static FUNCTION: Declaration = Declaration {
 
 gestor_shared::routes!(Members, core: core, {
     me => Policy::user(),
+    sessions::mine => Policy::member(),
+    sessions::of_member => Policy::needs(Permission::MembersManage),
     tenants::create => Policy::user().audited("tenant.create", "tenant").idempotent(),
     tenants::get => Policy::member(),
     tenants::patch => Policy::needs(Permission::TenantManage).audited("tenant.update", "tenant").idempotent(),
@@ -39,6 +41,7 @@ gestor_shared::routes!(Members, core: core, {
 
 mod invites;
 mod roster;
+mod sessions;
 mod settings;
 mod teams;
 mod tenants;
@@ -115,6 +118,10 @@ pub enum MeAnswer {
     teams::TeamList,
     gestor_shared::repo::members::Team,
     roster::MemberList,
+    sessions::SessionList,
+    gestor_shared::repo::sessions::Session,
+    gestor_shared::domain::user_agent::Device,
+    gestor_shared::domain::user_agent::DeviceKind,
     gestor_shared::repo::tenants::Opening
 )))]
 pub struct ApiDoc;

@@ -67,6 +67,7 @@ pub async fn create(app: &Members, call: Call) -> Result<Reply, ApiError> {
         role: Role::Owner,
         team_ids: Vec::new(),
         created_at: tenant.created_at,
+        sessions_seen: Default::default(),
     };
     if app.core.tenants.create(&tenant, creation_ops(&id, &owner)?).await? {
         return Ok(Reply::created(&tenant)?.resource(id.as_str()));

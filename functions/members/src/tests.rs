@@ -206,3 +206,75 @@ async fn teams_list_their_members_and_their_members_list_them() {
     let get = ApiRequest::new("GET /v1/teams/{id}").param("id", &team_id).as_user(&owner);
     assert_eq!(send(&app, get).await.0, 404);
 }
+
+#[tokio::test]
+async fn a_session_is_recorded_once_and_then_costs_no_write_until_it_is_stale() {
+    use gestor_shared::adapters::metered::{Metered, measure};
+    let (core, _dir) = embedded_core();
+    let metered = gestor_shared::http::Core::new(
+        std::sync::Arc::new(Metered::new(core.table.clone())),
+        &gestor_shared::settings::Settings::local_with(|_| None),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
+    let app = Members::new(metered);
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    let request = |sub: &str| {
+        ApiRequest::new("GET /v1/tenant")
+            .as_user(sub)
+            .header("user-agent", chrome)
+            .header("x-timezone", "America/Monterrey")
+            .header("cloudfront-viewer-country", "mx")
+    };
+    let ((status, _), first) = measure(send(&app, request(&owner))).await;
+    assert_eq!(status, 200);
+    let ((_, _), again) = measure(send(&app, request(&owner))).await;
+    println!("first: {:?}\nagain: {:?}", first.requests, again.requests);
+    // The first request of a session: member and settings, the session's transaction, the
+    // settings route's own read. The next one: no session write at all.
+    assert_eq!(first.request_count(), again.request_count() + 1, "{first:?} / {again:?}");
+    assert!(!again.requests.contains(&"TransactWriteItems"), "{again:?}");
+
+    let (status, sessions) = send(&app, ApiRequest::new("GET /v1/me/sessions").as_user(&owner)).await;
+    assert_eq!(status, 200, "{sessions}");
+    let items = sessions["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "{sessions}");
+    let session = &items[0];
+    assert_eq!(session["device"], json!({"browser": "Chrome 131", "os": "Windows", "kind": "desktop"}));
+    assert_eq!((&session["timezone"], &session["country"]), (&json!("America/Monterrey"), &json!("MX")));
+    assert!(session["id"].as_str().is_some_and(|id| id.starts_with("se_")), "{session}");
+
+    // Owners and admins list a member's sessions; an agent cannot list the owner's.
+    let (_, me) = send(&app, ApiRequest::new("GET /v1/me").as_user(&owner)).await;
+    let owner_id = me["id"].as_str().unwrap_or_default().to_owned();
+    let sessions_of = |id: &str| ApiRequest::new("GET /v1/members/{id}/sessions").param("id", id);
+    let by_agent = sessions_of(&owner_id).as_user(&agent);
+    assert_eq!(send(&app, by_agent).await.0, 403);
+    let by_owner = sessions_of(&owner_id).as_user(&owner);
+    let (status, listed) = send(&app, by_owner).await;
+    assert_eq!((status, listed["items"].as_array().map(Vec::len)), (200, Some(1)), "{listed}");
+    let unknown = sessions_of("mb_01J0000000000000000000000").as_user(&owner);
+    assert_eq!(send(&app, unknown).await.0, 404);
+}
+
+#[test]
+fn last_seen_is_written_again_only_after_fifteen_minutes() {
+    use gestor_shared::repo::sessions::due;
+    let now = time::OffsetDateTime::now_utc();
+    let mut member = gestor_shared::repo::members::Member {
+        id: gestor_shared::ids::MemberId::new(),
+        sub: "s".into(),
+        email: "a@b.mx".into(),
+        name: "a".into(),
+        role: Role::Admin,
+        team_ids: vec![],
+        created_at: now,
+        sessions_seen: Default::default(),
+    };
+    assert!(due(&member, "se_1", now), "a new session");
+    member.sessions_seen.insert("se_1".into(), (now - time::Duration::minutes(14)).unix_timestamp());
+    assert!(!due(&member, "se_1", now));
+    member.sessions_seen.insert("se_1".into(), (now - time::Duration::minutes(15)).unix_timestamp());
+    assert!(due(&member, "se_1", now));
+}

@@ -17,6 +17,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub backend: BackendKind,
     pub jwt_secret: String,
+    /// The issuer and audience tokens must name.
+    pub jwt: crate::token::Expected,
     pub settings: Settings,
     /// The AWS SDK configuration for `BackendKind::Aws`; `None` loads the standard
     /// environment (tests pass the emulator's instead of changing the process environment).
@@ -43,6 +45,10 @@ impl Config {
             data_dir: var("GESTOR_DATA_DIR").unwrap_or_else(|| ".gestor".into()).into(),
             backend,
             jwt_secret: var("GESTOR_DEV_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
+            jwt: crate::token::Expected {
+                issuer: var("GESTOR_DEV_JWT_ISSUER").unwrap_or_else(|| crate::token::ISSUER.into()),
+                audience: var("GESTOR_DEV_JWT_AUDIENCE").unwrap_or_else(|| crate::token::AUDIENCE.into()),
+            },
             settings: Settings::local(),
             sdk: None,
             fake_channels: var("GESTOR_FAKE_CHANNELS").as_deref() != Some("false"),

@@ -35,6 +35,7 @@ pub struct Gateway {
     cipher: gestor_shared::crypto::TokenCipher,
     members: MemberRepo,
     jwt_secret: String,
+    jwt: token::Expected,
     loopback: bool,
     files: Option<gestor_shared::adapters::local_files::LocalFiles>,
     fake_graph: crate::fake_graph::FakeGraph,
@@ -103,6 +104,7 @@ impl Gateway {
                 .map_err(|e| anyhow::anyhow!("CHANNEL_TOKEN_KEYS: {e}"))?,
             members: core.members.clone(),
             jwt_secret: config.jwt_secret.clone(),
+            jwt: config.jwt.clone(),
             loopback: config.addr.ip().is_loopback(),
             files,
             fake_graph: crate::fake_graph::FakeGraph::default(),
@@ -118,7 +120,7 @@ impl Gateway {
         let tenant = gestor_shared::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let sub = token::dev_sub(email);
         self.members.ensure_member(&tenant, &sub, email, role).await?;
-        Ok(token::issue(&self.jwt_secret, &sub, email)?)
+        Ok(token::issue(&self.jwt_secret, &self.jwt, &sub, email)?)
     }
 }
 
@@ -217,7 +219,7 @@ async fn handle(
     let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
     let claims = match route.access {
         Access::Public => None,
-        _ => match token::verify(&gateway.jwt_secret, authorization) {
+        _ => match token::verify(&gateway.jwt_secret, &gateway.jwt, authorization) {
             Some(claims) => Some(claims),
             // API Gateway's own answer when the JWT authorizer refuses a request: not
             // problem+json, and documented as such in the OpenAPI document.
@@ -228,7 +230,11 @@ async fn handle(
     let request_id = ulid::Ulid::new().to_string();
     let user_agent =
         parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let claims = claims.map(|c| Claims { sub: c.sub, email: Some(c.email) });
+    let claims = claims.map(|c| Claims {
+        sub: c.sub,
+        email: Some(c.email),
+        session: c.jti.or_else(|| Some(c.iat.to_string())),
+    });
     let source_ip = peer.ip().to_string();
     let context = GatewayContext {
         route_key: &route.key,

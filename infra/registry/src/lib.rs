@@ -9,6 +9,7 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_contacts::FUNCTION,
     &gestor_members::FUNCTION,
     &gestor_audit::FUNCTION,
+    &gestor_audit::DETECT,
     &gestor_conversations::FUNCTION,
     &gestor_conversations::WAKE,
     &gestor_channels::FUNCTION,

@@ -51,6 +51,7 @@ pub mod outgoing_media;
 mod phone;
 pub mod reply_window;
 mod tenant;
+pub mod user_agent;
 
 pub use access::{Permission, Role};
 pub use channel::Channel;

@@ -17,6 +17,9 @@ use crate::repo::scope::RowScope;
 pub struct Claims {
     pub sub: String,
     pub email: Option<String>,
+    /// The sign-in this token belongs to, for the member's sessions: Cognito's `origin_jti`
+    /// (kept across refreshes), else the token's `jti`, else its `iat`.
+    pub session: Option<String>,
 }
 
 impl Claims {
@@ -26,7 +29,9 @@ impl Claims {
         };
         let claims = &ctx.authorizer.as_ref()?.jwt.as_ref()?.claims;
         let sub = claims.get("sub").filter(|s| !s.is_empty())?.clone();
-        Some(Self { sub, email: claims.get("email").cloned() })
+        let session =
+            ["origin_jti", "jti", "iat"].iter().find_map(|name| claims.get(*name).filter(|v| !v.is_empty()));
+        Some(Self { sub, email: claims.get("email").cloned(), session: session.cloned() })
     }
 }
 
@@ -55,7 +60,11 @@ impl GatewayContext<'_> {
         });
         if let Some(claims) = self.claims {
             // API Gateway renders every claim as a string.
-            context["authorizer"] = serde_json::json!({"jwt": {"claims": {"sub": claims.sub, "email": claims.email}, "scopes": null}});
+            let mut rendered = serde_json::json!({"sub": claims.sub, "email": claims.email});
+            if let Some(session) = &claims.session {
+                rendered["jti"] = session.clone().into();
+            }
+            context["authorizer"] = serde_json::json!({"jwt": {"claims": rendered, "scopes": null}});
         }
         serde_json::from_value(context).map(RequestContext::ApiGatewayV2)
     }

@@ -20,6 +20,8 @@ use crate::ports::Table;
 use crate::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Outcome, Resource};
 use crate::repo::idempotency::{Begin, IdempotencyRepo, StoredAnswer, fingerprint};
 use crate::repo::members::MemberRepo;
+use crate::repo::security::{SecurityRepo, note_op};
+use crate::repo::sessions::{SessionRepo, Sighting};
 use crate::repo::tenants::TenantRepo;
 use crate::settings::{Setting, SettingError, Settings};
 
@@ -31,6 +33,8 @@ pub struct Core {
     pub members: MemberRepo,
     pub tenants: TenantRepo,
     pub audit: AuditRepo,
+    pub sessions: SessionRepo,
+    pub security: SecurityRepo,
     pub idempotency: IdempotencyRepo,
     pub function: String,
 }
@@ -43,6 +47,8 @@ impl Core {
             members: MemberRepo::new(table.clone()),
             tenants: TenantRepo::new(table.clone()),
             audit: AuditRepo::new(table.clone()),
+            sessions: SessionRepo::new(table.clone()),
+            security: SecurityRepo::new(table.clone()),
             idempotency: IdempotencyRepo::new(table.clone()),
             function: settings.function_name.clone(),
             table,
@@ -263,6 +269,7 @@ async fn authenticate(
     match resolve_caller(&core.members, claims.clone(), header).await? {
         Ok(caller) => {
             tracing::Span::current().record("tenant", caller.tenant.as_str());
+            note_session(core, &caller, req, meta).await;
             Ok(Some(caller))
         }
         // A user route answers these with what the user can choose or create.
@@ -290,6 +297,40 @@ async fn authenticate(
     }
 }
 
+/// Records the caller's session when it is new or its "last seen" is 15 minutes old, with a
+/// new session's `auth.sign_in` entry. A failure is logged, never the request's.
+async fn note_session(core: &Core, caller: &Caller, req: &Request, meta: &RequestMeta) {
+    let header = |name: &str| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    };
+    let sighting = Sighting {
+        // A token that names no sign-in is told apart by its browser.
+        marker: caller.claims.session.clone().or_else(|| meta.user_agent.clone()).unwrap_or_default(),
+        ip: meta.source_ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        timezone: header("x-timezone").filter(|tz| tz.parse::<chrono_tz::Tz>().is_ok()).map(str::to_owned),
+        // Only a CDN in front of the API knows the country (CloudFront's header).
+        country: header("cloudfront-viewer-country")
+            .filter(|c| c.len() == 2 && c.chars().all(|c| c.is_ascii_alphabetic()))
+            .map(|c| c.to_ascii_uppercase()),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let recorded = core
+        .sessions
+        .record(&caller.tenant, &caller.member, &sighting, now, |session| {
+            let resource = Resource { kind: "session".into(), id: Some(session.id.clone()) };
+            let sign_in = entry(actor_of(caller), meta, "auth.sign_in", resource, Outcome::Ok, vec![]);
+            Ok(vec![
+                AuditRepo::record_op(&caller.tenant, &sign_in)?,
+                note_op(crate::repo::audit::window_start(now), &caller.tenant),
+            ])
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(cause = %e, "session not recorded");
+    }
+}
+
 fn actor_of(caller: &Caller) -> Actor {
     Actor { kind: ActorType::Member, id: caller.member.id.to_string() }
 }
@@ -313,6 +354,8 @@ fn entry(
         user_agent: meta.user_agent.clone(),
         request_id: meta.request_id.clone(),
         changed_fields,
+        count: None,
+        last_at: None,
     }
 }
 
@@ -328,8 +371,15 @@ async fn record_denied(
     let resource = Resource { kind: kind.to_owned(), id: path.get("id").cloned() };
     let denied = entry(actor, meta, "auth.denied", resource, Outcome::Denied, vec![]);
     tracing::warn!(route = route.key.as_str(), "request denied");
-    if let Err(e) = core.audit.record(tenant, &denied).await {
-        tracing::error!(cause = %e, "audit entry for a denied request not written");
+    match core.audit.record_denied(tenant, &denied).await {
+        // The window's first: the business has something for detection to look at.
+        Ok(1) => {
+            if let Err(e) = core.security.note(crate::repo::audit::window_start(denied.at), tenant).await {
+                tracing::error!(cause = %e, "security window not noted");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(cause = %e, "audit entry for a denied request not written"),
     }
 }
 

@@ -17,6 +17,15 @@ use crate::ports::{Condition, Table, TableError};
 pub enum AlertKind {
     /// The channel refused the account's token: connect it again to send through it.
     ChannelNeedsReconnect,
+    /// Denied requests over a threshold in one window: `code` says whose (`member`, `ip`,
+    /// `tenant`), `resource_id` names the member, the denied entry holding the IP, or the
+    /// business; the `security.denied_burst` audit entry has the count.
+    DeniedBurst,
+    /// An owner or admin signed in from a device (`resource_id`: the member) never seen on
+    /// their earlier sessions; `code` is the session.
+    NewDevice,
+    /// An owner or admin signed in from a country never seen on their earlier sessions.
+    NewCountry,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +66,15 @@ impl AlertRepo {
 
     pub async fn raise(&self, tenant: &TenantId, alert: &Alert) -> Result<(), TableError> {
         self.table.put(item(tenant, alert)?, Some(Condition::NotExists)).await
+    }
+
+    /// Raises `alert` unless an alert of its id and time exists: `true` when raised now.
+    pub async fn raise_once(&self, tenant: &TenantId, alert: &Alert) -> Result<bool, TableError> {
+        match self.raise(tenant, alert).await {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every alert of the tenant, oldest first (at most `limit`).

@@ -13,7 +13,7 @@ use super::keys::audit as keys;
 use super::{from_item, personal, to_item};
 use crate::domain::TenantId;
 use crate::ids::{AuditId, ulid_bounds_for_time};
-use crate::ports::{Index, Item, Query, SortKey, Table, TableError};
+use crate::ports::{Index, Item, Query, SortKey, Table, TableError, TxOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +63,38 @@ pub struct AuditEntry {
     /// Names of the fields a mutation changed; never their values.
     #[serde(default)]
     pub changed_fields: Vec<String>,
+    /// A denied entry stands for every denied request of its actor, IP and kind of resource
+    /// in its window ([`DENIED_WINDOW`], starting at `at`): how many there were, and when the
+    /// last one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_at: Option<time::OffsetDateTime>,
+}
+
+/// Pages of 500 entries detection reads of one business's window at most.
+const WINDOW_PAGES: usize = 20;
+
+/// The window denied requests are counted in: one entry per actor, IP and kind of resource.
+pub const DENIED_WINDOW: time::Duration = time::Duration::minutes(15);
+
+/// The start of the window `at` falls in.
+pub fn window_start(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    let seconds = DENIED_WINDOW.whole_seconds();
+    let start = at.unix_timestamp().div_euclid(seconds) * seconds;
+    time::OffsetDateTime::from_unix_timestamp(start).unwrap_or(at)
+}
+
+/// The id of the window's entry for these parts: a ULID of the window's start whose random
+/// half is a digest of the parts, so every denied request of the window names the same entry
+/// and the log's time order and `from`/`to` filters still hold.
+fn aggregate_id(window: time::OffsetDateTime, parts: &[&str]) -> Result<AuditId, TableError> {
+    let digest = super::idempotency::fingerprint(parts.join("\n").as_bytes());
+    let random = u128::from_str_radix(&digest[..20], 16).unwrap_or_default();
+    let ms = u64::try_from(window.unix_timestamp()).unwrap_or_default() * 1000;
+    AuditId::parse(&format!("au_{}", ulid::Ulid::from_parts(ms, random)))
+        .map_err(|e| TableError::Invalid(e.to_string()))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,6 +129,31 @@ impl AuditFilter {
     }
 }
 
+/// An entry's item: the log's and its two indexes' keys, and the subject index when a member
+/// acted (their IP and user agent are their personal data).
+fn entry_item(tenant: &TenantId, entry: &AuditEntry) -> Result<Item, TableError> {
+    let mut item = to_item(entry)?;
+    let id = entry.id.as_str();
+    item.insert("pk".into(), keys::log_partition(tenant).into());
+    item.insert("sk".into(), id.into());
+    item.insert(
+        Index::Gsi1.partition_attribute().into(),
+        keys::actor_partition(tenant, &entry.actor.id).into(),
+    );
+    item.insert(Index::Gsi1.sort_attribute().into(), id.into());
+    if let Some(resource_id) = &entry.resource.id {
+        item.insert(
+            Index::Gsi2.partition_attribute().into(),
+            keys::resource_partition(tenant, resource_id).into(),
+        );
+        item.insert(Index::Gsi2.sort_attribute().into(), id.into());
+    }
+    if entry.actor.kind == ActorType::Member {
+        personal::mark(&mut item, tenant, &entry.actor.id, "AUDIT");
+    }
+    Ok(item)
+}
+
 #[derive(Clone)]
 pub struct AuditRepo {
     table: Arc<dyn Table>,
@@ -108,26 +165,71 @@ impl AuditRepo {
     }
 
     pub async fn record(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<(), TableError> {
-        let mut item = to_item(entry)?;
-        let id = entry.id.as_str();
-        item.insert("pk".into(), keys::log_partition(tenant).into());
-        item.insert("sk".into(), id.into());
-        item.insert(
-            Index::Gsi1.partition_attribute().into(),
-            keys::actor_partition(tenant, &entry.actor.id).into(),
+        self.table.put(entry_item(tenant, entry)?, None).await
+    }
+
+    /// Counts a denied request in its window's entry (created by the first one) and answers
+    /// the count so far: one write per request, and one entry per window however many come.
+    pub async fn record_denied(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<u64, TableError> {
+        let window = window_start(entry.at);
+        let ip = entry.ip.as_deref().unwrap_or_default();
+        let id = aggregate_id(window, &[&entry.actor.id, ip, &entry.resource.kind])?;
+        let aggregate = AuditEntry { id, at: window, count: None, last_at: Some(entry.at), ..entry.clone() };
+        let mut item = entry_item(tenant, &aggregate)?;
+        let key = crate::ports::Key::new(
+            item.remove("pk").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            item.remove("sk").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
         );
-        item.insert(Index::Gsi1.sort_attribute().into(), id.into());
-        if let Some(resource_id) = &entry.resource.id {
-            item.insert(
-                Index::Gsi2.partition_attribute().into(),
-                keys::resource_partition(tenant, resource_id).into(),
-            );
-            item.insert(Index::Gsi2.sort_attribute().into(), id.into());
+        let mut update = crate::ports::Update::default().add("count", 1);
+        for (name, value) in item {
+            update = update.set(name, value);
         }
-        if entry.actor.kind == ActorType::Member {
-            personal::mark(&mut item, tenant, &entry.actor.id, "AUDIT");
+        let after = self.table.update(&key, update, None).await?;
+        Ok(after.get("count").and_then(serde_json::Value::as_u64).unwrap_or(1))
+    }
+
+    /// The write recording `entry`, for the transaction of what it records.
+    pub fn record_op(tenant: &TenantId, entry: &AuditEntry) -> Result<TxOp, TableError> {
+        Ok(TxOp::Put { item: entry_item(tenant, entry)?, condition: None })
+    }
+
+    /// Every entry from `from` to before `to`, oldest first: what detection reads of one
+    /// window (bounded: a window holds one denied entry per actor, IP and kind of resource).
+    pub async fn between(
+        &self,
+        tenant: &TenantId,
+        from: time::OffsetDateTime,
+        to: time::OffsetDateTime,
+    ) -> Result<Vec<AuditEntry>, TableError> {
+        let lower = format!("au_{}", ulid_bounds_for_time(from).0);
+        let upper = format!("au_{}", ulid_bounds_for_time(to - time::Duration::milliseconds(1)).1);
+        let mut entries = Vec::new();
+        let mut after = None;
+        for _ in 0..WINDOW_PAGES {
+            let page = self
+                .table
+                .query(
+                    Query::table(keys::log_partition(tenant))
+                        .sort(SortKey::Between(lower.clone(), upper.clone()))
+                        .limit(500)
+                        .start_after(after.take()),
+                )
+                .await?;
+            for item in page.items {
+                entries.push(from_item::<AuditEntry>(item)?);
+            }
+            after = page.last_key;
+            if after.is_none() {
+                break;
+            }
         }
-        self.table.put(item, None).await
+        Ok(entries)
+    }
+
+    /// The deterministic id of an entry standing for `parts` in the window at `window`, for
+    /// writers that must record an event once however often they run (detection).
+    pub fn id_for(window: time::OffsetDateTime, parts: &[&str]) -> Result<AuditId, TableError> {
+        aggregate_id(window, parts)
     }
 
     /// Newest first. Reads pages of the most selective index until `limit` entries match or

@@ -27,6 +27,10 @@ pub struct Member {
     pub team_ids: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
+    /// When each recent session was last written (`sessions`): read with the member on every
+    /// request, written only by the sessions repository.
+    #[serde(default, skip_serializing)]
+    pub sessions_seen: std::collections::BTreeMap<String, i64>,
 }
 
 /// One business a user belongs to, for a business switcher.
@@ -221,6 +225,7 @@ impl MemberRepo {
             role,
             team_ids: Vec::new(),
             created_at: now(),
+            sessions_seen: Default::default(),
         };
         match self.table.put(member_item(tenant, &member)?, Some(Condition::NotExists)).await {
             Ok(()) => Ok(member),

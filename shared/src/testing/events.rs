@@ -29,6 +29,8 @@ pub struct GatewayRequest<'a> {
     pub body: Option<&'a str>,
     /// `sub` and `email` of the verified token; `None` for a route without the authorizer.
     pub claims: Option<(&'a str, &'a str)>,
+    /// The token's id (`jti`, a sign-in of its own); the fixture's when `None`.
+    pub token_id: Option<&'a str>,
 }
 
 impl GatewayRequest<'_> {
@@ -59,6 +61,10 @@ impl GatewayRequest<'_> {
         for (name, value) in self.headers {
             headers.insert(name.to_ascii_lowercase(), value.clone().into());
         }
+        // API Gateway repeats the caller's user agent in the request context.
+        if let Some(agent) = headers.get("user-agent").cloned() {
+            event["requestContext"]["http"]["userAgent"] = agent;
+        }
         event["headers"] = Value::Object(headers);
 
         let context = &mut event["requestContext"];
@@ -72,6 +78,10 @@ impl GatewayRequest<'_> {
                 claims["sub"] = sub.into();
                 claims["cognito:username"] = sub.into();
                 claims["email"] = email.into();
+                if let Some(jti) = self.token_id {
+                    claims["jti"] = jti.into();
+                    claims["origin_jti"] = jti.into();
+                }
             }
             None => {
                 if let Some(context) = context.as_object_mut() {
@@ -190,6 +200,7 @@ mod tests {
             headers: &headers,
             body: Some("{\"name\":\"Ana\"}"),
             claims: Some(("sub-1", "ana@acme.mx")),
+            token_id: None,
         }
         .request();
         assert_eq!(request.uri().path(), "/v1/contacts/ct_1");
@@ -198,7 +209,15 @@ mod tests {
         assert_eq!(request.query_string_parameters_ref().and_then(|q| q.first("q")), Some("maría núñez"));
         assert_eq!(request.headers().get("x-tenant-id").and_then(|v| v.to_str().ok()), Some("acme"));
         let claims = Claims::from_request(&request);
-        assert_eq!(claims, Some(Claims { sub: "sub-1".into(), email: Some("ana@acme.mx".into()) }));
+        assert_eq!(
+            claims,
+            Some(Claims {
+                sub: "sub-1".into(),
+                email: Some("ana@acme.mx".into()),
+                // The fixture's token id.
+                session: Some("0e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b".into())
+            })
+        );
     }
 
     #[test]
@@ -212,6 +231,7 @@ mod tests {
             headers: &[],
             body: None,
             claims: None,
+            token_id: None,
         }
         .request();
         assert_eq!(Claims::from_request(&request), None);

@@ -11,6 +11,8 @@ pub mod idempotency;
 pub mod members;
 pub mod messages;
 pub mod outbox;
+pub mod security;
+pub mod sessions;
 pub mod shards;
 pub mod snoozes;
 pub mod templates;

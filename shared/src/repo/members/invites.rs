@@ -105,6 +105,7 @@ impl MemberRepo {
             role: invite.role,
             team_ids: Vec::new(),
             created_at: now,
+            sessions_seen: Default::default(),
         };
         let mut ops = vec![TxOp::Update { key, update: accepted, condition: Some(open) }];
         ops.extend(creation_ops(&invite.tenant_id, &member)?);
