@@ -3,7 +3,7 @@
 //! they belong to; a member of several who names none gets that list alone, to choose), and
 //! the business itself: sign-up (`POST /v1/tenants`) and its settings (`/v1/tenant`).
 
-use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role};
+use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role, Target};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::settings::Setting;
 use serde::Serialize;
@@ -23,12 +23,12 @@ gestor_shared::routes!(Members, core: core, {
     me => Policy::user(),
     sessions::mine => Policy::member(),
     sessions::of_member => Policy::needs(Permission::MembersManage),
-    tenants::create => Policy::user().audited("tenant.create", "tenant").idempotent(),
+    tenants::create => Policy::user().audited("tenant.create", "tenant").idempotent().limited(20, 10, 3600, Target::User),
     tenants::get => Policy::member(),
     tenants::patch => Policy::needs(Permission::TenantManage).audited("tenant.update", "tenant").idempotent(),
     roster::list => Policy::member(),
     invites::create => Policy::needs(Permission::MembersManage).audited("member.invite", "invite").idempotent(),
-    invites::accept => Policy::user().audited("invite.accept", "invite").idempotent(),
+    invites::accept => Policy::user().audited("invite.accept", "invite").idempotent().limited(30, 10, 900, Target::Param("code")),
     teams::list => Policy::member(),
     teams::get => Policy::member(),
     teams::create => Policy::needs(Permission::MembersManage).audited("team.create", "team").idempotent(),

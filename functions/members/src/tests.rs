@@ -278,3 +278,50 @@ fn last_seen_is_written_again_only_after_fifteen_minutes() {
     member.sessions_seen.insert("se_1".into(), (now - time::Duration::minutes(15)).unix_timestamp());
     assert!(due(&member, "se_1", now));
 }
+
+#[tokio::test]
+async fn guessing_invite_codes_is_throttled_per_code_and_per_ip() {
+    let (core, _dir) = embedded_core();
+    let app = Members::new(core);
+    let accept = |code: &str, user: &str| {
+        ApiRequest::new("POST /v1/invites/{code}/accept").param("code", code).signed_in(user, "x@y.mx")
+    };
+    for n in 0..10 {
+        let (status, answer) = send(&app, accept("codigo-falso", &format!("u{n}"))).await;
+        assert_eq!(status, 404, "{answer}");
+    }
+    let response = serve(&app, accept("codigo-falso", "u10").build()).await;
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u32 =
+        response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    // Other codes from the same IP, up to the IP's 30 in the window (the refused one counted).
+    for n in 0..19 {
+        assert_eq!(send(&app, accept(&format!("otro-{n}"), "u")).await.0, 404, "{n}");
+    }
+    assert_eq!(send(&app, accept("otro-mas", "u")).await.0, 429, "the IP's limit");
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let app = Members::new(core);
+    for request in [ApiRequest::new("GET /v1/tenant").as_user(&owner), ApiRequest::new("GET /v1/tenant")] {
+        let response = serve(&app, request.build()).await;
+        let headers = response.headers();
+        for name in [
+            "strict-transport-security",
+            "x-content-type-options",
+            "cache-control",
+            "content-security-policy",
+        ] {
+            assert!(headers.contains_key(name), "{name} on a {}", response.status());
+        }
+        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    }
+}

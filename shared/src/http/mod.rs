@@ -16,7 +16,7 @@ pub use page::{Page, PageQuery};
 pub use problem::{ApiError, FieldError, GatewayUnauthorized};
 pub use reply::Reply;
 pub use request::Call;
-pub use routes::{Access, Policy, Route};
+pub use routes::{Access, Policy, Route, Target};
 pub use service::{Core, Function, serve};
 
 /// Runs a function in the Lambda runtime: the function (and the clients in it) is built once

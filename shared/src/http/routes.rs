@@ -39,23 +39,41 @@ pub struct Policy {
     pub audit: Option<(&'static str, &'static str)>,
     /// Whether `Idempotency-Key` applies (every write; a test holds them equal).
     pub idempotent: bool,
+    /// Requests a window lets through per IP and per target (routes strangers can call).
+    pub limit: Option<Limited>,
+}
+
+/// A rate-limited route: its limits, and what its target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub limit: crate::repo::rate_limits::Limit,
+    pub target: Target,
+}
+
+/// What a rate-limited route's requests are counted against besides the IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A path parameter (an invite code).
+    Param(&'static str),
+    /// The signed-in user (`sub`).
+    User,
 }
 
 impl Policy {
     pub const fn public() -> Self {
-        Self { access: Access::Public, audit: None, idempotent: false }
+        Self { access: Access::Public, audit: None, idempotent: false, limit: None }
     }
 
     pub const fn member() -> Self {
-        Self { access: Access::Member, audit: None, idempotent: false }
+        Self { access: Access::Member, audit: None, idempotent: false, limit: None }
     }
 
     pub const fn user() -> Self {
-        Self { access: Access::User, audit: None, idempotent: false }
+        Self { access: Access::User, audit: None, idempotent: false, limit: None }
     }
 
     pub const fn needs(permission: Permission) -> Self {
-        Self { access: Access::Permission(permission), audit: None, idempotent: false }
+        Self { access: Access::Permission(permission), audit: None, idempotent: false, limit: None }
     }
 
     pub const fn audited(mut self, action: &'static str, resource: &'static str) -> Self {
@@ -65,6 +83,14 @@ impl Policy {
 
     pub const fn idempotent(mut self) -> Self {
         self.idempotent = true;
+        self
+    }
+
+    /// At most `per_ip` requests per IP and `per_target` per target in each window of
+    /// `window_secs` (429 with `Retry-After` beyond).
+    pub const fn limited(mut self, per_ip: u32, per_target: u32, window_secs: u32, target: Target) -> Self {
+        let limit = crate::repo::rate_limits::Limit { per_ip, per_target, window_secs };
+        self.limit = Some(Limited { limit, target });
         self
     }
 }
@@ -85,6 +111,7 @@ pub struct Route {
     pub access: Access,
     pub audit: Option<(&'static str, &'static str)>,
     pub idempotent: bool,
+    pub limit: Option<Limited>,
 }
 
 impl Route {
@@ -99,6 +126,7 @@ impl Route {
                 access: policy.access,
                 audit: policy.audit,
                 idempotent: policy.idempotent,
+                limit: policy.limit,
             })
             .collect()
     }
@@ -349,7 +377,14 @@ mod tests {
     use super::*;
 
     fn route(key: &str) -> Route {
-        Route { key: key.into(), handler: "h", access: Access::Public, audit: None, idempotent: false }
+        Route {
+            key: key.into(),
+            handler: "h",
+            access: Access::Public,
+            audit: None,
+            idempotent: false,
+            limit: None,
+        }
     }
 
     #[test]
