@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::http::{Core, Function, Route};
+use crate::ports::secrets::SecretSource;
 use crate::ports::{Files, Queue, Table};
 use crate::resources::QueueSpec;
 use crate::settings::{Setting, SettingError, Settings};
@@ -83,11 +84,22 @@ impl SchedulePart {
 pub struct Deps {
     settings: Settings,
     backend: Backend,
+    secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl Deps {
     pub fn new(backend: Backend, settings: Settings) -> Self {
-        Self { settings, backend }
+        Self { settings, backend, secrets: None }
+    }
+
+    /// Where the secrets came from, for a function that fetches a rotated one again.
+    pub fn with_secrets(mut self, source: Option<Arc<dyn SecretSource>>) -> Self {
+        self.secrets = source;
+        self
+    }
+
+    pub fn secret_source(&self) -> Option<Arc<dyn SecretSource>> {
+        self.secrets.clone()
     }
 
     pub fn settings(&self) -> &Settings {

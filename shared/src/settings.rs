@@ -168,6 +168,9 @@ pub enum SettingError {
     Missing(&'static str),
     #[error("setting {0} is not among the ones this function declares")]
     Undeclared(&'static str),
+    /// The secret store did not answer a secret the function declares.
+    #[error("secret store: {0}")]
+    Store(String),
 }
 
 impl Settings {

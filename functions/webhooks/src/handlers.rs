@@ -64,7 +64,7 @@ pub async fn verify(app: &Webhooks, call: Call) -> Result<Reply, ApiError> {
         if call.query_param("hub.mode") != Some("subscribe") {
             return Err(ApiError::invalid_field("hub.mode", "must be subscribe"));
         }
-        if !call.query_param("hub.verify_token").is_some_and(|t| app.secrets.is_verify_token(t)) {
+        if !call.query_param("hub.verify_token").is_some_and(|t| app.secrets().is_verify_token(t)) {
             tracing::warn!(%channel, "webhook verification with a wrong token");
             return Err(ApiError::Forbidden("the verify token does not match".into()));
         }
@@ -97,7 +97,14 @@ pub async fn receive(app: &Webhooks, mut call: Call) -> Result<Reply, ApiError> 
         return Err(ApiError::PayloadTooLarge { limit_bytes: MAX_BODY });
     }
     let now = (app.clock)();
-    match updates::prepare(&app.secrets, channel, &call.headers, &call.body, now) {
+    let mut prepared = updates::prepare(&app.secrets(), channel, &call.headers, &call.body, now);
+    if prepared.is_err()
+        && let Some(fresh) = app.refetched_secrets().await
+    {
+        // The secret may have been rotated since the cold start.
+        prepared = updates::prepare(&fresh, channel, &call.headers, &call.body, now);
+    }
+    match prepared {
         Err(reason) => {
             let reason = reason.as_str();
             app.metrics.count(

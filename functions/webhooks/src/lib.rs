@@ -21,6 +21,7 @@ mod wire;
 
 use gestor_shared::http::Policy;
 use gestor_shared::metrics::Metrics;
+use gestor_shared::ports::secrets::SecretSource;
 use gestor_shared::ports::{Files, Queue};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::settings::{Setting, SettingError, Settings};
@@ -46,7 +47,10 @@ pub static FUNCTION: Declaration = Declaration {
     serves: Serves::Http(HttpPart {
         routes: Webhooks::route_table,
         openapi,
-        build: |deps| Ok(Arc::new(Webhooks::new(deps.settings(), deps.queue(), deps.files()?)?)),
+        build: |deps| {
+            let webhooks = Webhooks::new(deps.settings(), deps.queue(), deps.files()?)?;
+            Ok(Arc::new(webhooks.with_secret_source(deps.secret_source())))
+        },
     }),
 };
 
@@ -62,9 +66,17 @@ pub const MAX_BODY: usize = 6 * 1024 * 1024;
 /// Where "now" comes from (the TikTok timestamp window, `received_at`); tests pass their own.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// How often, at most, a failed signature makes the function fetch its secrets again (a
+/// rotated app secret is picked up without a redeploy; a stranger's bad signatures cost at
+/// most one fetch a minute).
+pub const REFETCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The function's state, built once per cold start.
 pub struct Webhooks {
-    secrets: Secrets,
+    secrets: std::sync::RwLock<Arc<Secrets>>,
+    /// Where the secrets came from, and when they were last fetched again.
+    source: Option<Arc<dyn SecretSource>>,
+    refetched: std::sync::Mutex<Option<SystemTime>>,
     queue: Arc<dyn Queue>,
     inbound_queue: String,
     files: Arc<dyn Files>,
@@ -80,11 +92,13 @@ impl Webhooks {
         files: Arc<dyn Files>,
     ) -> Result<Self, SettingError> {
         Ok(Self {
-            secrets: Secrets::new(
+            secrets: std::sync::RwLock::new(Arc::new(Secrets::new(
                 settings.get(Setting::MetaAppSecret)?,
                 settings.get(Setting::MetaVerifyToken)?,
                 settings.get(Setting::TiktokClientSecret)?,
-            ),
+            ))),
+            source: None,
+            refetched: std::sync::Mutex::new(None),
             queue,
             inbound_queue: settings.get(Setting::InboundQueueUrl)?.to_owned(),
             files,
@@ -104,8 +118,53 @@ impl Webhooks {
         self
     }
 
-    pub fn secrets(&self) -> &Secrets {
-        &self.secrets
+    pub fn with_secret_source(mut self, source: Option<Arc<dyn SecretSource>>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The secrets in force.
+    pub fn secrets(&self) -> Arc<Secrets> {
+        match self.secrets.read() {
+            Ok(secrets) => secrets.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The secrets fetched again after a signature failed, unless they were fetched less than
+    /// [`REFETCH_EVERY`] ago or there is no store (the environment set them): `None` then, or
+    /// when the store fails (logged).
+    pub async fn refetched_secrets(&self) -> Option<Arc<Secrets>> {
+        let source = self.source.as_ref()?;
+        let now = (self.clock)();
+        {
+            let mut last = self.refetched.lock().ok()?;
+            if last.is_some_and(|at| now.duration_since(at).is_ok_and(|since| since < REFETCH_EVERY)) {
+                return None;
+            }
+            *last = Some(now);
+        }
+        let fetched = async {
+            Ok::<_, gestor_shared::ports::secrets::SecretError>(Secrets::new(
+                &source.fetch(Setting::MetaAppSecret).await?,
+                &source.fetch(Setting::MetaVerifyToken).await?,
+                &source.fetch(Setting::TiktokClientSecret).await?,
+            ))
+        };
+        match fetched.await {
+            Ok(secrets) => {
+                let secrets = Arc::new(secrets);
+                if let Ok(mut current) = self.secrets.write() {
+                    *current = secrets.clone();
+                }
+                tracing::info!("secrets fetched again after a signature failed");
+                Some(secrets)
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, "secrets not fetched again");
+                None
+            }
+        }
     }
 
     /// Answers one request through the shared dispatcher.

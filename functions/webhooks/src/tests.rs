@@ -7,6 +7,7 @@ mod doubles;
 mod fixtures;
 mod props;
 mod refusals;
+mod rotation;
 mod volume;
 
 use gestor_shared::adapters::{embedded, embedded_queue::EmbeddedQueue, local_files::LocalFiles};

@@ -13,5 +13,6 @@ pub mod local_files;
 pub mod metered;
 pub mod provision;
 pub mod s3;
+pub mod secrets_manager;
 pub mod sqs;
 pub mod table_rules;

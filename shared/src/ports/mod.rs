@@ -4,6 +4,7 @@
 pub mod capacity;
 pub mod files;
 pub mod queue;
+pub mod secrets;
 pub mod table;
 
 pub use files::{FileError, Files, ObjectInfo, StoredObject};

@@ -6,4 +6,5 @@
 mod aws_env;
 mod files;
 mod queue;
+mod secrets;
 mod table;

@@ -431,11 +431,17 @@ fn each_function_gets_exactly_its_declared_settings_and_secrets_stay_out_of_the_
     let variables = "Environment.Variables";
     let globals = ("Globals", at(&t["Globals"]["Function"], variables));
     let own = functions(&t).into_iter().map(|(id, f)| (id, at(&f["Properties"], variables)));
+    let secret_settings: BTreeSet<&str> =
+        Setting::ALL.iter().filter(|s| s.is_secret()).map(|s| s.name()).collect();
     for (scope, vars) in [globals].into_iter().chain(own) {
         for (name, value) in vars.as_hash().into_iter().flatten() {
             let name = text(name, "a variable name");
-            let ok = !is_secret_name(name) || is_dynamic_reference(value);
-            assert!(ok, "{name} in {scope}: not a {{{{resolve:...}}}}");
+            // A function's environment is readable with lambda:GetFunctionConfiguration.
+            assert!(!is_secret_name(name) && !secret_settings.contains(name), "{name} in {scope}: a secret");
+            assert!(
+                !is_dynamic_reference(value),
+                "{name} in {scope}: a secret resolved into the environment"
+            );
         }
     }
     let (table, _) = single(&t, "AWS::DynamoDB::Table");
@@ -447,22 +453,60 @@ fn each_function_gets_exactly_its_declared_settings_and_secrets_stay_out_of_the_
         let (fid, function) = deployed(&t, declaration);
         let env = environment(&t, function);
         let names: BTreeSet<&str> = env.keys().copied().filter(|n| *n != "RUST_LOG").collect();
-        let wanted: BTreeSet<&str> = declaration.settings.iter().map(|s| s.name()).collect();
+        let secrets: BTreeSet<&str> =
+            declaration.settings.iter().filter(|s| s.is_secret()).map(|s| s.name()).collect();
+        let mut wanted: BTreeSet<&str> =
+            declaration.settings.iter().filter(|s| !s.is_secret()).map(|s| s.name()).collect();
+        if !secrets.is_empty() {
+            wanted.insert("SECRETS_PREFIX");
+        }
         assert_eq!(names, wanted, "{fid}: its environment against {}'s declared settings", declaration.name);
         for setting in declaration.settings {
-            let value = env.get(setting.name()).copied().unwrap_or(&Yaml::BadValue);
-            if setting.is_secret() {
-                assert!(is_dynamic_reference(value), "{fid}: {} is a secret", setting.name());
-            }
             if let Some(id) = references.get(setting) {
+                let value = env.get(setting.name()).copied().unwrap_or(&Yaml::BadValue);
                 assert_eq!(target(value), Some(id.as_str()), "{} of {fid}", setting.name());
             }
         }
+        assert_eq!(
+            readable_secrets(&t, function),
+            secrets,
+            "{fid}: may read exactly the secrets it declares"
+        );
     }
     let literals = [s("hunter2"), parse("!Ref Secret"), s("a{{resolve:ssm-secure:b}}")];
     assert!(!literals.iter().any(is_dynamic_reference));
     let reference = parse("!Sub '{{resolve:secretsmanager:${S}:SecretString:A_KEY}}'");
     assert!(is_dynamic_reference(&reference));
+}
+
+/// The secret settings a function's inline policy statements let it read
+/// (`secretsmanager:GetSecretValue` on `...:secret:${SecretsPrefix}NAME-??????`).
+fn readable_secrets<'a>(t: &'a Yaml, function: &'a Yaml) -> BTreeSet<&'a str> {
+    let mut names = BTreeSet::new();
+    for policy in property(t, function, "Policies").as_vec().into_iter().flatten() {
+        for statement in policy["Statement"].as_vec().into_iter().flatten() {
+            let action = &statement["Action"];
+            let actions: Vec<&str> = match action.as_vec() {
+                Some(list) => list.iter().filter_map(Yaml::as_str).collect(),
+                None => action.as_str().into_iter().collect(),
+            };
+            if statement["Effect"].as_str() != Some("Allow")
+                || !actions.iter().any(|a| a.starts_with("secretsmanager:"))
+            {
+                continue;
+            }
+            assert_eq!(actions, ["secretsmanager:GetSecretValue"], "only reading a secret");
+            for resource in statement["Resource"].as_vec().into_iter().flatten() {
+                let arn = sub_text(resource).unwrap_or_default();
+                let name = arn
+                    .strip_prefix("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}")
+                    .and_then(|rest| rest.strip_suffix("-??????"));
+                assert!(name.is_some(), "a secret named by the prefix and one setting: {arn}");
+                names.extend(name);
+            }
+        }
+    }
+    names
 }
 
 #[test]
