@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// Denied requests in one window that make a burst.
+/// Denied requests in one window above which there is a burst (more than these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
     pub member: u64,
@@ -46,6 +46,9 @@ impl Thresholds {
             let (name, value) = part.split_once('=').ok_or_else(|| format!("{part}: expected name=count"))?;
             let value: u64 =
                 value.trim().parse().map_err(|_| format!("{part}: the count must be a number"))?;
+            if value == 0 {
+                return Err(format!("{part}: a threshold of 0 would raise an event on every window"));
+            }
             match name.trim() {
                 "member" => t.member = value,
                 "ip" => t.ip = value,
@@ -63,6 +66,9 @@ pub struct Event {
     pub kind: AlertKind,
     /// `member`, `ip`, `tenant`, or the session of a sign-in.
     pub code: String,
+    /// What the event is about, for its id: a member or session id, a digest of an IP, the
+    /// business. Stable for one subject in one window.
+    pub key: String,
     /// What the alert names: a member, the denied entry holding an IP, or the business.
     pub resource: Resource,
     pub count: Option<u64>,
@@ -102,10 +108,20 @@ impl Detect {
         let mut raised = 0;
         for window in [current - DENIED_WINDOW, current] {
             for tenant in self.security.noted(window).await? {
-                for event in self.events(&tenant, window).await? {
-                    raised += usize::from(self.raise(&tenant, window, &event).await?);
+                // One business's trouble (an unreadable entry) never hides another's events.
+                match self.tenant_window(&tenant, window).await {
+                    Ok(n) => raised += n,
+                    Err(e) => tracing::error!(cause = %e, tenant = tenant.as_str(), "window not scanned"),
                 }
             }
+        }
+        Ok(raised)
+    }
+
+    async fn tenant_window(&self, tenant: &TenantId, window: OffsetDateTime) -> Result<usize, TableError> {
+        let mut raised = 0;
+        for event in self.events(tenant, window).await? {
+            raised += usize::from(self.raise(tenant, window, &event).await?);
         }
         Ok(raised)
     }
@@ -132,12 +148,8 @@ impl Detect {
             let member_resource = Resource { kind: "member".into(), id: Some(member_id.to_string()) };
             for (is_new, kind) in [(new_device, AlertKind::NewDevice), (new_country, AlertKind::NewCountry)] {
                 if is_new {
-                    events.push(Event {
-                        kind,
-                        code: this.id.clone(),
-                        resource: member_resource.clone(),
-                        count: None,
-                    });
+                    let (code, key, resource) = (this.id.clone(), this.id.clone(), member_resource.clone());
+                    events.push(Event { kind, code, key, resource, count: None });
                 }
             }
         }
@@ -156,7 +168,7 @@ impl Detect {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let subject = event.resource.id.clone().unwrap_or_default();
-        let parts = [kind.as_str(), event.code.as_str(), subject.as_str()];
+        let parts = [kind.as_str(), event.code.as_str(), event.key.as_str()];
         let entry = AuditEntry {
             id: AuditRepo::id_for(window, &parts)?,
             at: window,
@@ -200,7 +212,9 @@ fn kind_code(event: &Event) -> &str {
 /// Denied requests over the thresholds, per member (actor), per IP and for the business.
 pub fn bursts(entries: &[AuditEntry], tenant: &TenantId, thresholds: Thresholds) -> Vec<Event> {
     let mut by_actor: BTreeMap<&str, u64> = BTreeMap::new();
-    // Per IP: the count, and the first denied entry holding it (what the alert names).
+    // Per IP: the count, and the smallest id of the denied entries holding it (what the alert
+    // names; the event itself is keyed by a digest of the IP, which later entries of the same
+    // IP cannot change).
     let mut by_ip: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
     let mut total = 0;
     for entry in entries.iter().filter(|e| e.outcome == Outcome::Denied) {
@@ -210,27 +224,27 @@ pub fn bursts(entries: &[AuditEntry], tenant: &TenantId, thresholds: Thresholds)
         if let Some(ip) = entry.ip.as_deref() {
             let slot = by_ip.entry(ip).or_insert((0, entry.id.as_str()));
             slot.0 += n;
+            slot.1 = slot.1.min(entry.id.as_str());
         }
     }
-    let burst = |code: &str, kind: &str, id: &str, count: u64| Event {
+    let burst = |code: &str, key: String, kind: &str, id: &str, count: u64| Event {
         kind: AlertKind::DeniedBurst,
         code: code.into(),
+        key,
         resource: Resource { kind: kind.into(), id: Some(id.into()) },
         count: Some(count),
     };
     let mut events: Vec<Event> = by_actor
         .into_iter()
-        .filter(|(_, n)| *n >= thresholds.member)
-        .map(|(actor, n)| burst("member", "member", actor, n))
+        .filter(|(_, n)| *n > thresholds.member)
+        .map(|(actor, n)| burst("member", actor.to_owned(), "member", actor, n))
         .collect();
-    events.extend(
-        by_ip
-            .into_values()
-            .filter(|(n, _)| *n >= thresholds.ip)
-            .map(|(n, entry)| burst("ip", "audit", entry, n)),
-    );
-    if total >= thresholds.tenant {
-        events.push(burst("tenant", "tenant", tenant.as_str(), total));
+    events.extend(by_ip.into_iter().filter(|(_, (n, _))| *n > thresholds.ip).map(|(ip, (n, entry))| {
+        let digest = gestor_shared::repo::idempotency::fingerprint(ip.as_bytes());
+        burst("ip", digest, "audit", entry, n)
+    }));
+    if total > thresholds.tenant {
+        events.push(burst("tenant", tenant.to_string(), "tenant", tenant.as_str(), total));
     }
     events
 }

@@ -8,6 +8,7 @@ use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, Reply};
 use gestor_shared::ids::{ContactId, MemberId};
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactFilter, Identity, Lifecycle};
 use gestor_shared::repo::personal;
+use gestor_shared::repo::scope::RowScope;
 use serde_json::Value;
 
 use crate::Contacts;
@@ -28,10 +29,17 @@ fn contact_id(call: &Call) -> Result<ContactId, ApiError> {
     ContactId::parse(call.path_param("id")?).map_err(|_| ApiError::NotFound)
 }
 
-fn duplicate(error: ContactError) -> ApiError {
+/// A refused write as the caller may see it: a conflict names the contact holding the phone
+/// or email only when the caller reaches every contact (under row scoping an agent is not
+/// told which customers exist outside their rows).
+fn duplicate(caller: &Caller) -> impl Fn(ContactError) -> ApiError + '_ {
+    move |error| refused(error, caller.scope == RowScope::Business)
+}
+
+fn refused(error: ContactError, may_name: bool) -> ApiError {
     match error {
         ContactError::Duplicate { field, value, existing } => {
-            let owner = existing.map(|id| format!(" ({id})")).unwrap_or_default();
+            let owner = existing.filter(|_| may_name).map(|id| format!(" ({id})")).unwrap_or_default();
             ApiError::Conflict {
                 detail: format!("another contact{owner} already has this {}", field.trim_end_matches('s')),
                 errors: vec![FieldError::new(field, format!("{value} belongs to another contact{owner}"))],
@@ -43,7 +51,19 @@ fn duplicate(error: ContactError) -> ApiError {
     }
 }
 
-async fn check_owner(app: &Contacts, caller: &Caller, owner: Option<&MemberId>) -> Result<(), ApiError> {
+/// Under row scoping an agent may only take a contact nobody owns; giving one away, or taking
+/// another's, is a manager's call. `current` is the owner before the change.
+async fn check_owner(
+    app: &Contacts,
+    caller: &Caller,
+    current: Option<&MemberId>,
+    owner: Option<&MemberId>,
+) -> Result<(), ApiError> {
+    if caller.scope != RowScope::Business && (owner != Some(&caller.member.id) || current.is_some()) {
+        return Err(ApiError::Forbidden(
+            "under row scoping only managers and up assign a contact's owner".into(),
+        ));
+    }
     if let Some(owner) = owner
         && app.core.members.get_by_id(&caller.tenant, owner).await?.is_none()
     {
@@ -126,8 +146,12 @@ pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let body = call.json_object()?;
     let given: Vec<String> = body.keys().cloned().collect();
-    let fields = Fields::from_create(body)?;
-    check_owner(app, caller, fields.owner_id.as_ref()).await?;
+    let mut fields = Fields::from_create(body)?;
+    // An agent's new contact under row scoping is theirs, or they could not see it.
+    if caller.scope != RowScope::Business && fields.owner_id.is_none() {
+        fields.owner_id = Some(caller.member.id.clone());
+    }
+    check_owner(app, caller, None, fields.owner_id.as_ref()).await?;
     let now = time::OffsetDateTime::now_utc();
     let mut contact = Contact {
         id: ContactId::new(),
@@ -145,7 +169,7 @@ pub async fn create(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
         updated_at: now,
     };
     fields.apply(&mut contact);
-    app.repo.create(&caller.tenant, &contact).await.map_err(duplicate)?;
+    app.repo.create(&caller.tenant, &contact).await.map_err(duplicate(caller))?;
     Ok(Reply::created(&contact)?
         .version(contact.version)
         .resource(contact.id.as_str())
@@ -213,7 +237,7 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
             return Ok(Reply::ok(&current)?.version(current.version).changed(changed));
         }
         if fields.owner_id != current.owner_id {
-            check_owner(app, caller, fields.owner_id.as_ref()).await?;
+            check_owner(app, caller, current.owner_id.as_ref(), fields.owner_id.as_ref()).await?;
         }
         let mut next = current.clone();
         fields.apply(&mut next);
@@ -231,7 +255,7 @@ pub async fn patch(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
             Err(ContactError::VersionConflict) if if_match.is_none() && body_version.is_none() => {
                 tracing::info!(attempt, "contact changed concurrently; retrying");
             }
-            Err(e) => return Err(duplicate(e)),
+            Err(e) => return Err(duplicate(caller)(e)),
         }
     }
     Err(ApiError::conflict("the contact is being changed by other requests; retry"))
@@ -271,7 +295,7 @@ pub async fn delete(app: &Contacts, call: Call) -> Result<Reply, ApiError> {
                 return Ok(Reply::no_content().changed(vec![]));
             }
             Err(ContactError::VersionConflict) if if_match.is_none() => {}
-            Err(e) => return Err(duplicate(e)),
+            Err(e) => return Err(duplicate(caller)(e)),
         }
     }
     Err(ApiError::conflict("the contact is being changed by other requests; retry"))

@@ -11,6 +11,7 @@ use gestor_shared::outbound::SendJob;
 use gestor_shared::repo::conversations::Conversation;
 use gestor_shared::repo::messages::{Media, Message};
 use gestor_shared::repo::replies::ReplyError;
+use gestor_shared::repo::scope::RowScope;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -281,6 +282,13 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
     let id = conversation_id(&call)?;
     let body = call.json_object()?;
     let now = OffsetDateTime::now_utc();
+    // Under row scoping, nothing of a conversation out of the caller's rows is looked at
+    // (not even whether a `reply_to` is one of its messages).
+    if caller.scope != RowScope::Business
+        && app.conversations.get_in(&caller.tenant, &id, &caller.scope).await?.is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
     // The channel decides the limits and the window: the message is composed on the stored
     // conversation as the repository reads it (whose tenant its key proves), once.
     if matches!(body.get("private"), Some(Value::Bool(true))) {

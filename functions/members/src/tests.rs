@@ -325,3 +325,35 @@ async fn every_answer_carries_the_security_headers() {
         assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_is_recorded_once_even_when_its_first_requests_race_or_the_member_forgot_it() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let app = Members::new(core.clone());
+    let request = |token: &str| ApiRequest::new("GET /v1/tenant").as_user(&owner).token_id(token);
+    // A browser's first requests of a sign-in, all at once.
+    let (a, b, c) = tokio::join!(
+        send(&app, request("t-race")),
+        send(&app, request("t-race")),
+        send(&app, request("t-race"))
+    );
+    assert_eq!((a.0, b.0, c.0), (200, 200, 200));
+    // More sign-ins than the member item remembers, then the first one again.
+    for n in 0..10 {
+        send(&app, request(&format!("t-{n}"))).await;
+    }
+    send(&app, request("t-race")).await;
+    let (_, sessions) = send(&app, ApiRequest::new("GET /v1/me/sessions").as_user(&owner)).await;
+    // Eleven, and the sign-in this list request came with.
+    assert_eq!(sessions["items"].as_array().map(Vec::len), Some(12), "{sessions}");
+    let audit = gestor_shared::repo::audit::AuditRepo::new(core.table.clone());
+    let filter =
+        gestor_shared::repo::audit::AuditFilter { action: Some("auth.sign_in".into()), ..Default::default() };
+    let (entries, _) = audit.list(&core_tenant(), &filter, 100, None).await.unwrap_or_default();
+    assert_eq!(entries.len(), 12, "one sign-in per session");
+}
+
+fn core_tenant() -> gestor_shared::domain::TenantId {
+    gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"))
+}

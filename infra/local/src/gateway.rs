@@ -232,7 +232,7 @@ async fn handle(
         parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let claims = claims.map(|c| Claims {
         sub: c.sub,
-        email: Some(c.email),
+        email: c.email,
         session: c.jti.or_else(|| Some(c.iat.to_string())),
     });
     let source_ip = peer.ip().to_string();

@@ -15,7 +15,9 @@ pub const LEEWAY_SECS: u64 = 60;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TokenClaims {
     pub sub: String,
-    pub email: String,
+    /// Cognito's ID tokens carry it, its access tokens do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub iat: i64,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +55,7 @@ pub fn issue(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = TokenClaims {
         sub: sub.into(),
-        email: email.into(),
+        email: Some(email.into()),
         iat: now,
         exp: now + LIFETIME_SECS,
         nbf: Some(now),

@@ -122,8 +122,12 @@ impl AuditFilter {
         )
     }
 
+    /// A denied entry stands for its window from `at` to `last_at`: it matches a time range
+    /// it overlaps.
     fn matches(&self, entry: &AuditEntry) -> bool {
-        self.action.as_ref().is_none_or(|a| &entry.action == a)
+        self.from.is_none_or(|from| entry.last_at.unwrap_or(entry.at) >= from)
+            && self.to.is_none_or(|to| entry.at <= to)
+            && self.action.as_ref().is_none_or(|a| &entry.action == a)
             && self.actor.as_ref().is_none_or(|a| &entry.actor.id == a)
             && self.resource.as_ref().is_none_or(|r| entry.resource.id.as_ref() == Some(r))
     }
@@ -150,6 +154,11 @@ fn entry_item(tenant: &TenantId, entry: &AuditEntry) -> Result<Item, TableError>
     }
     if entry.actor.kind == ActorType::Member {
         personal::mark(&mut item, tenant, &entry.actor.id, "AUDIT");
+    } else if entry.resource.kind == "member"
+        && let Some(member) = &entry.resource.id
+    {
+        // A security event about a member (a new device) is theirs too.
+        personal::mark(&mut item, tenant, member, "AUDIT");
     }
     Ok(item)
 }
@@ -248,7 +257,8 @@ impl AuditRepo {
         } else {
             Query::table(keys::log_partition(tenant))
         };
-        let lower = filter.from.map(|t| format!("au_{}", ulid_bounds_for_time(t).0));
+        // A window's denied entry is keyed at the window's start, up to a window before `from`.
+        let lower = filter.from.map(|t| format!("au_{}", ulid_bounds_for_time(t - DENIED_WINDOW).0));
         let upper = filter.to.map(|t| format!("au_{}", ulid_bounds_for_time(t).1));
         let sort = match (lower, upper) {
             (Some(lo), Some(hi)) => SortKey::Between(lo, hi),

@@ -12,7 +12,13 @@ use crate::ports::{Item, Query, Table, TableError, TxOp};
 
 fn item(window: OffsetDateTime, tenant: &TenantId) -> Item {
     let key = keys::window_entry(window, tenant);
-    Item::from_iter([(PK.to_owned(), key.pk.into()), (SK.to_owned(), key.sk.into())])
+    // Read for two windows; TTL clears it a day later (a backstop: nothing reads it again).
+    let expires = window.unix_timestamp() + 86_400;
+    Item::from_iter([
+        (PK.to_owned(), key.pk.into()),
+        (SK.to_owned(), key.sk.into()),
+        ("expires_at".to_owned(), expires.into()),
+    ])
 }
 
 /// The write noting `tenant` in the window, for the transaction of what it notes.

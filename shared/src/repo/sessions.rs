@@ -66,10 +66,33 @@ pub struct Sighting {
 }
 
 impl Sighting {
-    /// The session id of this sighting by the user `sub`.
-    pub fn session_id(&self, sub: &str) -> String {
-        let digest = super::idempotency::fingerprint(format!("{sub}\n{}", self.marker).as_bytes());
+    /// The session id of this sighting by the user `sub` in `tenant` (the tenant is part of
+    /// it, so two businesses of one person cannot match their sessions).
+    pub fn session_id(&self, tenant: &TenantId, sub: &str) -> String {
+        let digest = super::idempotency::fingerprint(format!("{tenant}\n{sub}\n{}", self.marker).as_bytes());
         format!("se_{}", &digest[..26])
+    }
+}
+
+/// The member item's memory of its recent sessions with `id` written at `now` (the oldest
+/// forgotten beyond [`REMEMBERED`]), conditional on the member still existing: a removed
+/// member is never brought back.
+fn remember(member: &Member, tenant: &TenantId, id: &str, now: OffsetDateTime) -> TxOp {
+    let mut seen = member.sessions_seen.clone();
+    seen.insert(id.to_owned(), now.unix_timestamp());
+    while seen.len() > REMEMBERED {
+        let oldest = seen.iter().min_by_key(|(_, at)| **at).map(|(id, _)| id.clone());
+        match oldest {
+            Some(oldest) => seen.remove(&oldest),
+            None => break,
+        };
+    }
+    let seen: serde_json::Map<String, serde_json::Value> =
+        seen.into_iter().map(|(id, at)| (id, serde_json::Value::from(at))).collect();
+    TxOp::Update {
+        key: member_keys::member(tenant, &member.sub),
+        update: Update::default().set(SEEN, serde_json::Value::Object(seen)),
+        condition: Some(Condition::Exists),
     }
 }
 
@@ -89,8 +112,11 @@ impl SessionRepo {
         Self { table }
     }
 
-    /// Writes the session `sighting` shows (when [`due`]), with `also` (the new session's
-    /// audit entry) in the same transaction; `true` when the session is new to the member item.
+    /// Writes the session `sighting` shows (when [`due`]); for a session seen for the first
+    /// time, with `also` (its audit entry) in the same transaction. Whether it is new is the
+    /// session item's to say, not the member's memory of it: the item is created only if
+    /// absent, so two first requests at once, or a session the member item forgot, record
+    /// one sign-in and keep its first sighting. Answers the session when it was new.
     pub async fn record(
         &self,
         tenant: &TenantId,
@@ -99,20 +125,11 @@ impl SessionRepo {
         now: OffsetDateTime,
         also: impl FnOnce(&Session) -> Result<Vec<TxOp>, TableError>,
     ) -> Result<Option<Session>, TableError> {
-        let id = sighting.session_id(&member.sub);
+        let id = sighting.session_id(tenant, &member.sub);
         if !due(member, &id, now) {
             return Ok(None);
         }
-        let new = !member.sessions_seen.contains_key(&id);
         let key = keys::session(tenant, member.id.as_str(), &id);
-        let first_seen = match new {
-            true => now,
-            // Written before: keep its first sighting.
-            false => match self.table.get(&key).await? {
-                Some(item) => from_item::<Session>(item).map(|s| s.first_seen).unwrap_or(now),
-                None => now,
-            },
-        };
         let session = Session {
             id: id.clone(),
             member_id: member.id.clone(),
@@ -121,38 +138,46 @@ impl SessionRepo {
             device: Device::parse(sighting.user_agent.as_deref().unwrap_or_default()),
             timezone: sighting.timezone.clone(),
             country: sighting.country.clone(),
-            first_seen,
+            first_seen: now,
             last_seen: now,
         };
-        let mut item = to_item(&session)?;
-        item.insert(PK.into(), key.pk.into());
-        item.insert(SK.into(), key.sk.into());
-        personal::mark(&mut item, tenant, member.id.as_str(), "SESSION");
-        let mut seen = member.sessions_seen.clone();
-        seen.insert(id, now.unix_timestamp());
-        while seen.len() > REMEMBERED {
-            let oldest = seen.iter().min_by_key(|(_, at)| **at).map(|(id, _)| id.clone());
-            match oldest {
-                Some(oldest) => seen.remove(&oldest),
-                None => break,
-            };
-        }
-        let seen: serde_json::Map<String, serde_json::Value> =
-            seen.into_iter().map(|(id, at)| (id, serde_json::Value::from(at))).collect();
-        let mut ops = vec![
-            TxOp::Put { item, condition: None },
-            // Never brings back a member removed meanwhile.
-            TxOp::Update {
-                key: member_keys::member(tenant, &member.sub),
-                update: Update::default().set(SEEN, serde_json::Value::Object(seen)),
-                condition: Some(Condition::Exists),
-            },
-        ];
-        if new {
+        let remembered = remember(member, tenant, &id, now);
+        if !member.sessions_seen.contains_key(&id) {
+            let mut item = to_item(&session)?;
+            item.insert(PK.into(), key.pk.clone().into());
+            item.insert(SK.into(), key.sk.clone().into());
+            personal::mark(&mut item, tenant, member.id.as_str(), "SESSION");
+            let mut ops = vec![TxOp::Put { item, condition: Some(Condition::NotExists) }, remembered.clone()];
             ops.extend(also(&session)?);
+            match self.table.transact(ops).await {
+                Ok(()) => return Ok(Some(session)),
+                // Recorded before (or just now by another request): seen again, below.
+                Err(TableError::TransactionCanceled { failed }) if failed.first() == Some(&true) => {}
+                // The member was removed meanwhile.
+                Err(TableError::TransactionCanceled { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
         }
-        self.table.transact(ops).await?;
-        Ok(new.then_some(session))
+        let mut seen_again = Update::default().set("last_seen", super::conversations::rfc3339(now)?);
+        for (name, value) in [
+            ("ip", &session.ip),
+            ("user_agent", &session.user_agent),
+            ("timezone", &session.timezone),
+            ("country", &session.country),
+        ] {
+            seen_again = seen_again
+                .set(name, value.clone().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null));
+        }
+        seen_again = seen_again.set(
+            "device",
+            serde_json::to_value(&session.device).map_err(|e| TableError::Invalid(e.to_string()))?,
+        );
+        let ops =
+            vec![TxOp::Update { key, update: seen_again, condition: Some(Condition::Exists) }, remembered];
+        match self.table.transact(ops).await {
+            Ok(()) | Err(TableError::TransactionCanceled { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// A member's sessions, most recently seen first (up to a thousand).

@@ -170,11 +170,47 @@ async fn agents_reach_only_their_own_and_their_teams_rows_when_the_business_scop
     let (_, found) = server.send("GET", "/v1/contacts?phone=%2B5215510000003", Some(&agent), None).await;
     assert!(ids(&found).is_empty(), "a search does not reach a contact out of scope: {found}");
 
+    // An agent may take a contact nobody owns; giving one away, or taking another's, is a
+    // manager's call.
+    let (status, answer) = server
+        .send(
+            "PATCH",
+            &format!("/v1/contacts/{mine_contact}"),
+            Some(&agent),
+            Some(json!({"owner_id": agent_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "an agent takes a contact nobody owned: {answer}");
+    let (status, answer) = server
+        .send(
+            "PATCH",
+            &format!("/v1/contacts/{mine_contact}"),
+            Some(&other),
+            Some(json!({"owner_id": other_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not the other agent's row: {answer}");
+    let (status, answer) = server
+        .send("PATCH", &format!("/v1/contacts/{owned}"), Some(&agent), Some(json!({"owner_id": other_id})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    // Their new contact is theirs; one whose phone another contact holds is refused without
+    // saying which contact that is.
+    let (status, created) =
+        server.send("POST", "/v1/contacts", Some(&agent), Some(json!({"name": "Nueva"}))).await;
+    assert_eq!((status, &created["owner_id"]), (StatusCode::CREATED, &agent_id), "{created}");
+    let taken = json!({"name": "Copia", "phones": ["+5215510000003"]});
+    let (status, conflict) = server.send("POST", "/v1/contacts", Some(&agent), Some(taken.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(!conflict.to_string().contains(&theirs_contact), "{conflict}");
+    let (_, conflict) = server.send("POST", "/v1/contacts", Some(&manager), Some(taken)).await;
+    assert!(conflict.to_string().contains(&theirs_contact), "a manager is told: {conflict}");
+
     // A manager reaches every row under the same setting.
     let (_, list) = server.send("GET", "/v1/conversations", Some(&manager), None).await;
     assert_eq!(ids(&list).len(), 4);
     let (_, contacts) = server.send("GET", "/v1/contacts", Some(&manager), None).await;
-    assert_eq!(ids(&contacts).len(), 5);
+    assert_eq!(ids(&contacts).len(), 6);
     let (status, _) =
         server.send("GET", &format!("/v1/contacts/{theirs_contact}"), Some(&manager), None).await;
     assert_eq!(status, StatusCode::OK);

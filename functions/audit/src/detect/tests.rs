@@ -146,3 +146,46 @@ fn thresholds_read_from_their_setting() {
     assert!(Thresholds::parse("member=lots").is_err());
     assert!(Thresholds::parse("country=1").is_err());
 }
+
+#[tokio::test]
+async fn an_ip_burst_spread_over_several_entries_is_one_alert_however_the_entries_grow() {
+    let (core, _dir) = embedded_core();
+    let log = AuditRepo::new(core.table.clone());
+    let security = SecurityRepo::new(core.table.clone());
+    let (detect, _) = detector(&core);
+    let now = OffsetDateTime::now_utc();
+    let denied = |actor: &str, kind: &str| AuditEntry {
+        id: gestor_shared::ids::AuditId::new(),
+        at: now,
+        actor: Actor { kind: ActorType::Member, id: actor.into() },
+        action: "auth.denied".into(),
+        resource: Resource { kind: kind.into(), id: None },
+        outcome: Outcome::Denied,
+        ip: Some("198.51.100.9".into()),
+        user_agent: None,
+        request_id: None,
+        changed_fields: vec![],
+        count: None,
+        last_at: None,
+    };
+    // Strangers from one IP, each under the member threshold; together over the IP's.
+    let mut raised = 0;
+    for (round, actors) in [["sub:a", "sub:b"], ["sub:c", "sub:d"], ["sub:e", "sub:f"]].iter().enumerate() {
+        for actor in actors {
+            for kind in ["contact", "channel"] {
+                for _ in 0..4 {
+                    if log.record_denied(&acme(), &denied(actor, kind)).await.unwrap_or_default() == 1 {
+                        security.note(window_start(now), &acme()).await.unwrap_or_default();
+                    }
+                }
+            }
+        }
+        raised += detect.run_at(now).await.unwrap_or_else(|e| panic!("{e}"));
+        // 16, 32, 48 denied so far: the IP's threshold (30) is passed in the second round.
+        assert_eq!(raised, usize::from(round >= 1), "round {round}");
+    }
+    let found = alerts(&core).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].code.as_deref(), Some("ip"));
+    assert!(!serde_json::to_string(&found).unwrap_or_default().contains("198.51.100.9"), "no IP in an alert");
+}
