@@ -26,8 +26,10 @@ use crate::fetch_guard::{FetchPolicy, GuardedResolver};
 use crate::inbound::Channel;
 use crate::settings::{Setting, Settings};
 
+mod control;
 mod send;
 mod templates;
+pub use control::{Control, TokenInfo};
 pub use send::{Api, FilePart, SendAnswer};
 pub use templates::placeholders;
 

@@ -68,6 +68,8 @@ pub struct EmbeddedSignupRequest {
 }
 
 const UNREACHABLE: &str = "the token cannot reach this account";
+/// What a connection whose token is not the account's own is told.
+const NOT_CONTROLLED: &str = "the token does not control this account: a Page's own token, or a WhatsApp token granted this number's business account";
 
 fn channel_id(call: &Call) -> Result<ChannelAccountId, ApiError> {
     // A malformed id cannot name an account of this tenant: 404 like any unknown id.
@@ -108,20 +110,27 @@ async fn connect_verified(
     token: &Secret,
     display_name: Option<String>,
 ) -> Result<Reply, ApiError> {
-    let info = app.graph.verify_account(kind, external_id, token).await.map_err(graph_error(UNREACHABLE))?;
+    let control =
+        app.graph.prove_control(kind, external_id, token).await.map_err(graph_error(NOT_CONTROLLED))?;
     let name = display_name
-        .or_else(|| info.name.as_deref().and_then(clean_name))
+        .or_else(|| control.info.name.as_deref().and_then(clean_name))
         .unwrap_or_else(|| external_id.to_owned());
     let connection = app
         .repo
         .connect(&caller.tenant, kind, external_id, &name, token, &app.cipher)
         .await
         .map_err(ApiError::from)?;
-    let reply = match &connection {
-        Connection::Connected(account) => Reply::created(account)?.resource(account.id.as_str()),
-        Connection::Refreshed(account) => Reply::ok(account)?.resource(account.id.as_str()),
+    let (mut account, created) = match connection {
+        Connection::Connected(account) => (account, true),
+        Connection::Refreshed(account) => (account, false),
     };
-    Ok(reply)
+    // A number's templates and template webhooks are its business account's.
+    if let (Channel::Whatsapp, Some(waba)) = (kind, &control.business_account_id) {
+        app.repo.set_business_account(&caller.tenant, &account.id, waba).await?;
+        account.business_account_id = Some(waba.clone());
+    }
+    let reply = if created { Reply::created(&account)? } else { Reply::ok(&account)? };
+    Ok(reply.resource(account.id.as_str()))
 }
 
 /// List the business's channel accounts, active and inactive, newest first.
@@ -141,9 +150,12 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     Reply::ok(&page.await?)
 }
 
-/// Connect a channel account with its access token (owner, admin). The token must reach the
-/// account through the channel's API (`GET {META_GRAPH_URL}/{external_id}`; TikTok's
-/// `business/get`). One account belongs to one business at most: 409 when another holds it.
+/// Connect a channel account with its access token (owner, admin). The token must control
+/// the account, as `debug_token` shows: a Page's own token for Messenger (type `PAGE`, the
+/// Page's `profile_id`) and for Instagram (the Page whose `instagram_business_account` is the
+/// account); for WhatsApp, a token granted the number's business account for both messaging
+/// and management, under which the number is listed (its id is kept); TikTok's
+/// `business/get` for TikTok. One account belongs to one business at most: 409 when another holds it.
 /// Connecting again an account this business holds replaces its token (200); one it
 /// deactivated is connected again under the same id (201).
 #[utoipa::path(
@@ -212,17 +224,7 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
         .subscribe_app(&waba_id, &token)
         .await
         .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
-    let mut reply =
-        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name)
-            .await?;
-    if let Some(id) = reply.resource_id.as_deref().and_then(|id| ChannelAccountId::parse(id).ok()) {
-        // Its templates and template webhooks are the business account's.
-        app.repo.set_business_account(&caller.tenant, &id, &waba_id).await?;
-        if let Some(serde_json::Value::Object(account)) = reply.body.as_mut() {
-            account.insert("business_account_id".into(), waba_id.clone().into());
-        }
-    }
-    Ok(reply)
+    connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name).await
 }
 
 fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {

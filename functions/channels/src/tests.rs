@@ -10,7 +10,7 @@ use gestor_shared::repo::channels::{Channel, ChannelRepo};
 use gestor_shared::settings::Settings;
 use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::Channels;
@@ -18,6 +18,7 @@ use crate::Channels;
 const PHONE_ID: &str = "106540352242922";
 const TOKEN: &str = "EAAGm0PX4ZCpsBAKZBacmeTokenValue";
 const APP_SECRET: &str = "app-secret-for-tests";
+const WABA: &str = "102290129340398";
 
 struct World {
     channels: Channels,
@@ -64,15 +65,28 @@ impl World {
         self.send(ApiRequest::new("POST /v1/channels").as_user(user).json(body)).await
     }
 
-    /// The Graph API answers for the phone number to whoever shows `token`.
+    /// `token` controls the phone number: `debug_token` (asked with the app's token) grants
+    /// it the number's business account for messaging and management, which lists the number.
     async fn graph_knows(&self, token: &str) {
         Mock::given(method("GET"))
-            .and(path(format!("/v21.0/{PHONE_ID}")))
+            .and(path("/v21.0/debug_token"))
+            .and(query_param("input_token", token))
+            .and(header("authorization", format!("Bearer 4242|{APP_SECRET}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+                "app_id": "4242", "type": "SYSTEM_USER", "is_valid": true, "expires_at": 0,
+                "granular_scopes": [
+                    {"scope": "whatsapp_business_management", "target_ids": [WABA]},
+                    {"scope": "whatsapp_business_messaging", "target_ids": [WABA]}]
+            }})))
+            .mount(&self.graph)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v21.0/{WABA}/phone_numbers")))
             .and(header("authorization", format!("Bearer {token}").as_str()))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{
                 "verified_name": "Tienda Acme", "display_phone_number": "+52 55 1234 5678",
                 "id": PHONE_ID, "quality_rating": "GREEN"
-            })))
+            }]})))
             .mount(&self.graph)
             .await;
     }
@@ -117,13 +131,15 @@ async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_e
     assert_eq!(account["deactivated_at"], Value::Null);
     assert!(!account.to_string().contains(TOKEN));
 
-    // Exactly one request: the account, with the token as a bearer, no query, no body.
+    // Two requests: what the token is (asked with the app's token), and the business
+    // account's numbers (with the token as a bearer, no query, no body).
     let sent = w.requests().await;
-    assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].method.as_str(), sent[0].url.path()), ("GET", "/v21.0/106540352242922"));
-    assert_eq!(sent[0].url.query(), None);
-    let auth = sent[0].headers.get("authorization").and_then(|v| v.to_str().ok());
+    let calls: Vec<(&str, &str)> = sent.iter().map(|r| (r.method.as_str(), r.url.path())).collect();
+    assert_eq!(calls, [("GET", "/v21.0/debug_token"), ("GET", "/v21.0/102290129340398/phone_numbers")]);
+    assert_eq!(sent[1].url.query(), None);
+    let auth = sent[1].headers.get("authorization").and_then(|v| v.to_str().ok());
     assert_eq!(auth, Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(account["business_account_id"], WABA, "the number's business account is kept");
 
     let acme = tenant("acme");
     let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&account)).unwrap_or_else(|e| panic!("{e}"));
@@ -159,44 +175,108 @@ async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_e
         )
         .await;
     assert_eq!((status, again), (201, account));
-    assert_eq!(w.requests().await.len(), 1);
+    assert_eq!(w.requests().await.len(), 2);
+}
+
+/// `debug_token`'s answer about `token`.
+async fn token_is(w: &World, token: &str, data: Value) {
+    Mock::given(method("GET"))
+        .and(path("/v21.0/debug_token"))
+        .and(query_param("input_token", token))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": data })))
+        .mount(&w.graph)
+        .await;
 }
 
 #[tokio::test]
-async fn a_token_that_cannot_reach_the_account_is_refused_and_nothing_is_stored() {
+async fn a_token_that_does_not_control_the_account_is_refused_and_nothing_is_stored() {
     let w = world().await;
-    let error =
-        json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}});
+    token_is(&w, "EAAGexpired", json!({"is_valid": false, "type": "USER"})).await;
+    // Granted the business account for managing only: it cannot send for the number.
+    token_is(
+        &w,
+        "EAAGmanage",
+        json!({"is_valid": true, "type": "SYSTEM_USER", "granular_scopes": [
+        {"scope": "whatsapp_business_management", "target_ids": [WABA]},
+        {"scope": "whatsapp_business_messaging", "target_ids": ["101569239400667"]}]}),
+    )
+    .await;
+    // Granted a business account that does not list the number.
+    token_is(
+        &w,
+        "EAAGother",
+        json!({"is_valid": true, "type": "SYSTEM_USER", "granular_scopes": [
+        {"scope": "whatsapp_business_management", "target_ids": ["101569239400667"]},
+        {"scope": "whatsapp_business_messaging", "target_ids": ["101569239400667"]}]}),
+    )
+    .await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{PHONE_ID}")))
-        .respond_with(ResponseTemplate::new(400).set_body_json(error))
+        .and(path("/v21.0/101569239400667/phone_numbers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "999999999999999"}]})))
         .mount(&w.graph)
         .await;
-    let (status, body) = w.connect(&w.owner, whatsapp("EAAGwrong")).await;
-    assert_eq!(status, 422, "{body}");
-    assert_eq!(body["detail"], "the token cannot reach this account");
-    assert!(!body.to_string().contains("EAAGwrong"));
+    for token in ["EAAGexpired", "EAAGmanage", "EAAGother"] {
+        let (status, body) = w.connect(&w.owner, whatsapp(token)).await;
+        assert_eq!(status, 422, "{token}: {body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.starts_with("the token does not control")),
+            "{body}"
+        );
+        assert!(!body.to_string().contains(token));
+    }
     assert_eq!(w.repo().route(Channel::Whatsapp, PHONE_ID).await.ok().flatten(), None);
     assert_eq!(w.partition("acme#CHANNEL").await, "[]");
 }
 
 #[tokio::test]
-async fn an_answer_about_another_object_or_a_failing_api_stores_nothing() {
+async fn a_page_needs_its_own_token_not_one_that_can_read_it() {
     let w = world().await;
+    const PAGE: &str = "104000000000001";
+    const INSTAGRAM: &str = "17841405822304914";
+    // A user's token reads a public Page, but is not the Page's.
+    token_is(&w, "EAAGreader", json!({"is_valid": true, "type": "USER", "user_id": "10"})).await;
+    token_is(&w, "EAAGotherpage", json!({"is_valid": true, "type": "PAGE", "profile_id": "104999999999999"}))
+        .await;
+    token_is(&w, "EAAGpage", json!({"is_valid": true, "type": "PAGE", "profile_id": PAGE})).await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{PHONE_ID}")))
-        .and(header("authorization", "Bearer other-object"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "999", "name": "Someone else"})))
+        .and(path(format!("/v21.0/{PAGE}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": PAGE, "name": "Tienda Acme", "instagram_business_account": {"id": INSTAGRAM}})))
         .mount(&w.graph)
         .await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{PHONE_ID}")))
-        .and(header("authorization", "Bearer down"))
+        .and(path(format!("/v21.0/{INSTAGRAM}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": INSTAGRAM, "username": "tienda.acme"})),
+        )
+        .mount(&w.graph)
+        .await;
+    let page = |token: &str| json!({"kind": "messenger", "external_id": PAGE, "access_token": token});
+    for token in ["EAAGreader", "EAAGotherpage"] {
+        let (status, body) = w.connect(&w.owner, page(token)).await;
+        assert_eq!(status, 422, "{token}: {body}");
+    }
+    let (status, account) = w.connect(&w.owner, page("EAAGpage")).await;
+    assert_eq!((status, &account["display_name"]), (201, &json!("Tienda Acme")), "{account}");
+    // Instagram: the Page's own token, for the Page whose Instagram account it is.
+    let instagram = |id: &str| json!({"kind": "instagram", "external_id": id, "access_token": "EAAGpage"});
+    let (status, body) = w.connect(&w.owner, instagram("17841400000000099")).await;
+    assert_eq!(status, 422, "another Instagram account: {body}");
+    let (status, account) = w.connect(&w.owner, instagram(INSTAGRAM)).await;
+    assert_eq!((status, &account["display_name"]), (201, &json!("tienda.acme")), "{account}");
+    let reader = json!({"kind": "instagram", "external_id": INSTAGRAM, "access_token": "EAAGreader"});
+    let (status, body) = w.connect(&w.owner, reader).await;
+    assert_eq!(status, 422, "a reconnection proves control too: {body}");
+}
+
+#[tokio::test]
+async fn a_failing_graph_api_stores_nothing() {
+    let w = world().await;
+    Mock::given(method("GET"))
+        .and(path("/v21.0/debug_token"))
         .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
         .mount(&w.graph)
         .await;
-    let (status, body) = w.connect(&w.owner, whatsapp("other-object")).await;
-    assert_eq!(status, 422, "{body}");
     let (status, body) = w.connect(&w.owner, whatsapp("down")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(w.partition("acme#CHANNEL").await, "[]");
@@ -269,7 +349,16 @@ async fn lists_and_reads_never_show_a_token() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["connected_at", "deactivated_at", "display_name", "external_id", "id", "kind", "status"]
+        [
+            "business_account_id",
+            "connected_at",
+            "deactivated_at",
+            "display_name",
+            "external_id",
+            "id",
+            "kind",
+            "status"
+        ]
     );
     assert!(!page.to_string().contains(TOKEN));
     let (status, got) =

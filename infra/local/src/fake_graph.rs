@@ -15,6 +15,9 @@ const KEPT: usize = 50;
 /// The business account and number the stand-in knows (the README's examples).
 const LOCAL_WABA: &str = "102290129340398";
 const LOCAL_NUMBER: &str = "106540352242922";
+/// The Page and its Instagram account any token controls here.
+const LOCAL_PAGE: &str = "104000000000001";
+const LOCAL_INSTAGRAM: &str = "17841400000000001";
 
 /// Two templates of the local business account, as the Graph API lists them.
 fn local_templates() -> Value {
@@ -42,10 +45,11 @@ impl FakeGraph {
         let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let id = format!("LOCAL{}", ulid::Ulid::new());
         match (method, segments.as_slice()) {
-            // Which business account a token was granted, and its one number: the README's.
+            // What any token is here: the local Page's own, granted the README's business
+            // account (whose one number is the README's).
             ("GET", ["debug_token"]) => (
                 200,
-                json!({"data": {"is_valid": true, "granular_scopes": [
+                json!({"data": {"is_valid": true, "type": "PAGE", "profile_id": LOCAL_PAGE, "granular_scopes": [
                     {"scope": "whatsapp_business_management", "target_ids": [LOCAL_WABA]},
                     {"scope": "whatsapp_business_messaging", "target_ids": [LOCAL_WABA]}]}}),
             ),
@@ -58,7 +62,8 @@ impl FakeGraph {
             // What `POST /v1/channels` checks a token with.
             ("GET", [account]) => (
                 200,
-                json!({"id": account, "name": "Local test account", "verified_name": "Local test number"}),
+                json!({"id": account, "name": "Local test account", "verified_name": "Local test number",
+                       "instagram_business_account": {"id": LOCAL_INSTAGRAM}}),
             ),
             ("POST", ["me", "messages"]) => {
                 let recipient = sent["recipient"]["id"].clone();

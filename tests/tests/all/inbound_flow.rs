@@ -6,8 +6,7 @@ use gestor_local::BackendKind;
 use gestor_shared::settings::Setting;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::local_server::{local_settings, meta_signature, start};
 
@@ -16,12 +15,7 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 #[tokio::test]
 async fn a_signed_whatsapp_message_reaches_the_inbox() {
     let graph = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/{PHONE_NUMBER_ID}")))
-        .and(header("authorization", "Bearer EAAG-business-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": PHONE_NUMBER_ID, "display_phone_number": "+52 55 0000 0000", "verified_name": "Tienda"})))
-        .mount(&graph)
-        .await;
+    crate::local_server::graph_controls_number(&graph, PHONE_NUMBER_ID).await;
     let mut settings = local_settings();
     settings.set(Setting::MetaGraphUrl, graph.uri());
     let secret = settings.get(Setting::MetaAppSecret).unwrap_or_default().to_owned();

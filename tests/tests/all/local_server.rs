@@ -282,3 +282,27 @@ async fn the_development_secret_never_serves_beyond_loopback() {
     let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("GESTOR_DEV_JWT_SECRET"), "{message}");
 }
+
+/// A Graph API stand-in before which any token controls the phone number: `debug_token`
+/// grants the business account for messaging and management, and the account lists it.
+pub async fn graph_controls_number(graph: &wiremock::MockServer, phone_number_id: &str) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    const WABA: &str = "102290129340398";
+    Mock::given(method("GET"))
+        .and(path("/debug_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"is_valid": true, "type": "SYSTEM_USER",
+            "granular_scopes": [{"scope": "whatsapp_business_management", "target_ids": [WABA]},
+                                {"scope": "whatsapp_business_messaging", "target_ids": [WABA]}]}}),
+        ))
+        .mount(graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{WABA}/phone_numbers")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"id": phone_number_id, "display_phone_number": "+52 55 0000 0000", "verified_name": "Tienda"}]}),
+        ))
+        .mount(graph)
+        .await;
+}

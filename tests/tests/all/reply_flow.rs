@@ -94,14 +94,7 @@ async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Va
 #[tokio::test]
 async fn an_agents_reply_reaches_the_customer_once_and_shows_read() {
     let graph = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/{PHONE_NUMBER_ID}")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": PHONE_NUMBER_ID, "verified_name": "Tienda"})),
-        )
-        .mount(&graph)
-        .await;
+    crate::local_server::graph_controls_number(&graph, PHONE_NUMBER_ID).await;
     Mock::given(method("POST"))
         .and(path(format!("/{PHONE_NUMBER_ID}/messages")))
         .and(header("authorization", "Bearer EAAG-business-token"))

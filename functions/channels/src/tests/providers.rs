@@ -33,7 +33,10 @@ async fn signup_graph(w: &super::World, business: &str) {
         .await;
     Mock::given(method("GET"))
         .and(path("/v21.0/102290129340398/phone_numbers"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": PHONE_ID}]})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": PHONE_ID, "verified_name": "Tienda Acme"}]})),
+        )
         .mount(&w.graph)
         .await;
     w.graph_knows(business).await;
@@ -75,7 +78,8 @@ async fn embedded_signup_exchanges_the_code_subscribes_the_app_and_connects_the_
         ("GET", "/v21.0/oauth/access_token"),
         ("GET", "/v21.0/102290129340398/phone_numbers"),
         ("POST", "/v21.0/102290129340398/subscribed_apps"),
-        ("GET", "/v21.0/106540352242922"),
+        ("GET", "/v21.0/debug_token"),
+        ("GET", "/v21.0/102290129340398/phone_numbers"),
     ];
     assert_eq!(calls, expected.map(|(m, p)| (m.to_owned(), p.to_owned())));
     // The code travels percent-encoded; the app secret only in the exchange.
@@ -84,7 +88,9 @@ async fn embedded_signup_exchanges_the_code_subscribes_the_app_and_connects_the_
         Some("client_id=4242&client_secret=app-secret-for-tests&code=AQB-code%2F%2B%3D")
     );
     assert!(sent[0].headers.get("authorization").is_none());
-    assert!(sent[1..].iter().all(|r| r.url.query().is_none()));
+    assert!(
+        sent[1..].iter().filter(|r| !r.url.path().ends_with("/debug_token")).all(|r| r.url.query().is_none())
+    );
     let ch = gestor_shared::ids::ChannelAccountId::parse(&id(&account)).unwrap_or_else(|e| panic!("{e}"));
     let stored = w.repo().access_token(&tenant("acme"), &ch, &w.cipher).await.ok().flatten();
     assert_eq!(stored.as_ref().map(|s| s.expose()), Some(business));
@@ -110,8 +116,8 @@ async fn embedded_signup_finds_the_account_and_number_when_not_given() {
         .and(path("/v21.0/debug_token"))
         .and(query_param("input_token", business))
         .and(header("authorization", format!("Bearer 4242|{APP_SECRET}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"granular_scopes": [
-            {"scope": "whatsapp_business_messaging", "target_ids": ["555"]},
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"is_valid": true, "granular_scopes": [
+            {"scope": "whatsapp_business_messaging", "target_ids": ["555", "102290129340398"]},
             {"scope": "whatsapp_business_management", "target_ids": ["102290129340398", "101569239400667"]}
         ]}})))
         .mount(&w.graph)
