@@ -285,6 +285,20 @@ impl GraphClient {
             .ok_or_else(|| GraphError::Unexpected("no access_token in the code exchange's answer".into()))
     }
 
+    /// Unsubscribes our app from a WhatsApp Business Account's or a Page's webhooks:
+    /// `DELETE {graph}/{id}/subscribed_apps` with its token.
+    pub async fn unsubscribe_app(&self, graph_id: &str, token: &Secret) -> Result<(), GraphError> {
+        if !is_graph_id(graph_id) {
+            return Err(GraphError::Invalid("a Graph id is a decimal number"));
+        }
+        let url = format!("{}/{graph_id}/subscribed_apps", self.meta_graph_url);
+        let answer = self.call(Method::DELETE, &url, &[bearer(token)?], None).await?;
+        match answer.get("success").and_then(Value::as_bool) {
+            Some(true) => Ok(()),
+            _ => Err(GraphError::Refused { status: 200, code: None }),
+        }
+    }
+
     /// Subscribes our app to a WhatsApp Business Account's webhooks:
     /// `POST {graph}/{waba_id}/subscribed_apps` with the business token.
     pub async fn subscribe_app(&self, waba_id: &str, token: &Secret) -> Result<(), GraphError> {

@@ -37,10 +37,12 @@ pub enum Setting {
     /// Denied requests in one 15-minute window that raise a security event, per member, per
     /// IP and per business: `member=20,ip=30,tenant=100`.
     SecurityThresholds,
+    /// Days the audit log keeps an entry (the purge runs daily; older entries are never shown).
+    AuditRetentionDays,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 20] = [
+    pub const ALL: [Setting; 21] = [
         Self::MetaAppSecret,
         Self::MetaAppId,
         Self::MetaVerifyToken,
@@ -61,6 +63,7 @@ impl Setting {
         Self::ChannelTokenKeys,
         Self::MetaHumanAgentApproved,
         Self::SecurityThresholds,
+        Self::AuditRetentionDays,
     ];
 
     /// The environment variable.
@@ -86,6 +89,7 @@ impl Setting {
             Self::ChannelTokenKeys => "CHANNEL_TOKEN_KEYS",
             Self::MetaHumanAgentApproved => "META_HUMAN_AGENT_APPROVED",
             Self::SecurityThresholds => "SECURITY_THRESHOLDS",
+            Self::AuditRetentionDays => "AUDIT_RETENTION_DAYS",
         }
     }
 
@@ -116,6 +120,7 @@ impl Setting {
             Self::OutboundQueueUrl => "outbound.fifo",
             Self::MetaHumanAgentApproved => "false",
             Self::SecurityThresholds => "member=20,ip=30,tenant=100",
+            Self::AuditRetentionDays => "365",
             Self::AutomationQueueUrl => "automation",
             Self::DeferredQueueUrl => "deferred",
             Self::PrivacyQueueUrl => "privacy",

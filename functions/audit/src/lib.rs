@@ -11,11 +11,27 @@ use time::format_description::well_known::Rfc3339;
 
 pub static FUNCTION: Declaration = Declaration {
     name: "audit",
-    settings: &[Setting::TableName, Setting::CursorSecret],
+    settings: &[Setting::TableName, Setting::CursorSecret, Setting::AuditRetentionDays],
     serves: Serves::Http(HttpPart {
         routes: Audit::route_table,
         openapi,
-        build: |deps| Ok(Arc::new(Audit::new(deps.core()?))),
+        build: |deps| {
+            let days = retention::retention_days(deps.settings())?;
+            Ok(Arc::new(Audit::new(deps.core()?).with_retention_days(days)))
+        },
+    }),
+};
+
+/// The log's retention, every day (`retention.rs`).
+pub static RETENTION: Declaration = Declaration {
+    name: "audit-retention",
+    settings: &[Setting::TableName, Setting::AuditRetentionDays],
+    serves: Serves::Schedule(SchedulePart {
+        every: std::time::Duration::from_secs(86_400),
+        build: |deps| {
+            let days = retention::retention_days(deps.settings())?;
+            Ok(Arc::new(retention::Retention::new(deps.table()?, days)))
+        },
     }),
 };
 
@@ -37,6 +53,7 @@ pub static DETECT: Declaration = Declaration {
 };
 
 pub mod detect;
+pub mod retention;
 
 gestor_shared::routes!(Audit, core: core, {
     list => Policy::needs(Permission::AuditRead),
@@ -44,11 +61,17 @@ gestor_shared::routes!(Audit, core: core, {
 
 pub struct Audit {
     core: Core,
+    retention_days: i64,
 }
 
 impl Audit {
     pub fn new(core: Core) -> Self {
-        Self { core }
+        Self { core, retention_days: 365 }
+    }
+
+    pub fn with_retention_days(mut self, days: i64) -> Self {
+        self.retention_days = days;
+        self
     }
 }
 
@@ -94,7 +117,7 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
     let text = |name: &str| call.query_param(name).map(str::to_owned);
     // A resource may be named as `contact:ct_...` (type and id, as entries show it) or by id.
     let resource = text("resource").map(|r| r.rsplit_once(':').map(|(_, id)| id.to_owned()).unwrap_or(r));
-    Ok(AuditFilter { actor: text("actor"), resource, action: text("action"), from, to })
+    Ok(AuditFilter { actor: text("actor"), resource, action: text("action"), from, to, not_before: None })
 }
 
 /// The audit log, newest first.
@@ -114,7 +137,8 @@ fn filter(call: &Call) -> Result<AuditFilter, ApiError> {
 )]
 pub async fn list(app: &Audit, call: Call) -> Result<Reply, ApiError> {
     let tenant = &call.caller()?.tenant;
-    let filter = filter(&call)?;
+    let mut filter = filter(&call)?;
+    filter.not_before = Some(time::OffsetDateTime::now_utc() - time::Duration::days(app.retention_days));
     let query = filter.canonical();
     let page = app
         .core

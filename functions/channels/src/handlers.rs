@@ -129,6 +129,13 @@ async fn connect_verified(
         app.repo.set_business_account(&caller.tenant, &account.id, waba).await?;
         account.business_account_id = Some(waba.clone());
     }
+    if let (Channel::Instagram, Some(page)) = (kind, &control.business_account_id) {
+        app.repo.set_page(&caller.tenant, &account.id, page).await?;
+        account.page_id = Some(page.clone());
+    }
+    if let Some(through) = account.subscribed_through() {
+        app.repo.add_subscriber(through, &caller.tenant, &account.id).await?;
+    }
     let reply = if created { Reply::created(&account)? } else { Reply::ok(&account)? };
     Ok(reply.resource(account.id.as_str()))
 }
@@ -270,9 +277,25 @@ pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = channel_id(&call)?;
-    match app.repo.deactivate(&caller.tenant, &id).await.map_err(ApiError::from)? {
-        Some(_) => Ok(Reply::no_content()
-            .changed(["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec())),
-        None => Err(ApiError::NotFound),
+    let Some(current) = app.repo.get(&caller.tenant, &id).await? else { return Err(ApiError::NotFound) };
+    // Read before the deactivation deletes it: the app is unsubscribed with it.
+    let token = match current.status {
+        ChannelStatus::Inactive => None,
+        _ => app.repo.access_token(&caller.tenant, &id, &app.cipher).await.ok().flatten(),
+    };
+    if app.repo.deactivate(&caller.tenant, &id).await.map_err(ApiError::from)?.is_none() {
+        return Err(ApiError::NotFound);
     }
+    let mut changed: Vec<String> = ["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec();
+    if let (Some(through), Some(token)) = (current.subscribed_through(), token) {
+        // Only when no active account of ours, in any business, remains on it.
+        if !app.repo.remove_subscriber(through, &caller.tenant, &id).await? {
+            match app.graph.unsubscribe_app(through, &token).await {
+                Ok(()) => changed.push("subscription".into()),
+                // The account is inactive whatever Meta says: its webhooks are dropped.
+                Err(e) => tracing::warn!(cause = %e, "the app was not unsubscribed"),
+            }
+        }
+    }
+    Ok(Reply::no_content().changed(changed))
 }

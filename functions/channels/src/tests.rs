@@ -465,3 +465,80 @@ fn the_openapi_part_documents_every_route_and_a_write_only_token() {
 
 mod providers;
 mod templates;
+
+#[tokio::test]
+async fn deactivating_unsubscribes_the_app_only_when_no_account_of_ours_remains_on_the_waba_or_page() {
+    let w = world().await;
+    const OTHER_PHONE: &str = "106540352242923";
+    const PAGE: &str = "104000000000001";
+    for token in ["EAAGacme", "EAAGrival"] {
+        token_is(
+            &w,
+            token,
+            json!({"is_valid": true, "type": "SYSTEM_USER", "granular_scopes": [
+            {"scope": "whatsapp_business_management", "target_ids": [WABA]},
+            {"scope": "whatsapp_business_messaging", "target_ids": [WABA]}]}),
+        )
+        .await;
+    }
+    token_is(&w, "EAAGpage", json!({"is_valid": true, "type": "PAGE", "profile_id": PAGE})).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{WABA}/phone_numbers")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": PHONE_ID}, {"id": OTHER_PHONE}]})),
+        )
+        .mount(&w.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v21.0/{PAGE}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": PAGE, "name": "Tienda Acme"})))
+        .mount(&w.graph)
+        .await;
+    for graph_id in [WABA, PAGE] {
+        Mock::given(method("DELETE"))
+            .and(path(format!("/v21.0/{graph_id}/subscribed_apps")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+            .mount(&w.graph)
+            .await;
+    }
+    let number =
+        |phone: &str, token: &str| json!({"kind": "whatsapp", "external_id": phone, "access_token": token});
+    let (_, ours) = w.connect(&w.owner, number(PHONE_ID, "EAAGacme")).await;
+    let (status, theirs) = w.connect(&w.rival, number(OTHER_PHONE, "EAAGrival")).await;
+    assert_eq!(status, 201, "another business's number on the same WABA: {theirs}");
+    let (_, page) = w
+        .connect(&w.owner, json!({"kind": "messenger", "external_id": PAGE, "access_token": "EAAGpage"}))
+        .await;
+    let deactivate = |account: &Value, user: &str| {
+        ApiRequest::new("DELETE /v1/channels/{id}").param("id", &id(account)).as_user(user)
+    };
+
+    assert_eq!(w.send(deactivate(&ours, &w.owner)).await.0, 204);
+    assert!(unsubscribed(&w.graph).await.is_empty(), "the rival's number still needs the WABA's webhooks");
+    assert_eq!(w.send(deactivate(&theirs, &w.rival)).await.0, 204);
+    let waba_path = format!("/v21.0/{WABA}/subscribed_apps");
+    assert_eq!(
+        unsubscribed(&w.graph).await,
+        vec![(waba_path.clone(), "Bearer EAAGrival".to_owned())],
+        "the last one out"
+    );
+    // Deactivating again unsubscribes nothing more.
+    assert_eq!(w.send(deactivate(&theirs, &w.rival)).await.0, 204);
+    assert_eq!(unsubscribed(&w.graph).await.len(), 1);
+    assert_eq!(w.send(deactivate(&page, &w.owner)).await.0, 204);
+    let page_path = format!("/v21.0/{PAGE}/subscribed_apps");
+    assert_eq!(unsubscribed(&w.graph).await[1], (page_path, "Bearer EAAGpage".to_owned()));
+}
+
+/// The app unsubscriptions the Graph API received: path and authorization.
+async fn unsubscribed(graph: &MockServer) -> Vec<(String, String)> {
+    let sent = graph.received_requests().await.unwrap_or_default();
+    sent.into_iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .map(|r| {
+            let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            (r.url.path().to_owned(), auth.to_owned())
+        })
+        .collect()
+}

@@ -10,6 +10,7 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_members::FUNCTION,
     &gestor_audit::FUNCTION,
     &gestor_audit::DETECT,
+    &gestor_audit::RETENTION,
     &gestor_conversations::FUNCTION,
     &gestor_conversations::WAKE,
     &gestor_channels::FUNCTION,

@@ -104,6 +104,9 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub from: Option<time::OffsetDateTime>,
     pub to: Option<time::OffsetDateTime>,
+    /// The retention's edge: older entries are past keeping, whether or not the daily purge
+    /// deleted them yet. Not part of the query a cursor is bound to (it moves with the clock).
+    pub not_before: Option<time::OffsetDateTime>,
 }
 
 impl AuditFilter {
@@ -126,6 +129,7 @@ impl AuditFilter {
     /// it overlaps.
     fn matches(&self, entry: &AuditEntry) -> bool {
         self.from.is_none_or(|from| entry.last_at.unwrap_or(entry.at) >= from)
+            && self.not_before.is_none_or(|edge| entry.last_at.unwrap_or(entry.at) >= edge)
             && self.to.is_none_or(|to| entry.at <= to)
             && self.action.as_ref().is_none_or(|a| &entry.action == a)
             && self.actor.as_ref().is_none_or(|a| &entry.actor.id == a)
@@ -233,6 +237,42 @@ impl AuditRepo {
             }
         }
         Ok(entries)
+    }
+
+    /// Deletes up to `most` entries older than `before` (oldest first); answers how many. The
+    /// entries' index attributes go with them.
+    pub async fn purge_before(
+        &self,
+        tenant: &TenantId,
+        before: time::OffsetDateTime,
+        most: usize,
+    ) -> Result<usize, TableError> {
+        let edge = format!("au_{}", ulid_bounds_for_time(before).0);
+        let mut purged = 0;
+        while purged < most {
+            let page = self
+                .table
+                .query(
+                    Query::table(keys::log_partition(tenant))
+                        .sort(SortKey::Between("au_".into(), edge.clone()))
+                        .limit(100.min(most - purged)),
+                )
+                .await?;
+            let old: Vec<crate::ports::Key> = page
+                .items
+                .iter()
+                .filter(|item| {
+                    item.get("sk").and_then(serde_json::Value::as_str).is_some_and(|sk| sk < edge.as_str())
+                })
+                .filter_map(crate::ports::Key::of)
+                .collect();
+            if old.is_empty() {
+                break;
+            }
+            self.table.batch_delete(&old).await?;
+            purged += old.len();
+        }
+        Ok(purged)
     }
 
     /// The deterministic id of an entry standing for `parts` in the window at `window`, for

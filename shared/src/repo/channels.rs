@@ -60,6 +60,22 @@ pub struct ChannelAccount {
     /// template webhooks are the account's), once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_account_id: Option<String>,
+    /// Instagram: the Page whose Instagram account it is (the app is subscribed to the Page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<String>,
+}
+
+impl ChannelAccount {
+    /// The Graph object whose webhooks subscription this account receives through: a number's
+    /// business account, a Page, an Instagram account's Page; none for TikTok.
+    pub fn subscribed_through(&self) -> Option<&str> {
+        match self.kind {
+            Channel::Whatsapp => self.business_account_id.as_deref(),
+            Channel::Messenger => Some(self.external_id.as_str()),
+            Channel::Instagram => self.page_id.as_deref(),
+            Channel::Tiktok => None,
+        }
+    }
 }
 
 /// What a connection did.
@@ -150,6 +166,7 @@ fn owned_route(tenant: &TenantId, id: &ChannelAccountId) -> Condition {
 }
 
 mod business;
+mod subscribers;
 
 #[derive(Clone)]
 pub struct ChannelRepo {
@@ -335,6 +352,7 @@ impl ChannelRepo {
                         connected_at: now(),
                         deactivated_at: None,
                         business_account_id: previous.as_ref().and_then(|p| p.business_account_id.clone()),
+                        page_id: previous.as_ref().and_then(|p| p.page_id.clone()),
                     };
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
                     let ops = vec![

@@ -72,6 +72,16 @@ impl Tenant {
 
 pub use super::keys::tenants::profile as key;
 
+/// The global list of businesses (ids only), for the schedules that visit each of them.
+const REGISTRY: &str = "TENANTS";
+
+/// The write listing `tenant` among the businesses.
+pub fn registry_op(tenant: &TenantId) -> TxOp {
+    let item =
+        Item::from_iter([("pk".to_owned(), REGISTRY.into()), ("sk".to_owned(), tenant.as_str().into())]);
+    TxOp::Put { item, condition: None }
+}
+
 pub fn item(tenant: &Tenant) -> Result<Item, TableError> {
     let mut item = to_item(tenant)?;
     let key = key(&tenant.id);
@@ -102,6 +112,23 @@ impl TenantRepo {
         Self { table }
     }
 
+    /// A page of every business, by id, after `after`.
+    pub async fn all(
+        &self,
+        after: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<TenantId>, Option<Item>), TableError> {
+        let page =
+            self.table.query(crate::ports::Query::table(REGISTRY).limit(limit).start_after(after)).await?;
+        let tenants = page
+            .items
+            .iter()
+            .filter_map(|i| i.get("sk")?.as_str())
+            .filter_map(|t| TenantId::parse(t).ok())
+            .collect();
+        Ok((tenants, page.last_key))
+    }
+
     pub async fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, TableError> {
         match self.table.get(&key(tenant)).await? {
             Some(item) => from_item(item).map(Some),
@@ -113,6 +140,7 @@ impl TenantRepo {
     /// `false` when the id is taken.
     pub async fn create(&self, tenant: &Tenant, with: Vec<TxOp>) -> Result<bool, TableError> {
         let mut ops = vec![TxOp::Put { item: item(tenant)?, condition: Some(Condition::NotExists) }];
+        ops.push(registry_op(&tenant.id));
         ops.extend(with);
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),

@@ -1,0 +1,56 @@
+//! Which of our channel accounts receive their webhooks through one Graph object: a WhatsApp
+//! Business Account (its numbers') or a Page (its Messenger and Instagram accounts'). The app
+//! is subscribed to the object, not to an account, so deactivating one account unsubscribes
+//! the app only when no other active account of ours, in any business, remains on it: never
+//! cutting off another tenant's number on a shared WABA.
+//!
+//! Keys (global, ids only): `pk = SUBSCRIBER#{graph id}`, `sk = {tenant}#{account id}`.
+
+use super::ChannelRepo;
+use crate::domain::TenantId;
+use crate::ids::ChannelAccountId;
+use crate::ports::table::{PK, SK};
+use crate::ports::{Item, Key, Query, TableError};
+
+fn key(graph_id: &str, tenant: &TenantId, account: &ChannelAccountId) -> Key {
+    Key::new(format!("SUBSCRIBER#{graph_id}"), format!("{tenant}#{account}"))
+}
+
+impl ChannelRepo {
+    /// Records the Page an Instagram account is the account of.
+    pub async fn set_page(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        page_id: &str,
+    ) -> Result<(), TableError> {
+        let update = crate::ports::Update::default().set("page_id", page_id);
+        let key = super::super::keys::channels::account(tenant, id.as_str());
+        self.table.update(&key, update, Some(crate::ports::Condition::Exists)).await.map(|_| ())
+    }
+
+    /// Notes that `account` receives its webhooks through `graph_id`.
+    pub async fn add_subscriber(
+        &self,
+        graph_id: &str,
+        tenant: &TenantId,
+        account: &ChannelAccountId,
+    ) -> Result<(), TableError> {
+        let key = key(graph_id, tenant, account);
+        let item = Item::from_iter([(PK.to_owned(), key.pk.into()), (SK.to_owned(), key.sk.into())]);
+        self.table.put(item, None).await
+    }
+
+    /// Forgets `account` on `graph_id`; answers whether any other account remains on it.
+    pub async fn remove_subscriber(
+        &self,
+        graph_id: &str,
+        tenant: &TenantId,
+        account: &ChannelAccountId,
+    ) -> Result<bool, TableError> {
+        let key = key(graph_id, tenant, account);
+        self.table.delete(&key, None).await?;
+        let left = self.table.query(Query::table(key.pk.clone()).limit(1)).await?;
+        Ok(!left.items.is_empty())
+    }
+}
