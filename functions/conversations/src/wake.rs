@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use gestor_shared::ports::Table;
+use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Resource};
 use gestor_shared::repo::conversations::{
     ConversationChange, ConversationError, ConversationRepo, ConversationStatus,
 };
@@ -18,11 +19,16 @@ const PER_RUN: usize = 200;
 pub struct Wake {
     snoozes: SnoozeRepo,
     conversations: ConversationRepo,
+    audit: AuditRepo,
 }
 
 impl Wake {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { snoozes: SnoozeRepo::new(table.clone()), conversations: ConversationRepo::new(table) }
+        Self {
+            snoozes: SnoozeRepo::new(table.clone()),
+            conversations: ConversationRepo::new(table.clone()),
+            audit: AuditRepo::new(table),
+        }
     }
 
     /// Wakes what is due at `now`; answers how many conversations reopened.
@@ -45,7 +51,23 @@ impl Wake {
                     .change(&due.tenant, &due.conversation_id, &change, Some(c.version))
                     .await
                 {
-                    Ok(_) => woken += 1,
+                    Ok(_) => {
+                        woken += 1;
+                        let actor = Actor { kind: ActorType::System, id: "conversations-wake".into() };
+                        let resource = Resource {
+                            kind: "conversation".into(),
+                            id: Some(due.conversation_id.to_string()),
+                        };
+                        let entry = AuditEntry::by(
+                            actor,
+                            "conversation.update",
+                            resource,
+                            &["status", "snoozed_until"],
+                        );
+                        if let Err(e) = self.audit.record(&due.tenant, &entry).await {
+                            tracing::error!(cause = %e, "audit entry of a wake-up not written");
+                        }
+                    }
                     // Changed since it was read: the next run looks again.
                     Err(ConversationError::VersionConflict) => continue,
                     Err(e) => return Err(failed(&e)),

@@ -214,6 +214,16 @@ async fn a_message_lands_once_with_its_contact_conversation_and_events() {
     let mut events = w.events().await;
     events.sort();
     assert_eq!(events, vec!["contact.created", "conversation.created", "message.received"]);
+
+    // The business's log says the channel made the contact and the conversation, once, with
+    // field names and no values.
+    let audit = gestor_shared::repo::audit::AuditRepo::new(w.backend.table.clone());
+    let (entries, _) = audit.list(&w.tenant, &Default::default(), 50, None).await.unwrap_or_default();
+    let mut actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    actions.sort();
+    assert_eq!(actions, vec!["contact.create", "conversation.create"]);
+    assert!(entries.iter().all(|e| e.actor.kind == gestor_shared::repo::audit::ActorType::Channel));
+    assert!(!serde_json::to_string(&entries).unwrap_or_default().contains("María"));
 }
 
 #[tokio::test]

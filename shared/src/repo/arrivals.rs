@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::audit::{Actor, ActorType, AuditEntry, AuditRepo, Resource};
 use super::contacts::{self, ContactError, ContactRepo, Identity};
 use super::conversations::{
     self, Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on, new_conversation,
@@ -269,6 +270,14 @@ impl ArrivalRepo {
         }
         let contact = contacts::from_channel(&identity, arrival.phone, arrival.profile_name);
         ops.extend(contacts::creation_ops(tenant, &contact)?);
+        // The channel made the contact: the business's log says so, in the same write.
+        let created = AuditEntry::by(
+            channel_actor(arrival),
+            "contact.create",
+            Resource { kind: "contact".into(), id: Some(contact.id.to_string()) },
+            &["name", "phones", "identities"],
+        );
+        ops.push(AuditRepo::record_op(tenant, &created)?);
         Ok((contact.id, true))
     }
 
@@ -312,6 +321,13 @@ impl ArrivalRepo {
             &conversation,
             pointed.as_ref().map(|id| id.as_str()),
         )?);
+        let opened = AuditEntry::by(
+            channel_actor(arrival),
+            "conversation.create",
+            Resource { kind: "conversation".into(), id: Some(conversation.id.to_string()) },
+            &["contact_id", "channel_account_id", "status"],
+        );
+        ops.push(AuditRepo::record_op(tenant, &opened)?);
         Ok((conversation, true))
     }
 
@@ -329,4 +345,9 @@ impl ArrivalRepo {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The channel account an arrival came through, as the log's actor.
+fn channel_actor(arrival: &Arrival<'_>) -> Actor {
+    Actor { kind: ActorType::Channel, id: arrival.account.to_string() }
 }

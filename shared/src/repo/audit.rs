@@ -73,6 +73,26 @@ pub struct AuditEntry {
     pub last_at: Option<time::OffsetDateTime>,
 }
 
+impl AuditEntry {
+    /// What a worker or a schedule did, now: no IP, user agent or request of a person.
+    pub fn by(actor: Actor, action: &str, resource: Resource, changed_fields: &[&str]) -> Self {
+        Self {
+            id: AuditId::new(),
+            at: time::OffsetDateTime::now_utc(),
+            actor,
+            action: action.to_owned(),
+            resource,
+            outcome: Outcome::Ok,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            changed_fields: changed_fields.iter().map(|f| (*f).to_owned()).collect(),
+            count: None,
+            last_at: None,
+        }
+    }
+}
+
 /// Pages of 500 entries detection reads of one business's window at most.
 const WINDOW_PAGES: usize = 20;
 

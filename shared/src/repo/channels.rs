@@ -288,7 +288,14 @@ impl ChannelRepo {
         let active = Condition::Equals("status".into(), "active".into());
         let account =
             TxOp::Update { key: keys::account(tenant, id.as_str()), update, condition: Some(active) };
-        match self.table.transact(vec![account, alert]).await {
+        let logged = super::audit::AuditEntry::by(
+            super::audit::Actor { kind: super::audit::ActorType::System, id: "outbound".into() },
+            "channel.needs_reconnect",
+            super::audit::Resource { kind: "channel".into(), id: Some(id.to_string()) },
+            &["status"],
+        );
+        let logged = super::audit::AuditRepo::record_op(tenant, &logged)?;
+        match self.table.transact(vec![account, alert, logged]).await {
             Ok(()) => Ok(true),
             Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
                 Ok(false)

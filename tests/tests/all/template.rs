@@ -399,11 +399,20 @@ fn each_function_may_reach_what_its_settings_name_and_nothing_more() {
         } else {
             assert!(on_table.is_empty(), "{fid} has no TABLE_NAME but may reach the table");
         }
+        assert!(on("S3", bucket).is_empty(), "{fid}: no bucket-wide S3 policy template");
+        let prefixes = bucket_prefixes(&t, function);
         assert_eq!(
-            !on("S3", bucket).is_empty(),
+            !prefixes.is_empty(),
             declaration.reads(Setting::BucketName),
-            "{fid}: a bucket policy if and only if it reads BUCKET_NAME"
+            "{fid}: bucket access if and only if it reads BUCKET_NAME"
         );
+        for prefix in &prefixes {
+            // Objects under named prefixes only: a tenant's own kind of file, or the two
+            // prefixes written before a tenant is known.
+            let scoped =
+                prefix.starts_with("*/") || ["inbound-overflow/*", "quarantine/*"].contains(&prefix.as_str());
+            assert!(scoped && prefix != "*/*", "{fid}: {prefix} is not one prefix of the bucket");
+        }
         let consumed = match &declaration.serves {
             Serves::Queue(part) => Some(part.queue.name),
             _ => None,
@@ -477,6 +486,21 @@ fn each_function_gets_exactly_its_declared_settings_and_secrets_stay_out_of_the_
     assert!(!literals.iter().any(is_dynamic_reference));
     let reference = parse("!Sub '{{resolve:secretsmanager:${S}:SecretString:A_KEY}}'");
     assert!(is_dynamic_reference(&reference));
+}
+
+/// The object prefixes (`*/media/*`) a function's inline statements allow on the bucket.
+fn bucket_prefixes(t: &Yaml, function: &Yaml) -> Vec<String> {
+    let mut prefixes = Vec::new();
+    for policy in property(t, function, "Policies").as_vec().into_iter().flatten() {
+        for statement in policy["Statement"].as_vec().into_iter().flatten() {
+            for resource in statement["Resource"].as_vec().into_iter().flatten() {
+                if let Some(prefix) = sub_text(resource).and_then(|r| r.strip_prefix("${Bucket.Arn}/")) {
+                    prefixes.push(prefix.to_owned());
+                }
+            }
+        }
+    }
+    prefixes
 }
 
 /// The secret settings a function's inline policy statements let it read

@@ -406,6 +406,14 @@ async fn a_snoozed_conversation_wakes_when_its_time_comes_unless_it_changed() {
         .await
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+    // The schedule's change is in the business's log, as the system's.
+    let filter = gestor_shared::repo::audit::AuditFilter {
+        resource: Some(conversation.to_string()),
+        ..Default::default()
+    };
+    let (entries, _) = w.app.core.audit.list(&tenant("acme"), &filter, 50, None).await.unwrap_or_default();
+    let woken = entries.iter().find(|e| e.actor.id == "conversations-wake");
+    assert_eq!(woken.map(|e| e.action.as_str()), Some("conversation.update"), "{entries:?}");
 }
 
 #[tokio::test]
