@@ -200,11 +200,23 @@ pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let input = Signup::parse(call.json_object()?)?;
-    let token = app
-        .graph
-        .exchange_code(&input.code)
-        .await
-        .map_err(graph_error("Meta refused the signup code: it expired or was used already"))?;
+    // Meta's code works once: a signup that failed after the exchange resumes from the token
+    // it was exchanged for when the same code comes again.
+    let digest = gestor_shared::repo::idempotency::fingerprint(input.code.expose().as_bytes());
+    let code_digest = &digest[..32];
+    let now = time::OffsetDateTime::now_utc();
+    let token = match app.repo.signup_token(&caller.tenant, code_digest, &app.cipher, now).await? {
+        Some(token) => token,
+        None => {
+            let token = app
+                .graph
+                .exchange_code(&input.code)
+                .await
+                .map_err(graph_error("Meta refused the signup code: it expired or was used already"))?;
+            app.repo.keep_signup_token(&caller.tenant, code_digest, &token, &app.cipher, now).await?;
+            token
+        }
+    };
     let waba_id = match input.waba_id {
         Some(id) => id,
         None => {
@@ -231,7 +243,13 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
         .subscribe_app(&waba_id, &token)
         .await
         .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
-    connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name).await
+    let reply =
+        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name)
+            .await?;
+    if let Err(e) = app.repo.forget_signup(&caller.tenant, code_digest).await {
+        tracing::warn!(cause = %e, "a finished signup's token was not forgotten (it expires within the hour)");
+    }
+    Ok(reply)
 }
 
 fn only_number(numbers: Vec<PhoneNumber>) -> Result<String, ApiError> {

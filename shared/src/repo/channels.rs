@@ -166,6 +166,7 @@ fn owned_route(tenant: &TenantId, id: &ChannelAccountId) -> Condition {
 }
 
 mod business;
+mod signups;
 mod subscribers;
 
 #[derive(Clone)]

@@ -224,3 +224,32 @@ async fn a_slow_or_absent_api_is_503_within_the_timeout() {
         absent.verify_account(Channel::Messenger, "1", &gestor_shared::crypto::Secret::new("t")).await;
     assert!(matches!(result, Err(GraphError::Unavailable(_))), "{result:?}");
 }
+
+#[tokio::test]
+async fn a_signup_that_fails_after_the_code_was_spent_resumes_with_the_same_code() {
+    let w = world().await;
+    let business = "EAAGbusinessToken";
+    // Meta is down once when subscribing the app: the code is spent by then.
+    Mock::given(method("POST"))
+        .and(path("/v21.0/102290129340398/subscribed_apps"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(1)
+        .mount(&w.graph)
+        .await;
+    signup_graph(&w, business).await;
+    let body = json!({"kind": "whatsapp", "code": "AQB-code/+=", "waba_id": "102290129340398",
+                      "phone_number_id": PHONE_ID});
+    let signup = || ApiRequest::new("POST /v1/channels/embedded-signup").as_user(&w.owner).json(body.clone());
+    let (status, problem) = w.send(signup()).await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(w.partition("acme#CHANNEL").await, "[]", "nothing half-connected");
+    let kept = w.partition("acme#SIGNUP").await;
+    assert!(kept.contains("ciphertext") && !kept.contains(business), "the token is kept, sealed: {kept}");
+
+    let (status, account) = w.send(signup()).await;
+    assert_eq!(status, 201, "{account}");
+    let exchanges =
+        w.requests().await.iter().filter(|r| r.url.path().ends_with("/oauth/access_token")).count();
+    assert_eq!(exchanges, 1, "the spent code is not exchanged again");
+    assert_eq!(w.partition("acme#SIGNUP").await, "[]", "forgotten once connected");
+}
