@@ -4,6 +4,7 @@
 
 mod audit;
 mod budget;
+mod cursors;
 mod inbound_flow;
 mod isolation;
 mod local_server;
