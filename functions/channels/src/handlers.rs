@@ -307,7 +307,7 @@ pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let mut changed: Vec<String> = ["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec();
     if let (Some(through), Some(token)) = (current.subscribed_through(), token) {
         // Only when no active account of ours, in any business, remains on it.
-        if !app.repo.remove_subscriber(through, &caller.tenant, &id).await? {
+        if app.repo.remove_subscriber(through, &caller.tenant, &id).await? {
             match app.graph.unsubscribe_app(through, &token).await {
                 Ok(()) => changed.push("subscription".into()),
                 // The account is inactive whatever Meta says: its webhooks are dropped.

@@ -529,6 +529,21 @@ async fn deactivating_unsubscribes_the_app_only_when_no_account_of_ours_remains_
     assert_eq!(w.send(deactivate(&page, &w.owner)).await.0, 204);
     let page_path = format!("/v21.0/{PAGE}/subscribed_apps");
     assert_eq!(unsubscribed(&w.graph).await[1], (page_path, "Bearer EAAGpage".to_owned()));
+
+    // An account connected before these notes existed is not noted anywhere: its neighbours
+    // may not be either, so deactivating it unsubscribes nothing.
+    let (status, _) = w
+        .connect(&w.owner, json!({"kind": "messenger", "external_id": PAGE, "access_token": "EAAGpage"}))
+        .await;
+    assert_eq!(status, 201);
+    let notes = w.channels.core.table.query(Query::table(format!("SUBSCRIBER#{PAGE}")).limit(10)).await;
+    for note in notes.map(|p| p.items).unwrap_or_default() {
+        if let Some(key) = Key::of(&note) {
+            let _ = w.channels.core.table.delete(&key, None).await;
+        }
+    }
+    assert_eq!(w.send(deactivate(&page, &w.owner)).await.0, 204);
+    assert_eq!(unsubscribed(&w.graph).await.len(), 2);
 }
 
 /// The app unsubscriptions the Graph API received: path and authorization.

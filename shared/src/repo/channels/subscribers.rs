@@ -41,7 +41,10 @@ impl ChannelRepo {
         self.table.put(item, None).await
     }
 
-    /// Forgets `account` on `graph_id`; answers whether any other account remains on it.
+    /// Forgets `account` on `graph_id`; answers whether the app may be unsubscribed from it:
+    /// the account was noted there (an account connected before these notes existed is not,
+    /// and neither may its neighbours be, so nothing is unsubscribed for it) and no other
+    /// account remains.
     pub async fn remove_subscriber(
         &self,
         graph_id: &str,
@@ -49,8 +52,10 @@ impl ChannelRepo {
         account: &ChannelAccountId,
     ) -> Result<bool, TableError> {
         let key = key(graph_id, tenant, account);
-        self.table.delete(&key, None).await?;
+        if self.table.delete(&key, None).await?.is_none() {
+            return Ok(false);
+        }
         let left = self.table.query(Query::table(key.pk.clone()).limit(1)).await?;
-        Ok(!left.items.is_empty())
+        Ok(left.items.is_empty())
     }
 }
