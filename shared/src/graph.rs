@@ -299,6 +299,27 @@ impl GraphClient {
         }
     }
 
+    /// Subscribes our app to a Page's messaging webhooks (Messenger, and the Instagram account
+    /// of the Page): `POST {graph}/{page}/subscribed_apps?subscribed_fields=...` with the
+    /// Page's token.
+    pub async fn subscribe_page(&self, page_id: &str, token: &Secret) -> Result<(), GraphError> {
+        if !is_graph_id(page_id) {
+            return Err(GraphError::Invalid("a Graph id is a decimal number"));
+        }
+        let fields =
+            "messages,messaging_postbacks,message_echoes,message_reactions,message_reads,message_edits";
+        let url = format!(
+            "{}/{page_id}/subscribed_apps?{}",
+            self.meta_graph_url,
+            query(&[("subscribed_fields", fields)])
+        );
+        let answer = self.call(Method::POST, &url, &[bearer(token)?], Some(Bytes::new())).await?;
+        match answer.get("success").and_then(Value::as_bool) {
+            Some(true) => Ok(()),
+            _ => Err(GraphError::Refused { status: 200, code: None }),
+        }
+    }
+
     /// Subscribes our app to a WhatsApp Business Account's webhooks:
     /// `POST {graph}/{waba_id}/subscribed_apps` with the business token.
     pub async fn subscribe_app(&self, waba_id: &str, token: &Secret) -> Result<(), GraphError> {

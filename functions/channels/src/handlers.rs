@@ -109,6 +109,7 @@ async fn connect_verified(
     external_id: &str,
     token: &Secret,
     display_name: Option<String>,
+    subscribe: bool,
 ) -> Result<Reply, ApiError> {
     let control =
         app.graph.prove_control(kind, external_id, token).await.map_err(graph_error(NOT_CONTROLLED))?;
@@ -134,7 +135,19 @@ async fn connect_verified(
         account.page_id = Some(page.clone());
     }
     if let Some(through) = account.subscribed_through() {
+        let first = !app.repo.has_subscribers(through).await?;
         app.repo.add_subscriber(through, &caller.tenant, &account.id).await?;
+        // The first account of ours there: the app may have been unsubscribed when the last
+        // one left. A failure is logged, not the connection's (the channel answers later).
+        if first && subscribe {
+            let subscribed = match kind {
+                Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
+                _ => app.graph.subscribe_page(through, token).await,
+            };
+            if let Err(e) = subscribed {
+                tracing::warn!(cause = %e, "the app was not subscribed to the account's webhooks");
+            }
+        }
     }
     let reply = if created { Reply::created(&account)? } else { Reply::ok(&account)? };
     Ok(reply.resource(account.id.as_str()))
@@ -179,8 +192,16 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let input = Connect::parse(call.json_object()?)?;
-    connect_verified(app, caller, input.kind, &input.external_id, &input.access_token, input.display_name)
-        .await
+    connect_verified(
+        app,
+        caller,
+        input.kind,
+        &input.external_id,
+        &input.access_token,
+        input.display_name,
+        true,
+    )
+    .await
 }
 
 /// Connect a WhatsApp number through Meta's Embedded Signup (owner, admin): the code is
@@ -244,7 +265,8 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
         .await
         .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
     let reply =
-        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name)
+        // The signup subscribed the app already.
+        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name, false)
             .await?;
     if let Err(e) = app.repo.forget_signup(&caller.tenant, code_digest).await {
         tracing::warn!(cause = %e, "a finished signup's token was not forgotten (it expires within the hour)");
@@ -301,13 +323,17 @@ pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
         ChannelStatus::Inactive => None,
         _ => app.repo.access_token(&caller.tenant, &id, &app.cipher).await.ok().flatten(),
     };
+    let was_active = current.status != ChannelStatus::Inactive;
     if app.repo.deactivate(&caller.tenant, &id).await.map_err(ApiError::from)?.is_none() {
         return Err(ApiError::NotFound);
     }
     let mut changed: Vec<String> = ["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec();
-    if let (Some(through), Some(token)) = (current.subscribed_through(), token) {
-        // Only when no active account of ours, in any business, remains on it.
-        if app.repo.remove_subscriber(through, &caller.tenant, &id).await? {
+    if let (Some(through), true) = (current.subscribed_through(), was_active) {
+        // Only when no active account of ours, in any business, remains on it (and with the
+        // account's own token: without one, the note goes and the subscription stays).
+        if app.repo.remove_subscriber(through, &caller.tenant, &id).await?
+            && let Some(token) = token
+        {
             match app.graph.unsubscribe_app(through, &token).await {
                 Ok(()) => changed.push("subscription".into()),
                 // The account is inactive whatever Meta says: its webhooks are dropped.

@@ -131,11 +131,19 @@ async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_e
     assert_eq!(account["deactivated_at"], Value::Null);
     assert!(!account.to_string().contains(TOKEN));
 
-    // Two requests: what the token is (asked with the app's token), and the business
-    // account's numbers (with the token as a bearer, no query, no body).
+    // What the token is (asked with the app's token), the business account's numbers (with
+    // the token as a bearer, no query, no body), and, as the first account of ours on that
+    // business account, the app subscribed to its webhooks.
     let sent = w.requests().await;
     let calls: Vec<(&str, &str)> = sent.iter().map(|r| (r.method.as_str(), r.url.path())).collect();
-    assert_eq!(calls, [("GET", "/v21.0/debug_token"), ("GET", "/v21.0/102290129340398/phone_numbers")]);
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/v21.0/debug_token"),
+            ("GET", "/v21.0/102290129340398/phone_numbers"),
+            ("POST", "/v21.0/102290129340398/subscribed_apps")
+        ]
+    );
     assert_eq!(sent[1].url.query(), None);
     let auth = sent[1].headers.get("authorization").and_then(|v| v.to_str().ok());
     assert_eq!(auth, Some(format!("Bearer {TOKEN}").as_str()));
@@ -175,7 +183,7 @@ async fn connecting_verifies_the_token_routes_the_account_and_stores_the_token_e
         )
         .await;
     assert_eq!((status, again), (201, account));
-    assert_eq!(w.requests().await.len(), 2);
+    assert_eq!(w.requests().await.len(), 3);
 }
 
 /// `debug_token`'s answer about `token`.
@@ -536,6 +544,14 @@ async fn deactivating_unsubscribes_the_app_only_when_no_account_of_ours_remains_
         .connect(&w.owner, json!({"kind": "messenger", "external_id": PAGE, "access_token": "EAAGpage"}))
         .await;
     assert_eq!(status, 201);
+    // Connected again after the app left the Page: the app is subscribed again.
+    let page_subscriptions = w
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == format!("/v21.0/{PAGE}/subscribed_apps"))
+        .count();
+    assert_eq!(page_subscriptions, 2, "on the first connection and again on this one");
     let notes = w.channels.core.table.query(Query::table(format!("SUBSCRIBER#{PAGE}")).limit(10)).await;
     for note in notes.map(|p| p.items).unwrap_or_default() {
         if let Some(key) = Key::of(&note) {

@@ -41,6 +41,12 @@ impl ChannelRepo {
         self.table.put(item, None).await
     }
 
+    /// Whether any account of ours is noted on `graph_id`.
+    pub async fn has_subscribers(&self, graph_id: &str) -> Result<bool, TableError> {
+        let page = self.table.query(Query::table(format!("SUBSCRIBER#{graph_id}")).limit(1)).await?;
+        Ok(!page.items.is_empty())
+    }
+
     /// Forgets `account` on `graph_id`; answers whether the app may be unsubscribed from it:
     /// the account was noted there (an account connected before these notes existed is not,
     /// and neither may its neighbours be, so nothing is unsubscribed for it) and no other
