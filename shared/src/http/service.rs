@@ -51,7 +51,7 @@ impl Core {
             audit: AuditRepo::new(table.clone()),
             sessions: SessionRepo::new(table.clone()),
             security: SecurityRepo::new(table.clone()),
-            rate_limits: RateLimitRepo::new(table.clone()),
+            rate_limits: RateLimitRepo::new(table.clone(), settings.get(Setting::CursorSecret)?.as_bytes()),
             idempotency: IdempotencyRepo::new(table.clone()),
             function: settings.function_name.clone(),
             table,

@@ -6,12 +6,16 @@
 //! that).
 //!
 //! Keys: `pk = RATE#{route}#{ip|target}#{digest}`, `sk = {window start, unix seconds}`.
-//! The digest stands for the IP or target, so the counter holds no personal data.
+//! The digest is an HMAC of the IP or target under a secret of the deployment's, so the
+//! counter holds no personal data: without the secret, an address cannot be found by hashing
+//! every address there is.
 
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::idempotency::fingerprint;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use crate::ports::{Key, Table, TableError, Update};
 
 /// How many requests a window lets through, per IP and per target.
@@ -32,11 +36,24 @@ pub enum Counter {
 #[derive(Clone)]
 pub struct RateLimitRepo {
     table: Arc<dyn Table>,
+    secret: Vec<u8>,
 }
 
 impl RateLimitRepo {
-    pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { table }
+    /// `secret` keys the digests of IPs and targets.
+    pub fn new(table: Arc<dyn Table>, secret: &[u8]) -> Self {
+        Self { table, secret: secret.to_vec() }
+    }
+
+    fn digest(&self, who: &str) -> String {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes any key length"),
+        };
+        // Its own label: the same secret signs cursors, over other messages.
+        mac.update(b"gestor/rate-limits/v1\n");
+        mac.update(who.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Counts one request of `route` from `ip` at `target`; `Err(seconds)` to wait when one of
@@ -61,10 +78,7 @@ impl RateLimitRepo {
                 Counter::Ip => "ip",
                 Counter::Target => "target",
             };
-            let key = Key::new(
-                format!("RATE#{route}#{kind}#{}", &fingerprint(who.as_bytes())[..32]),
-                start.to_string(),
-            );
+            let key = Key::new(format!("RATE#{route}#{kind}#{}", self.digest(who)), start.to_string());
             let update = Update::default().add("count", 1).set("expires_at", start + 2 * window);
             let after = self.table.update(&key, update, None).await?;
             let seen = after.get("count").and_then(serde_json::Value::as_u64).unwrap_or(1);
@@ -73,5 +87,23 @@ impl RateLimitRepo {
             }
         }
         Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::embedded_core;
+
+    #[test]
+    fn counters_name_a_keyed_digest_never_the_address() {
+        let (core, _dir) = embedded_core();
+        let ours = RateLimitRepo::new(core.table.clone(), b"secret-a");
+        let theirs = RateLimitRepo::new(core.table.clone(), b"secret-b");
+        let ip = "203.0.113.7";
+        assert!(!ours.digest(ip).contains(ip));
+        assert_eq!(ours.digest(ip), ours.digest(ip));
+        assert_ne!(ours.digest(ip), theirs.digest(ip), "without the secret, the digest cannot be redone");
+        assert_ne!(ours.digest(ip), crate::repo::idempotency::fingerprint(ip.as_bytes())[..32].to_owned());
     }
 }
