@@ -19,7 +19,7 @@ use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Table, TableError};
 use gestor_shared::repo::alerts::{Alert, AlertKind, AlertRepo};
 use gestor_shared::repo::audit::{
-    Actor, ActorType, AuditEntry, AuditRepo, DENIED_WINDOW, Outcome, Resource, window_start,
+    Actor, ActorType, AuditEntry, AuditRepo, DENIED_WINDOW, Outcome, Resource, window_entry_id, window_start,
 };
 use gestor_shared::repo::members::MemberRepo;
 use gestor_shared::repo::security::SecurityRepo;
@@ -170,7 +170,7 @@ impl Detect {
         let subject = event.resource.id.clone().unwrap_or_default();
         let parts = [kind.as_str(), event.code.as_str(), event.key.as_str()];
         let entry = AuditEntry {
-            id: AuditRepo::id_for(window, &parts)?,
+            id: window_entry_id(window, &parts)?,
             at: window,
             actor: Actor { kind: ActorType::System, id: "security-detect".into() },
             action: format!("security.{kind}"),
@@ -184,7 +184,7 @@ impl Detect {
             last_at: None,
         };
         self.audit.record(tenant, &entry).await?;
-        let alert_id = AuditRepo::id_for(window, &parts)?.as_str().replacen("au_", "al_", 1);
+        let alert_id = window_entry_id(window, &parts)?.as_str().replacen("au_", "al_", 1);
         let alert = Alert {
             id: AlertId::parse(&alert_id).map(|id| id.to_string()).unwrap_or(alert_id),
             kind: event.kind,

@@ -15,7 +15,6 @@ use super::reply::{Reply, response};
 use super::request::{Call, RequestMeta};
 use super::routes::{Access, Route};
 use crate::domain::TenantId;
-use crate::ids::AuditId;
 use crate::ports::Table;
 use crate::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Outcome, Resource};
 use crate::repo::idempotency::{Begin, IdempotencyRepo, StoredAnswer, fingerprint};
@@ -375,7 +374,11 @@ async fn note_session(core: &Core, caller: &Caller, req: &Request, meta: &Reques
         .sessions
         .record(&caller.tenant, &caller.member, &sighting, now, |session| {
             let resource = Resource { kind: "session".into(), id: Some(session.id.clone()) };
-            let sign_in = entry(actor_of(caller), meta, "auth.sign_in", resource, Outcome::Ok, vec![]);
+            // At the time the window is noted for, so detection reads it in that window.
+            let sign_in = AuditEntry {
+                at: now,
+                ..entry(actor_of(caller), meta, "auth.sign_in", resource, Outcome::Ok, vec![])
+            };
             Ok(vec![
                 AuditRepo::record_op(&caller.tenant, &sign_in)?,
                 note_op(crate::repo::audit::window_start(now), &caller.tenant),
@@ -400,18 +403,12 @@ fn entry(
     changed_fields: Vec<String>,
 ) -> AuditEntry {
     AuditEntry {
-        id: AuditId::new(),
-        at: time::OffsetDateTime::now_utc(),
-        actor,
-        action: action.to_owned(),
-        resource,
         outcome,
         ip: meta.source_ip.clone(),
         user_agent: meta.user_agent.clone(),
         request_id: meta.request_id.clone(),
         changed_fields,
-        count: None,
-        last_at: None,
+        ..AuditEntry::by(actor, action, resource, &[])
     }
 }
 

@@ -108,8 +108,9 @@ pub fn window_start(at: time::OffsetDateTime) -> time::OffsetDateTime {
 
 /// The id of the window's entry for these parts: a ULID of the window's start whose random
 /// half is a digest of the parts, so every denied request of the window names the same entry
-/// and the log's time order and `from`/`to` filters still hold.
-fn aggregate_id(window: time::OffsetDateTime, parts: &[&str]) -> Result<AuditId, TableError> {
+/// and the log's time order and `from`/`to` filters still hold. Writers that must record an
+/// event once however often they run (detection) derive their ids the same way.
+pub fn window_entry_id(window: time::OffsetDateTime, parts: &[&str]) -> Result<AuditId, TableError> {
     let digest = super::idempotency::fingerprint(parts.join("\n").as_bytes());
     let random = u128::from_str_radix(&digest[..20], 16).unwrap_or_default();
     let ms = u64::try_from(window.unix_timestamp()).unwrap_or_default() * 1000;
@@ -206,7 +207,7 @@ impl AuditRepo {
     pub async fn record_denied(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<u64, TableError> {
         let window = window_start(entry.at);
         let ip = entry.ip.as_deref().unwrap_or_default();
-        let id = aggregate_id(window, &[&entry.actor.id, ip, &entry.resource.kind])?;
+        let id = window_entry_id(window, &[&entry.actor.id, ip, &entry.resource.kind])?;
         let aggregate = AuditEntry { id, at: window, count: None, last_at: Some(entry.at), ..entry.clone() };
         let mut item = entry_item(tenant, &aggregate)?;
         let key = crate::ports::Key::new(
@@ -293,12 +294,6 @@ impl AuditRepo {
             purged += old.len();
         }
         Ok(purged)
-    }
-
-    /// The deterministic id of an entry standing for `parts` in the window at `window`, for
-    /// writers that must record an event once however often they run (detection).
-    pub fn id_for(window: time::OffsetDateTime, parts: &[&str]) -> Result<AuditId, TableError> {
-        aggregate_id(window, parts)
     }
 
     /// Newest first. Reads pages of the most selective index until `limit` entries match or

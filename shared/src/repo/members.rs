@@ -196,9 +196,7 @@ impl MemberRepo {
     ) -> Result<Member, TableError> {
         let profile = tenants::item(&tenants::Tenant::new(tenant.clone(), tenant.as_str()))?;
         ignore_existing(self.table.put(profile, Some(Condition::NotExists)).await)?;
-        if let crate::ports::TxOp::Put { item, .. } = tenants::registry_op(tenant) {
-            self.table.put(item, None).await?;
-        }
+        self.table.put(tenants::registry_item(tenant), None).await?;
 
         let mut membership = Item::new();
         let key = keys::membership(sub, tenant);

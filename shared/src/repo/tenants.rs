@@ -75,11 +75,9 @@ pub use super::keys::tenants::profile as key;
 /// The global list of businesses (ids only), for the schedules that visit each of them.
 const REGISTRY: &str = "TENANTS";
 
-/// The write listing `tenant` among the businesses.
-pub fn registry_op(tenant: &TenantId) -> TxOp {
-    let item =
-        Item::from_iter([("pk".to_owned(), REGISTRY.into()), ("sk".to_owned(), tenant.as_str().into())]);
-    TxOp::Put { item, condition: None }
+/// The item listing `tenant` among the businesses.
+pub fn registry_item(tenant: &TenantId) -> Item {
+    Item::from_iter([("pk".to_owned(), REGISTRY.into()), ("sk".to_owned(), tenant.as_str().into())])
 }
 
 pub fn item(tenant: &Tenant) -> Result<Item, TableError> {
@@ -140,7 +138,7 @@ impl TenantRepo {
     /// `false` when the id is taken.
     pub async fn create(&self, tenant: &Tenant, with: Vec<TxOp>) -> Result<bool, TableError> {
         let mut ops = vec![TxOp::Put { item: item(tenant)?, condition: Some(Condition::NotExists) }];
-        ops.push(registry_op(&tenant.id));
+        ops.push(TxOp::Put { item: registry_item(&tenant.id), condition: None });
         ops.extend(with);
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),

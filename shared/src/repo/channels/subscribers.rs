@@ -12,8 +12,12 @@ use crate::ids::ChannelAccountId;
 use crate::ports::table::{PK, SK};
 use crate::ports::{Item, Key, Query, TableError};
 
+fn partition(graph_id: &str) -> String {
+    format!("SUBSCRIBER#{graph_id}")
+}
+
 fn key(graph_id: &str, tenant: &TenantId, account: &ChannelAccountId) -> Key {
-    Key::new(format!("SUBSCRIBER#{graph_id}"), format!("{tenant}#{account}"))
+    Key::new(partition(graph_id), format!("{tenant}#{account}"))
 }
 
 impl ChannelRepo {
@@ -43,7 +47,7 @@ impl ChannelRepo {
 
     /// Whether any account of ours is noted on `graph_id`.
     pub async fn has_subscribers(&self, graph_id: &str) -> Result<bool, TableError> {
-        let page = self.table.query(Query::table(format!("SUBSCRIBER#{graph_id}")).limit(1)).await?;
+        let page = self.table.query(Query::table(partition(graph_id)).limit(1)).await?;
         Ok(!page.items.is_empty())
     }
 
