@@ -3,8 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::adapters::{aws, dynamo, embedded, embedded_queue, embedded_table, local_files, metered, s3, sqs};
-use crate::ports::{Files, Queue, Table};
+use crate::adapters::{
+    aws, dynamo, embedded, embedded_queue, embedded_table, local_files, local_mail, metered, s3, ses, sqs,
+};
+use crate::ports::{Files, Mailer, Queue, Table};
 use crate::settings::{Setting, Settings};
 
 #[derive(Clone)]
@@ -12,6 +14,7 @@ pub struct Backend {
     pub table: Arc<dyn Table>,
     pub queue: Arc<dyn Queue>,
     pub files: Arc<dyn Files>,
+    pub mail: Arc<dyn Mailer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +39,12 @@ impl Backend {
     pub fn aws_with(config: &aws_config::SdkConfig, settings: &Settings) -> Self {
         let table_name = settings.get(Setting::TableName).unwrap_or_default();
         let bucket_name = settings.get(Setting::BucketName).unwrap_or_default();
+        let mail_from = settings.get(Setting::MailFrom).unwrap_or_default();
         Self {
             table: metered(Arc::new(dynamo::DynamoTable::new(aws::dynamodb_client(config), table_name))),
             queue: Arc::new(sqs::SqsQueue::new(aws::sqs_client(config))),
             files: Arc::new(s3::S3Files::new(aws::s3_client(config), bucket_name)),
+            mail: Arc::new(ses::SesMailer::new(aws::sesv2_client(config), mail_from)),
         }
     }
 
@@ -51,11 +56,23 @@ impl Backend {
             embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
         let queue = embedded_queue::EmbeddedQueue::new(db).map_err(|e| BackendError(e.to_string()))?;
         let files = Self::embedded_files(dir, files_base_url, signing_key);
-        Ok(Self { table: metered(Arc::new(table)), queue: Arc::new(queue), files: Arc::new(files) })
+        let mail = Self::embedded_mailbox(dir);
+        Ok(Self {
+            table: metered(Arc::new(table)),
+            queue: Arc::new(queue),
+            files: Arc::new(files),
+            mail: Arc::new(mail),
+        })
     }
 
     /// The embedded file store under `dir`; the local server also serves its presigned URLs.
     pub fn embedded_files(dir: &Path, files_base_url: &str, signing_key: &[u8]) -> local_files::LocalFiles {
         local_files::LocalFiles::new(dir.join("files"), files_base_url, signing_key)
+    }
+
+    /// The embedded mailbox under `dir`, which the local server shows at `GET /dev/mail`.
+    pub fn embedded_mailbox(dir: &Path) -> local_mail::LocalMailbox {
+        let from = Setting::MailFrom.default_value().unwrap_or_default();
+        local_mail::LocalMailbox::new(dir.join("mail"), from)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::http::{Core, Function, Route};
 use crate::ports::secrets::SecretSource;
-use crate::ports::{Files, Queue, Table};
+use crate::ports::{Files, Mailer, Queue, Table};
 use crate::resources::QueueSpec;
 use crate::settings::{Setting, SettingError, Settings};
 use crate::worker::{Consumer, Scheduled};
@@ -123,6 +123,12 @@ impl Deps {
         self.settings.get(Setting::TableName)?;
         self.settings.get(Setting::BucketName)?;
         Ok(self.backend.clone())
+    }
+
+    /// The mail service, for a function that declares `MAIL_FROM`.
+    pub fn mailer(&self) -> Result<Arc<dyn Mailer>, SettingError> {
+        self.settings.get(Setting::MailFrom)?;
+        Ok(self.backend.mail.clone())
     }
 
     /// The queue client; each queue's URL is a setting of its own.

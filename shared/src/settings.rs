@@ -39,10 +39,15 @@ pub enum Setting {
     SecurityThresholds,
     /// Days the audit log keeps an entry (the purge runs daily; older entries are never shown).
     AuditRetentionDays,
+    /// The sender of the emails the platform writes (invites): `Name <address>`, an address
+    /// whose domain is verified in SES.
+    MailFrom,
+    /// Where the frontend answers, for the links inside those emails.
+    AppUrl,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 21] = [
+    pub const ALL: [Setting; 23] = [
         Self::MetaAppSecret,
         Self::MetaAppId,
         Self::MetaVerifyToken,
@@ -64,6 +69,8 @@ impl Setting {
         Self::MetaHumanAgentApproved,
         Self::SecurityThresholds,
         Self::AuditRetentionDays,
+        Self::MailFrom,
+        Self::AppUrl,
     ];
 
     /// The environment variable.
@@ -90,6 +97,8 @@ impl Setting {
             Self::MetaHumanAgentApproved => "META_HUMAN_AGENT_APPROVED",
             Self::SecurityThresholds => "SECURITY_THRESHOLDS",
             Self::AuditRetentionDays => "AUDIT_RETENTION_DAYS",
+            Self::MailFrom => "MAIL_FROM",
+            Self::AppUrl => "APP_URL",
         }
     }
 
@@ -124,6 +133,8 @@ impl Setting {
             Self::AutomationQueueUrl => "automation",
             Self::DeferredQueueUrl => "deferred",
             Self::PrivacyQueueUrl => "privacy",
+            Self::MailFrom => "GestorDigital <no-reply@gestor.localhost>",
+            Self::AppUrl => "http://localhost:5173",
             _ => return None,
         })
     }

@@ -1,13 +1,16 @@
 //! Inviting people: `POST /v1/members` (owners and admins) makes an invite for an email and a
-//! role; `POST /v1/invites/{code}/accept` makes the signed-in user with that email a member.
+//! role and emails it to them; `POST /v1/invites/{code}/accept` makes the signed-in user
+//! with that email a member.
 
 use gestor_shared::domain::{Email, Role};
-use gestor_shared::http::{ApiError, Call, FieldError, Reply};
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Reply};
+use gestor_shared::ports::MailError;
 use gestor_shared::repo::members::{INVITE_LIFETIME, Invite, InviteError, new_code};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::Members;
+use crate::invite_mail::InviteLetter;
 use crate::roster::MemberView;
 
 /// The invite as answered to whoever made it: the code once, to hand to the invited person
@@ -24,11 +27,16 @@ pub struct InviteView {
 }
 
 /// Invite someone (owner, admin): `{"email", "role"}`. Only an owner invites an owner. The
-/// answer holds the single-use code, valid 7 days, for the invited email only.
+/// invited person gets an email with the link and the single-use code, valid 7 days, for
+/// their email only; the answer holds the code too. When the email cannot be sent the
+/// invite is withdrawn (its code never works) and the answer is 503: try again.
 #[utoipa::path(
     post, path = "/v1/members", tag = "members",
     request_body = Object,
-    responses((status = 201, body = InviteView, description = "The invite; hand its code to the invited person")),
+    responses(
+        (status = 201, body = InviteView, description = "The invite, emailed to the invited person"),
+        (status = 503, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "The email could not be sent; nothing was kept"),
+    ),
 )]
 pub async fn create(app: &Members, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
@@ -62,9 +70,41 @@ pub async fn create(app: &Members, call: Call) -> Result<Reply, ApiError> {
     };
     let code = new_code()?;
     app.core.members.invite(&code, &invite).await?;
+    if let Err(failure) = send_invite(app, caller, &invite, &code).await {
+        // A code nobody received must not stay live: the inviter tries again instead.
+        if let Err(e) = app.core.members.withdraw_invite(&code).await {
+            tracing::error!(cause = %e, "an invite whose email failed was not withdrawn");
+        }
+        return Err(failure);
+    }
     let view = InviteView { email: invite.email, role, code, expires_at: invite.expires_at };
     // The audit entry names the fields, never the code or the email.
     Ok(Reply::created(&view)?.changed(vec!["email".into(), "role".into()]))
+}
+
+async fn send_invite(app: &Members, caller: &Caller, invite: &Invite, code: &str) -> Result<(), ApiError> {
+    let business = match app.core.tenants.get(&caller.tenant).await? {
+        Some(tenant) => tenant.name,
+        None => caller.tenant.to_string(),
+    };
+    let letter = InviteLetter {
+        to: &invite.email,
+        business: &business,
+        inviter: &caller.member.name,
+        role: invite.role,
+        code,
+        expires_at: invite.expires_at,
+        app_url: &app.app_url,
+    };
+    match app.mail.send(&letter.mail()).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // The cause names the service's reason, never the address or the code.
+            let refused = matches!(e, MailError::Refused(_));
+            tracing::warn!(cause = %e, refused, "invite email not sent");
+            Err(ApiError::Unavailable { what: "the mail service", cause: e.to_string() })
+        }
+    }
 }
 
 /// Accept an invite: the signed-in user whose token carries the invited email becomes a

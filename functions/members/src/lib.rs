@@ -4,6 +4,7 @@
 //! the business itself: sign-up (`POST /v1/tenants`) and its settings (`/v1/tenant`).
 
 use gestor_shared::http::{ApiError, Call, Core, Permission, Policy, Reply, Role, Target};
+use gestor_shared::ports::Mailer;
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
 use gestor_shared::settings::Setting;
 use serde::Serialize;
@@ -11,11 +12,14 @@ use std::sync::Arc;
 
 pub static FUNCTION: Declaration = Declaration {
     name: "members",
-    settings: &[Setting::TableName, Setting::CursorSecret],
+    settings: &[Setting::TableName, Setting::CursorSecret, Setting::MailFrom, Setting::AppUrl],
     serves: Serves::Http(HttpPart {
         routes: Members::route_table,
         openapi,
-        build: |deps| Ok(Arc::new(Members::new(deps.core()?))),
+        build: |deps| {
+            let app_url = deps.settings().get(Setting::AppUrl)?.to_owned();
+            Ok(Arc::new(Members::new(deps.core()?, deps.mailer()?, app_url)))
+        },
     }),
 };
 
@@ -39,6 +43,7 @@ gestor_shared::routes!(Members, core: core, {
     roster::remove => Policy::needs(Permission::MembersManage).audited("member.remove", "member").idempotent(),
 });
 
+mod invite_mail;
 mod invites;
 mod roster;
 mod sessions;
@@ -48,11 +53,15 @@ mod tenants;
 
 pub struct Members {
     core: Core,
+    /// Sends the invites.
+    mail: Arc<dyn Mailer>,
+    /// The frontend, for the link in an invite.
+    app_url: String,
 }
 
 impl Members {
-    pub fn new(core: Core) -> Self {
-        Self { core }
+    pub fn new(core: Core, mail: Arc<dyn Mailer>, app_url: impl Into<String>) -> Self {
+        Self { core, mail, app_url: app_url.into() }
     }
 }
 

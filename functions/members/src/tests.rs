@@ -1,10 +1,23 @@
 //! Sign-up and the business's settings, through the dispatcher on an embedded table.
 
-use gestor_shared::http::{Role, serve};
+use gestor_shared::http::{Core, Role, serve};
+use gestor_shared::repo::members::invitee_subject;
+use gestor_shared::repo::personal;
+use gestor_shared::testing::doubles::Postbox;
 use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::Members;
+
+/// The function over `core`, its invites going to a postbox that keeps them.
+fn app_over(core: Core) -> Members {
+    app_mailing(core, Arc::new(Postbox::default()))
+}
+
+fn app_mailing(core: Core, postbox: Arc<Postbox>) -> Members {
+    Members::new(core, postbox, "https://app.gestor.test")
+}
 
 async fn send(app: &Members, request: ApiRequest) -> (u16, Value) {
     answer(serve(app, request.build()).await)
@@ -13,7 +26,7 @@ async fn send(app: &Members, request: ApiRequest) -> (u16, Value) {
 #[tokio::test]
 async fn a_new_user_signs_up_a_business_and_becomes_its_owner_once_per_idempotency_key() {
     let (core, _dir) = embedded_core();
-    let app = Members::new(core);
+    let app = app_over(core);
     let sign_up = |key: &str| {
         ApiRequest::new("POST /v1/tenants")
             .as_user("nuevo")
@@ -49,7 +62,7 @@ async fn owners_and_admins_change_the_settings_with_versions_and_others_read_the
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
     let manager = member(&core, "acme", "manager@acme.mx", Role::Manager).await;
-    let app = Members::new(core);
+    let app = app_over(core);
     let (status, settings) = send(&app, ApiRequest::new("GET /v1/tenant").as_user(&manager)).await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!((&settings["read_receipts"], &settings["row_scoping"]), (&json!(true), &json!(false)));
@@ -85,7 +98,7 @@ async fn members_are_listed_changed_and_removed_and_the_last_owner_stays() {
     let admin = member(&core, "acme", "admin@acme.mx", Role::Admin).await;
     let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
     member(&core, "rival", "owner@rival.mx", Role::Owner).await;
-    let app = Members::new(core);
+    let app = app_over(core);
     let (status, list) = send(&app, ApiRequest::new("GET /v1/members").as_user(&agent)).await;
     assert_eq!(status, 200, "{list}");
     let id_of = |email: &str| -> String {
@@ -132,7 +145,8 @@ async fn an_invite_works_once_for_the_invited_email_only() {
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
     let admin = member(&core, "acme", "admin@acme.mx", Role::Admin).await;
-    let app = Members::new(core);
+    let postbox = Arc::new(Postbox::default());
+    let app = app_mailing(core, postbox.clone());
     let invite = |who: &str, body: Value| ApiRequest::new("POST /v1/members").as_user(who).json(body);
     assert_eq!(send(&app, invite(&admin, json!({"email": "jefa@acme.mx", "role": "owner"}))).await.0, 403);
     let (status, bad) = send(&app, invite(&admin, json!({"email": "no-es-correo", "role": "chief"}))).await;
@@ -141,6 +155,15 @@ async fn an_invite_works_once_for_the_invited_email_only() {
     assert_eq!(status, 201, "{made}");
     let code = made["code"].as_str().unwrap_or_default().to_owned();
     assert!(code.len() >= 40, "{code}");
+    // The invited person got it by email, at the address as the table keeps it.
+    let sent = postbox.sent();
+    assert_eq!(sent.len(), 1, "the refused invites sent nothing: {sent:?}");
+    assert_eq!(sent[0].to, "luisa@acme.mx");
+    assert!(
+        sent[0].text.contains(&format!("https://app.gestor.test/invites/accept#code={code}\n")),
+        "{}",
+        sent[0].text
+    );
     let accept =
         |sub: &str| ApiRequest::new("POST /v1/invites/{code}/accept").param("code", &code).as_user(sub);
     // `as_user(sub)` signs in as `{sub}@example.com`: someone else's token is refused.
@@ -165,12 +188,55 @@ async fn an_invite_works_once_for_the_invited_email_only() {
 }
 
 #[tokio::test]
+async fn an_invite_whose_email_fails_is_withdrawn_and_can_be_made_again() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    for unavailable in [true, false] {
+        let email = format!("pedro-{unavailable}@acme.mx");
+        let postbox = Arc::new(Postbox::failing(1, unavailable));
+        let app = app_mailing(core.clone(), postbox.clone());
+        let invite = || {
+            ApiRequest::new("POST /v1/members")
+                .as_user(&owner)
+                .header("idempotency-key", &format!("invitar-{unavailable}"))
+                .json(json!({"email": email, "role": "viewer"}))
+        };
+        let (status, problem) = send(&app, invite()).await;
+        assert_eq!(status, 503, "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("mail")), "{problem}");
+        assert!(postbox.sent().is_empty());
+        // Nothing live is left behind: the invited person holds no invite.
+        let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let held = |subject: String| {
+            let table = core.table.clone();
+            let tenant = tenant.clone();
+            async move { personal::keys_of_subject(table.as_ref(), &tenant, &subject).await.unwrap_or_default() }
+        };
+        assert_eq!(held(invitee_subject(&email)).await, vec![]);
+        // The same request again (same idempotency key) is tried anew, and goes out.
+        let (status, made) = send(&app, invite()).await;
+        assert_eq!(status, 201, "{made}");
+        let code = made["code"].as_str().unwrap_or_default();
+        assert!(postbox.sent().iter().any(|m| m.to == email && m.text.contains(code)));
+        let accept = ApiRequest::new("POST /v1/invites/{code}/accept")
+            .param("code", code)
+            .signed_in(&format!("pedro-{unavailable}"), &email);
+        let (status, joined) = send(&app, accept).await;
+        assert_eq!(status, 201);
+        // Accepted, the invite is found among the member's data, no longer under the email.
+        assert_eq!(held(invitee_subject(&email)).await, vec![]);
+        let theirs = held(joined["id"].as_str().unwrap_or_default().to_owned()).await;
+        assert!(theirs.iter().any(|k| k.pk.starts_with("INVITE#")), "{theirs:?}");
+    }
+}
+
+#[tokio::test]
 async fn teams_list_their_members_and_their_members_list_them() {
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
     let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
     member(&core, "rival", "owner@rival.mx", Role::Owner).await;
-    let app = Members::new(core);
+    let app = app_over(core);
     let (_, list) = send(&app, ApiRequest::new("GET /v1/members").as_user(&owner)).await;
     let agent_id = list["items"]
         .as_array()
@@ -218,7 +284,7 @@ async fn a_session_is_recorded_once_and_then_costs_no_write_until_it_is_stale() 
     .unwrap_or_else(|e| panic!("{e}"));
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
     let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
-    let app = Members::new(metered);
+    let app = app_over(metered);
     let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
     let request = |sub: &str| {
         ApiRequest::new("GET /v1/tenant")
@@ -282,7 +348,7 @@ fn last_seen_is_written_again_only_after_fifteen_minutes() {
 #[tokio::test]
 async fn guessing_invite_codes_is_throttled_per_code_and_per_ip() {
     let (core, _dir) = embedded_core();
-    let app = Members::new(core);
+    let app = app_over(core);
     let accept = |code: &str, user: &str| {
         ApiRequest::new("POST /v1/invites/{code}/accept").param("code", code).signed_in(user, "x@y.mx")
     };
@@ -310,7 +376,7 @@ async fn guessing_invite_codes_is_throttled_per_code_and_per_ip() {
 async fn every_answer_carries_the_security_headers() {
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
-    let app = Members::new(core);
+    let app = app_over(core);
     for request in [ApiRequest::new("GET /v1/tenant").as_user(&owner), ApiRequest::new("GET /v1/tenant")] {
         let response = serve(&app, request.build()).await;
         let headers = response.headers();
@@ -330,7 +396,7 @@ async fn every_answer_carries_the_security_headers() {
 async fn a_sign_in_is_recorded_once_even_when_its_first_requests_race_or_the_member_forgot_it() {
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
-    let app = Members::new(core.clone());
+    let app = app_over(core.clone());
     let request = |token: &str| ApiRequest::new("GET /v1/tenant").as_user(&owner).token_id(token);
     // A browser's first requests of a sign-in, all at once.
     let (a, b, c) = tokio::join!(

@@ -38,6 +38,8 @@ pub struct Gateway {
     jwt: token::Expected,
     loopback: bool,
     files: Option<gestor_shared::adapters::local_files::LocalFiles>,
+    /// The emails sent on embedded storage, for `GET /dev/mail`.
+    mailbox: Option<gestor_shared::adapters::local_mail::LocalMailbox>,
     fake_graph: crate::fake_graph::FakeGraph,
 }
 
@@ -106,6 +108,7 @@ impl Gateway {
             jwt_secret: config.jwt_secret.clone(),
             jwt: config.jwt.clone(),
             loopback: config.addr.ip().is_loopback(),
+            mailbox: files.as_ref().map(|_| Backend::embedded_mailbox(&config.data_dir)),
             files,
             fake_graph: crate::fake_graph::FakeGraph::default(),
         })
@@ -116,11 +119,25 @@ impl Gateway {
         self.dev_token("demo", "owner@demo.mx", Role::Owner).await
     }
 
+    /// A token for `email` that makes no membership.
+    fn user_token(&self, email: &str) -> anyhow::Result<String> {
+        Ok(token::issue(&self.jwt_secret, &self.jwt, &token::dev_sub(email), email)?)
+    }
+
     async fn dev_token(&self, tenant: &str, email: &str, role: Role) -> anyhow::Result<String> {
         let tenant = gestor_shared::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let sub = token::dev_sub(email);
         self.members.ensure_member(&tenant, &sub, email, role).await?;
         Ok(token::issue(&self.jwt_secret, &self.jwt, &sub, email)?)
+    }
+}
+
+/// The emails the functions sent, the newest first (embedded storage; in AWS they go to SES).
+fn dev_mail(gateway: &Gateway) -> Response {
+    let Some(mailbox) = &gateway.mailbox else { return problem(ApiError::NotFound) };
+    match mailbox.list() {
+        Ok(mail) => json_response(200, json!({ "mail": mail })),
+        Err(e) => problem(ApiError::Internal(format!("cannot read the mailbox: {e}"))),
     }
 }
 
@@ -200,6 +217,8 @@ async fn handle(
         ("POST", "/dev/token") => return dev_token(&gateway, peer, &body).await,
         ("POST", "/dev/channel") => return dev_channel(&gateway, peer, &body).await,
         ("GET", "/dev/outbox") => return json_response(200, gateway.fake_graph.outbox()),
+        // Emails carry invite codes: shown to this machine only.
+        ("GET", "/dev/mail") if peer.ip().is_loopback() => return dev_mail(&gateway),
         (method, p)
             if (p.starts_with("/dev/graph/") || p.starts_with("/dev/tiktok/")) && peer.ip().is_loopback() =>
         {
@@ -327,7 +346,10 @@ async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response
     }
     #[derive(serde::Deserialize)]
     struct Ask {
-        tenant_id: String,
+        /// Without one, the token of someone who belongs to no business yet (to sign up, or
+        /// to accept an invite).
+        #[serde(default)]
+        tenant_id: Option<String>,
         email: String,
         #[serde(default)]
         role: Option<String>,
@@ -352,13 +374,17 @@ async fn dev_token(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Response
             }
         },
     };
-    if gestor_shared::domain::TenantId::parse(&ask.tenant_id).is_err() {
+    if ask.tenant_id.as_deref().is_some_and(|t| gestor_shared::domain::TenantId::parse(t).is_err()) {
         return problem(ApiError::invalid_field("tenant_id", "must be 3 to 64 letters, digits, '-' or '_'"));
     }
     if gestor_shared::domain::Email::parse(&ask.email).is_err() {
         return problem(ApiError::invalid_field("email", "is not a valid address"));
     }
-    match gateway.dev_token(&ask.tenant_id, &ask.email, role).await {
+    let issued = match &ask.tenant_id {
+        Some(tenant) => gateway.dev_token(tenant, &ask.email, role).await,
+        None => gateway.user_token(&ask.email),
+    };
+    match issued {
         Ok(token) => json_response(200, json!({"token": token})),
         Err(e) => {
             tracing::error!(cause = %e, "dev token not issued");

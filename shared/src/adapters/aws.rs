@@ -15,6 +15,10 @@ pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
 }
 
+pub fn sesv2_client(config: &SdkConfig) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(config)
+}
+
 /// Path-style addressing when an endpoint is configured: emulators serve buckets under the
 /// path, not as subdomains.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {

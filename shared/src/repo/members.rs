@@ -68,7 +68,7 @@ pub fn creation_ops(tenant: &TenantId, member: &Member) -> Result<Vec<crate::por
 mod invites;
 mod roster;
 mod teams;
-pub use invites::{INVITE_LIFETIME, Invite, InviteError, new_code};
+pub use invites::{INVITE_LIFETIME, Invite, InviteError, invitee_subject, new_code};
 pub use roster::RosterError;
 pub use teams::{MAX_TEAM, Team, TeamError};
 

@@ -1,6 +1,6 @@
 //! Ports that fail the way the real services do, for other crates' tests: a queue that
 //! refuses sends (an SQS 5xx) and counts them, a table whose writes fail (a throttled
-//! transaction, a timeout), a bucket whose deletes fail.
+//! transaction, a timeout), a bucket whose deletes fail, a mail service that refuses.
 
 use crate::ports::{
     Condition, Item, Key, OutgoingMessage, Page, Query, Queue, QueueError, ReceivedMessage, SendOutcome,
@@ -173,5 +173,41 @@ impl crate::ports::Files for FailingFiles {
         expires_in: Duration,
     ) -> Result<String, crate::ports::FileError> {
         self.inner.presigned_put(key, content_type, size, expires_in).await
+    }
+}
+
+/// A mail service that keeps what it is given, and answers the next `fail` sends with an
+/// SES-like error (throttled when `unavailable`, refused otherwise) without keeping them.
+#[derive(Default)]
+pub struct Postbox {
+    pub sent: std::sync::Mutex<Vec<crate::ports::Mail>>,
+    pub fail: AtomicUsize,
+    pub unavailable: bool,
+}
+
+impl Postbox {
+    pub fn failing(fail: usize, unavailable: bool) -> Self {
+        Self { fail: AtomicUsize::new(fail), unavailable, ..Self::default() }
+    }
+
+    pub fn sent(&self) -> Vec<crate::ports::Mail> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl crate::ports::Mailer for Postbox {
+    async fn send(&self, mail: &crate::ports::Mail) -> Result<String, crate::ports::MailError> {
+        use crate::ports::MailError;
+        if take(&self.fail) {
+            return Err(if self.unavailable {
+                MailError::Unavailable("TooManyRequestsException: Maximum sending rate exceeded".into())
+            } else {
+                MailError::Refused("MessageRejected: Email address is not verified".into())
+            });
+        }
+        let mut sent = self.sent.lock().map_err(|_| MailError::Unavailable("poisoned".into()))?;
+        sent.push(mail.clone());
+        Ok(format!("m-{}", sent.len()))
     }
 }

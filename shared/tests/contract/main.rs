@@ -5,6 +5,7 @@
 
 mod aws_env;
 mod files;
+mod mail;
 mod queue;
 mod secrets;
 mod table;

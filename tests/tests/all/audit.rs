@@ -25,7 +25,11 @@ async fn world() -> World {
             )),
         ),
         audit: gestor_audit::Audit::new(core.clone()),
-        members: gestor_members::Members::new(core.clone()),
+        members: gestor_members::Members::new(
+            core.clone(),
+            std::sync::Arc::new(gestor_shared::testing::doubles::Postbox::default()),
+            "http://127.0.0.1:0",
+        ),
         core,
         _dir: dir,
     }

@@ -6,6 +6,7 @@ mod audit;
 mod budget;
 mod cursors;
 mod inbound_flow;
+mod invite_flow;
 mod isolation;
 mod local_server;
 mod modules;

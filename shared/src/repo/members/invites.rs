@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use super::{Member, MemberRepo, creation_ops, keys};
 use crate::domain::{Role, TenantId};
 use crate::ids::MemberId;
-use crate::ports::{Condition, TableError, TxOp, Update};
-use crate::repo::{from_item, to_item};
+use crate::ports::{Condition, Item, TableError, TxOp, Update};
+use crate::repo::{from_item, personal, to_item};
 
 /// How long an invite can be accepted.
 pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
@@ -52,6 +52,12 @@ fn code_hash(code: &str) -> String {
     crate::crypto::sha256_hex(code.as_bytes())
 }
 
+/// Whose data an open invite is: the invited person, known only by email until they accept
+/// (then the member they became), so that a privacy request by that email finds it.
+pub fn invitee_subject(email: &str) -> String {
+    format!("email:{}", email.trim().to_ascii_lowercase())
+}
+
 impl MemberRepo {
     /// Stores an invite under its code.
     pub async fn invite(&self, code: &str, invite: &Invite) -> Result<(), TableError> {
@@ -59,7 +65,18 @@ impl MemberRepo {
         let key = keys::invite(&code_hash(code));
         item.insert("pk".into(), key.pk.into());
         item.insert("sk".into(), key.sk.into());
+        personal::mark(&mut item, &invite.tenant_id, &invitee_subject(&invite.email), "INVITE");
         self.table.put(item, Some(Condition::NotExists)).await
+    }
+
+    /// Takes back an invite nobody has accepted (its email could not be sent): the code
+    /// stops working at once. An accepted one stays, with the member it made.
+    pub async fn withdraw_invite(&self, code: &str) -> Result<(), TableError> {
+        let open = Condition::Equals("accepted_by".into(), "".into());
+        match self.table.delete(&keys::invite(&code_hash(code)), Some(open)).await {
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Accepts the invite `code` as the user `sub` signed in with `email`: the member is
@@ -107,6 +124,15 @@ impl MemberRepo {
             created_at: now,
             sessions_seen: Default::default(),
         };
+        // From now on the invite is the member's data, found with the rest of theirs.
+        let mut marked = Item::new();
+        marked.insert("pk".into(), key.pk.clone().into());
+        marked.insert("sk".into(), key.sk.clone().into());
+        personal::mark(&mut marked, &invite.tenant_id, member.id.as_str(), "INVITE");
+        let accepted = marked
+            .into_iter()
+            .filter(|(name, _)| name != "pk" && name != "sk")
+            .fold(accepted, |update, (name, value)| update.set(name, value));
         let mut ops = vec![TxOp::Update { key, update: accepted, condition: Some(open) }];
         ops.extend(creation_ops(&invite.tenant_id, &member)?);
         match self.table.transact(ops).await {
