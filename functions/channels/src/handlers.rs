@@ -116,9 +116,15 @@ async fn connect_verified(
     let name = display_name
         .or_else(|| control.info.name.as_deref().and_then(clean_name))
         .unwrap_or_else(|| external_id.to_owned());
+    // The Graph object whose webhooks the account's come through, noted with the account.
+    let through = match kind {
+        Channel::Whatsapp | Channel::Instagram => control.business_account_id.as_deref(),
+        Channel::Messenger => Some(external_id),
+        Channel::Tiktok => None,
+    };
     let connection = app
         .repo
-        .connect(&caller.tenant, kind, external_id, &name, token, &app.cipher)
+        .connect_through(&caller.tenant, kind, external_id, &name, token, &app.cipher, through)
         .await
         .map_err(ApiError::from)?;
     let (mut account, created) = match connection {
@@ -134,11 +140,12 @@ async fn connect_verified(
         app.repo.set_page(&caller.tenant, &account.id, page).await?;
         account.page_id = Some(page.clone());
     }
-    if let Some(through) = account.subscribed_through() {
-        let first = !app.repo.has_subscribers(through).await?;
-        app.repo.add_subscriber(through, &caller.tenant, &account.id).await?;
+    if let Some(through) = through {
         // The first account of ours there: the app may have been unsubscribed when the last
-        // one left. A failure is logged, not the connection's (the channel answers later).
+        // one left. Asked after the note is written, so that of a connection and a neighbour's
+        // deactivation at once, one sees the other. A failure is logged, not the
+        // connection's (the channel answers later).
+        let first = !app.repo.has_other_subscribers(through, &caller.tenant, &account.id).await?;
         if first && subscribe {
             let subscribed = match kind {
                 Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
@@ -151,6 +158,24 @@ async fn connect_verified(
     }
     let reply = if created { Reply::created(&account)? } else { Reply::ok(&account)? };
     Ok(reply.resource(account.id.as_str()))
+}
+
+/// An account connected on `through` while the app was being unsubscribed from it saw this
+/// one still noted and did not subscribe: the app is subscribed again for it.
+async fn resubscribe_if_joined(app: &Channels, kind: Channel, through: &str, token: &Secret) {
+    match app.repo.has_subscribers(through).await {
+        Ok(false) => {}
+        Ok(true) => {
+            let subscribed = match kind {
+                Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
+                _ => app.graph.subscribe_page(through, token).await,
+            };
+            if let Err(e) = subscribed {
+                tracing::warn!(cause = %e, "the app was not subscribed again for a neighbour");
+            }
+        }
+        Err(e) => tracing::warn!(cause = %e, "the neighbours of an unsubscribed account were not read"),
+    }
 }
 
 /// List the business's channel accounts, active and inactive, newest first.
@@ -335,7 +360,10 @@ pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
             && let Some(token) = token
         {
             match app.graph.unsubscribe_app(through, &token).await {
-                Ok(()) => changed.push("subscription".into()),
+                Ok(()) => {
+                    changed.push("subscription".into());
+                    resubscribe_if_joined(app, current.kind, through, &token).await;
+                }
                 // The account is inactive whatever Meta says: its webhooks are dropped.
                 Err(e) => tracing::warn!(cause = %e, "the app was not unsubscribed"),
             }

@@ -471,6 +471,7 @@ fn the_openapi_part_documents_every_route_and_a_write_only_token() {
     assert_eq!(account["kind"]["enum"], json!(["whatsapp", "messenger", "instagram", "tiktok"]));
 }
 
+mod neighbours;
 mod providers;
 mod templates;
 

@@ -21,6 +21,7 @@ use crate::crypto::{CryptoError, Sealed, Secret, TokenCipher};
 pub use crate::domain::Channel;
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
+use crate::ports::table::{PK, SK};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
 
 const TOKEN: &str = "token";
@@ -76,6 +77,13 @@ impl ChannelAccount {
             Channel::Tiktok => None,
         }
     }
+}
+
+/// The write that notes `account` on `graph_id` (`subscribers`), for a transaction.
+fn subscriber_note(graph_id: &str, tenant: &TenantId, account: &ChannelAccountId) -> TxOp {
+    let key = keys::subscriber(graph_id, tenant, account.as_str());
+    let item = Item::from_iter([(PK.to_owned(), key.pk.into()), (SK.to_owned(), key.sk.into())]);
+    TxOp::Put { item, condition: None }
 }
 
 /// What a connection did.
@@ -317,6 +325,23 @@ impl ChannelRepo {
         token: &Secret,
         cipher: &TokenCipher,
     ) -> Result<Connection, ChannelError> {
+        self.connect_through(tenant, kind, external_id, display_name, token, cipher, None).await
+    }
+
+    /// [`Self::connect`], noting in the same transaction that the account receives its
+    /// webhooks through the Graph object `through` (`subscribers`): a neighbour deactivated
+    /// at the same moment then sees this account and leaves the app subscribed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn connect_through(
+        &self,
+        tenant: &TenantId,
+        kind: Channel,
+        external_id: &str,
+        display_name: &str,
+        token: &Secret,
+        cipher: &TokenCipher,
+        through: Option<&str>,
+    ) -> Result<Connection, ChannelError> {
         for _ in 0..ATTEMPTS {
             let route = self.route(kind, external_id).await?;
             match route {
@@ -332,7 +357,7 @@ impl ChannelRepo {
                         ..current
                     };
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
-                    let ops = vec![
+                    let mut ops = vec![
                         TxOp::Check {
                             key: keys::route(kind, external_id),
                             condition: owned_route(tenant, &id),
@@ -342,6 +367,7 @@ impl ChannelRepo {
                             condition: Some(Condition::Exists),
                         },
                     ];
+                    ops.extend(through.map(|graph_id| subscriber_note(graph_id, tenant, &account.id)));
                     match self.table.transact(ops).await {
                         Ok(()) => return Ok(Connection::Refreshed(account)),
                         // Deactivated or reconnected in between: read again.
@@ -363,7 +389,7 @@ impl ChannelRepo {
                         page_id: previous.as_ref().and_then(|p| p.page_id.clone()),
                     };
                     let sealed = cipher.seal_secret(token, &token_aad(tenant, &account.id))?;
-                    let ops = vec![
+                    let mut ops = vec![
                         TxOp::Put {
                             item: route_item(keys::route(kind, external_id), tenant, &account.id),
                             condition: Some(Condition::NotExists),
@@ -373,6 +399,7 @@ impl ChannelRepo {
                             condition: previous.is_none().then_some(Condition::NotExists),
                         },
                     ];
+                    ops.extend(through.map(|graph_id| subscriber_note(graph_id, tenant, &account.id)));
                     match self.table.transact(ops).await {
                         Ok(()) => return Ok(Connection::Connected(account)),
                         // Someone connected it first: see whose it is now.

@@ -9,15 +9,13 @@
 use super::ChannelRepo;
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-use crate::ports::table::{PK, SK};
-use crate::ports::{Item, Key, Query, TableError};
+use crate::ports::table::SK;
+use crate::ports::{Key, Query, TableError};
 
-fn partition(graph_id: &str) -> String {
-    format!("SUBSCRIBER#{graph_id}")
-}
+use crate::repo::keys::channels::subscribers_partition as partition;
 
 fn key(graph_id: &str, tenant: &TenantId, account: &ChannelAccountId) -> Key {
-    Key::new(partition(graph_id), format!("{tenant}#{account}"))
+    crate::repo::keys::channels::subscriber(graph_id, tenant, account.as_str())
 }
 
 impl ChannelRepo {
@@ -33,16 +31,16 @@ impl ChannelRepo {
         self.table.update(&key, update, Some(crate::ports::Condition::Exists)).await.map(|_| ())
     }
 
-    /// Notes that `account` receives its webhooks through `graph_id`.
-    pub async fn add_subscriber(
+    /// Whether an account of ours other than `account` is noted on `graph_id`.
+    pub async fn has_other_subscribers(
         &self,
         graph_id: &str,
         tenant: &TenantId,
         account: &ChannelAccountId,
-    ) -> Result<(), TableError> {
-        let key = key(graph_id, tenant, account);
-        let item = Item::from_iter([(PK.to_owned(), key.pk.into()), (SK.to_owned(), key.sk.into())]);
-        self.table.put(item, None).await
+    ) -> Result<bool, TableError> {
+        let ours = key(graph_id, tenant, account).sk;
+        let page = self.table.query(Query::table(partition(graph_id)).limit(2)).await?;
+        Ok(page.items.iter().any(|item| item.get(SK).and_then(|v| v.as_str()) != Some(ours.as_str())))
     }
 
     /// Whether any account of ours is noted on `graph_id`.

@@ -26,3 +26,13 @@ pub fn route(kind: Channel, external_id: &str) -> Key {
 pub fn business_route(waba_id: &str) -> Key {
     Key::new(format!("ROUTE#whatsapp_business#{waba_id}"), "ROUTE")
 }
+
+/// The note that an account receives its webhooks through a Graph object (a WABA, a Page):
+/// global, ids only, one partition per object.
+pub fn subscribers_partition(graph_id: &str) -> String {
+    format!("SUBSCRIBER#{graph_id}")
+}
+
+pub fn subscriber(graph_id: &str, tenant: &TenantId, account: &str) -> Key {
+    Key::new(subscribers_partition(graph_id), format!("{tenant}#{account}"))
+}
