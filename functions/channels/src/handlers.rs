@@ -109,7 +109,6 @@ async fn connect_verified(
     external_id: &str,
     token: &Secret,
     display_name: Option<String>,
-    subscribe: bool,
 ) -> Result<Reply, ApiError> {
     let control =
         app.graph.prove_control(kind, external_id, token).await.map_err(graph_error(NOT_CONTROLLED))?;
@@ -141,19 +140,17 @@ async fn connect_verified(
         account.page_id = Some(page.clone());
     }
     if let Some(through) = through {
-        // The first account of ours there: the app may have been unsubscribed when the last
-        // one left. Asked after the note is written, so that of a connection and a neighbour's
-        // deactivation at once, one sees the other. A failure is logged, not the
+        // Every connection subscribes the app (Meta's subscription is idempotent), after its
+        // note is written: the app may have left with the last account, or be leaving with a
+        // neighbour right now, whose deactivation then sees this note and subscribes it back.
+        // Two first connections at once both subscribe. A failure is logged, not the
         // connection's (the channel answers later).
-        let first = !app.repo.has_other_subscribers(through, &caller.tenant, &account.id).await?;
-        if first && subscribe {
-            let subscribed = match kind {
-                Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
-                _ => app.graph.subscribe_page(through, token).await,
-            };
-            if let Err(e) = subscribed {
-                tracing::warn!(cause = %e, "the app was not subscribed to the account's webhooks");
-            }
+        let subscribed = match kind {
+            Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
+            _ => app.graph.subscribe_page(through, token).await,
+        };
+        if let Err(e) = subscribed {
+            tracing::warn!(cause = %e, "the app was not subscribed to the account's webhooks");
         }
     }
     let reply = if created { Reply::created(&account)? } else { Reply::ok(&account)? };
@@ -217,16 +214,8 @@ pub async fn list(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn connect(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let input = Connect::parse(call.json_object()?)?;
-    connect_verified(
-        app,
-        caller,
-        input.kind,
-        &input.external_id,
-        &input.access_token,
-        input.display_name,
-        true,
-    )
-    .await
+    connect_verified(app, caller, input.kind, &input.external_id, &input.access_token, input.display_name)
+        .await
 }
 
 /// Connect a WhatsApp number through Meta's Embedded Signup (owner, admin): the code is
@@ -289,9 +278,10 @@ pub async fn embedded_signup(app: &Channels, call: Call) -> Result<Reply, ApiErr
         .subscribe_app(&waba_id, &token)
         .await
         .map_err(graph_error("Meta refused to subscribe the app to this WhatsApp account's webhooks"))?;
+    // Subscribed again once the number is noted (`connect_verified`): a neighbour leaving in
+    // between may have unsubscribed the app.
     let reply =
-        // The signup subscribed the app already.
-        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name, false)
+        connect_verified(app, caller, Channel::Whatsapp, &phone_number_id, &token, input.display_name)
             .await?;
     if let Err(e) = app.repo.forget_signup(&caller.tenant, code_digest).await {
         tracing::warn!(cause = %e, "a finished signup's token was not forgotten (it expires within the hour)");

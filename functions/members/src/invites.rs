@@ -29,13 +29,14 @@ pub struct InviteView {
 /// Invite someone (owner, admin): `{"email", "role"}`. Only an owner invites an owner. The
 /// invited person gets an email with the link and the single-use code, valid 7 days, for
 /// their email only; the answer holds the code too. When the email cannot be sent the
-/// invite is withdrawn (its code never works) and the answer is 503: try again.
+/// invite is withdrawn (its code never works): 503 when the mail service is busy or down
+/// (try again), 500 when it refuses our sender (logged, for the operators).
 #[utoipa::path(
     post, path = "/v1/members", tag = "members",
     request_body = Object,
     responses(
         (status = 201, body = InviteView, description = "The invite, emailed to the invited person"),
-        (status = 503, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "The email could not be sent; nothing was kept"),
+        (status = 503, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "The mail service is busy or down; nothing was kept, try again"),
     ),
 )]
 pub async fn create(app: &Members, call: Call) -> Result<Reply, ApiError> {
@@ -98,12 +99,13 @@ async fn send_invite(app: &Members, caller: &Caller, invite: &Invite, code: &str
     };
     match app.mail.send(&letter.mail()).await {
         Ok(_) => Ok(()),
-        Err(e) => {
-            // The cause names the service's reason, never the address or the code.
-            let refused = matches!(e, MailError::Refused(_));
-            tracing::warn!(cause = %e, refused, "invite email not sent");
+        // The cause names the service's reason, never the address or the code.
+        Err(e @ MailError::Unavailable(_)) => {
             Err(ApiError::Unavailable { what: "the mail service", cause: e.to_string() })
         }
+        // The sender is not verified, the account is paused: ours to fix, not the inviter's
+        // to retry (logged with its cause, answered 500).
+        Err(e @ MailError::Refused(_)) => Err(ApiError::Internal(e.to_string())),
     }
 }
 

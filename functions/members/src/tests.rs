@@ -202,8 +202,8 @@ async fn an_invite_whose_email_fails_is_withdrawn_and_can_be_made_again() {
                 .json(json!({"email": email, "role": "viewer"}))
         };
         let (status, problem) = send(&app, invite()).await;
-        assert_eq!(status, 503, "{problem}");
-        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("mail")), "{problem}");
+        // Busy: try again; refused (our sender's setup): our failure, not a retry's.
+        assert_eq!(status, if unavailable { 503 } else { 500 }, "{problem}");
         assert!(postbox.sent().is_empty());
         // Nothing live is left behind: the invited person holds no invite.
         let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));

@@ -80,6 +80,8 @@ async fn embedded_signup_exchanges_the_code_subscribes_the_app_and_connects_the_
         ("POST", "/v21.0/102290129340398/subscribed_apps"),
         ("GET", "/v21.0/debug_token"),
         ("GET", "/v21.0/102290129340398/phone_numbers"),
+        // Again once the number is noted: a neighbour leaving meanwhile sees it then.
+        ("POST", "/v21.0/102290129340398/subscribed_apps"),
     ];
     assert_eq!(calls, expected.map(|(m, p)| (m.to_owned(), p.to_owned())));
     // The code travels percent-encoded; the app secret only in the exchange.
@@ -133,7 +135,7 @@ async fn embedded_signup_finds_the_account_and_number_when_not_given() {
     Mock::given(method("POST"))
         .and(path("/v21.0/102290129340398/subscribed_apps"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
-        .expect(1)
+        .expect(2) // before the number is connected, and once it is noted
         .mount(&w.graph)
         .await;
     w.graph_knows(business).await;

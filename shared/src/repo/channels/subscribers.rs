@@ -9,7 +9,6 @@
 use super::ChannelRepo;
 use crate::domain::TenantId;
 use crate::ids::ChannelAccountId;
-use crate::ports::table::SK;
 use crate::ports::{Key, Query, TableError};
 
 use crate::repo::keys::channels::subscribers_partition as partition;
@@ -29,18 +28,6 @@ impl ChannelRepo {
         let update = crate::ports::Update::default().set("page_id", page_id);
         let key = super::super::keys::channels::account(tenant, id.as_str());
         self.table.update(&key, update, Some(crate::ports::Condition::Exists)).await.map(|_| ())
-    }
-
-    /// Whether an account of ours other than `account` is noted on `graph_id`.
-    pub async fn has_other_subscribers(
-        &self,
-        graph_id: &str,
-        tenant: &TenantId,
-        account: &ChannelAccountId,
-    ) -> Result<bool, TableError> {
-        let ours = key(graph_id, tenant, account).sk;
-        let page = self.table.query(Query::table(partition(graph_id)).limit(2)).await?;
-        Ok(page.items.iter().any(|item| item.get(SK).and_then(|v| v.as_str()) != Some(ours.as_str())))
     }
 
     /// Whether any account of ours is noted on `graph_id`.

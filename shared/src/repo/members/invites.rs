@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{Member, MemberRepo, creation_ops, keys};
 use crate::domain::{Role, TenantId};
 use crate::ids::MemberId;
-use crate::ports::{Condition, Item, TableError, TxOp, Update};
+use crate::ports::{Condition, Item, Key, TableError, TxOp, Update};
 use crate::repo::{from_item, personal, to_item};
 
 /// How long an invite can be accepted.
@@ -56,6 +56,19 @@ fn code_hash(code: &str) -> String {
 /// (then the member they became), so that a privacy request by that email finds it.
 pub fn invitee_subject(email: &str) -> String {
     format!("email:{}", email.trim().to_ascii_lowercase())
+}
+
+/// `update`, also moving the invite's subject mark to the member who accepted it: from then on
+/// it is their data, found with the rest of theirs, no longer under the email.
+fn marked_as_theirs(update: Update, key: &Key, tenant: &TenantId, member: &MemberId) -> Update {
+    let mut marked = Item::new();
+    marked.insert("pk".into(), key.pk.clone().into());
+    marked.insert("sk".into(), key.sk.clone().into());
+    personal::mark(&mut marked, tenant, member.as_str(), "INVITE");
+    marked
+        .into_iter()
+        .filter(|(name, _)| name != "pk" && name != "sk")
+        .fold(update, |update, (name, value)| update.set(name, value))
 }
 
 impl MemberRepo {
@@ -109,6 +122,7 @@ impl MemberRepo {
         let open = Condition::Equals("accepted_by".into(), "".into());
         if let Some(existing) = self.get_by_sub(&invite.tenant_id, sub).await? {
             // Already a member: the invite is spent, the role they have stays.
+            let accepted = marked_as_theirs(accepted, &key, &invite.tenant_id, &existing.id);
             return match self.table.update(&key, accepted, Some(open)).await {
                 Ok(_) | Err(TableError::ConditionFailed) => Ok((invite.tenant_id, existing)),
                 Err(e) => Err(e.into()),
@@ -124,15 +138,7 @@ impl MemberRepo {
             created_at: now,
             sessions_seen: Default::default(),
         };
-        // From now on the invite is the member's data, found with the rest of theirs.
-        let mut marked = Item::new();
-        marked.insert("pk".into(), key.pk.clone().into());
-        marked.insert("sk".into(), key.sk.clone().into());
-        personal::mark(&mut marked, &invite.tenant_id, member.id.as_str(), "INVITE");
-        let accepted = marked
-            .into_iter()
-            .filter(|(name, _)| name != "pk" && name != "sk")
-            .fold(accepted, |update, (name, value)| update.set(name, value));
+        let accepted = marked_as_theirs(accepted, &key, &invite.tenant_id, &member.id);
         let mut ops = vec![TxOp::Update { key, update: accepted, condition: Some(open) }];
         ops.extend(creation_ops(&invite.tenant_id, &member)?);
         match self.table.transact(ops).await {
