@@ -5,6 +5,8 @@
 //! counter that no request reads again (its `expires_at` lets TTL clear it, nothing relies on
 //! that).
 //!
+//! An IPv6 address is counted by its /64 (`network_of`).
+//!
 //! Keys: `pk = RATE#{route}#{ip|target}#{digest}`, `sk = {window start, unix seconds}`.
 //! The digest is an HMAC of the IP or target under a secret of the deployment's, so the
 //! counter holds no personal data: without the secret, an address cannot be found by hashing
@@ -69,7 +71,8 @@ impl RateLimitRepo {
         let window = i64::from(limit.window_secs.max(1));
         let start = now.unix_timestamp().div_euclid(window) * window;
         let retry_after = u32::try_from(start + window - now.unix_timestamp()).unwrap_or(1).max(1);
-        let mut counters = vec![(Counter::Ip, ip, limit.per_ip)];
+        let network = network_of(ip);
+        let mut counters = vec![(Counter::Ip, network.as_str(), limit.per_ip)];
         if let Some(target) = target {
             counters.push((Counter::Target, target, limit.per_target));
         }
@@ -90,6 +93,24 @@ impl RateLimitRepo {
     }
 }
 
+/// What an IP is counted as: an IPv4 address itself, an IPv6 address by its /64, the
+/// smallest network one subscriber gets (a host picks any of its 2^64 addresses at will, so
+/// counting single addresses would count nothing). An IPv4 address written as IPv6 is the
+/// IPv4 address; what does not parse is counted as written.
+pub fn network_of(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => ip.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +126,30 @@ mod tests {
         assert_eq!(ours.digest(ip), ours.digest(ip));
         assert_ne!(ours.digest(ip), theirs.digest(ip), "without the secret, the digest cannot be redone");
         assert_ne!(ours.digest(ip), crate::repo::idempotency::fingerprint(ip.as_bytes())[..32].to_owned());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(network_of("2001:db8:85a3:7::1"), "2001:db8:85a3:7::/64");
+        assert_eq!(network_of("2001:db8:85a3:7:ffff:1:2:3"), network_of("2001:db8:85a3:7::9"));
+        assert_ne!(network_of("2001:db8:85a3:8::1"), network_of("2001:db8:85a3:7::1"));
+        assert_eq!(network_of("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(network_of("203.0.113.7"), "203.0.113.7");
+        assert_eq!(network_of("unknown"), "unknown");
+    }
+
+    #[tokio::test]
+    async fn addresses_of_one_ipv6_network_share_a_counter() {
+        let (core, _dir) = embedded_core();
+        let repo = RateLimitRepo::new(core.table.clone(), b"secret");
+        let limit = Limit { per_ip: 2, per_target: 100, window_secs: 60 };
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        for host in ["2001:db8:1:2::a", "2001:db8:1:2::b"] {
+            assert_eq!(repo.count("POST /x", limit, host, None, now).await.ok(), Some(Ok(())));
+        }
+        let third = repo.count("POST /x", limit, "2001:db8:1:2:dead:beef:0:1", None, now).await;
+        assert!(matches!(third, Ok(Err(_))), "{third:?}");
+        let elsewhere = repo.count("POST /x", limit, "2001:db8:1:3::a", None, now).await;
+        assert_eq!(elsewhere.ok(), Some(Ok(())));
     }
 }
