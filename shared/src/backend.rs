@@ -56,7 +56,7 @@ impl Backend {
             embedded_table::EmbeddedTable::new(db.clone()).map_err(|e| BackendError(e.to_string()))?;
         let queue = embedded_queue::EmbeddedQueue::new(db).map_err(|e| BackendError(e.to_string()))?;
         let files = Self::embedded_files(dir, files_base_url, signing_key);
-        let mail = Self::embedded_mailbox(dir);
+        let mail = Self::embedded_mailbox(dir, Setting::MailFrom.default_value().unwrap_or_default());
         Ok(Self {
             table: metered(Arc::new(table)),
             queue: Arc::new(queue),
@@ -70,9 +70,9 @@ impl Backend {
         local_files::LocalFiles::new(dir.join("files"), files_base_url, signing_key)
     }
 
-    /// The embedded mailbox under `dir`, which the local server shows at `GET /dev/mail`.
-    pub fn embedded_mailbox(dir: &Path) -> local_mail::LocalMailbox {
-        let from = Setting::MailFrom.default_value().unwrap_or_default();
+    /// The embedded mailbox under `dir`, which the local server shows at `GET /dev/mail`;
+    /// its emails come `from` (the local server's `MAIL_FROM`).
+    pub fn embedded_mailbox(dir: &Path, from: &str) -> local_mail::LocalMailbox {
         local_mail::LocalMailbox::new(dir.join("mail"), from)
     }
 }

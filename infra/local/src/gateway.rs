@@ -52,7 +52,8 @@ impl Gateway {
                 let files = Backend::embedded_files(&config.data_dir, &config.base_url(), &signing_key);
                 let backend = Backend::embedded(&config.data_dir, &config.base_url(), &signing_key)
                     .context("opening the embedded storage")?;
-                (backend, Some(files))
+                let mailbox = Backend::embedded_mailbox(&config.data_dir, settings.get(Setting::MailFrom)?);
+                (Backend { mail: Arc::new(mailbox), ..backend }, Some(files))
             }
             BackendKind::Aws => {
                 let sdk = match &config.sdk {
@@ -108,7 +109,12 @@ impl Gateway {
             jwt_secret: config.jwt_secret.clone(),
             jwt: config.jwt.clone(),
             loopback: config.addr.ip().is_loopback(),
-            mailbox: files.as_ref().map(|_| Backend::embedded_mailbox(&config.data_dir)),
+            mailbox: match files {
+                Some(_) => {
+                    Some(Backend::embedded_mailbox(&config.data_dir, settings.get(Setting::MailFrom)?))
+                }
+                None => None,
+            },
             files,
             fake_graph: crate::fake_graph::FakeGraph::default(),
         })
