@@ -123,7 +123,7 @@ async fn connect_verified(
     };
     let connection = app
         .repo
-        .connect_through(&caller.tenant, kind, external_id, &name, token, &app.cipher, through)
+        .connect(&caller.tenant, kind, external_id, &name, token, &app.cipher, through)
         .await
         .map_err(ApiError::from)?;
     let (mut account, created) = match connection {

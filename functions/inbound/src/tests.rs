@@ -58,7 +58,7 @@ async fn world_with(settings: Settings) -> World {
     let tenant = TenantId::parse("tienda-1").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(backend.table.clone())
-        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
+        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let clock_now = now.clone();
@@ -429,7 +429,7 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
     let settings = Settings::local_with(|_| None);
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(w.backend.table.clone())
-        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher)
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let question = messenger(
@@ -485,7 +485,7 @@ async fn echoes_of_our_own_apps_replies_are_left_to_the_sender() {
     let cipher =
         TokenCipher::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(w.backend.table.clone())
-        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher)
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("token"), &cipher, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let echo = |mid: &str, app: u64| {

@@ -61,7 +61,7 @@ async fn world() -> World {
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     let channels = ChannelRepo::new(backend.table.clone());
     let connect = async |kind, id: &str, token: &str| match channels
-        .connect(&tenant, kind, id, "Tienda", &Secret::new(token), &cipher)
+        .connect(&tenant, kind, id, "Tienda", &Secret::new(token), &cipher, None)
         .await
     {
         Ok(Connection::Connected(account)) => account.id,

@@ -423,9 +423,10 @@ async fn dev_channel(gateway: &Gateway, peer: SocketAddr, body: &[u8]) -> Respon
         return problem(ApiError::invalid_field("tenant_id", "must be 3 to 64 letters, digits, '-' or '_'"));
     };
     let token = gestor_shared::crypto::Secret::new("local-development-token");
+    // No subscriber note: nothing subscribes the app to a development channel's Graph object.
     match gateway
         .channels
-        .connect(&tenant, ask.kind, &ask.external_id, &ask.external_id, &token, &gateway.cipher)
+        .connect(&tenant, ask.kind, &ask.external_id, &ask.external_id, &token, &gateway.cipher, None)
         .await
     {
         Ok(Connection::Connected(account) | Connection::Refreshed(account)) => {

@@ -315,24 +315,12 @@ impl ChannelRepo {
 
     /// Connects a channel account whose token was shown to reach it. The routing record is
     /// created only if absent: another tenant's is [`ChannelError::Taken`]; this tenant's
-    /// means a reconnection, which replaces the token and the display name.
-    pub async fn connect(
-        &self,
-        tenant: &TenantId,
-        kind: Channel,
-        external_id: &str,
-        display_name: &str,
-        token: &Secret,
-        cipher: &TokenCipher,
-    ) -> Result<Connection, ChannelError> {
-        self.connect_through(tenant, kind, external_id, display_name, token, cipher, None).await
-    }
-
-    /// [`Self::connect`], noting in the same transaction that the account receives its
-    /// webhooks through the Graph object `through` (`subscribers`): a neighbour deactivated
-    /// at the same moment then sees this account and leaves the app subscribed.
+    /// means a reconnection, which replaces the token and the display name. The same
+    /// transaction notes that the account receives its webhooks through the Graph object
+    /// `through` (`subscribers`): a neighbour deactivated at the same moment then sees this
+    /// account and leaves the app subscribed.
     #[allow(clippy::too_many_arguments)]
-    pub async fn connect_through(
+    pub async fn connect(
         &self,
         tenant: &TenantId,
         kind: Channel,
@@ -485,12 +473,13 @@ mod tests {
         let (acme, other) = (tenant("acme"), tenant("other"));
         let token = Secret::new("EAAG-acme");
         let Ok(Connection::Connected(a)) =
-            repo.connect(&acme, Channel::Whatsapp, "111", "A", &token, &cipher).await
+            repo.connect(&acme, Channel::Whatsapp, "111", "A", &token, &cipher, None).await
         else {
             panic!("first connection")
         };
-        let Ok(Connection::Connected(b)) =
-            repo.connect(&other, Channel::Messenger, "222", "B", &Secret::new("EAAG-other"), &cipher).await
+        let Ok(Connection::Connected(b)) = repo
+            .connect(&other, Channel::Messenger, "222", "B", &Secret::new("EAAG-other"), &cipher, None)
+            .await
         else {
             panic!("second connection")
         };

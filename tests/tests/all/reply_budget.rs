@@ -60,7 +60,7 @@ async fn measured(backend: Backend, settings: &Settings, kind: Reply) -> (Usage,
     let tenant = TenantId::parse("tienda-budget").unwrap_or_else(|e| panic!("{e}"));
     let cipher = TokenCipher::from_settings(settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(backend.table.clone())
-        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher)
+        .connect(&tenant, Channel::Whatsapp, PHONE_NUMBER_ID, "Tienda", &Secret::new("token"), &cipher, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let core = Core::new(backend.table.clone(), settings).unwrap_or_else(|e| panic!("{e}"));

@@ -31,15 +31,7 @@ impl Respond for NeighbourJoinsMidway {
                 let token = Secret::new("EAAGrival");
                 let rival = tenant("rival");
                 let connected = repo
-                    .connect_through(
-                        &rival,
-                        Channel::Whatsapp,
-                        OTHER_PHONE,
-                        "Rival",
-                        &token,
-                        &cipher,
-                        Some(WABA),
-                    )
+                    .connect(&rival, Channel::Whatsapp, OTHER_PHONE, "Rival", &token, &cipher, Some(WABA))
                     .await;
                 connected.is_ok()
             })
@@ -112,8 +104,7 @@ async fn a_connection_that_fails_leaves_no_note_behind() {
     let repo = ChannelRepo::new(Arc::new(failing));
     let acme = tenant("acme");
     let token = Secret::new("EAAGacme");
-    let connect =
-        || repo.connect_through(&acme, Channel::Whatsapp, PHONE_ID, "Acme", &token, &w.cipher, Some(WABA));
+    let connect = || repo.connect(&acme, Channel::Whatsapp, PHONE_ID, "Acme", &token, &w.cipher, Some(WABA));
     assert!(connect().await.is_err());
     let notes = w.channels.core.table.query(Query::table(format!("SUBSCRIBER#{WABA}")).limit(5)).await;
     assert_eq!(notes.map(|p| p.items.len()).ok(), Some(0), "no note without its account");

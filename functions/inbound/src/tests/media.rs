@@ -147,7 +147,7 @@ async fn a_messenger_attachment_is_fetched_from_its_url_without_a_token() {
     let settings = Settings::local_with(|_| None);
     let cipher = TokenCipher::from_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     ChannelRepo::new(w.backend.table.clone())
-        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("page-token"), &cipher)
+        .connect(&w.tenant, Channel::Messenger, "PAGE1", "Página", &Secret::new("page-token"), &cipher, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     Mock::given(method("GET"))
