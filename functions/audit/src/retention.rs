@@ -3,8 +3,9 @@
 //! even before the purge reaches it (`AuditFilter::not_before`).
 
 use async_trait::async_trait;
+use gestor_shared::domain::TenantId;
 use gestor_shared::ports::{Table, TableError};
-use gestor_shared::repo::audit::AuditRepo;
+use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource, window_entry_id};
 use gestor_shared::repo::tenants::TenantRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use gestor_shared::worker::{ScheduleError, Scheduled, ScheduledEvent};
@@ -34,6 +35,28 @@ impl Retention {
         Self { audit: AuditRepo::new(table.clone()), tenants: TenantRepo::new(table), days }
     }
 
+    /// The purge is itself a change of the log: its entry, at the run's time (so a rerun of
+    /// the same run writes the same entry), says how many went.
+    async fn record_purge(
+        &self,
+        tenant: &TenantId,
+        now: OffsetDateTime,
+        purged: usize,
+    ) -> Result<(), TableError> {
+        let entry = AuditEntry {
+            id: window_entry_id(now, &["audit.purge"])?,
+            at: now,
+            count: Some(purged as u64),
+            ..AuditEntry::by(
+                Actor::system("audit-retention"),
+                "audit.purge",
+                Resource { kind: "audit_log".into(), id: None },
+                &[],
+            )
+        };
+        self.audit.record(tenant, &entry).await
+    }
+
     /// Deletes what is past keeping at `now`; answers how many entries went.
     pub async fn purge(&self, now: OffsetDateTime) -> Result<usize, TableError> {
         let edge = now - time::Duration::days(self.days);
@@ -43,7 +66,13 @@ impl Retention {
             let (tenants, next) = self.tenants.all(after, 100).await?;
             for tenant in tenants {
                 match self.audit.purge_before(&tenant, edge, PER_TENANT).await {
-                    Ok(n) => purged += n,
+                    Ok(0) => {}
+                    Ok(n) => {
+                        purged += n;
+                        if let Err(e) = self.record_purge(&tenant, now, n).await {
+                            tracing::error!(cause = %e, tenant = tenant.as_str(), "audit purge not recorded");
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(cause = %e, tenant = tenant.as_str(), "audit entries not purged")
                     }
@@ -99,7 +128,11 @@ mod tests {
         assert_eq!(retention.purge(later).await.unwrap_or_default(), 0, "nothing left to delete");
         let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
         let (left, _) = core.audit.list(&tenant, &Default::default(), 50, None).await.unwrap_or_default();
-        assert!(left.is_empty(), "{left:?}");
+        // What is left is the purge's own entry, saying how many went.
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0].action, "audit.purge");
+        assert_eq!(left[0].count, Some(now_entries as u64));
+        assert_eq!(left[0].actor, Actor::system("audit-retention"));
         // Today the purge keeps everything younger than its retention.
         let _ =
             serve(&app, ApiRequest::new("GET /v1/audit-log").as_user(&owner).token_id("t2").build()).await;

@@ -385,9 +385,11 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
         panic!("{e}");
     }
     let acme = tenant("acme");
+    let by = gestor_shared::repo::audit::Actor::system("deferred");
     let attach = || {
         messages.attach_media_file(
             &acme,
+            &by,
             Channel::Whatsapp,
             "wamid.IMG",
             10,

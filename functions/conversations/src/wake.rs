@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use gestor_shared::ports::Table;
-use gestor_shared::repo::audit::{Actor, ActorType, AuditEntry, AuditRepo, Resource};
+use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
 use gestor_shared::repo::conversations::{
     ConversationChange, ConversationError, ConversationRepo, ConversationStatus,
 };
@@ -19,16 +19,11 @@ const PER_RUN: usize = 200;
 pub struct Wake {
     snoozes: SnoozeRepo,
     conversations: ConversationRepo,
-    audit: AuditRepo,
 }
 
 impl Wake {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self {
-            snoozes: SnoozeRepo::new(table.clone()),
-            conversations: ConversationRepo::new(table.clone()),
-            audit: AuditRepo::new(table),
-        }
+        Self { snoozes: SnoozeRepo::new(table.clone()), conversations: ConversationRepo::new(table) }
     }
 
     /// Wakes what is due at `now`; answers how many conversations reopened.
@@ -46,28 +41,20 @@ impl Wake {
                     snoozed_until: Some(None),
                     ..ConversationChange::default()
                 };
+                let resource =
+                    Resource { kind: "conversation".into(), id: Some(due.conversation_id.to_string()) };
+                let logged = AuditEntry::by(
+                    Actor::system("conversations-wake"),
+                    "conversation.update",
+                    resource,
+                    &["status", "snoozed_until"],
+                );
                 match self
                     .conversations
-                    .change(&due.tenant, &due.conversation_id, &change, Some(c.version))
+                    .change_logged(&due.tenant, &due.conversation_id, &change, Some(c.version), &logged)
                     .await
                 {
-                    Ok(_) => {
-                        woken += 1;
-                        let actor = Actor { kind: ActorType::System, id: "conversations-wake".into() };
-                        let resource = Resource {
-                            kind: "conversation".into(),
-                            id: Some(due.conversation_id.to_string()),
-                        };
-                        let entry = AuditEntry::by(
-                            actor,
-                            "conversation.update",
-                            resource,
-                            &["status", "snoozed_until"],
-                        );
-                        if let Err(e) = self.audit.record(&due.tenant, &entry).await {
-                            tracing::error!(cause = %e, "audit entry of a wake-up not written");
-                        }
-                    }
+                    Ok(_) => woken += 1,
                     // Changed since it was read: the next run looks again.
                     Err(ConversationError::VersionConflict) => continue,
                     Err(e) => return Err(failed(&e)),

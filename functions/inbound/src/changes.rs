@@ -5,6 +5,7 @@
 use gestor_shared::domain::TenantId;
 use gestor_shared::inbound::Channel;
 use gestor_shared::normalize::{self, Normalized, StatusUpdate};
+use gestor_shared::repo::audit::Actor;
 use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::messages::{
     Change, MessageFailure, MessageStatus, Reaction, StatusChange, media_file_key,
@@ -23,13 +24,22 @@ pub(crate) enum IfUnknown {
     Drop,
 }
 
-/// Where an update came from: its channel, the customer the envelope names, and when the
-/// webhook took it.
+/// Where an update came from: its channel and channel account, the customer the envelope
+/// names, and when the webhook took it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrived<'a> {
     pub channel: Channel,
+    /// Absent on an update parked before parking kept it.
+    pub account: Option<&'a str>,
     pub customer: Option<&'a str>,
     pub received_at: OffsetDateTime,
+}
+
+impl Arrived<'_> {
+    /// Who the audit log says made the change: the channel account whose webhook told it.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::channel(self.account.unwrap_or(self.channel.as_str()))
+    }
 }
 
 /// The channel id of the message an update changes, and its customer when it names one.
@@ -52,13 +62,14 @@ impl Inbound {
         update: Normalized,
         if_unknown: IfUnknown,
     ) -> Result<Outcome, RetryLater> {
+        let by = &arrived.actor();
         let change = match &update {
-            Normalized::Status(status) => self.apply_status(tenant, status).await?,
-            Normalized::Reaction(reaction) => self.apply_reaction(tenant, reaction).await?,
+            Normalized::Status(status) => self.apply_status(tenant, by, status).await?,
+            Normalized::Reaction(reaction) => self.apply_reaction(tenant, by, reaction).await?,
             Normalized::Deleted { channel_message_id, .. } => {
                 let change = self
                     .messages
-                    .mark_deleted(tenant, arrived.channel, channel_message_id)
+                    .mark_deleted(tenant, by, arrived.channel, channel_message_id)
                     .await
                     .map_err(storage)?;
                 // The downloaded file goes with the message (a download still running sees the
@@ -82,7 +93,7 @@ impl Inbound {
             }
             Normalized::Edited { channel_message_id, text, at } => self
                 .messages
-                .edit(tenant, arrived.channel, channel_message_id, text.as_deref(), *at)
+                .edit(tenant, by, arrived.channel, channel_message_id, text.as_deref(), *at)
                 .await
                 .map_err(storage)?,
             _ => return Ok(Outcome::Dropped("not a change of a message")),
@@ -95,7 +106,12 @@ impl Inbound {
         }
     }
 
-    async fn apply_status(&self, tenant: &TenantId, update: &StatusUpdate) -> Result<Change, RetryLater> {
+    async fn apply_status(
+        &self,
+        tenant: &TenantId,
+        by: &Actor,
+        update: &StatusUpdate,
+    ) -> Result<Change, RetryLater> {
         let status = update.status.message_status();
         let error = update.error.as_ref().map(|e| MessageFailure {
             code: e.code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
@@ -106,6 +122,7 @@ impl Inbound {
             .messages
             .advance_status(
                 tenant,
+                by,
                 update.channel,
                 &update.channel_message_id,
                 status,
@@ -124,6 +141,7 @@ impl Inbound {
     async fn apply_reaction(
         &self,
         tenant: &TenantId,
+        by: &Actor,
         reaction: &normalize::Reaction,
     ) -> Result<Change, RetryLater> {
         let from = match reaction.direction {
@@ -144,11 +162,11 @@ impl Inbound {
         let change = match &reaction.emoji {
             Some(emoji) => {
                 let recorded = Reaction { emoji: emoji.clone(), from, at: reaction.timestamp };
-                self.messages.add_reaction(tenant, reaction.channel, target, &recorded).await
+                self.messages.add_reaction(tenant, by, reaction.channel, target, &recorded).await
             }
             None => {
                 self.messages
-                    .remove_reaction(tenant, reaction.channel, target, &from, reaction.timestamp)
+                    .remove_reaction(tenant, by, reaction.channel, target, &from, reaction.timestamp)
                     .await
             }
         };

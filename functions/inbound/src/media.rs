@@ -14,6 +14,7 @@ use gestor_shared::inbound::Channel;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{Files, Queue, TableError};
 use gestor_shared::repo::arrivals::Owed;
+use gestor_shared::repo::audit::Actor;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::messages::{Change, Message, MessageKind, MessageRepo, media_file_key};
 use gestor_shared::settings::{Setting, Settings};
@@ -233,7 +234,16 @@ impl MediaFetcher {
         let Some(channel_id) = message.channel_message_id.as_deref() else { return Ok(()) };
         let change = self
             .messages
-            .attach_media_file(tenant, message.channel, channel_id, size, &sha256, &key, mime_type.as_deref())
+            .attach_media_file(
+                tenant,
+                &Actor::system("deferred"),
+                message.channel,
+                channel_id,
+                size,
+                &sha256,
+                &key,
+                mime_type.as_deref(),
+            )
             .await
             .map_err(retry_because)?;
         let gone = match change {

@@ -50,7 +50,11 @@ impl Inbound {
             None => format!("{}:unknown", arrived.channel),
         };
         let value = serde_json::to_value(update).map_err(storage)?;
-        let parked = ParkedUpdate { update: value, received_at: arrived.received_at };
+        let parked = ParkedUpdate {
+            update: value,
+            received_at: arrived.received_at,
+            account: arrived.account.map(str::to_owned),
+        };
         let parking = self
             .parked
             .park(tenant, arrived.channel, target, &subject, parked, self.now())
@@ -101,7 +105,12 @@ impl Inbound {
                     tracing::warn!("a parked update that no longer reads; dropped");
                     continue;
                 };
-                let arrived = Arrived { channel, customer: None, received_at: item.received_at };
+                let arrived = Arrived {
+                    channel,
+                    account: item.account.as_deref(),
+                    customer: None,
+                    received_at: item.received_at,
+                };
                 if let Outcome::Dropped(_) =
                     self.change_message(tenant, &arrived, update, IfUnknown::Drop).await?
                 {

@@ -10,6 +10,7 @@ use gestor_shared::normalize::{self, IncomingMessage, Normalized};
 use gestor_shared::ports::queue::SEND_BATCH_LIMIT;
 use gestor_shared::ports::{OutgoingMessage, TableError};
 use gestor_shared::repo::arrivals::{Arrival, Landing, Owed, Placement};
+use gestor_shared::repo::audit::Actor;
 use gestor_shared::repo::contacts::Identity;
 use gestor_shared::repo::messages::{Direction, Message};
 
@@ -69,6 +70,7 @@ impl Inbound {
         match update {
             Normalized::Message(incoming) => self.store_message(tenant, account, envelope, incoming).await,
             Normalized::ReadUpTo { channel, customer_id, watermark, .. } => {
+                let by = Actor::channel(account.as_str());
                 let identity = Identity { channel: channel.as_str().to_owned(), external_id: customer_id };
                 let Some(contact) = self.contacts.id_by_identity(tenant, &identity).await.map_err(storage)?
                 else {
@@ -79,7 +81,12 @@ impl Inbound {
                 else {
                     return Ok(Outcome::Dropped("read mark without a conversation"));
                 };
-                match self.messages.read_up_to(tenant, &conversation, watermark).await.map_err(storage)? {
+                match self
+                    .messages
+                    .read_up_to(tenant, &by, &conversation, watermark)
+                    .await
+                    .map_err(storage)?
+                {
                     0 => Ok(Outcome::Repeated),
                     _ => Ok(Outcome::Stored),
                 }
@@ -101,6 +108,7 @@ impl Inbound {
             change => {
                 let arrived = Arrived {
                     channel: envelope.channel,
+                    account: Some(account.as_str()),
                     customer: envelope.sender_id.as_deref(),
                     received_at: envelope.received_at,
                 };

@@ -221,9 +221,14 @@ async fn a_message_lands_once_with_its_contact_conversation_and_events() {
     let (entries, _) = audit.list(&w.tenant, &Default::default(), 50, None).await.unwrap_or_default();
     let mut actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     actions.sort();
-    assert_eq!(actions, vec!["contact.create", "conversation.create"]);
+    assert_eq!(actions, vec!["contact.create", "conversation.create", "message.create"]);
+    let created = entries.iter().find(|e| e.action == "message.create");
+    let fields = created.map(|e| e.changed_fields.clone()).unwrap_or_default();
+    assert!(fields.contains(&"text".to_owned()) && fields.contains(&"contact_id".to_owned()), "{fields:?}");
+    assert_eq!(created.and_then(|e| e.resource.id.clone()), Some(messages[0].id.to_string()));
     assert!(entries.iter().all(|e| e.actor.kind == gestor_shared::repo::audit::ActorType::Channel));
-    assert!(!serde_json::to_string(&entries).unwrap_or_default().contains("María"));
+    let logged = serde_json::to_string(&entries).unwrap_or_default();
+    assert!(!logged.contains("María") && !logged.contains("talla"), "{logged}");
 }
 
 #[tokio::test]
@@ -234,7 +239,13 @@ async fn a_typed_in_contact_is_matched_by_phone() {
     let identity =
         gestor_shared::repo::contacts::Identity { channel: "manual".into(), external_id: "x".into() };
     let (typed, _) = contacts
-        .upsert_from_channel(&w.tenant, &identity, Some(&phone), Some("Mari"))
+        .upsert_from_channel(
+            &w.tenant,
+            &gestor_shared::repo::audit::Actor::channel("ca_test"),
+            &identity,
+            Some(&phone),
+            Some("Mari"),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     w.deliver(&[whatsapp_message(
@@ -467,6 +478,7 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
     assert_eq!(status("m_in", &messages), Some(MessageStatus::Received));
 }
 
+mod audit;
 mod media;
 mod owed;
 mod parking;

@@ -421,7 +421,7 @@ impl Outbound {
         tracing::warn!(code, "reply failed");
         self.metrics.count("OutboundFailed", &[("Channel", channel)], &[("Code", code)]);
         let failure = MessageFailure { code: code.to_owned(), title: title.to_owned() };
-        self.sending.failed(key, &failure, self.now()).await?;
+        self.sending.failed(&job.tenant, &job.message_id, key, &failure, self.now()).await?;
         self.outbox.remove(job).await
     }
 

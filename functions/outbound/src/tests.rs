@@ -10,6 +10,7 @@ use gestor_shared::ids::{ChannelAccountId, ConversationId};
 use gestor_shared::metrics::{Metrics, Recorder};
 use gestor_shared::outbound::SendJob;
 use gestor_shared::repo::alerts::AlertRepo;
+use gestor_shared::repo::audit::Actor;
 use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus, Connection};
 use gestor_shared::repo::contacts::{ContactRepo, Identity};
 use gestor_shared::repo::conversations::ConversationRepo;
@@ -84,6 +85,18 @@ async fn world() -> World {
 }
 
 impl World {
+    /// The fields of the sender's `message.update` entries of `reply`, oldest first.
+    async fn outcomes_logged(&self, reply: &Message) -> Vec<Vec<String>> {
+        let audit = gestor_shared::repo::audit::AuditRepo::new(self.backend.table.clone());
+        let (log, _) = audit.list(&self.tenant, &Default::default(), 50, None).await.unwrap_or_default();
+        log.iter()
+            .rev()
+            .filter(|e| e.action == "message.update" && e.resource.id.as_deref() == Some(reply.id.as_str()))
+            .inspect(|e| assert_eq!(e.actor, Actor::system("outbound")))
+            .map(|e| e.changed_fields.clone())
+            .collect()
+    }
+
     fn account(&self, channel: Channel) -> &ChannelAccountId {
         match channel {
             Channel::Whatsapp => &self.whatsapp,
@@ -107,7 +120,7 @@ impl World {
         let identity = Identity { channel: channel.as_str().into(), external_id: external_id.into() };
         let contacts = ContactRepo::new(self.backend.table.clone());
         let (contact, _) = contacts
-            .upsert_from_channel(&self.tenant, &identity, None, Some("Ana"))
+            .upsert_from_channel(&self.tenant, &Actor::channel("ca_test"), &identity, None, Some("Ana"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let account = self.account(channel);
@@ -212,6 +225,7 @@ async fn a_whatsapp_text_goes_out_as_the_cloud_api_documents_and_statuses_find_i
     assert!(w.deliver(&[&job], 1).await.is_empty());
     let sent = w.stored(&reply).await;
     assert_eq!((sent.status, sent.channel_message_id.as_deref()), (MessageStatus::Sent, Some("wamid.OUT1")));
+    assert_eq!(w.outcomes_logged(&reply).await, vec![vec!["channel_message_id", "status", "status_at"]]);
     // A redelivery of the job (the delete was lost) sends nothing more.
     assert!(w.deliver(&[&job], 2).await.is_empty());
     // The channel's statuses now find it by its id.
@@ -219,6 +233,7 @@ async fn a_whatsapp_text_goes_out_as_the_cloud_api_documents_and_statuses_find_i
     let moved = messages
         .advance_status(
             &w.tenant,
+            &Actor::channel("ca_test"),
             Channel::Whatsapp,
             "wamid.OUT1",
             MessageStatus::Delivered,
@@ -354,6 +369,7 @@ async fn a_permanent_refusal_fails_the_reply_at_once_with_the_channels_code_and_
     assert_eq!(error.code, "131047");
     assert!(error.title.contains("template"), "{}", error.title);
     assert!(w.deliver(&[&job], 2).await.is_empty(), "a redelivery sends nothing");
+    assert_eq!(w.outcomes_logged(&reply).await, vec![vec!["error", "status", "status_at"]], "once");
 }
 
 #[tokio::test]

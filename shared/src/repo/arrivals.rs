@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::audit::{Actor, ActorType, AuditEntry, AuditRepo, Resource};
+use super::audit::{Actor, AuditEntry, AuditRepo, Resource};
 use super::contacts::{self, ContactError, ContactRepo, Identity};
 use super::conversations::{
     self, Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on, new_conversation,
@@ -193,6 +193,7 @@ impl ArrivalRepo {
                     let current = learning_channel_conversation(current, arrival);
                     let (write, next) = activity_on(tenant, &current, activity)?;
                     ops.push(write.into_op());
+                    ops.extend(reopening(tenant, arrival, &current.conversation, &next)?);
                     (next, false)
                 }
                 None => {
@@ -222,6 +223,7 @@ impl ArrivalRepo {
                 item: message_item(tenant, &message)?,
                 condition: Some(Condition::NotExists),
             });
+            ops.push(AuditRepo::record_op(tenant, &created_entry(arrival, &message)?)?);
             let claim_op = ops.len();
             ops.push(TxOp::Put { item: claim_item, condition: Some(Condition::NotExists) });
             match self.table.transact(ops).await {
@@ -264,7 +266,13 @@ impl ArrivalRepo {
         if by_phone.is_some() {
             let (contact, _) = self
                 .contacts
-                .upsert_from_channel(tenant, &identity, arrival.phone, arrival.profile_name)
+                .upsert_from_channel(
+                    tenant,
+                    &channel_actor(arrival),
+                    &identity,
+                    arrival.phone,
+                    arrival.profile_name,
+                )
                 .await?;
             return Ok((contact.id, false));
         }
@@ -304,6 +312,7 @@ impl ArrivalRepo {
             let current = learning_channel_conversation(current, arrival);
             let (write, next) = activity_on(tenant, &current, activity)?;
             ops.push(write.into_op());
+            ops.extend(reopening(tenant, arrival, &current.conversation, &next)?);
             return Ok((next, false));
         }
         let mut conversation = new_conversation(contact_id, arrival.channel, arrival.account, arrival.at);
@@ -349,5 +358,42 @@ impl ArrivalRepo {
 
 /// The channel account an arrival came through, as the log's actor.
 fn channel_actor(arrival: &Arrival<'_>) -> Actor {
-    Actor { kind: ActorType::Channel, id: arrival.account.to_string() }
+    Actor::channel(arrival.account.as_str())
+}
+
+/// `message.create` of the arriving message, naming the fields it came with.
+fn created_entry(arrival: &Arrival<'_>, message: &Message) -> Result<AuditEntry, TableError> {
+    let record = super::to_item(message)?;
+    let fields: Vec<&str> = record
+        .iter()
+        .filter(|(_, value)| {
+            !value.is_null()
+                && *value != &Value::Bool(false)
+                && value.as_array().is_none_or(|a| !a.is_empty())
+        })
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !matches!(*name, "id" | "created_at" | "updated_at"))
+        .collect();
+    let resource = Resource { kind: "message".into(), id: Some(message.id.to_string()) };
+    Ok(AuditEntry::by(channel_actor(arrival), "message.create", resource, &fields))
+}
+
+/// The customer's message reopened a resolved or snoozed conversation: the log says so, in
+/// the message's transaction.
+fn reopening(
+    tenant: &TenantId,
+    arrival: &Arrival<'_>,
+    before: &Conversation,
+    after: &Conversation,
+) -> Result<Option<TxOp>, TableError> {
+    if before.status == after.status {
+        return Ok(None);
+    }
+    let mut fields = vec!["status"];
+    if before.snoozed_until.is_some() {
+        fields.push("snoozed_until");
+    }
+    let resource = Resource { kind: "conversation".into(), id: Some(after.id.to_string()) };
+    let entry = AuditEntry::by(channel_actor(arrival), "conversation.update", resource, &fields);
+    AuditRepo::record_op(tenant, &entry).map(Some)
 }

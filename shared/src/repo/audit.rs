@@ -13,7 +13,7 @@ use super::keys::audit as keys;
 use super::{from_item, personal, to_item};
 use crate::domain::TenantId;
 use crate::ids::{AuditId, ulid_bounds_for_time};
-use crate::ports::{Index, Item, Query, SortKey, Table, TableError, TxOp};
+use crate::ports::{Index, Item, Query, SortKey, Table, TableError, TxOp, Update};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +28,18 @@ pub struct Actor {
     #[serde(rename = "type")]
     pub kind: ActorType,
     pub id: String,
+}
+
+impl Actor {
+    /// A channel account, for what its webhooks said.
+    pub fn channel(account_id: &str) -> Self {
+        Self { kind: ActorType::Channel, id: account_id.to_owned() }
+    }
+
+    /// A worker or a schedule, by its function's name, for what it did itself.
+    pub fn system(function: &str) -> Self {
+        Self { kind: ActorType::System, id: function.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -65,7 +77,7 @@ pub struct AuditEntry {
     pub changed_fields: Vec<String>,
     /// A denied entry stands for every denied request of its actor, IP and kind of resource
     /// in its window ([`DENIED_WINDOW`], starting at `at`): how many there were, and when the
-    /// last one came.
+    /// last one came. A purge of the log (`audit.purge`) says how many entries it deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
@@ -91,6 +103,22 @@ impl AuditEntry {
             last_at: None,
         }
     }
+}
+
+/// The fields `update` changes, as an audit entry names them: what it sets, removes or adds
+/// to, less the writer's own `bookkeeping` attributes.
+pub fn changed_fields<'u>(update: &'u Update, bookkeeping: &[&str]) -> Vec<&'u str> {
+    let mut fields: Vec<&str> = update
+        .set
+        .keys()
+        .map(String::as_str)
+        .chain(update.remove.iter().map(String::as_str))
+        .chain(update.add.iter().map(|(name, _)| name.as_str()))
+        .filter(|name| !bookkeeping.contains(name))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    fields
 }
 
 /// Pages of 500 entries detection reads of one business's window at most.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::audit::{Actor, AuditEntry, AuditRepo, Resource};
 use super::conversations::stored;
 use super::keys::contacts as keys;
 use super::keys::conversations as conversation_keys;
@@ -179,6 +180,12 @@ pub(crate) fn creation_ops(tenant: &TenantId, contact: &Contact) -> Result<Vec<T
     Ok(ops)
 }
 
+/// What a channel did to a contact, for the log.
+fn contact_entry(by: &Actor, action: &str, contact: &Contact, fields: &[&str]) -> AuditEntry {
+    let resource = Resource { kind: "contact".into(), id: Some(contact.id.to_string()) };
+    AuditEntry::by(by.clone(), action, resource, fields)
+}
+
 /// A customer first met on a channel: a lead with that identity, the phone the channel gave
 /// and the profile name.
 pub(crate) fn from_channel(
@@ -278,6 +285,17 @@ impl ContactRepo {
 
     /// Replaces `old` by `new` if the stored contact is still at `old.version`.
     pub async fn replace(&self, tenant: &TenantId, old: &Contact, new: &Contact) -> Result<(), ContactError> {
+        self.replace_logged(tenant, old, new, None).await
+    }
+
+    /// [`Self::replace`], with the audit entry of a writer the HTTP layer does not log for.
+    async fn replace_logged(
+        &self,
+        tenant: &TenantId,
+        old: &Contact,
+        new: &Contact,
+        logged: Option<&AuditEntry>,
+    ) -> Result<(), ContactError> {
         let (before, after) = (companions(old), companions(new));
         let mut ops = vec![TxOp::Put {
             item: contact_item(tenant, new)?,
@@ -292,6 +310,9 @@ impl ContactRepo {
         }
         for c in before.difference(&after) {
             ops.push(TxOp::Delete { key: c.key(tenant, old.id.as_str()), condition: None });
+        }
+        if let Some(entry) = logged {
+            ops.push(AuditRepo::record_op(tenant, entry)?);
         }
         self.write(tenant, ops, &added).await
     }
@@ -364,6 +385,7 @@ impl ContactRepo {
     pub async fn upsert_from_channel(
         &self,
         tenant: &TenantId,
+        by: &Actor,
         identity: &Identity,
         phone: Option<&Phone>,
         profile_name: Option<&str>,
@@ -381,7 +403,11 @@ impl ContactRepo {
             };
             let Some(id) = existing else {
                 let contact = from_channel(identity, phone, profile_name);
-                match self.create(tenant, &contact).await {
+                let added: Vec<Companion> = companions(&contact).into_iter().collect();
+                let mut ops = creation_ops(tenant, &contact)?;
+                let logged = contact_entry(by, "contact.create", &contact, &["name", "phones", "identities"]);
+                ops.push(AuditRepo::record_op(tenant, &logged)?);
+                match self.write(tenant, ops, &added).await {
                     Ok(()) => return Ok((contact, true)),
                     // Another delivery created the customer first: find theirs.
                     Err(ContactError::Duplicate { .. }) => continue,
@@ -408,7 +434,18 @@ impl ContactRepo {
             }
             next.version = current.version + 1;
             next.updated_at = time::OffsetDateTime::now_utc();
-            match self.replace(tenant, &current, &next).await {
+            let mut fields = Vec::new();
+            if next.identities != current.identities {
+                fields.push("identities");
+            }
+            if next.name != current.name {
+                fields.push("name");
+            }
+            if next.phones != current.phones {
+                fields.push("phones");
+            }
+            let logged = contact_entry(by, "contact.update", &next, &fields);
+            match self.replace_logged(tenant, &current, &next, Some(&logged)).await {
                 Ok(()) => return Ok((next, false)),
                 Err(ContactError::Duplicate { field: "phones", .. }) => phone_taken = true,
                 Err(ContactError::VersionConflict | ContactError::Duplicate { .. }) => {}

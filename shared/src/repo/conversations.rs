@@ -27,6 +27,7 @@ use crate::ports::table::{PK, SK};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
 
 mod items;
+mod logged;
 pub(crate) use items::{conversation_item, customer_item, thread_item};
 
 /// The cursor of an inbox list: the index sort value of the last conversation answered.

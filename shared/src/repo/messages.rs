@@ -4,25 +4,27 @@
 //! moves forward, and a reaction or an unsend applies to the message it names.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::conversations::{Activity, ConversationRepo, RACE_RETRIES, rfc3339};
+use super::conversations::{Activity, ConversationRepo, RACE_RETRIES};
 use super::keys::claims;
 pub use super::keys::messages::media_file_key;
 use super::keys::messages::{self as keys, REV};
-use super::{from_item, now, personal, to_item};
+use super::{from_item, personal, to_item};
 use crate::domain::TenantId;
 pub use crate::domain::{Direction, MessageKind, MessageStatus};
 use crate::ids::{ContactId, ConversationId, MemberId, MessageId};
 use crate::inbound::Channel;
 use crate::ports::table::{PK, SK};
-use crate::ports::{Condition, Item, Key, Query, Table, TableError, TxOp, Update};
+use crate::ports::{Condition, Item, Key, Query, Table, TableError, TxOp};
 
 /// Internal: when each reactor last removed a reaction, so that an older reaction delivered
 /// after its removal is not brought back.
 const UNREACTED: &str = "unreacted";
+
+mod changes;
 
 /// Why the channel refused a message: its own error code and title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -190,24 +192,6 @@ pub enum MessageError {
     Table(#[from] TableError),
 }
 
-fn rev(item: &Item) -> u64 {
-    item.get(REV).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn json<T: Serialize>(value: &T) -> Result<Value, TableError> {
-    serde_json::to_value(value).map_err(|e| TableError::Invalid(e.to_string()))
-}
-
-/// When `from` last removed a reaction of the message.
-fn removed_at(item: &Item, from: &str) -> Option<OffsetDateTime> {
-    let raw = item.get(UNREACTED)?.get(from)?.as_str()?;
-    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).ok()
-}
-
-fn unreacted(item: &Item) -> Map<String, Value> {
-    item.get(UNREACTED).and_then(Value::as_object).cloned().unwrap_or_default()
-}
-
 pub(crate) fn message_key(tenant: &TenantId, m: &Message) -> Key {
     keys::message(tenant, m.conversation_id.as_str(), m.created_at, m.id.as_str())
 }
@@ -328,231 +312,6 @@ impl MessageRepo {
             Some((_, item)) => from_item(item).map(Some),
             None => Ok(None),
         }
-    }
-
-    /// Moves the message to `status` if that is forward (see [`MessageStatus`]). Conditional
-    /// on the status read, so concurrent updates never move it back.
-    pub async fn advance_status(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        status: MessageStatus,
-        error: Option<MessageFailure>,
-        at: OffsetDateTime,
-    ) -> Result<StatusChange, MessageError> {
-        for _ in 0..RACE_RETRIES {
-            let Some((key, item)) = self.by_channel_id(tenant, channel, channel_message_id).await? else {
-                return Ok(StatusChange::Unknown);
-            };
-            let current: Message = from_item(item)?;
-            if !current.status.can_become(status) {
-                return Ok(StatusChange::Stale);
-            }
-            let mut update = Update::default()
-                .set("status", status.as_str())
-                .set("status_at", rfc3339(at)?)
-                .set("updated_at", rfc3339(now())?);
-            if status == MessageStatus::Failed {
-                update = update.set("error", json(&error)?);
-            }
-            let condition = Condition::Equals("status".into(), current.status.as_str().into());
-            match self.table.update(&key, update, Some(condition)).await {
-                Ok(item) => return Ok(StatusChange::Moved(Box::new(from_item(item)?))),
-                Err(TableError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(MessageError::Busy)
-    }
-
-    /// Records `reaction` on the message with this channel id, replacing the reactor's
-    /// previous one unless that one (or its removal) is newer.
-    /// Marks read every message the business sent in the conversation up to `watermark`
-    /// (Messenger and TikTok say "read up to this time", naming no message). Walks back from
-    /// the newest message and stops at the first one already read, so a watermark costs a
-    /// page of reads, not the whole history. Answers how many messages moved.
-    pub async fn read_up_to(
-        &self,
-        tenant: &TenantId,
-        conversation_id: &ConversationId,
-        watermark: OffsetDateTime,
-    ) -> Result<usize, MessageError> {
-        let (page, _) = self.list(tenant, conversation_id, MessageOrder::NewestFirst, 50, None).await?;
-        let mut moved = 0;
-        for message in page.iter().filter(|m| m.direction == Direction::Out && m.created_at <= watermark) {
-            if message.status == MessageStatus::Read {
-                break;
-            }
-            let Some(channel_id) = message.channel_message_id.as_deref() else { continue };
-            if let StatusChange::Moved(_) = self
-                .advance_status(tenant, message.channel, channel_id, MessageStatus::Read, None, watermark)
-                .await?
-            {
-                moved += 1;
-            }
-        }
-        Ok(moved)
-    }
-
-    pub async fn add_reaction(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        reaction: &Reaction,
-    ) -> Result<Change, MessageError> {
-        self.modify(tenant, channel, channel_message_id, |message, item| {
-            let newer = message
-                .reactions
-                .iter()
-                .any(|r| r.from == reaction.from && (r.at > reaction.at || r == reaction));
-            if newer || removed_at(item, &reaction.from).is_some_and(|t| t > reaction.at) {
-                return Ok(None);
-            }
-            let mut reactions: Vec<Reaction> =
-                message.reactions.iter().filter(|r| r.from != reaction.from).cloned().collect();
-            reactions.push(reaction.clone());
-            let mut removals = unreacted(item);
-            removals.remove(&reaction.from);
-            Ok(Some(Update::default().set("reactions", json(&reactions)?).set(UNREACTED, removals)))
-        })
-        .await
-    }
-
-    /// Removes `from`'s reaction as of `at`, remembering the removal so that an older
-    /// reaction delivered late stays removed.
-    pub async fn remove_reaction(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        from: &str,
-        at: OffsetDateTime,
-    ) -> Result<Change, MessageError> {
-        self.modify(tenant, channel, channel_message_id, |message, item| {
-            let existing = message.reactions.iter().find(|r| r.from == from);
-            let removed = removed_at(item, from);
-            if existing.is_some_and(|r| r.at > at) || (existing.is_none() && removed.is_some_and(|t| t >= at))
-            {
-                return Ok(None);
-            }
-            let reactions: Vec<&Reaction> = message.reactions.iter().filter(|r| r.from != from).collect();
-            let mut removals = unreacted(item);
-            removals.insert(from.to_owned(), rfc3339(removed.map_or(at, |t| t.max(at)))?.into());
-            Ok(Some(Update::default().set("reactions", json(&reactions)?).set(UNREACTED, removals)))
-        })
-        .await
-    }
-
-    /// The customer unsent the message: its text, media and details are removed (what the
-    /// customer expects of an unsend), the message stays as a placeholder in the thread.
-    pub async fn mark_deleted(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-    ) -> Result<Change, MessageError> {
-        self.modify(tenant, channel, channel_message_id, |message, _| {
-            if message.deleted {
-                return Ok(None);
-            }
-            Ok(Some(
-                Update::default()
-                    .set("deleted", true)
-                    .set("text", Value::Null)
-                    .set("media", Value::Null)
-                    .set("details", Value::Null),
-            ))
-        })
-        .await
-    }
-
-    /// The sender edited the message at `at`: its text (and a media caption) become `text`.
-    /// An edit older than the last one applied, or of an unsent message, changes nothing.
-    pub async fn edit(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        text: Option<&str>,
-        at: OffsetDateTime,
-    ) -> Result<Change, MessageError> {
-        self.modify(tenant, channel, channel_message_id, |message, _| {
-            // Channels time edits to the second: of two in one second, the later delivery wins.
-            if message.deleted || message.edited_at.is_some_and(|last| last > at) {
-                return Ok(None);
-            }
-            let mut update = Update::default()
-                .set("text", text.map_or(Value::Null, |t| t.into()))
-                .set("edited_at", rfc3339(at)?);
-            if let Some(media) = &message.media {
-                let media = Media { caption: text.map(str::to_owned), ..media.clone() };
-                update = update.set("media", json(&media)?);
-            }
-            Ok(Some(update))
-        })
-        .await
-    }
-
-    /// Records the downloaded file of the message's media. Idempotent: a message already
-    /// pointing at `file_key` is `Stale`, and so is one without media (unsent meanwhile).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn attach_media_file(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        size: u64,
-        sha256_hex: &str,
-        file_key: &str,
-        mime_type: Option<&str>,
-    ) -> Result<Change, MessageError> {
-        self.modify(tenant, channel, channel_message_id, |message, _| {
-            let Some(media) = message.media.as_ref() else { return Ok(None) };
-            if media.file_key.as_deref() == Some(file_key) {
-                return Ok(None);
-            }
-            let media = Media {
-                size: Some(size),
-                sha256: Some(sha256_hex.to_owned()),
-                file_key: Some(file_key.to_owned()),
-                mime_type: mime_type.map(str::to_owned).or_else(|| media.mime_type.clone()),
-                ..media.clone()
-            };
-            Ok(Some(Update::default().set("media", json(&media)?)))
-        })
-        .await
-    }
-
-    /// Reads the message by channel id and applies `change` (`None`: nothing to do) if the
-    /// message did not change meanwhile.
-    async fn modify<F>(
-        &self,
-        tenant: &TenantId,
-        channel: Channel,
-        channel_message_id: &str,
-        change: F,
-    ) -> Result<Change, MessageError>
-    where
-        F: Fn(&Message, &Item) -> Result<Option<Update>, TableError>,
-    {
-        for _ in 0..RACE_RETRIES {
-            let Some((key, item)) = self.by_channel_id(tenant, channel, channel_message_id).await? else {
-                return Ok(Change::Unknown);
-            };
-            let revision = rev(&item);
-            let message: Message = from_item(item.clone())?;
-            let Some(update) = change(&message, &item)? else { return Ok(Change::Stale) };
-            let update = update.set(REV, revision + 1).set("updated_at", rfc3339(now())?);
-            let condition = Condition::Equals(REV.into(), revision.into());
-            match self.table.update(&key, update, Some(condition)).await {
-                Ok(item) => return Ok(Change::Applied(Box::new(from_item(item)?))),
-                Err(TableError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(MessageError::Busy)
     }
 
     /// A page of the conversation's messages in the channel's order (or its reverse), and

@@ -44,6 +44,9 @@ pub struct ParkedUpdate {
     pub update: Value,
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
+    /// The channel account whose webhook said it (absent on updates parked before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// The updates parked under one target, as read.

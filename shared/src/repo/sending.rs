@@ -7,6 +7,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::audit::{Actor, AuditEntry, AuditRepo, Resource, changed_fields};
 use super::conversations::rfc3339;
 use super::keys::claims;
 use super::keys::messages as keys;
@@ -43,6 +44,13 @@ pub enum Take {
     Busy,
     /// Sent, failed, or gone (erased): nothing to do.
     Done,
+}
+
+/// The sender's `message.update` of a reply's outcome.
+fn outcome_entry(message_id: &MessageId, update: &Update) -> AuditEntry {
+    let fields = changed_fields(update, &[SENDING_SINCE, "updated_at"]);
+    let resource = Resource { kind: "message".into(), id: Some(message_id.to_string()) };
+    AuditEntry::by(Actor::system("outbound"), "message.update", resource, &fields)
 }
 
 #[derive(Clone)]
@@ -140,6 +148,7 @@ impl SendingRepo {
             let media = serde_json::to_value(media).map_err(|e| TableError::Invalid(e.to_string()))?;
             update = update.set("media", media).set("kind", message.kind.as_str());
         }
+        let logged = outcome_entry(&message.id, &update);
         let ops = vec![
             TxOp::Update {
                 key: message_key(tenant, message),
@@ -148,6 +157,7 @@ impl SendingRepo {
             },
             TxOp::Put { item: claim_item(tenant, &claim, &sent), condition: Some(Condition::NotExists) },
             outbox::delete(tenant, message.id.as_str(), message.created_at),
+            AuditRepo::record_op(tenant, &logged)?,
         ];
         // The channel has the message now: every passing failure of this record is retried
         // here, because giving up leaves it `sending` and a takeover would send it again.
@@ -170,8 +180,13 @@ impl SendingRepo {
                     .set("channel_message_id", channel_message_id)
                     .set("status_at", rfc3339(at)?);
                 let sending = Condition::Equals("status".into(), MessageStatus::Sending.as_str().into());
-                match self.table.update(&message_key(tenant, message), update, Some(sending)).await {
-                    Ok(_) | Err(TableError::ConditionFailed) => {}
+                let logged = outcome_entry(&message.id, &update);
+                let ops = vec![
+                    TxOp::Update { key: message_key(tenant, message), update, condition: Some(sending) },
+                    AuditRepo::record_op(tenant, &logged)?,
+                ];
+                match self.table.transact(ops).await {
+                    Ok(()) | Err(TableError::TransactionCanceled { .. }) => {}
                     Err(e) => return Err(e),
                 }
                 let entry = super::keys::outbox::entry(tenant, message.id.as_str(), message.created_at);
@@ -214,6 +229,8 @@ impl SendingRepo {
     /// The channel refused it for good, or it kept failing: `failed` with the reason.
     pub async fn failed(
         &self,
+        tenant: &TenantId,
+        message_id: &MessageId,
         key: &Key,
         failure: &MessageFailure,
         at: OffsetDateTime,
@@ -226,8 +243,14 @@ impl SendingRepo {
             .set("updated_at", rfc3339(now())?);
         update.remove.push(SENDING_SINCE.into());
         let sending = Condition::Equals("status".into(), MessageStatus::Sending.as_str().into());
-        match self.table.update(key, update, Some(sending)).await {
-            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+        let logged = outcome_entry(message_id, &update);
+        let ops = vec![
+            TxOp::Update { key: key.clone(), update, condition: Some(sending) },
+            AuditRepo::record_op(tenant, &logged)?,
+        ];
+        match self.table.transact(ops).await {
+            // Another sender recorded its outcome first: theirs stands, and so does its entry.
+            Ok(()) | Err(TableError::TransactionCanceled { .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::audit::{Actor, AuditEntry, AuditRepo, Resource, changed_fields};
 use super::keys::templates as keys;
 use super::{from_item, to_item};
 use crate::domain::TenantId;
@@ -112,7 +113,17 @@ impl TemplateRepo {
         marker.insert(PK.into(), key.pk.into());
         marker.insert(SK.into(), key.sk.into());
         marker.insert("at".into(), super::conversations::rfc3339(at)?.into());
-        self.table.put(marker, None).await
+        let mut fields = vec!["templates"];
+        if !gone.is_empty() {
+            fields.push("removed");
+        }
+        let synced = AuditEntry::by(Actor::system("channels"), "template.sync", business(waba_id), &fields);
+        self.table
+            .transact(vec![
+                TxOp::Put { item: marker, condition: None },
+                AuditRepo::record_op(tenant, &synced)?,
+            ])
+            .await
     }
 
     /// A status webhook: the template's new status. A template the last sync did not know
@@ -132,15 +143,27 @@ impl TemplateRepo {
             None => update.remove.push("reason".into()),
         }
         let key = keys::template(tenant, waba_id, name, language);
-        match self.table.update(&key, update, Some(Condition::Exists)).await {
-            Ok(_) => Ok(true),
-            Err(TableError::ConditionFailed) => {
+        let fields = changed_fields(&update, &[]);
+        let resource = Resource { kind: "template".into(), id: Some(format!("{waba_id}/{name}/{language}")) };
+        let logged = AuditEntry::by(Actor::channel(waba_id), "template.update", resource, &fields);
+        let ops = vec![
+            TxOp::Update { key, update, condition: Some(Condition::Exists) },
+            AuditRepo::record_op(tenant, &logged)?,
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
                 self.table.delete(&keys::synced(tenant, waba_id), None).await?;
                 Ok(false)
             }
             Err(e) => Err(e),
         }
     }
+}
+
+/// The business account whose templates a sync replaced, as its audit entry names it.
+fn business(waba_id: &str) -> Resource {
+    Resource { kind: "whatsapp_business_account".into(), id: Some(waba_id.to_owned()) }
 }
 
 fn item(tenant: &TenantId, waba_id: &str, template: &Template) -> Result<Item, TableError> {

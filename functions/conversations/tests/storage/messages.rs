@@ -1,5 +1,6 @@
 use gestor_shared::ids::ConversationId;
 use gestor_shared::inbound::Channel;
+use gestor_shared::repo::audit::Actor;
 use gestor_shared::repo::conversations::Conversation;
 use gestor_shared::repo::messages::{
     Change, Direction, Inserted, Message, MessageError, MessageFailure, MessageKind, MessageOrder,
@@ -9,6 +10,11 @@ use gestor_shared::repo::personal::keys_of_subject;
 use time::OffsetDateTime;
 
 use crate::{World, at, tenant, world};
+
+/// The channel account the tests' updates come from.
+fn by() -> Actor {
+    Actor::channel("ca_test")
+}
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
@@ -108,7 +114,9 @@ async fn statuses_only_move_forward() {
         let error = (status == MessageStatus::Failed)
             .then(|| MessageFailure { code: "131047".into(), title: "Re-engagement message".into() });
         async move {
-            ok(messages.advance_status(&tenant, Channel::Whatsapp, wamid, status, error, at(minute)).await)
+            ok(messages
+                .advance_status(&tenant, &by(), Channel::Whatsapp, wamid, status, error, at(minute))
+                .await)
         }
     };
     for wamid in ["wamid.A", "wamid.B", "wamid.C"] {
@@ -181,7 +189,7 @@ async fn reactions_keep_each_reactors_latest_event() {
         |emoji: &str, minute: i64| Reaction { emoji: emoji.into(), from: from.clone(), at: at(minute) };
     let add = |r: Reaction| {
         let (messages, tenant) = (messages.clone(), w.tenant.clone());
-        async move { ok(messages.add_reaction(&tenant, Channel::Whatsapp, "wamid.R", &r).await) }
+        async move { ok(messages.add_reaction(&tenant, &by(), Channel::Whatsapp, "wamid.R", &r).await) }
     };
     let emojis = |change: &Change| match change {
         Change::Applied(m) => m.reactions.iter().map(|r| r.emoji.clone()).collect::<Vec<_>>(),
@@ -194,14 +202,16 @@ async fn reactions_keep_each_reactors_latest_event() {
     let business = Reaction { emoji: "🙏".into(), from: "business".into(), at: at(4) };
     assert_eq!(emojis(&add(business).await), vec!["😂", "🙏"]);
 
-    let removed = ok(messages.remove_reaction(&w.tenant, Channel::Whatsapp, "wamid.R", &from, at(5)).await);
+    let removed =
+        ok(messages.remove_reaction(&w.tenant, &by(), Channel::Whatsapp, "wamid.R", &from, at(5)).await);
     assert_eq!(emojis(&removed), vec!["🙏"]);
     assert_eq!(add(react("👍", 4)).await, Change::Stale, "an add older than its removal stays removed");
     assert_eq!(emojis(&add(react("🔥", 6)).await), vec!["🙏", "🔥"]);
-    let early = ok(messages.remove_reaction(&w.tenant, Channel::Whatsapp, "wamid.R", &from, at(5)).await);
+    let early =
+        ok(messages.remove_reaction(&w.tenant, &by(), Channel::Whatsapp, "wamid.R", &from, at(5)).await);
     assert_eq!(early, Change::Stale, "a removal older than the reaction");
     let unknown =
-        ok(messages.add_reaction(&w.tenant, Channel::Whatsapp, "wamid.NOPE", &react("👍", 1)).await);
+        ok(messages.add_reaction(&w.tenant, &by(), Channel::Whatsapp, "wamid.NOPE", &react("👍", 1)).await);
     assert_eq!(unknown, Change::Unknown);
 }
 
@@ -211,13 +221,20 @@ async fn an_unsent_message_loses_its_content_but_keeps_its_place() {
     let c = w.conversation(1).await;
     let messages = repo(&w);
     ok(messages.insert_once(&w.tenant, &message(&c, Direction::In, "wamid.D", at(1))).await);
-    let Change::Applied(gone) = ok(messages.mark_deleted(&w.tenant, Channel::Whatsapp, "wamid.D").await)
+    let Change::Applied(gone) =
+        ok(messages.mark_deleted(&w.tenant, &by(), Channel::Whatsapp, "wamid.D").await)
     else {
         panic!("not applied")
     };
     assert!(gone.deleted && gone.text.is_none() && gone.media.is_none());
-    assert_eq!(ok(messages.mark_deleted(&w.tenant, Channel::Whatsapp, "wamid.D").await), Change::Stale);
-    assert_eq!(ok(messages.mark_deleted(&w.tenant, Channel::Whatsapp, "wamid.X").await), Change::Unknown);
+    assert_eq!(
+        ok(messages.mark_deleted(&w.tenant, &by(), Channel::Whatsapp, "wamid.D").await),
+        Change::Stale
+    );
+    assert_eq!(
+        ok(messages.mark_deleted(&w.tenant, &by(), Channel::Whatsapp, "wamid.X").await),
+        Change::Unknown
+    );
     assert_eq!(thread(&w, &c.id, MessageOrder::OldestFirst).await, vec!["wamid.D"]);
 }
 
@@ -234,7 +251,7 @@ async fn messages_are_the_contacts_data_and_stay_in_their_tenant() {
     let (items, _) = ok(messages.list(&other, &c.id, MessageOrder::OldestFirst, 50, None).await);
     assert!(items.is_empty());
     let status = ok(messages
-        .advance_status(&other, Channel::Whatsapp, "wamid.P", MessageStatus::Read, None, at(2))
+        .advance_status(&other, &by(), Channel::Whatsapp, "wamid.P", MessageStatus::Read, None, at(2))
         .await);
     assert_eq!(status, StatusChange::Unknown);
 }

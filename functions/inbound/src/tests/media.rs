@@ -74,6 +74,13 @@ async fn an_image_is_downloaded_once_into_the_bucket_with_its_hash() {
     let key = format!("tienda-1/media/{}", messages[0].id);
     assert_eq!(media.file_key.as_deref(), Some(key.as_str()));
     assert_eq!(media.size, Some(bytes.len() as u64));
+    // The download is the deferred worker's change, in the log by its name.
+    let audit = gestor_shared::repo::audit::AuditRepo::new(w.backend.table.clone());
+    let (log, _) = audit.list(&w.tenant, &Default::default(), 50, None).await.unwrap_or_default();
+    let attached: Vec<_> = log.iter().filter(|e| e.action == "message.update").collect();
+    assert_eq!(attached.len(), 1, "{log:?}");
+    assert_eq!(attached[0].actor, gestor_shared::repo::audit::Actor::system("deferred"));
+    assert_eq!(attached[0].changed_fields, vec!["media".to_owned()]);
     assert_eq!(
         media.sha256.as_deref(),
         Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)).as_str())

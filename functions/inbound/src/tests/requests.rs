@@ -39,3 +39,35 @@ async fn requests_per_inbound_message() {
     assert!(measured[1] <= 12, "{measured:?}");
     assert!(measured[2] <= 3, "a repeat stops at the claim: {measured:?}");
 }
+
+/// A status of a message the business sent: the claim and the message read, and one
+/// transaction of the message's move with its audit entry.
+#[tokio::test]
+async fn requests_per_status() {
+    let w = world().await;
+    let mut echo = whatsapp_message(
+        "wamid.SOUT",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "¡Sí!"}}),
+    );
+    echo.field = "smb_message_echoes".into();
+    echo.kind = UpdateKind::Event;
+    echo.payload =
+        Some(json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": "wamid.SOUT",
+        "timestamp": "1795860000", "type": "text", "text": {"body": "¡Sí!"}}]}));
+    assert!(w.deliver(&[echo]).await.is_empty());
+    let status = whatsapp_status("wamid.SOUT", "delivered", 1_795_860_010, "5215512345678");
+    let (response, usage) = measure(w.inbound.handle(sqs_event(vec![record(0, &status)]))).await;
+    assert!(response.batch_item_failures.is_empty());
+    println!(
+        "a status: {} table requests {:?}, {} RCU, {} WCU",
+        usage.request_count(),
+        usage.requests,
+        usage.read_units,
+        usage.write_units
+    );
+    assert!(usage.request_count() <= 4, "{usage:?}");
+    assert_eq!(usage.requests.iter().filter(|r| **r == "TransactWriteItems").count(), 1);
+}
