@@ -347,7 +347,10 @@ fn last_seen_is_written_again_only_after_fifteen_minutes() {
 
 #[tokio::test]
 async fn guessing_invite_codes_is_throttled_per_code_and_per_ip() {
-    let (core, _dir) = embedded_core();
+    let (mut core, _dir) = embedded_core();
+    // One window throughout, wherever the wall clock is.
+    let fixed = time::macros::datetime!(2026-12-03 10:00:01 UTC);
+    core.rate_limits = core.rate_limits.clone().with_clock(Arc::new(move || fixed));
     let app = app_over(core);
     let accept = |code: &str, user: &str| {
         ApiRequest::new("POST /v1/invites/{code}/accept").param("code", code).signed_in(user, "x@y.mx")

@@ -4,11 +4,12 @@
 //! A delivery is authenticated by its signature on the raw bytes, split into one queue
 //! message per update (grouped by channel account and customer, deduplicated by the update's
 //! own id) and sent to the inbound FIFO queue in as few batch calls as SQS allows, then
-//! answered 200. Nothing here reads or writes the table: the function holds none. The
-//! `inbound` worker does the rest.
+//! answered 200. The `inbound` worker does the rest.
 //!
 //! Both routes are public (a channel cannot log in). The function goes through the shared
-//! dispatcher without a `Core`: it holds no table, so this path can never touch one.
+//! dispatcher without a `Core`: no caller, no idempotency record, no audit entry. Its one way
+//! to the table is the rate limiter of the unsigned handshake, whose IAM policy reaches only
+//! the handshake's counters; a delivery never touches the table.
 
 mod batch;
 mod handlers;
@@ -20,10 +21,13 @@ mod whatsapp;
 mod wire;
 
 use gestor_shared::http::Policy;
+use gestor_shared::http::routes::Target;
 use gestor_shared::metrics::Metrics;
+use gestor_shared::ports::Table;
 use gestor_shared::ports::secrets::SecretSource;
 use gestor_shared::ports::{Files, Queue};
 use gestor_shared::registry::{Declaration, HttpPart, Serves};
+use gestor_shared::repo::rate_limits::RateLimitRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
@@ -43,19 +47,23 @@ pub static FUNCTION: Declaration = Declaration {
         Setting::TiktokClientSecret,
         Setting::InboundQueueUrl,
         Setting::BucketName,
+        Setting::TableName,
     ],
     serves: Serves::Http(HttpPart {
         routes: Webhooks::route_table,
         openapi,
         build: |deps| {
-            let webhooks = Webhooks::new(deps.settings(), deps.queue(), deps.files()?)?;
+            let webhooks = Webhooks::new(deps.settings(), deps.queue(), deps.files()?, deps.table()?)?;
             Ok(Arc::new(webhooks.with_secret_source(deps.secret_source())))
         },
     }),
 };
 
-gestor_shared::routes!(Webhooks, name: function_name, {
-    handlers::verify => Policy::public(),
+gestor_shared::routes!(Webhooks, name: function_name, limits: rate_limits, {
+    // The handshake is unsigned: a stranger guessing the verify token is counted per IP and
+    // per channel (Meta verifies once, when the subscription is set up).
+    handlers::verify => Policy::public().limited(30, 300, 900, Target::Param("channel")),
+    // Deliveries are signed: exempt, and they never touch the table.
     handlers::receive => Policy::public(),
 });
 
@@ -78,6 +86,8 @@ pub struct Webhooks {
     source: Option<Arc<dyn SecretSource>>,
     refetched: std::sync::Mutex<Option<SystemTime>>,
     queue: Arc<dyn Queue>,
+    /// The handshake's counters: the function's only way to the table.
+    rate_limits: RateLimitRepo,
     inbound_queue: String,
     files: Arc<dyn Files>,
     clock: Clock,
@@ -90,8 +100,13 @@ impl Webhooks {
         settings: &Settings,
         queue: Arc<dyn Queue>,
         files: Arc<dyn Files>,
+        table: Arc<dyn Table>,
     ) -> Result<Self, SettingError> {
+        // The counters' digests are keyed by the app secret (under their own label): the
+        // function reads no other secret that could key them.
+        let rate_limits = RateLimitRepo::new(table, settings.get(Setting::MetaAppSecret)?.as_bytes());
         Ok(Self {
+            rate_limits,
             secrets: std::sync::RwLock::new(Arc::new(Secrets::new(
                 settings.get(Setting::MetaAppSecret)?,
                 settings.get(Setting::MetaVerifyToken)?,
@@ -109,6 +124,9 @@ impl Webhooks {
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
+        let at = clock.clone();
+        let now = move || time::OffsetDateTime::from(at());
+        self.rate_limits = self.rate_limits.with_clock(Arc::new(now));
         self.clock = clock;
         self
     }

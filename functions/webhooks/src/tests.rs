@@ -10,6 +10,7 @@ mod refusals;
 mod rotation;
 mod volume;
 
+use gestor_shared::adapters::embedded_table::EmbeddedTable;
 use gestor_shared::adapters::{embedded, embedded_queue::EmbeddedQueue, local_files::LocalFiles};
 use gestor_shared::inbound::InboundEnvelope;
 use gestor_shared::metrics::{Metrics, Recorder};
@@ -64,10 +65,14 @@ pub fn world_with(queue: Option<Arc<dyn Queue>>, files: Option<Arc<dyn Files>>) 
     let local_files =
         Arc::new(LocalFiles::new(dir.path().join("files"), "http://127.0.0.1:3000", b"k".to_vec()));
     let metrics = Arc::new(Recorder::default());
+    let table_db = embedded::open(&dir.path().join("t.redb")).unwrap_or_else(|e| panic!("{e}"));
+    let table = Arc::new(EmbeddedTable::new(table_db).unwrap_or_else(|e| panic!("{e}")));
+    let table = Arc::new(gestor_shared::adapters::metered::Metered::new(table));
     let webhooks = Webhooks::new(
         &settings(),
         queue.unwrap_or_else(|| embedded_queue.clone()),
         files.unwrap_or_else(|| local_files.clone()),
+        table,
     )
     .unwrap_or_else(|e| panic!("{e}"))
     .with_clock(Arc::new(now))

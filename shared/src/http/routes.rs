@@ -296,7 +296,8 @@ fn idempotency_key() -> utoipa::openapi::path::Parameter {
 /// Every handler is `async fn(&Function, Call) -> Result<Reply, ApiError>` carrying a
 /// `#[utoipa::path]`; `core:` names the field holding the function's `Core`. A function
 /// without one (every route public, no table) names instead the field holding its name in
-/// logs (`name: function_name`). It implements `Function` and gives `route_table()` and
+/// logs (`name: function_name`), and, when a route is rate-limited, the field holding its
+/// limiter (`limits: rate_limits`), its one way to the table. It implements `Function` and gives `route_table()` and
 /// `openapi_paths(doc)`.
 #[macro_export]
 macro_rules! routes {
@@ -307,6 +308,19 @@ macro_rules! routes {
             }
             fn core(&self) -> Option<&$crate::http::Core> {
                 Some(&self.$core)
+            }
+        );
+    };
+    ($function:ty, name: $name:ident, limits: $limits:ident, { $($handler:path => $policy:expr),+ $(,)? }) => {
+        $crate::routes!(@function $function, { $($handler => $policy),+ },
+            fn name(&self) -> &str {
+                &self.$name
+            }
+            fn core(&self) -> Option<&$crate::http::Core> {
+                None
+            }
+            fn rate_limits(&self) -> Option<&$crate::repo::rate_limits::RateLimitRepo> {
+                Some(&self.$limits)
             }
         );
     };

@@ -69,6 +69,11 @@ pub trait Function: Send + Sync {
     /// The table and repositories authenticated routes need; `None` for a function whose
     /// routes are all public and which must never touch the table (the webhooks).
     fn core(&self) -> Option<&Core>;
+    /// The counters of rate-limited routes: the core's, or a function's own when it has no
+    /// core (the webhooks count their handshakes and touch nothing else in the table).
+    fn rate_limits(&self) -> Option<&RateLimitRepo> {
+        self.core().map(|core| &core.rate_limits)
+    }
     async fn call(&self, route: &'static Route, call: Call) -> Result<Reply, ApiError>;
 }
 
@@ -163,6 +168,12 @@ async fn dispatch(
                 route.key
             )));
         }
+        if let Some(limited) = route.limit {
+            let Some(limits) = function.rate_limits() else {
+                return Err(ApiError::Internal(format!("{} is rate-limited but has no limiter", route.key)));
+            };
+            throttle(limits, route, limited, &req, &meta, &params).await?;
+        }
         let mut call = Call::from_request(&req, None);
         if call.path.is_empty() {
             call.path = params;
@@ -171,7 +182,7 @@ async fn dispatch(
     };
 
     if let Some(limited) = route.limit {
-        throttle(core, route, limited, &req, &meta, &params).await?;
+        throttle(&core.rate_limits, route, limited, &req, &meta, &params).await?;
     }
     let caller = match route.access {
         Access::Public => None,
@@ -282,7 +293,7 @@ async fn dispatch(
 /// `Retry-After` beyond them. A table failure lets the request through (logged): the limiter
 /// guards against guessing, and every such route checks what it is given anyway.
 async fn throttle(
-    core: &Core,
+    limits: &RateLimitRepo,
     route: &Route,
     limited: super::routes::Limited,
     req: &Request,
@@ -294,8 +305,8 @@ async fn throttle(
         super::routes::Target::User => Claims::from_request(req).map(|c| c.sub),
     };
     let ip = meta.source_ip.as_deref().unwrap_or("unknown");
-    let now = time::OffsetDateTime::now_utc();
-    match core.rate_limits.count(route.key.as_str(), limited.limit, ip, target.as_deref(), now).await {
+    let now = limits.now();
+    match limits.count(route.key.as_str(), limited.limit, ip, target.as_deref(), now).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(retry_after_secs)) => {
             tracing::warn!(route = route.key.as_str(), "request throttled");

@@ -1,5 +1,6 @@
 //! The handshake, refused deliveries, quarantine, oversized updates and failing ports.
 
+use gestor_shared::adapters::metered::measure;
 use gestor_shared::inbound::InboundEnvelope;
 use gestor_shared::ports::Files;
 use gestor_shared::testing::ApiRequest;
@@ -43,6 +44,31 @@ async fn the_meta_handshake_echoes_the_challenge_only_for_the_right_token() {
     }
     let good = [("hub.mode", "subscribe"), ("hub.verify_token", VERIFY_TOKEN), ("hub.challenge", "1")];
     assert_eq!(w.send(handshake("telegram", &good)).await.status(), 404);
+}
+
+#[tokio::test]
+async fn guessing_the_verify_token_is_throttled_and_deliveries_are_exempt_and_touch_no_table() {
+    let w = world();
+    let wrong = [("hub.mode", "subscribe"), ("hub.verify_token", "adivina"), ("hub.challenge", "1")];
+    for _ in 0..30 {
+        assert_eq!(w.send(handshake("whatsapp", &wrong)).await.status(), 403);
+    }
+    let response = w.send(handshake("whatsapp", &wrong)).await;
+    assert_eq!(response.status(), 429, "the IP's 30 in 15 minutes are spent");
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok());
+    let retry_after = retry_after.and_then(|v| v.parse::<u32>().ok()).unwrap_or_default();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    // The right token too waits out the window from that IP: the counter comes first.
+    let good = [("hub.mode", "subscribe"), ("hub.verify_token", VERIFY_TOKEN), ("hub.challenge", "1")];
+    assert_eq!(w.send(handshake("messenger", &good)).await.status(), 429);
+    // Signed deliveries are never counted, and never reach the table.
+    let body = meta_bytes(&wa_single_text("wamid.T", "hola"));
+    for _ in 0..40 {
+        let ((status, _), usage) = measure(w.deliver("whatsapp", &body)).await;
+        assert_eq!((status, usage.request_count()), (200, 0), "{usage:?}");
+    }
+    let (_, usage) = measure(w.send(handshake("whatsapp", &good))).await;
+    assert_eq!(usage.requests, vec!["UpdateItem"], "one counter, the IP's, already over");
 }
 
 #[tokio::test]
