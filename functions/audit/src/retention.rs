@@ -35,8 +35,10 @@ impl Retention {
         Self { audit: AuditRepo::new(table.clone()), tenants: TenantRepo::new(table), days }
     }
 
-    /// The purge is itself a change of the log: its entry, at the run's time (so a rerun of
-    /// the same run writes the same entry), says how many went.
+    /// The purge is itself a change of the log: its entry, at the run's time, says how many
+    /// went. A rerun of the same run adds to the same entry's count. Written after the
+    /// deletes it counts (a batch delete is no transaction): a failure here is logged, and
+    /// the entries stay deleted.
     async fn record_purge(
         &self,
         tenant: &TenantId,
@@ -46,7 +48,6 @@ impl Retention {
         let entry = AuditEntry {
             id: window_entry_id(now, &["audit.purge"])?,
             at: now,
-            count: Some(purged as u64),
             ..AuditEntry::by(
                 Actor::system("audit-retention"),
                 "audit.purge",
@@ -54,7 +55,7 @@ impl Retention {
                 &[],
             )
         };
-        self.audit.record(tenant, &entry).await
+        self.audit.add_to_count(tenant, &entry, purged as u64).await.map(|_| ())
     }
 
     /// Deletes what is past keeping at `now`; answers how many entries went.
@@ -65,16 +66,14 @@ impl Retention {
         loop {
             let (tenants, next) = self.tenants.all(after, 100).await?;
             for tenant in tenants {
-                match self.audit.purge_before(&tenant, edge, PER_TENANT).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        purged += n;
-                        if let Err(e) = self.record_purge(&tenant, now, n).await {
-                            tracing::error!(cause = %e, tenant = tenant.as_str(), "audit purge not recorded");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(cause = %e, tenant = tenant.as_str(), "audit entries not purged")
+                let (n, stopped) = self.audit.purge_before(&tenant, edge, PER_TENANT).await;
+                if let Err(e) = stopped {
+                    tracing::error!(cause = %e, tenant = tenant.as_str(), "audit entries not all purged");
+                }
+                if n > 0 {
+                    purged += n;
+                    if let Err(e) = self.record_purge(&tenant, now, n).await {
+                        tracing::error!(cause = %e, tenant = tenant.as_str(), "audit purge not recorded");
                     }
                 }
             }
@@ -137,5 +136,47 @@ mod tests {
         let _ =
             serve(&app, ApiRequest::new("GET /v1/audit-log").as_user(&owner).token_id("t2").build()).await;
         assert_eq!(retention.purge(OffsetDateTime::now_utc()).await.unwrap_or_default(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_purge_stopped_half_way_counts_what_went_and_its_rerun_adds_the_rest() {
+        use gestor_shared::testing::doubles::FailingTable;
+        use std::sync::atomic::Ordering;
+        let (core, _dir) = embedded_core();
+        let _ = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+        let tenant = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let old = OffsetDateTime::now_utc() - time::Duration::days(400);
+        for n in 0..150 {
+            let entry = AuditEntry {
+                id: window_entry_id(old, &[&n.to_string()]).unwrap_or_else(|e| panic!("{e}")),
+                at: old,
+                ..AuditEntry::by(
+                    Actor::system("test"),
+                    "contact.update",
+                    Resource { kind: "contact".into(), id: None },
+                    &[],
+                )
+            };
+            core.audit.record(&tenant, &entry).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        // The second batch of deletes fails (S3-like 503 from the table): 100 went.
+        let failing = Arc::new(FailingTable::new(core.table.clone()));
+        failing.batch_deletes_before_failing.store(1, Ordering::SeqCst);
+        failing.fail_batch_deletes.store(1, Ordering::SeqCst);
+        let now = OffsetDateTime::now_utc();
+        let retention = Retention::new(failing.clone(), 30);
+        assert_eq!(retention.purge(now).await.unwrap_or_default(), 100);
+        let purges = || async {
+            let filter = gestor_shared::repo::audit::AuditFilter {
+                action: Some("audit.purge".into()),
+                ..Default::default()
+            };
+            let (entries, _) = core.audit.list(&tenant, &filter, 10, None).await.unwrap_or_default();
+            entries.iter().map(|e| e.count.unwrap_or_default()).collect::<Vec<_>>()
+        };
+        assert_eq!(purges().await, vec![100], "what went is logged though the run stopped");
+        // The schedule runs again for the same time: the rest go, counted in the same entry.
+        assert_eq!(retention.purge(now).await.unwrap_or_default(), 50);
+        assert_eq!(purges().await, vec![150]);
     }
 }

@@ -190,10 +190,11 @@ impl ArrivalRepo {
             let shortcut_holds = current.is_some();
             let (conversation, conversation_created) = match current {
                 Some(current) => {
+                    let before = current.conversation.clone();
                     let current = learning_channel_conversation(current, arrival);
                     let (write, next) = activity_on(tenant, &current, activity)?;
                     ops.push(write.into_op());
-                    ops.extend(reopening(tenant, arrival, &current.conversation, &next)?);
+                    ops.extend(conversation_changed(tenant, arrival, &before, &next)?);
                     (next, false)
                 }
                 None => {
@@ -309,10 +310,11 @@ impl ArrivalRepo {
             None => None,
         };
         if let Some(current) = current {
+            let before = current.conversation.clone();
             let current = learning_channel_conversation(current, arrival);
             let (write, next) = activity_on(tenant, &current, activity)?;
             ops.push(write.into_op());
-            ops.extend(reopening(tenant, arrival, &current.conversation, &next)?);
+            ops.extend(conversation_changed(tenant, arrival, &before, &next)?);
             return Ok((next, false));
         }
         let mut conversation = new_conversation(contact_id, arrival.channel, arrival.account, arrival.at);
@@ -378,20 +380,28 @@ fn created_entry(arrival: &Arrival<'_>, message: &Message) -> Result<AuditEntry,
     Ok(AuditEntry::by(channel_actor(arrival), "message.create", resource, &fields))
 }
 
-/// The customer's message reopened a resolved or snoozed conversation: the log says so, in
-/// the message's transaction.
-fn reopening(
+/// The customer's message changed the conversation beyond its activity: reopened it (when
+/// resolved or snoozed), or gave it the channel's new conversation id (TikTok). The log says
+/// so, in the message's transaction; the activity itself (last message, unread count) is
+/// the message's `message.create`.
+fn conversation_changed(
     tenant: &TenantId,
     arrival: &Arrival<'_>,
     before: &Conversation,
     after: &Conversation,
 ) -> Result<Option<TxOp>, TableError> {
-    if before.status == after.status {
-        return Ok(None);
+    let mut fields = Vec::new();
+    if before.status != after.status {
+        fields.push("status");
     }
-    let mut fields = vec!["status"];
-    if before.snoozed_until.is_some() {
+    if before.snoozed_until != after.snoozed_until {
         fields.push("snoozed_until");
+    }
+    if before.channel_conversation_id != after.channel_conversation_id {
+        fields.push("channel_conversation_id");
+    }
+    if fields.is_empty() {
+        return Ok(None);
     }
     let resource = Resource { kind: "conversation".into(), id: Some(after.id.to_string()) };
     let entry = AuditEntry::by(channel_actor(arrival), "conversation.update", resource, &fields);

@@ -237,12 +237,25 @@ impl AuditRepo {
         let ip = entry.ip.as_deref().unwrap_or_default();
         let id = window_entry_id(window, &[&entry.actor.id, ip, &entry.resource.kind])?;
         let aggregate = AuditEntry { id, at: window, count: None, last_at: Some(entry.at), ..entry.clone() };
-        let mut item = entry_item(tenant, &aggregate)?;
+        self.add_to_count(tenant, &aggregate, 1).await
+    }
+
+    /// Writes `entry` (its id chosen by the caller) with `by` added to its `count`, created
+    /// by the first writer: an entry that several runs or requests contribute to. Answers the
+    /// count so far.
+    pub async fn add_to_count(
+        &self,
+        tenant: &TenantId,
+        entry: &AuditEntry,
+        by: u64,
+    ) -> Result<u64, TableError> {
+        let entry = AuditEntry { count: None, ..entry.clone() };
+        let mut item = entry_item(tenant, &entry)?;
         let key = crate::ports::Key::new(
             item.remove("pk").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             item.remove("sk").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
         );
-        let mut update = crate::ports::Update::default().add("count", 1);
+        let mut update = crate::ports::Update::default().add("count", i64::try_from(by).unwrap_or(i64::MAX));
         for (name, value) in item {
             update = update.set(name, value);
         }
@@ -288,14 +301,15 @@ impl AuditRepo {
         Ok(entries)
     }
 
-    /// Deletes up to `most` entries older than `before` (oldest first); answers how many. The
+    /// Deletes up to `most` entries older than `before` (oldest first); answers how many,
+    /// and the failure that stopped it early, if one did (what went before it is gone). The
     /// entries' index attributes go with them.
     pub async fn purge_before(
         &self,
         tenant: &TenantId,
         before: time::OffsetDateTime,
         most: usize,
-    ) -> Result<usize, TableError> {
+    ) -> (usize, Result<(), TableError>) {
         let edge = format!("au_{}", ulid_bounds_for_time(before).0);
         let mut purged = 0;
         while purged < most {
@@ -306,7 +320,11 @@ impl AuditRepo {
                         .sort(SortKey::Between("au_".into(), edge.clone()))
                         .limit(100.min(most - purged)),
                 )
-                .await?;
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => return (purged, Err(e)),
+            };
             let old: Vec<crate::ports::Key> = page
                 .items
                 .iter()
@@ -318,10 +336,12 @@ impl AuditRepo {
             if old.is_empty() {
                 break;
             }
-            self.table.batch_delete(&old).await?;
+            if let Err(e) = self.table.batch_delete(&old).await {
+                return (purged, Err(e));
+            }
             purged += old.len();
         }
-        Ok(purged)
+        (purged, Ok(()))
     }
 
     /// Newest first. Reads pages of the most selective index until `limit` entries match or

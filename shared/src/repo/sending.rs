@@ -185,10 +185,7 @@ impl SendingRepo {
                     TxOp::Update { key: message_key(tenant, message), update, condition: Some(sending) },
                     AuditRepo::record_op(tenant, &logged)?,
                 ];
-                match self.table.transact(ops).await {
-                    Ok(()) | Err(TableError::TransactionCanceled { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                self.record_outcome(ops).await?;
                 let entry = super::keys::outbox::entry(tenant, message.id.as_str(), message.created_at);
                 self.table.delete(&entry, None).await?;
                 Ok(false)
@@ -248,10 +245,27 @@ impl SendingRepo {
             TxOp::Update { key: key.clone(), update, condition: Some(sending) },
             AuditRepo::record_op(tenant, &logged)?,
         ];
-        match self.table.transact(ops).await {
-            // Another sender recorded its outcome first: theirs stands, and so does its entry.
-            Ok(()) | Err(TableError::TransactionCanceled { .. }) => Ok(()),
-            Err(e) => Err(e),
+        self.record_outcome(ops).await
+    }
+
+    /// Writes an outcome (`ops`: the message's update conditional on `sending`, then its
+    /// entry). A failed condition means another sender recorded its outcome first: theirs
+    /// stands, and so does its entry. A transaction that collided with another write (a
+    /// status for the message, say) is tried again, never taken for done: the outbox entry
+    /// goes after this, and a reply left `sending` without one would never be retried.
+    async fn record_outcome(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        for _ in 0..RECORD_TRIES {
+            match self.table.transact(ops.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(TableError::TransactionCanceled { failed })
+                    if failed.first().copied().unwrap_or(false) =>
+                {
+                    return Ok(());
+                }
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Err(TableError::Backend("the reply's outcome kept colliding with other writes".into()))
     }
 }

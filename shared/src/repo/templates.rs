@@ -11,7 +11,7 @@ use super::keys::templates as keys;
 use super::{from_item, to_item};
 use crate::domain::TenantId;
 use crate::ports::table::{PK, SK};
-use crate::ports::{Condition, Item, Key, Query, SortKey, Table, TableError, TxOp, Update};
+use crate::ports::{Condition, Item, Query, SortKey, Table, TableError, TxOp, Update};
 
 /// Writes per transaction when a sync replaces the templates.
 const PER_TRANSACTION: usize = 25;
@@ -81,7 +81,10 @@ impl TemplateRepo {
         }
     }
 
-    /// Replaces the stored templates with `templates` (a sync), then records the sync.
+    /// Replaces the stored templates with `templates` (a sync), then records the sync. What
+    /// changed (new or different templates written, vanished ones deleted) is logged as one
+    /// `template.sync` entry in the first of its transactions, so no stored change goes
+    /// unlogged; a sync that changes nothing writes only its marker.
     pub async fn replace(
         &self,
         tenant: &TenantId,
@@ -89,45 +92,51 @@ impl TemplateRepo {
         templates: &[Template],
         at: OffsetDateTime,
     ) -> Result<(), TableError> {
-        let kept: std::collections::HashSet<(String, String)> =
-            templates.iter().map(|t| (t.name.clone(), t.language.clone())).collect();
-        let gone: Vec<Key> = self
-            .list(tenant, waba_id)
-            .await?
-            .into_iter()
-            .filter(|t| !kept.contains(&(t.name.clone(), t.language.clone())))
-            .map(|t| keys::template(tenant, waba_id, &t.name, &t.language))
-            .collect();
-        let puts = templates
+        let stored = self.list(tenant, waba_id).await?;
+        let kept: std::collections::HashSet<(&str, &str)> =
+            templates.iter().map(|t| (t.name.as_str(), t.language.as_str())).collect();
+        let mut ops = templates
             .iter()
+            .filter(|t| !stored.contains(t))
             .map(|t| Ok(TxOp::Put { item: item(tenant, waba_id, t)?, condition: None }))
             .collect::<Result<Vec<_>, TableError>>()?;
-        for chunk in puts.chunks(PER_TRANSACTION) {
-            self.table.transact(chunk.to_vec()).await?;
-        }
-        if !gone.is_empty() {
-            self.table.batch_delete(&gone).await?;
+        let written = !ops.is_empty();
+        let gone: Vec<TxOp> = stored
+            .iter()
+            .filter(|t| !kept.contains(&(t.name.as_str(), t.language.as_str())))
+            .map(|t| TxOp::Delete {
+                key: keys::template(tenant, waba_id, &t.name, &t.language),
+                condition: None,
+            })
+            .collect();
+        let removed = !gone.is_empty();
+        ops.extend(gone);
+        if !ops.is_empty() {
+            let mut fields = Vec::new();
+            if written {
+                fields.push("templates");
+            }
+            if removed {
+                fields.push("removed");
+            }
+            let synced =
+                AuditEntry::by(Actor::system("channels"), "template.sync", business(waba_id), &fields);
+            ops.insert(0, AuditRepo::record_op(tenant, &synced)?);
+            for chunk in ops.chunks(PER_TRANSACTION) {
+                self.table.transact(chunk.to_vec()).await?;
+            }
         }
         let key = keys::synced(tenant, waba_id);
         let mut marker = Item::new();
         marker.insert(PK.into(), key.pk.into());
         marker.insert(SK.into(), key.sk.into());
         marker.insert("at".into(), super::conversations::rfc3339(at)?.into());
-        let mut fields = vec!["templates"];
-        if !gone.is_empty() {
-            fields.push("removed");
-        }
-        let synced = AuditEntry::by(Actor::system("channels"), "template.sync", business(waba_id), &fields);
-        self.table
-            .transact(vec![
-                TxOp::Put { item: marker, condition: None },
-                AuditRepo::record_op(tenant, &synced)?,
-            ])
-            .await
+        self.table.put(marker, None).await
     }
 
     /// A status webhook: the template's new status. A template the last sync did not know
-    /// makes the next listing sync again. `false` when it was unknown.
+    /// makes the next listing sync again. `false` when it was unknown; a redelivery that
+    /// changes nothing writes nothing.
     pub async fn set_status(
         &self,
         tenant: &TenantId,
@@ -137,13 +146,25 @@ impl TemplateRepo {
         status: &str,
         reason: Option<&str>,
     ) -> Result<bool, TableError> {
-        let mut update = Update::default().set("status", status);
-        match reason {
-            Some(reason) => update = update.set("reason", reason),
-            None => update.remove.push("reason".into()),
-        }
         let key = keys::template(tenant, waba_id, name, language);
+        let Some(current) = self.table.get(&key).await? else {
+            self.table.delete(&keys::synced(tenant, waba_id), None).await?;
+            return Ok(false);
+        };
+        let text = |name: &str| current.get(name).and_then(Value::as_str);
+        let mut update = Update::default();
+        if text("status") != Some(status) {
+            update = update.set("status", status);
+        }
+        match reason {
+            Some(reason) if text("reason") != Some(reason) => update = update.set("reason", reason),
+            None if text("reason").is_some() => update.remove.push("reason".into()),
+            _ => {}
+        }
         let fields = changed_fields(&update, &[]);
+        if fields.is_empty() {
+            return Ok(true);
+        }
         let resource = Resource { kind: "template".into(), id: Some(format!("{waba_id}/{name}/{language}")) };
         let logged = AuditEntry::by(Actor::channel(waba_id), "template.update", resource, &fields);
         let ops = vec![
@@ -152,6 +173,7 @@ impl TemplateRepo {
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),
+            // Gone since it was read (a sync removed it): the next listing syncs.
             Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
                 self.table.delete(&keys::synced(tenant, waba_id), None).await?;
                 Ok(false)

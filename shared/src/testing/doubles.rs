@@ -68,18 +68,32 @@ impl Queue for RefusingQueue {
 }
 
 /// Fails the next `fail_transactions` transactions that write an item whose partition key
-/// contains `writing` (any, when empty), and the next `fail_updates` single-item updates; the
+/// contains `writing` (any, when empty), throttled, and then the next `conflicts` of them as
+/// DynamoDB cancels a transaction that collided with another (`TransactionConflict`: no
+/// condition failed); the next `fail_updates` single-item updates; and, after
+/// `batch_deletes_before_failing` more pass, the next `fail_batch_deletes` batch deletes. The
 /// rest pass through.
 pub struct FailingTable {
     pub inner: Arc<dyn Table>,
     pub fail_transactions: AtomicUsize,
+    pub conflicts: AtomicUsize,
     pub writing: &'static str,
     pub fail_updates: AtomicUsize,
+    pub batch_deletes_before_failing: AtomicUsize,
+    pub fail_batch_deletes: AtomicUsize,
 }
 
 impl FailingTable {
     pub fn new(inner: Arc<dyn Table>) -> Self {
-        Self { inner, fail_transactions: AtomicUsize::new(0), writing: "", fail_updates: AtomicUsize::new(0) }
+        Self {
+            inner,
+            fail_transactions: AtomicUsize::new(0),
+            conflicts: AtomicUsize::new(0),
+            writing: "",
+            fail_updates: AtomicUsize::new(0),
+            batch_deletes_before_failing: AtomicUsize::new(0),
+            fail_batch_deletes: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -120,12 +134,20 @@ impl Table for FailingTable {
         self.inner.query(query).await
     }
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
-        if ops.iter().any(|op| writes_partition(op, self.writing)) && take(&self.fail_transactions) {
-            return Err(TableError::Throttled);
+        if ops.iter().any(|op| writes_partition(op, self.writing)) {
+            if take(&self.fail_transactions) {
+                return Err(TableError::Throttled);
+            }
+            if take(&self.conflicts) {
+                return Err(TableError::TransactionCanceled { failed: vec![false; ops.len()] });
+            }
         }
         self.inner.transact(ops).await
     }
     async fn batch_delete(&self, keys: &[Key]) -> Result<(), TableError> {
+        if !take(&self.batch_deletes_before_failing) && take(&self.fail_batch_deletes) {
+            return Err(TableError::Backend("service unavailable".into()));
+        }
         self.inner.batch_delete(keys).await
     }
 }

@@ -127,3 +127,61 @@ async fn a_change_whose_transaction_fails_leaves_neither_the_change_nor_its_entr
     let log = w.log().await;
     assert_eq!(updates_of(&log, &id).len(), 1, "{log:?}");
 }
+
+#[tokio::test]
+async fn an_edit_delivered_twice_is_logged_once() {
+    let w = world().await;
+    let hello = whatsapp_message(
+        "wamid.E1",
+        "5215512345678",
+        1_795_859_990,
+        json!({"type": "text", "text": {"body": "mañana a las 4"}}),
+    );
+    assert!(w.deliver(&[hello]).await.is_empty());
+    let edit = whatsapp_message(
+        "wamid.E2",
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "edit", "edit": {"original_message_id": "wamid.E1",
+            "message": {"type": "text", "text": {"body": "mañana a las 5"}}}}),
+    );
+    assert!(w.deliver(std::slice::from_ref(&edit)).await.is_empty());
+    assert!(w.deliver(&[edit]).await.is_empty(), "the channel delivered it again");
+    let message = w.messages().await.into_iter().next();
+    assert_eq!(message.as_ref().and_then(|m| m.text.as_deref()), Some("mañana a las 5"));
+    let id = message.map(|m| m.id.to_string()).unwrap_or_default();
+    let log = w.log().await;
+    let edits = updates_of(&log, &id);
+    assert_eq!(edits.len(), 1, "{log:?}");
+    assert_eq!(edits[0].changed_fields, vec!["edited_at".to_owned(), "text".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_customer_writing_to_a_resolved_conversation_reopens_it_in_the_log() {
+    let w = world().await;
+    let account = w.account().await;
+    let text = |id: &str, ts: i64| {
+        whatsapp_message(id, "5215512345678", ts, json!({"type": "text", "text": {"body": "hola"}}))
+    };
+    assert!(w.deliver(&[text("wamid.O1", 1_795_859_990)]).await.is_empty());
+    let conversation = w.conversations().await.remove(0);
+    let resolve = gestor_shared::repo::conversations::ConversationChange {
+        status: Some(gestor_shared::repo::conversations::ConversationStatus::Resolved),
+        ..Default::default()
+    };
+    let repo = ConversationRepo::new(w.backend.table.clone());
+    repo.change(&w.tenant, &conversation.id, &resolve, None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.deliver(&[text("wamid.O2", 1_795_860_000)]).await.is_empty());
+    let log = w.log().await;
+    let reopened: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "conversation.update" && e.resource.id == Some(conversation.id.to_string()))
+        .collect();
+    assert_eq!(reopened.len(), 1, "{log:?}");
+    assert_eq!(reopened[0].changed_fields, vec!["status".to_owned()]);
+    assert_eq!(reopened[0].actor, Actor::channel(&account));
+    // The next message of the open conversation changes only its activity: no entry.
+    assert!(w.deliver(&[text("wamid.O3", 1_795_860_010)]).await.is_empty());
+    let again = w.log().await;
+    assert_eq!(again.iter().filter(|e| e.action == "conversation.update").count(), 1);
+}

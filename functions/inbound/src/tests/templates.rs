@@ -49,15 +49,18 @@ async fn a_template_update_reaches_the_tenant_of_the_business_account_and_moves_
     assert!(w.deliver(&[template_update("APPROVED", "promo_otono")]).await.is_empty());
     let listed = templates.list(&w.tenant, WABA).await.unwrap_or_default();
     assert_eq!((listed[0].status.as_str(), listed[0].reason.as_deref()), ("APPROVED", None));
+    // The same webhook again, and a sync that finds what is stored: nothing more is logged.
+    assert!(w.deliver(&[template_update("APPROVED", "promo_otono")]).await.is_empty());
+    templates.replace(&w.tenant, WABA, &listed, now).await.unwrap_or_else(|e| panic!("{e}"));
     let audit = gestor_shared::repo::audit::AuditRepo::new(w.backend.table.clone());
     let (log, _) = audit.list(&w.tenant, &Default::default(), 50, None).await.unwrap_or_default();
     let actions: Vec<(&str, &str)> = log.iter().map(|e| (e.action.as_str(), e.actor.id.as_str())).collect();
     assert_eq!(
         actions,
-        vec![("template.update", WABA), ("template.sync", "channels")],
-        "the business account's webhook moved it, after the sync stored it"
+        vec![("template.update", WABA), ("channel.update", "channels"), ("template.sync", "channels")],
+        "the business account's webhook moved it, after the number learned its business account and the sync stored it"
     );
-    assert_eq!(log[0].changed_fields, vec!["reason".to_owned(), "status".to_owned()]);
+    assert_eq!(log[0].changed_fields, vec!["status".to_owned()], "no reason before or after");
 
     // One the last sync did not know: the next listing syncs.
     assert!(w.deliver(&[template_update("APPROVED", "nueva")]).await.is_empty());

@@ -3,6 +3,7 @@
 //! are first synced), with a route so that the account's own webhooks, which name the WABA
 //! and no number, reach the tenant.
 
+use super::super::audit::{Actor, AuditEntry, AuditRepo, Resource};
 use super::super::keys::channels as keys;
 use super::{ChannelAccount, ChannelRepo};
 use crate::domain::TenantId;
@@ -21,8 +22,53 @@ impl ChannelRepo {
         id: &ChannelAccountId,
         waba_id: &str,
     ) -> Result<(), TableError> {
+        let Some(current) = self.get(tenant, id).await? else { return Err(TableError::ConditionFailed) };
+        if current.business_account_id.as_deref() != Some(waba_id) {
+            self.learn_business_account(tenant, id, waba_id).await?;
+        }
+        self.claim_business_route(tenant, id, waba_id).await
+    }
+
+    /// The account's business account, written with its audit entry: the number's own
+    /// record changes (the HTTP layer logs a member's connection, not what a sync learns).
+    async fn learn_business_account(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        waba_id: &str,
+    ) -> Result<(), TableError> {
         let update = Update::default().set("business_account_id", waba_id);
-        self.table.update(&keys::account(tenant, id.as_str()), update, Some(Condition::Exists)).await?;
+        let learned = AuditEntry::by(
+            Actor::system("channels"),
+            "channel.update",
+            Resource { kind: "channel".into(), id: Some(id.to_string()) },
+            &["business_account_id"],
+        );
+        self.table
+            .transact(vec![
+                TxOp::Update {
+                    key: keys::account(tenant, id.as_str()),
+                    update,
+                    condition: Some(Condition::Exists),
+                },
+                AuditRepo::record_op(tenant, &learned)?,
+            ])
+            .await
+            .map_err(|e| match e {
+                // Gone meanwhile (deactivated and erased): as the update alone answered.
+                TableError::TransactionCanceled { failed } if failed.first().copied().unwrap_or(false) => {
+                    TableError::ConditionFailed
+                }
+                e => e,
+            })
+    }
+
+    async fn claim_business_route(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelAccountId,
+        waba_id: &str,
+    ) -> Result<(), TableError> {
         let route = keys::business_route(waba_id);
         let condition = match self.business_route(waba_id).await? {
             None => Condition::NotExists,

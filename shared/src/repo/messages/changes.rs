@@ -14,7 +14,7 @@ use crate::domain::TenantId;
 use crate::ids::ConversationId;
 use crate::inbound::Channel;
 use crate::ports::{Condition, Item, Key, TableError, TxOp, Update};
-use crate::repo::audit::{Actor, AuditEntry, AuditRepo, Resource, changed_fields};
+use crate::repo::audit::{Actor, AuditEntry, AuditRepo, Resource};
 use crate::repo::conversations::{RACE_RETRIES, rfc3339};
 use crate::repo::keys::messages::REV;
 use crate::repo::{from_item, now};
@@ -22,15 +22,18 @@ use crate::repo::{from_item, now};
 /// Attributes a change writes that are bookkeeping rather than the message's fields.
 const BOOKKEEPING: [&str; 3] = [REV, "updated_at", UNREACTED];
 
-/// `message.update` of the message `item` by `by`.
-pub(crate) fn update_entry(by: &Actor, item: &Item, update: &Update) -> AuditEntry {
-    let id = item.get("id").and_then(Value::as_str).map(str::to_owned);
-    AuditEntry::by(
-        by.clone(),
-        "message.update",
-        Resource { kind: "message".into(), id },
-        &changed_fields(update, &BOOKKEEPING),
-    )
+/// The message's fields whose values differ between `before` and `after`, bookkeeping left
+/// out: what a change changed, whatever its update happened to write again.
+fn differing<'a>(before: &'a Item, after: &'a Item) -> Vec<&'a str> {
+    let mut names: Vec<&str> = before
+        .keys()
+        .chain(after.keys())
+        .map(String::as_str)
+        .filter(|name| !BOOKKEEPING.contains(name) && before.get(*name) != after.get(*name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn rev(item: &Item) -> u64 {
@@ -53,8 +56,11 @@ fn unreacted(item: &Item) -> Map<String, Value> {
 
 impl MessageRepo {
     /// Writes `update` to the message read as `item` if `condition` still holds, with its
-    /// audit entry, in one transaction: the message as it is after, or `None` when the
-    /// condition failed or a concurrent write got in the way (read again and retry).
+    /// audit entry naming the fields it changes, in one transaction: the message as the
+    /// update leaves the item read (fields another writer changed meanwhile, which the
+    /// condition may let through, can be newer in the store), or `None` when the condition
+    /// failed or a concurrent write got in the way (read again and retry). An update that
+    /// moves only bookkeeping (when a reaction was removed) is written without an entry.
     async fn audited(
         &self,
         tenant: &TenantId,
@@ -64,8 +70,18 @@ impl MessageRepo {
         update: Update,
         condition: Condition,
     ) -> Result<Option<Message>, TableError> {
-        let entry = update_entry(by, item, &update);
         let after = updated(key, Some(item), update.clone())?;
+        let fields = differing(item, &after);
+        if fields.is_empty() {
+            return match self.table.update(key, update, Some(condition)).await {
+                Ok(stored) => Ok(Some(from_item(stored)?)),
+                Err(TableError::ConditionFailed) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let id = item.get("id").and_then(Value::as_str).map(str::to_owned);
+        let resource = Resource { kind: "message".into(), id };
+        let entry = AuditEntry::by(by.clone(), "message.update", resource, &fields);
         let ops = vec![
             TxOp::Update { key: key.clone(), update, condition: Some(condition) },
             AuditRepo::record_op(tenant, &entry)?,
@@ -298,6 +314,11 @@ impl MessageRepo {
             let revision = rev(&item);
             let message: Message = from_item(item.clone())?;
             let Some(update) = change(&message, &item)? else { return Ok(Change::Stale) };
+            // A redelivery that would write what is there (the same edit again): nothing to do.
+            let unchanged = updated(&key, Some(&item), update.clone())?;
+            if unchanged == item {
+                return Ok(Change::Stale);
+            }
             let update = update.set(REV, revision + 1).set("updated_at", rfc3339(now())?);
             let condition = Condition::Equals(REV.into(), revision.into());
             if let Some(changed) = self.audited(tenant, by, &key, &item, update, condition).await? {
