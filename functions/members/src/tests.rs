@@ -92,6 +92,22 @@ async fn owners_and_admins_change_the_settings_with_versions_and_others_read_the
 }
 
 #[tokio::test]
+async fn a_business_from_before_the_registry_joins_it_with_its_next_settings_change() {
+    let (core, _dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let acme = gestor_shared::domain::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+    let registered = gestor_shared::repo::tenants::registry_item(&acme);
+    let key = gestor_shared::ports::Key::of(&registered).unwrap_or_else(|| panic!("a key"));
+    core.table.delete(&key, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let listed = || async { core.tenants.all(None, 10).await.map(|(t, _)| t).unwrap_or_default() };
+    assert!(listed().await.is_empty(), "as a business created before the registry");
+    let app = app_over(core.clone());
+    let patch = ApiRequest::new("PATCH /v1/tenant").as_user(&owner).json(json!({"read_receipts": false}));
+    assert_eq!(send(&app, patch).await.0, 200);
+    assert_eq!(listed().await, vec![acme], "the schedules now visit it");
+}
+
+#[tokio::test]
 async fn members_are_listed_changed_and_removed_and_the_last_owner_stays() {
     let (core, _dir) = embedded_core();
     let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;

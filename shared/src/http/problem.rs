@@ -247,7 +247,9 @@ impl From<crate::repo::messages::MessageError> for ApiError {
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> Self {
         match e {
-            TableError::Throttled => Self::storage(e),
+            // A transaction cancelled without a condition the caller handles collided with a
+            // concurrent one (DynamoDB's TransactionConflict): passing, like a throttle.
+            TableError::Throttled | TableError::TransactionCanceled { .. } => Self::storage(e),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -170,9 +170,17 @@ impl TenantRepo {
         } else {
             Condition::Equals("version".into(), read_at.into())
         };
-        match self.table.put(item(&current)?, Some(condition)).await {
+        // The registry again, in the same write: a business created before the registry
+        // existed joins it with its first settings change (only while its profile exists).
+        let ops = vec![
+            TxOp::Put { item: item(&current)?, condition: Some(condition) },
+            TxOp::Put { item: registry_item(tenant), condition: None },
+        ];
+        match self.table.transact(ops).await {
             Ok(()) => Ok(current),
-            Err(TableError::ConditionFailed) => Err(TenantError::Stale),
+            Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
+                Err(TenantError::Stale)
+            }
             Err(e) => Err(e.into()),
         }
     }
