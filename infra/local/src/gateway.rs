@@ -41,6 +41,16 @@ pub struct Gateway {
     /// The emails sent on embedded storage, for `GET /dev/mail`.
     mailbox: Option<gestor_shared::adapters::local_mail::LocalMailbox>,
     fake_graph: crate::fake_graph::FakeGraph,
+    /// The frontend's origin (of `APP_URL`): the one origin CORS lets in, as the template's
+    /// `FrontendOrigin` does in AWS.
+    frontend_origin: String,
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
 }
 
 impl Gateway {
@@ -108,6 +118,7 @@ impl Gateway {
             members: core.members.clone(),
             jwt_secret: config.jwt_secret.clone(),
             jwt: config.jwt.clone(),
+            frontend_origin: origin_of(settings.get(Setting::AppUrl)?),
             loopback: config.addr.ip().is_loopback(),
             mailbox: match files {
                 Some(_) => {
@@ -148,15 +159,32 @@ fn dev_mail(gateway: &Gateway) -> Response {
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().fallback(handle).layer(axum::middleware::map_response(allow_any_origin)).with_state(gateway)
+    let cors = axum::middleware::from_fn_with_state(gateway.clone(), allow_the_frontend);
+    Router::new().fallback(handle).layer(cors).with_state(gateway)
 }
 
-/// The frontend's dev server runs on another origin; the template's CORS settings play this
-/// part in AWS.
-async fn allow_any_origin(mut response: Response) -> Response {
+/// The frontend's dev server runs on another origin: CORS lets that one in (`APP_URL`'s),
+/// and no other, as the template's CORS settings do in AWS.
+async fn allow_the_frontend(
+    State(gateway): State<Arc<Gateway>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let from_frontend = request
+        .headers()
+        .get("origin")
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| origin == gateway.frontend_origin);
+    let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    headers.insert("vary", axum::http::HeaderValue::from_static("origin"));
+    if !from_frontend {
+        return response;
+    }
+    if let Ok(origin) = axum::http::HeaderValue::from_str(&gateway.frontend_origin) {
+        headers.insert("access-control-allow-origin", origin);
+    }
     let allow = [
-        ("access-control-allow-origin", "*"),
         ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
         (
             "access-control-allow-headers",
@@ -257,7 +285,11 @@ async fn handle(
         parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let claims = claims.map(|c| Claims {
         sub: c.sub,
-        email: c.email,
+        // As `Claims::from_request` reads API Gateway's claims: an unverified email is none.
+        email: c.email.filter(|_| {
+            !matches!(&c.email_verified, Some(serde_json::Value::Bool(false)))
+                && !matches!(&c.email_verified, Some(serde_json::Value::String(v)) if v.eq_ignore_ascii_case("false"))
+        }),
         session: c.jti.or_else(|| Some(c.iat.to_string())),
     });
     let source_ip = peer.ip().to_string();

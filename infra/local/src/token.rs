@@ -26,6 +26,9 @@ pub struct TokenClaims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+    /// `false` when the identity provider has not verified `email` (then it is no email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<serde_json::Value>,
     /// One per issued token: the sign-in a session is recorded for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
@@ -56,6 +59,7 @@ pub fn issue(
     let claims = TokenClaims {
         sub: sub.into(),
         email: Some(email.into()),
+        email_verified: Some(true.into()),
         iat: now,
         exp: now + LIFETIME_SECS,
         nbf: Some(now),
@@ -128,6 +132,15 @@ mod tests {
         assert!(verify("s2", &expected, Some(&header)).is_none());
         assert!(verify("s1", &expected, None).is_none());
         assert!(verify("s1", &expected, Some("Bearer garbage")).is_none());
+    }
+
+    #[test]
+    fn the_email_verified_claim_is_read() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let token = mint(serde_json::json!({"sub": "u1", "email": "a@b.mx", "email_verified": false,
+                                            "iat": now, "exp": now + 600}));
+        let claims = verify("s1", &Expected::default(), Some(&token));
+        assert_eq!(claims.and_then(|c| c.email_verified), Some(serde_json::Value::Bool(false)));
     }
 
     #[test]

@@ -36,7 +36,12 @@ impl Role {
             // Connecting a channel hands the business's messages to a token: owners and
             // admins only.
             // So does changing the business's settings.
-            Role::Manager => !matches!(permission, AuditRead | ChannelsManage | TenantManage | MembersManage),
+            // So do filing privacy requests for the business's customers (an erasure cannot be
+            // undone).
+            Role::Manager => !matches!(
+                permission,
+                AuditRead | ChannelsManage | TenantManage | MembersManage | PrivacyOthers
+            ),
             Role::Agent => matches!(
                 permission,
                 ContactsRead | ContactsWrite | ChannelsRead | ConversationsRead | ConversationsWrite
@@ -58,6 +63,9 @@ pub enum Permission {
     ContactsWrite,
     #[serde(rename = "contacts.delete")]
     ContactsDelete,
+    /// Taking contacts' data out of the CRM: a contact's export (access, portability).
+    #[serde(rename = "contacts.export")]
+    ContactsExport,
     #[serde(rename = "audit.read")]
     AuditRead,
     #[serde(rename = "channels.read")]
@@ -74,6 +82,9 @@ pub enum Permission {
     /// Assigning a conversation to anyone (managers and up).
     #[serde(rename = "conversations.assign")]
     ConversationsAssign,
+    /// Taking conversations and their messages out of the CRM.
+    #[serde(rename = "conversations.export")]
+    ConversationsExport,
     /// The business's settings (`PATCH /v1/tenant`): owners and admins.
     #[serde(rename = "tenant.manage")]
     TenantManage,
@@ -81,21 +92,29 @@ pub enum Permission {
     /// makes or unmakes an owner).
     #[serde(rename = "members.manage")]
     MembersManage,
+    /// Filing privacy requests for others: the business's customers (access, rectification,
+    /// cancellation, opposition, portability). A member files their own with no permission;
+    /// the whole account's only an owner.
+    #[serde(rename = "privacy.others")]
+    PrivacyOthers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ContactsRead,
         Permission::ContactsWrite,
         Permission::ContactsDelete,
+        Permission::ContactsExport,
         Permission::AuditRead,
         Permission::ChannelsRead,
         Permission::ChannelsManage,
         Permission::ConversationsRead,
         Permission::ConversationsWrite,
         Permission::ConversationsAssign,
+        Permission::ConversationsExport,
         Permission::TenantManage,
         Permission::MembersManage,
+        Permission::PrivacyOthers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,14 +122,17 @@ impl Permission {
             Permission::ContactsRead => "contacts.read",
             Permission::ContactsWrite => "contacts.write",
             Permission::ContactsDelete => "contacts.delete",
+            Permission::ContactsExport => "contacts.export",
             Permission::AuditRead => "audit.read",
             Permission::ChannelsRead => "channels.read",
             Permission::ChannelsManage => "channels.manage",
             Permission::ConversationsRead => "conversations.read",
             Permission::ConversationsWrite => "conversations.write",
             Permission::ConversationsAssign => "conversations.assign",
+            Permission::ConversationsExport => "conversations.export",
             Permission::TenantManage => "tenant.manage",
             Permission::MembersManage => "members.manage",
+            Permission::PrivacyOthers => "privacy.others",
         }
     }
 }

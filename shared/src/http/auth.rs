@@ -31,7 +31,11 @@ impl Claims {
         let sub = claims.get("sub").filter(|s| !s.is_empty())?.clone();
         let session =
             ["origin_jti", "jti", "iat"].iter().find_map(|name| claims.get(*name).filter(|v| !v.is_empty()));
-        Some(Self { sub, email: claims.get("email").cloned(), session: session.cloned() })
+        // An email the identity provider says it has not verified proves nothing about who
+        // holds the token (an invite bound to it, a sign-up's owner): left out.
+        let unverified = claims.get("email_verified").is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        let email = claims.get("email").filter(|_| !unverified).cloned();
+        Some(Self { sub, email, session: session.cloned() })
     }
 }
 
@@ -170,6 +174,34 @@ mod tests {
     #[test]
     fn every_role_reads_the_inbox() {
         assert!(Role::ALL.into_iter().all(|role| role.allows(Permission::ConversationsRead)));
+    }
+
+    #[test]
+    fn an_email_the_identity_provider_has_not_verified_is_no_email() {
+        let event = |verified: Option<&str>| {
+            let mut claims = serde_json::json!({"sub": "sub-1", "email": "ana@acme.mx"});
+            if let Some(v) = verified {
+                claims["email_verified"] = v.into();
+            }
+            serde_json::json!({
+                "version": "2.0", "routeKey": "POST /v1/invites/{code}/accept", "rawPath": "/v1/invites/x/accept",
+                "rawQueryString": "", "headers": {}, "isBase64Encoded": false,
+                "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                    "requestId": "r", "routeKey": "POST /v1/invites/{code}/accept", "stage": "$default", "time": "",
+                    "timeEpoch": 0, "http": {"method": "POST", "path": "/v1/invites/x/accept",
+                    "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "t"},
+                    "authorizer": {"jwt": {"claims": claims, "scopes": null}}}
+            })
+            .to_string()
+        };
+        let email_of = |verified| {
+            lambda_http::request::from_str(&event(verified))
+                .ok()
+                .and_then(|r| Claims::from_request(&r)?.email)
+        };
+        assert_eq!(email_of(Some("true")).as_deref(), Some("ana@acme.mx"));
+        assert_eq!(email_of(None).as_deref(), Some("ana@acme.mx"), "a provider that does not say");
+        assert_eq!(email_of(Some("false")), None);
     }
 
     #[test]

@@ -234,8 +234,10 @@ impl AuditRepo {
     /// the count so far: one write per request, and one entry per window however many come.
     pub async fn record_denied(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<u64, TableError> {
         let window = window_start(entry.at);
-        let ip = entry.ip.as_deref().unwrap_or_default();
-        let id = window_entry_id(window, &[&entry.actor.id, ip, &entry.resource.kind])?;
+        // An IPv6 client by its /64, as the rate limiter counts it: a host picks any of its
+        // 2^64 addresses, and one entry per address would flood the log all the same.
+        let ip = super::rate_limits::network_of(entry.ip.as_deref().unwrap_or_default());
+        let id = window_entry_id(window, &[&entry.actor.id, &ip, &entry.resource.kind])?;
         let aggregate = AuditEntry { id, at: window, count: None, last_at: Some(entry.at), ..entry.clone() };
         self.add_to_count(tenant, &aggregate, 1).await
     }
@@ -395,5 +397,42 @@ impl AuditRepo {
             }
         }
         Ok((entries, start_after))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn denied_requests_from_one_ipv6_network_are_one_entry() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db =
+            crate::adapters::embedded::open(&dir.path().join("t.redb")).unwrap_or_else(|e| panic!("{e}"));
+        let table = crate::adapters::embedded_table::EmbeddedTable::new(db).unwrap_or_else(|e| panic!("{e}"));
+        let audit = AuditRepo::new(Arc::new(table));
+        let tenant = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let at = time::macros::datetime!(2026-12-03 10:01 UTC);
+        let denied = |ip: &str| AuditEntry {
+            at,
+            outcome: Outcome::Denied,
+            ip: Some(ip.to_owned()),
+            ..AuditEntry::by(
+                Actor { kind: ActorType::Member, id: "mb_stranger".into() },
+                "auth.denied",
+                Resource { kind: "contact".into(), id: None },
+                &[],
+            )
+        };
+        // A host walking its /64, then another network.
+        for n in 1..=5 {
+            let counted = audit.record_denied(&tenant, &denied(&format!("2001:db8:1:2::{n:x}"))).await;
+            assert_eq!(counted.unwrap_or_default(), n);
+        }
+        assert_eq!(audit.record_denied(&tenant, &denied("2001:db8:9:9::1")).await.unwrap_or_default(), 1);
+        let (entries, _) = audit.list(&tenant, &AuditFilter::default(), 10, None).await.unwrap_or_default();
+        let counts: Vec<Option<u64>> = entries.iter().map(|e| e.count).collect();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(counts.contains(&Some(5)) && counts.contains(&Some(1)), "{counts:?}");
     }
 }

@@ -116,19 +116,22 @@ async fn another_business_ids_are_found_by_no_route_and_shown_in_no_list() {
         let Serves::Http(part) = &declaration.serves else { continue };
         for route in (part.routes)() {
             let (method, template) = route.key.split_once(' ').unwrap_or(("GET", route.key.as_str()));
-            let Some((_, id)) =
+            let Some((kind, id)) =
                 ids.iter().find(|(kind, _)| template.starts_with(&format!("/v1/{kind}/{{id}}")))
             else {
                 continue;
             };
             let path = template.replace("{id}", id);
-            let body = matches!(method, "POST" | "PATCH").then(|| json!({"name": "x", "status": "resolved"}));
+            // A body each route takes, so that only the id can be what it refuses.
+            let body = match (*kind, method) {
+                (_, "GET" | "DELETE") => None,
+                ("conversations", "PATCH") => Some(json!({"status": "resolved"})),
+                ("conversations", _) => Some(json!({"text": "hola"})),
+                ("members", _) => Some(json!({"role": "agent"})),
+                _ => Some(json!({"name": "x"})),
+            };
             let (status, answer) = server.send(method, &path, Some(&intruder), body).await;
-            assert!(
-                status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST,
-                "{} with the other business's id: {status} {answer}",
-                route.key
-            );
+            assert_eq!(status, StatusCode::NOT_FOUND, "{} with the other business's id: {answer}", route.key);
             tried += 1;
         }
     }
@@ -139,5 +142,15 @@ async fn another_business_ids_are_found_by_no_route_and_shown_in_no_list() {
         assert_eq!(status, StatusCode::OK, "the victim's {kind} {id} is still there");
         let (_, list) = server.send("GET", &format!("/v1/{kind}"), Some(&intruder), None).await;
         assert!(!list.to_string().contains(id.as_str()), "the intruder's {kind} list shows {id}: {list}");
+    }
+    // Nor do the intruder's other lists: its log, templates and sessions.
+    for list in ["/v1/audit-log", "/v1/templates", "/v1/me/sessions", "/v1/members", "/v1/teams"] {
+        let (status, answer) = server.send("GET", list, Some(&intruder), None).await;
+        assert_eq!(status, StatusCode::OK, "{list}: {answer}");
+        let shown = answer.to_string();
+        for (kind, id) in &ids {
+            assert!(!shown.contains(id.as_str()), "{list} shows the victim's {kind} {id}: {answer}");
+        }
+        assert!(!shown.contains("tienda-a") && !shown.contains("duena@a.mx"), "{list}: {answer}");
     }
 }

@@ -111,7 +111,17 @@ async fn the_frontend_journey(server: &Server) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
-    assert!(preflight.headers().contains_key("access-control-allow-origin"));
+    let allowed = preflight.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok());
+    assert_eq!(allowed, Some("http://localhost:5173"), "the frontend's origin (APP_URL's)");
+    // Any other origin is not let in.
+    let elsewhere = server
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/contacts", server.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!elsewhere.headers().contains_key("access-control-allow-origin"));
 
     let (status, body) = server.send("GET", "/v1/contacts", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");

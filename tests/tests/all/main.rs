@@ -15,6 +15,7 @@ mod permissions;
 mod registry;
 mod reply_budget;
 mod reply_flow;
+mod roles;
 mod row_scoping;
 mod sam;
 mod template;
