@@ -190,6 +190,24 @@ async fn the_frontend_journey(server: &Server) {
     assert_eq!(mutations, vec!["contact.delete", "contact.update", "contact.create"]);
     assert_eq!((of("auth.denied"), of("auth.sign_in")), (1, 2), "{log}");
 
+    // Guessing the webhook's verify token meets the limiter (30 per IP a window): within two
+    // windows' worth, whatever the wall clock does meanwhile, with Retry-After.
+    let guess = format!(
+        "{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=adivina&hub.challenge=1",
+        server.base
+    );
+    let mut throttled = None;
+    for n in 0..61 {
+        let response = server.http.get(&guess).send().await.unwrap_or_else(|e| panic!("{e}"));
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u32>().ok());
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "guess {n}");
+    }
+    assert!(throttled.is_some_and(|s| (1..=900).contains(&s)), "429 with Retry-After: {throttled:?}");
+
     let (status, _) = server.send("POST", "/v1/nothing-here", Some(&owner), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = server.send("PUT", "/v1/contacts", Some(&owner), None).await;
