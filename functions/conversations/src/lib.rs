@@ -6,6 +6,7 @@ mod changes;
 mod handlers;
 mod interactive;
 mod media_reply;
+mod opposition;
 mod replies;
 mod uploads;
 mod views;

@@ -308,6 +308,10 @@ pub async fn create(app: &Conversations, call: Call) -> Result<Reply, ApiError> 
         let view = views::view(note, app.files.as_ref()).await?;
         return Ok(Reply::created(&view)?.resource(view.id.as_str()).subject(view.contact_id.as_str()));
     }
+    if let Some(Value::Object(template)) = body.get("template") {
+        let text = |name: &str| template.get(name).and_then(Value::as_str).unwrap_or_default();
+        crate::opposition::check_template(app, &caller.tenant, &id, text("name"), text("language")).await?;
+    }
     let approved = app.human_agent_approved;
     let replied = match body.get("reply_to") {
         None | Some(Value::Null) => None,

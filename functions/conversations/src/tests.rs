@@ -439,5 +439,6 @@ async fn a_downloaded_file_is_answered_as_a_presigned_url_never_stored() {
     assert!(raw.contains(&key) && !raw.contains("signature="), "the URL is never stored: {raw}");
 }
 
+mod opposition;
 mod uploads;
 mod writes;

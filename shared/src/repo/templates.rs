@@ -81,6 +81,20 @@ impl TemplateRepo {
         }
     }
 
+    /// One template as last synced (or moved by a webhook since).
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<Option<Template>, TableError> {
+        match self.table.get(&keys::template(tenant, waba_id, name, language)).await? {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Replaces the stored templates with `templates` (a sync), then records the sync. What
     /// changed (new or different templates written, vanished ones deleted) is logged as one
     /// `template.sync` entry in the first of its transactions, so no stored change goes
