@@ -19,6 +19,8 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_inbound::DEFERRED,
     &gestor_outbound::FUNCTION,
     &gestor_outbound::SWEEP,
+    &gestor_privacy::FUNCTION,
+    &gestor_privacy::WORKER,
     &gestor_openapi::FUNCTION,
 ];
 

@@ -289,7 +289,7 @@ impl ContactRepo {
     }
 
     /// [`Self::replace`], with the audit entry of a writer the HTTP layer does not log for.
-    async fn replace_logged(
+    pub async fn replace_logged(
         &self,
         tenant: &TenantId,
         old: &Contact,

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod outbox;
 pub mod parked;
 pub mod personal;
+pub mod privacy;
 pub mod rate_limits;
 pub mod replies;
 pub mod scope;

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod members;
 pub mod messages;
 pub mod outbox;
+pub mod privacy;
 pub mod security;
 pub mod sessions;
 pub mod shards;

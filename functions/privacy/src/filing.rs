@@ -1,0 +1,286 @@
+//! Filing and reading privacy requests. A request names its subject as the API does — a
+//! contact (by id, phone or email), the caller (`{"member": "me"}`) or the whole account —
+//! and is resolved to the subject's id when filed. Contacts' requests need `privacy.others`;
+//! the account's, an owner. A caller without `privacy.others` sees the requests they filed
+//! or that are about them.
+
+use gestor_shared::domain::{Email, Phone, Role};
+use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, Permission, Reply};
+use gestor_shared::ids::{ContactId, PrivacyRequestId};
+use gestor_shared::ports::OutgoingMessage;
+use gestor_shared::repo::contacts::ContactRepo;
+use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::Privacy;
+use crate::worker::{RECTIFIABLE, RESTRICTIONS};
+
+/// The request body's shape, for the OpenAPI document.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewPrivacyRequest {
+    /// `access`, `rectification`, `cancellation`, `opposition`, `portability` or `deactivation`.
+    kind: String,
+    /// `{"contact_id"}`, `{"phone"}`, `{"email"}`, `{"member": "me"}` or `{"account": true}`.
+    #[schema(value_type = Object)]
+    subject: Value,
+    /// Opposition `{"restrictions": [...]}`; rectification `{"fields": {...}}`.
+    #[schema(value_type = Option<Object>)]
+    details: Option<Value>,
+}
+
+/// A page of requests (the alias lets the OpenAPI macros name it).
+pub type PrivacyRequestPage = Page<PrivacyRequest>;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(
+    PrivacyRequest,
+    PrivacyRequestPage,
+    NewPrivacyRequest,
+    Subject,
+    Kind,
+    Status
+)))]
+pub struct ApiDoc;
+
+fn kind_of(raw: Option<&Value>) -> Result<Kind, ApiError> {
+    let kind = raw.cloned().and_then(|v| serde_json::from_value::<Kind>(v).ok());
+    kind.ok_or_else(|| {
+        ApiError::invalid_field(
+            "kind",
+            "must be access, rectification, cancellation, opposition, portability or deactivation",
+        )
+    })
+}
+
+/// The subject as named, resolved and checked against what the caller may file.
+async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Result<Subject, ApiError> {
+    let Some(Value::Object(named)) = raw else {
+        return Err(ApiError::invalid_field("subject", "must name a contact, the caller or the account"));
+    };
+    let text = |name: &str| named.get(name).and_then(Value::as_str);
+    if named.get("member").is_some() {
+        if text("member") != Some("me") {
+            return Err(ApiError::invalid_field(
+                "subject.member",
+                "must be \"me\": a member files their own",
+            ));
+        }
+        return Ok(Subject { contact_id: None, member_id: Some(caller.member.id.clone()), account: false });
+    }
+    if named.get("account").is_some() {
+        if named.get("account") != Some(&Value::Bool(true)) {
+            return Err(ApiError::invalid_field("subject.account", "must be true"));
+        }
+        if caller.role() != Role::Owner {
+            return Err(ApiError::Forbidden("only an owner files a request for the whole account".into()));
+        }
+        return Ok(Subject { contact_id: None, member_id: None, account: true });
+    }
+    caller.require(Permission::PrivacyOthers)?;
+    let contacts = ContactRepo::new(app.core.table.clone());
+    let tenant = &caller.tenant;
+    let found = if let Some(raw) = text("contact_id") {
+        let id = ContactId::parse(raw)
+            .map_err(|_| ApiError::invalid_field("subject.contact_id", "must be ct_..."))?;
+        contacts.get(tenant, &id).await?.map(|c| c.id)
+    } else if let Some(raw) = text("phone") {
+        let phone = Phone::parse(raw).map_err(|e| ApiError::invalid_field("subject.phone", e.to_string()))?;
+        contacts.id_by_phone(tenant, &phone).await?
+    } else if let Some(raw) = text("email") {
+        let email = Email::parse(raw).map_err(|e| ApiError::invalid_field("subject.email", e.to_string()))?;
+        contacts.id_by_email(tenant, &email).await?
+    } else {
+        return Err(ApiError::invalid_field(
+            "subject",
+            "must have contact_id, phone, email, member or account",
+        ));
+    };
+    let contact = found.ok_or(ApiError::NotFound)?;
+    Ok(Subject { contact_id: Some(contact), member_id: None, account: false })
+}
+
+/// What the kind takes, checked; the kinds not carried out yet are refused.
+fn details_of(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Value, ApiError> {
+    if subject.contact_id.is_none() || !matches!(kind, Kind::Opposition | Kind::Rectification) {
+        return Err(ApiError::Unprocessable(format!(
+            "{} requests for {} are not carried out by this version yet: file it with the business's privacy officer",
+            kind.as_str(),
+            if subject.contact_id.is_some() { "a contact" } else { "members or the account" }
+        )));
+    }
+    let details = match raw {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(d)) => d.clone(),
+        Some(_) => return Err(ApiError::invalid_field("details", "must be an object")),
+    };
+    match kind {
+        Kind::Opposition => {
+            let listed: Option<Vec<&str>> = details
+                .get("restrictions")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect());
+            let valid = listed.as_ref().is_some_and(|l| {
+                !l.is_empty()
+                    && l.len() == details["restrictions"].as_array().map_or(0, Vec::len)
+                    && l.iter().all(|r| RESTRICTIONS.contains(r))
+            });
+            if !valid {
+                return Err(ApiError::invalid_field(
+                    "details.restrictions",
+                    "must list marketing, automation, ai or all_processing",
+                ));
+            }
+            Ok(json!({"restrictions": listed}))
+        }
+        _ => {
+            let Some(Value::Object(fields)) = details.get("fields") else {
+                return Err(ApiError::invalid_field(
+                    "details.fields",
+                    "must be an object of the corrected fields",
+                ));
+            };
+            let mut errors = Vec::new();
+            for (name, value) in fields {
+                let ok = match name.as_str() {
+                    "name" => value.as_str().is_some_and(|n| !n.trim().is_empty() && n.len() <= 200),
+                    "phones" => value.as_array().is_some_and(|a| {
+                        a.len() <= 10 && a.iter().all(|p| p.as_str().is_some_and(|p| Phone::parse(p).is_ok()))
+                    }),
+                    "emails" => value.as_array().is_some_and(|a| {
+                        a.len() <= 10 && a.iter().all(|e| e.as_str().is_some_and(|e| Email::parse(e).is_ok()))
+                    }),
+                    _ => false,
+                };
+                if !ok {
+                    let message = if RECTIFIABLE.contains(&name.as_str()) {
+                        "is not a valid value"
+                    } else {
+                        "is not a field a rectification corrects (name, phones, emails)"
+                    };
+                    errors.push(FieldError::new(format!("details.fields.{name}"), message));
+                }
+            }
+            if fields.is_empty() {
+                errors.push(FieldError::new("details.fields", "must name at least one field"));
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::invalid_fields(errors));
+            }
+            Ok(json!({"fields": fields}))
+        }
+    }
+}
+
+/// Whether the caller may see `request`.
+fn visible(caller: &Caller, request: &PrivacyRequest) -> bool {
+    caller.role().allows(Permission::PrivacyOthers)
+        || request.filed_by == caller.member.id
+        || request.subject.member_id.as_ref() == Some(&caller.member.id)
+}
+
+/// File a privacy request. A request of the same kind still open for the same subject is
+/// answered instead (200); a new one is 202, carried out by the privacy worker.
+#[utoipa::path(
+    post, path = "/v1/privacy/requests", tag = "privacy",
+    request_body = NewPrivacyRequest,
+    responses(
+        (status = 202, body = PrivacyRequest, description = "Filed; the worker carries it out"),
+        (status = 200, body = PrivacyRequest, description = "The request of this kind still open for the subject"),
+        (status = 403, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "Not the caller's to file"),
+        (status = 404, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "No contact is the subject named"),
+        (status = 422, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "A kind this version does not carry out yet"),
+    )
+)]
+pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let body = call.json_object()?;
+    if let Some(unknown) = body.keys().find(|k| !["kind", "subject", "details"].contains(&k.as_str())) {
+        return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a privacy request"));
+    }
+    let kind = kind_of(body.get("kind"))?;
+    let subject = subject_of(app, caller, body.get("subject")).await?;
+    let details = details_of(kind, &subject, body.get("details"))?;
+    let now = OffsetDateTime::now_utc();
+    let request = PrivacyRequest {
+        id: PrivacyRequestId::new(),
+        kind,
+        subject,
+        details,
+        status: Status::Received,
+        filed_by: caller.member.id.clone(),
+        received_at: now,
+        deadline_at: now + kind.deadline(),
+        completed_at: None,
+        result: None,
+    };
+    let (status, request) =
+        match PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await? {
+            Filed::New(request) => (202, request),
+            Filed::Open(existing) => (200, existing),
+        };
+    if request.status == Status::Received {
+        // Again for an open one: its first job may have been lost; the worker does it once.
+        enqueue(app, &caller.tenant, &request).await?;
+    }
+    let subject = request.subject.key();
+    Ok(Reply::json(status, &request)?.resource(request.id.as_str()).subject(subject).changed(vec![
+        "kind".into(),
+        "subject".into(),
+        "details".into(),
+    ]))
+}
+
+/// The worker's job; a failed send answers 503, and the retry (the same request, found
+/// open) sends it again.
+async fn enqueue(
+    app: &Privacy,
+    tenant: &gestor_shared::domain::TenantId,
+    request: &PrivacyRequest,
+) -> Result<(), ApiError> {
+    let job = crate::worker::Job { tenant_id: tenant.to_string(), request_id: request.id.to_string() };
+    let body = serde_json::to_string(&job).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let message = OutgoingMessage { id: "0".into(), body, group_id: None, dedup_id: None, delay: None };
+    match app.queue.send_batch(&app.privacy_queue, vec![message]).await {
+        Ok(outcome) if outcome.failed.is_empty() => Ok(()),
+        Ok(_) => Err(ApiError::storage("the privacy queue refused the job")),
+        Err(e) => Err(ApiError::storage(e)),
+    }
+}
+
+/// The business's privacy requests, newest first (the caller's own without `privacy.others`).
+#[utoipa::path(
+    get, path = "/v1/privacy/requests", tag = "privacy",
+    params(PageQuery),
+    responses((status = 200, body = PrivacyRequestPage))
+)]
+pub async fn list(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let repo = PrivacyRepo::new(app.core.table.clone());
+    let page = app
+        .core
+        .page(&call, "privacy-requests", async |limit, start| repo.list(&caller.tenant, limit, start).await)
+        .await?;
+    let items = page.items.into_iter().filter(|r| visible(caller, r)).collect();
+    Reply::ok(&Page { items, next_cursor: page.next_cursor })
+}
+
+/// One privacy request.
+#[utoipa::path(
+    get, path = "/v1/privacy/requests/{id}", tag = "privacy",
+    params(("id" = String, Path, description = "prq_...")),
+    responses(
+        (status = 200, body = PrivacyRequest),
+        (status = 404, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let id = call.path_param("id")?;
+    let found = PrivacyRepo::new(app.core.table.clone()).get(&caller.tenant, id).await?;
+    match found.filter(|r| visible(caller, r)) {
+        Some(request) => Reply::ok(&request),
+        None => Err(ApiError::NotFound),
+    }
+}

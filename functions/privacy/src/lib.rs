@@ -1,0 +1,68 @@
+//! The `privacy` function: `/v1/privacy/requests` (file, list, read privacy requests), and
+//! the `privacy-worker`, which carries them out from the privacy queue.
+//!
+//! What is carried out today: opposition (the contact's `restrictions`) and rectification
+//! (the contact's corrected fields). The other kinds are refused when filed (422) until the
+//! worker carries them out, so that no request is accepted that nothing would honour.
+
+mod filing;
+pub mod worker;
+
+use gestor_shared::http::{Core, Policy};
+use gestor_shared::ports::Queue;
+use gestor_shared::registry::{Declaration, HttpPart, QueuePart, Serves};
+use gestor_shared::settings::{Setting, SettingError, Settings};
+use std::sync::Arc;
+
+pub use filing::ApiDoc;
+
+pub static FUNCTION: Declaration = Declaration {
+    name: "privacy",
+    settings: &[Setting::TableName, Setting::CursorSecret, Setting::PrivacyQueueUrl],
+    serves: Serves::Http(HttpPart {
+        routes: Privacy::route_table,
+        openapi,
+        build: |deps| Ok(Arc::new(Privacy::new(deps.core()?, deps.queue(), deps.settings())?)),
+    }),
+};
+
+/// The worker carrying requests out (`worker.rs`).
+pub static WORKER: Declaration = Declaration {
+    name: "privacy-worker",
+    settings: &[Setting::TableName],
+    serves: Serves::Queue(QueuePart {
+        queue: &gestor_shared::resources::PRIVACY,
+        build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(deps.table()?))),
+    }),
+};
+
+// Every member may file for themselves; what else a caller may file (and read) is checked
+// against the subject (`filing.rs`).
+gestor_shared::routes!(Privacy, core: core, {
+    filing::list => Policy::member(),
+    filing::file => Policy::member().audited("privacy_request.create", "privacy_request").idempotent(),
+    filing::get => Policy::member(),
+});
+
+pub struct Privacy {
+    core: Core,
+    queue: Arc<dyn Queue>,
+    privacy_queue: String,
+}
+
+impl Privacy {
+    pub fn new(core: Core, queue: Arc<dyn Queue>, settings: &Settings) -> Result<Self, SettingError> {
+        let privacy_queue = settings.get(Setting::PrivacyQueueUrl)?.to_owned();
+        Ok(Self { core, queue, privacy_queue })
+    }
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    Privacy::openapi_paths(&mut doc);
+    doc
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Filing privacy requests through the dispatcher, and the worker carrying them out, on the
+//! embedded table and queue.
+
+use gestor_shared::adapters::embedded;
+use gestor_shared::adapters::embedded_queue::EmbeddedQueue;
+use gestor_shared::domain::{Phone, TenantId};
+use gestor_shared::http::{Role, serve};
+use gestor_shared::ports::Queue;
+use gestor_shared::repo::audit::{Actor, AuditFilter};
+use gestor_shared::repo::contacts::{Contact, ContactRepo, Identity};
+use gestor_shared::settings::Settings;
+use gestor_shared::testing::{ApiRequest, answer, embedded_core, member};
+use gestor_shared::worker::Consumer;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Privacy;
+use crate::worker::PrivacyWorker;
+
+struct World {
+    app: Privacy,
+    worker: PrivacyWorker,
+    queue: Arc<EmbeddedQueue>,
+    owner: String,
+    admin: String,
+    agent: String,
+    _dir: tempfile::TempDir,
+}
+
+fn acme() -> TenantId {
+    TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn world() -> World {
+    let (core, dir) = embedded_core();
+    let owner = member(&core, "acme", "owner@acme.mx", Role::Owner).await;
+    let admin = member(&core, "acme", "admin@acme.mx", Role::Admin).await;
+    let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
+    let db = embedded::open(&dir.path().join("q.redb")).unwrap_or_else(|e| panic!("{e}"));
+    let queue = Arc::new(EmbeddedQueue::new(db).unwrap_or_else(|e| panic!("{e}")));
+    let worker = PrivacyWorker::new(core.table.clone());
+    let app =
+        Privacy::new(core, queue.clone(), &Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
+    World { app, worker, queue, owner, admin, agent, _dir: dir }
+}
+
+impl World {
+    async fn contact(&self, wa_id: &str) -> Contact {
+        let phone = Phone::parse(&format!("+{wa_id}")).unwrap_or_else(|e| panic!("{e}"));
+        let identity = Identity { channel: "whatsapp".into(), external_id: wa_id.into() };
+        let (contact, _) = ContactRepo::new(self.app.core.table.clone())
+            .upsert_from_channel(&acme(), &Actor::channel("ca_1"), &identity, Some(&phone), Some("Ana"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        contact
+    }
+
+    async fn stored(&self, contact: &Contact) -> Option<Contact> {
+        ContactRepo::new(self.app.core.table.clone()).get(&acme(), &contact.id).await.unwrap_or_default()
+    }
+
+    async fn file(&self, sub: &str, body: Value) -> (u16, Value) {
+        answer(
+            serve(&self.app, ApiRequest::new("POST /v1/privacy/requests").as_user(sub).json(body).build())
+                .await,
+        )
+    }
+
+    async fn read(&self, sub: &str, id: &str) -> (u16, Value) {
+        let request = ApiRequest::new("GET /v1/privacy/requests/{id}").param("id", id).as_user(sub);
+        answer(serve(&self.app, request.build()).await)
+    }
+
+    /// Runs the worker over what the privacy queue holds; answers how many jobs it took.
+    async fn work(&self) -> usize {
+        let received = self.queue.receive("privacy", 10, Duration::from_secs(60)).await.unwrap_or_default();
+        let records = received
+            .iter()
+            .enumerate()
+            .map(|(n, m)| gestor_shared::testing::events::sqs_record(&format!("m{n}"), &m.body, None, 1))
+            .collect();
+        let failed = self.worker.handle(gestor_shared::testing::events::sqs_event(records)).await;
+        assert!(failed.batch_item_failures.is_empty(), "{:?}", failed.batch_item_failures);
+        for m in &received {
+            let _ = self.queue.ack("privacy", &m.receipt).await;
+        }
+        received.len()
+    }
+}
+
+#[tokio::test]
+async fn an_opposition_is_filed_once_carried_out_and_shown_on_the_contact() {
+    let w = world().await;
+    let ana = w.contact("5215512345678").await;
+    let opposition = json!({"kind": "opposition", "subject": {"phone": "+52 55 1234 5678"},
+                            "details": {"restrictions": ["marketing", "ai"]}});
+    let (status, filed) = w.file(&w.admin, opposition.clone()).await;
+    assert_eq!(status, 202, "{filed}");
+    assert_eq!((&filed["kind"], &filed["status"]), (&json!("opposition"), &json!("received")));
+    assert_eq!(filed["subject"]["contact_id"], ana.id.as_str());
+    let received = time::OffsetDateTime::parse(
+        filed["received_at"].as_str().unwrap_or_default(),
+        &time::format_description::well_known::Rfc3339,
+    );
+    let deadline = time::OffsetDateTime::parse(
+        filed["deadline_at"].as_str().unwrap_or_default(),
+        &time::format_description::well_known::Rfc3339,
+    );
+    assert_eq!(deadline.ok().zip(received.ok()).map(|(d, r)| d - r), Some(time::Duration::days(20)));
+    // The same again while it is open: that one.
+    let (status, again) = w.file(&w.owner, opposition.clone()).await;
+    assert_eq!((status, &again["id"]), (200, &filed["id"]));
+
+    assert!(w.work().await >= 1);
+    let id = filed["id"].as_str().unwrap_or_default();
+    let (status, done) = w.read(&w.admin, id).await;
+    assert_eq!((status, &done["status"]), (200, &json!("completed")), "{done}");
+    assert!(done["completed_at"].is_string());
+    assert_eq!(done["result"]["restrictions"], json!(["marketing", "ai"]));
+    let stored = w.stored(&ana).await.map(|c| c.restrictions).unwrap_or_default();
+    assert_eq!(stored, vec!["marketing".to_owned(), "ai".to_owned()]);
+    // Logged as the worker's change, naming the field.
+    let (log, _) =
+        w.app.core.audit.list(&acme(), &AuditFilter::default(), 50, None).await.unwrap_or_default();
+    let changes: Vec<_> = log.iter().filter(|e| e.action == "contact.update").collect();
+    assert_eq!(changes.len(), 1, "{log:?}");
+    assert_eq!(
+        (changes[0].actor.id.as_str(), changes[0].changed_fields.clone()),
+        ("privacy-worker", vec!["restrictions".to_owned()])
+    );
+    assert!(log.iter().any(|e| e.action == "privacy_request.create"));
+
+    // Ended, the subject may file again; the repeated job changes nothing more.
+    let (status, _) = w.file(&w.admin, opposition).await;
+    assert_eq!(status, 202);
+    w.work().await;
+    let (log, _) =
+        w.app.core.audit.list(&acme(), &AuditFilter::default(), 50, None).await.unwrap_or_default();
+    assert_eq!(log.iter().filter(|e| e.action == "contact.update").count(), 1, "already so: nothing written");
+}
+
+#[tokio::test]
+async fn a_rectification_corrects_the_contacts_fields() {
+    let w = world().await;
+    let ana = w.contact("5215512345679").await;
+    let body = json!({"kind": "rectification", "subject": {"contact_id": ana.id.as_str()},
+                      "details": {"fields": {"name": "Ana María López", "emails": ["ana@correo.mx"]}}});
+    let (status, filed) = w.file(&w.owner, body).await;
+    assert_eq!(status, 202, "{filed}");
+    w.work().await;
+    let stored = w.stored(&ana).await;
+    assert_eq!(stored.as_ref().and_then(|c| c.name.as_deref()), Some("Ana María López"));
+    assert_eq!(
+        stored.map(|c| c.emails.iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>()),
+        Some(vec!["ana@correo.mx".to_owned()])
+    );
+    let (_, done) = w.read(&w.owner, filed["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let bad = json!({"kind": "rectification", "subject": {"contact_id": ana.id.as_str()},
+                     "details": {"fields": {"lifecycle": "client", "emails": ["no-es-correo"]}}});
+    let (status, problem) = w.file(&w.owner, bad).await;
+    assert_eq!(status, 400, "{problem}");
+}
+
+#[tokio::test]
+async fn who_may_file_what_and_who_sees_it() {
+    let w = world().await;
+    let ana = w.contact("5215512345670").await;
+    let for_ana = json!({"kind": "opposition", "subject": {"contact_id": ana.id.as_str()},
+                         "details": {"restrictions": ["marketing"]}});
+    assert_eq!(w.file(&w.agent, for_ana.clone()).await.0, 403, "privacy.others: owners and admins");
+    let account = json!({"kind": "cancellation", "subject": {"account": true}});
+    assert_eq!(w.file(&w.admin, account.clone()).await.0, 403, "the account's: an owner only");
+    let (status, refused) = w.file(&w.owner, account).await;
+    assert_eq!(status, 422, "not carried out yet, so not accepted: {refused}");
+    let own = json!({"kind": "access", "subject": {"member": "me"}});
+    assert_eq!(w.file(&w.agent, own).await.0, 422);
+    let nobody = json!({"kind": "opposition", "subject": {"phone": "+5215500000000"},
+                        "details": {"restrictions": ["marketing"]}});
+    assert_eq!(w.file(&w.admin, nobody).await.0, 404);
+    let wrong = json!({"kind": "opposition", "subject": {"contact_id": ana.id.as_str()},
+                       "details": {"restrictions": ["llamadas"]}});
+    assert_eq!(w.file(&w.admin, wrong).await.0, 400);
+    assert_eq!(w.file(&w.admin, json!({"kind": "olvido", "subject": {"member": "me"}})).await.0, 400);
+
+    let (_, filed) = w.file(&w.admin, for_ana).await;
+    let id = filed["id"].as_str().unwrap_or_default();
+    // The agent neither filed it nor is its subject.
+    assert_eq!(w.read(&w.agent, id).await.0, 404);
+    let listed = |sub: String| {
+        let app = &w.app;
+        async move {
+            let request = ApiRequest::new("GET /v1/privacy/requests").as_user(&sub);
+            answer(serve(app, request.build()).await).1["items"].as_array().map(Vec::len).unwrap_or_default()
+        }
+    };
+    assert_eq!(listed(w.agent.clone()).await, 0);
+    assert_eq!(listed(w.owner.clone()).await, 1);
+}

@@ -1,0 +1,188 @@
+//! The `privacy-worker`: carries out the requests filed, one job per request from the
+//! privacy queue. Idempotent: a request is done once however often its job comes (a redelivery,
+//! two workers at once, a crash half-way all end the same), since each step reads what is
+//! stored and the request ends conditional on being still open.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gestor_shared::domain::{Email, Phone, TenantId};
+use gestor_shared::ports::{Table, TableError};
+use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
+use gestor_shared::repo::contacts::{Contact, ContactError, ContactRepo};
+use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status};
+use gestor_shared::worker::{Consumer, retry};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// What a contact can oppose.
+pub const RESTRICTIONS: [&str; 4] = ["marketing", "automation", "ai", "all_processing"];
+/// What a rectification corrects.
+pub const RECTIFIABLE: [&str; 3] = ["name", "phones", "emails"];
+
+/// Tries at a contact changing under the worker.
+const TRIES: usize = 5;
+
+/// One request to carry out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub tenant_id: String,
+    pub request_id: String,
+}
+
+pub struct PrivacyWorker {
+    requests: PrivacyRepo,
+    contacts: ContactRepo,
+}
+
+/// How a request ended.
+enum Ended {
+    Completed(Value),
+    Rejected(String),
+}
+
+impl PrivacyWorker {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { requests: PrivacyRepo::new(table.clone()), contacts: ContactRepo::new(table) }
+    }
+
+    /// Carries out the job's request; `Err` to have it delivered again.
+    pub async fn carry_out(&self, job: &Job) -> Result<(), TableError> {
+        let Ok(tenant) = TenantId::parse(&job.tenant_id) else { return Ok(()) };
+        let Some(request) = self.requests.get(&tenant, &job.request_id).await? else { return Ok(()) };
+        if request.status != Status::Received {
+            return Ok(());
+        }
+        let ended = match (request.kind, &request.subject.contact_id) {
+            (Kind::Opposition | Kind::Rectification, Some(contact)) => {
+                self.change_contact(&tenant, &request, contact).await?
+            }
+            // Refused when filed; a request from a later version, read by this one, waits.
+            _ => return Err(TableError::Invalid("a kind this worker does not carry out".into())),
+        };
+        let (status, result) = match ended {
+            Ended::Completed(result) => (Status::Completed, result),
+            Ended::Rejected(reason) => (Status::Rejected, json!({"reason": reason})),
+        };
+        let now = time::OffsetDateTime::now_utc();
+        self.requests.end(&tenant, &request, status, result, now, vec![]).await?;
+        tracing::info!(tenant = %tenant, kind = request.kind.as_str(), status = ?status, "privacy request carried out");
+        Ok(())
+    }
+
+    /// Opposition adds the restrictions to the contact's; rectification writes the corrected
+    /// fields. The change is logged as the worker's, naming the fields.
+    async fn change_contact(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        contact_id: &gestor_shared::ids::ContactId,
+    ) -> Result<Ended, TableError> {
+        for _ in 0..TRIES {
+            let Some(current) = self.contacts.get(tenant, contact_id).await? else {
+                return Ok(Ended::Rejected("the contact no longer exists".into()));
+            };
+            let (next, fields) = match request.kind {
+                Kind::Opposition => opposed(&current, &request.details),
+                _ => rectified(&current, &request.details),
+            };
+            let result = match request.kind {
+                Kind::Opposition => json!({"restrictions": next.restrictions}),
+                _ => {
+                    json!({"fields": request.details["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>())})
+                }
+            };
+            if fields.is_empty() {
+                // Already so (a redelivery after the change was stored).
+                return Ok(Ended::Completed(result));
+            }
+            let logged = AuditEntry::by(
+                Actor::system("privacy-worker"),
+                "contact.update",
+                Resource { kind: "contact".into(), id: Some(contact_id.to_string()) },
+                &fields,
+            );
+            let mut next = next;
+            next.version = current.version + 1;
+            next.updated_at = time::OffsetDateTime::now_utc();
+            match self.contacts.replace_logged(tenant, &current, &next, Some(&logged)).await {
+                Ok(()) => return Ok(Ended::Completed(result)),
+                Err(ContactError::VersionConflict) => continue,
+                Err(ContactError::Duplicate { field, .. }) => {
+                    return Ok(Ended::Rejected(format!(
+                        "another contact of the business already has one of these {field}"
+                    )));
+                }
+                Err(ContactError::NotFound) => {
+                    return Ok(Ended::Rejected("the contact no longer exists".into()));
+                }
+                Err(ContactError::Table(e)) => return Err(e),
+            }
+        }
+        Err(TableError::Backend("the contact keeps changing".into()))
+    }
+}
+
+/// The contact with the request's restrictions added, and the fields that changed.
+fn opposed(current: &Contact, details: &Value) -> (Contact, Vec<&'static str>) {
+    let mut next = current.clone();
+    for restriction in details["restrictions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if RESTRICTIONS.contains(&restriction) && !next.restrictions.iter().any(|r| r == restriction) {
+            next.restrictions.push(restriction.to_owned());
+        }
+    }
+    let fields = if next.restrictions == current.restrictions { vec![] } else { vec!["restrictions"] };
+    (next, fields)
+}
+
+/// The contact with the request's corrected fields, and the fields that changed.
+fn rectified(current: &Contact, details: &Value) -> (Contact, Vec<&'static str>) {
+    let mut next = current.clone();
+    let fields = &details["fields"];
+    if let Some(name) = fields["name"].as_str() {
+        next.name = Some(name.trim().to_owned());
+    }
+    if let Some(phones) = fields["phones"].as_array() {
+        next.phones = phones.iter().filter_map(Value::as_str).filter_map(|p| Phone::parse(p).ok()).collect();
+    }
+    if let Some(emails) = fields["emails"].as_array() {
+        next.emails = emails.iter().filter_map(Value::as_str).filter_map(|e| Email::parse(e).ok()).collect();
+    }
+    let mut changed = Vec::new();
+    if next.name != current.name {
+        changed.push("name");
+    }
+    if next.phones != current.phones {
+        changed.push("phones");
+    }
+    if next.emails != current.emails {
+        changed.push("emails");
+    }
+    (next, changed)
+}
+
+#[async_trait]
+impl Consumer for PrivacyWorker {
+    fn name(&self) -> &'static str {
+        "privacy-worker"
+    }
+
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut failed = Vec::new();
+        for record in &event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("privacy", function = "privacy-worker", message_id = %id);
+            let body = record.body.as_deref().unwrap_or_default();
+            let Ok(job) = serde_json::from_str::<Job>(body) else {
+                tracing::warn!("a privacy job that does not parse; dropped");
+                continue;
+            };
+            if let Err(e) = self.carry_out(&job).instrument(span).await {
+                tracing::warn!(message_id = %id, cause = %e, "privacy request not carried out yet; it will be retried");
+                failed.push(id);
+            }
+        }
+        retry(failed)
+    }
+}

@@ -1,0 +1,257 @@
+//! Privacy requests (ARCO rights, portability, deactivation): what was asked, for whom, by
+//! when, and how it ended. One open request per kind and subject: filing the same again
+//! answers the open one.
+//!
+//! Keys: `pk = {tenant}#PRIVACY`, `sk = {request id}`; the open claim
+//! `pk = {tenant}#PRIVACY_OPEN`, `sk = {kind}#{subject}`, written with the request and
+//! deleted when it ends. A request is personal data of its subject (subject index).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::keys::privacy as keys;
+use super::{from_item, personal, to_item};
+use crate::domain::TenantId;
+use crate::ids::{ContactId, MemberId, PrivacyRequestId};
+use crate::ports::{Condition, Item, Query, SortKey, Table, TableError, TxOp, Update};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Access,
+    Rectification,
+    Cancellation,
+    Opposition,
+    Portability,
+    Deactivation,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Access => "access",
+            Kind::Rectification => "rectification",
+            Kind::Cancellation => "cancellation",
+            Kind::Opposition => "opposition",
+            Kind::Portability => "portability",
+            Kind::Deactivation => "deactivation",
+        }
+    }
+
+    /// How long the business has: a cancellation is done within 72 hours (the privacy
+    /// policy's promise); the other rights are answered within 20 days (LFPDPPP, art. 32).
+    pub fn deadline(self) -> time::Duration {
+        match self {
+            Kind::Cancellation => time::Duration::hours(72),
+            _ => time::Duration::days(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    InProgress,
+    Completed,
+    Rejected,
+}
+
+/// Whom a request is about, as resolved when it was filed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Subject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub contact_id: Option<ContactId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub member_id: Option<MemberId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub account: bool,
+}
+
+impl Subject {
+    /// The subject's id: the contact, the member, or `account`.
+    pub fn key(&self) -> String {
+        match (&self.contact_id, &self.member_id) {
+            (Some(contact), _) => contact.to_string(),
+            (None, Some(member)) => member.to_string(),
+            (None, None) => "account".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PrivacyRequest {
+    #[schema(value_type = String, example = "prq_01JD5Z8Q9X7V4B3N2M1K0H9G8F")]
+    pub id: PrivacyRequestId,
+    pub kind: Kind,
+    pub subject: Subject,
+    /// What the kind takes: opposition `{"restrictions": [...]}`, rectification
+    /// `{"fields": {...}}`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub status: Status,
+    /// Who filed it.
+    #[schema(value_type = String)]
+    pub filed_by: MemberId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<OffsetDateTime>,
+    /// How it ended: `counts` of what changed, or why it was rejected.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+}
+
+/// What filing found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filed {
+    New(PrivacyRequest),
+    /// An open request of the same kind for the same subject: that one.
+    Open(PrivacyRequest),
+}
+
+/// Where the item keeps the request's `subject`: that attribute name is the subject index's.
+const ABOUT: &str = "about";
+
+fn request_item(tenant: &TenantId, request: &PrivacyRequest) -> Result<Item, TableError> {
+    let mut item = to_item(request)?;
+    if let Some(subject) = item.remove("subject") {
+        item.insert(ABOUT.into(), subject);
+    }
+    let key = keys::request(tenant, request.id.as_str());
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    personal::mark(&mut item, tenant, &request.subject.key(), "PRIVACY");
+    Ok(item)
+}
+
+fn request_of(mut item: Item) -> Result<PrivacyRequest, TableError> {
+    if let Some(subject) = item.remove(ABOUT) {
+        item.insert("subject".into(), subject);
+    }
+    from_item(item)
+}
+
+fn open_item(tenant: &TenantId, request: &PrivacyRequest) -> Item {
+    let key = keys::open(tenant, request.kind.as_str(), &request.subject.key());
+    Item::from_iter([
+        ("pk".to_owned(), key.pk.into()),
+        ("sk".to_owned(), key.sk.into()),
+        ("request_id".to_owned(), request.id.as_str().into()),
+    ])
+}
+
+#[derive(Clone)]
+pub struct PrivacyRepo {
+    table: Arc<dyn Table>,
+}
+
+impl PrivacyRepo {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    /// Files `request` unless one of its kind is open for its subject (then that one).
+    pub async fn file(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<Filed, TableError> {
+        let open = keys::open(tenant, request.kind.as_str(), &request.subject.key());
+        for _ in 0..3 {
+            let ops = vec![
+                TxOp::Put { item: open_item(tenant, request), condition: Some(Condition::NotExists) },
+                TxOp::Put { item: request_item(tenant, request)?, condition: Some(Condition::NotExists) },
+            ];
+            match self.table.transact(ops).await {
+                Ok(()) => return Ok(Filed::New(request.clone())),
+                Err(TableError::TransactionCanceled { failed })
+                    if failed.first().copied().unwrap_or(false) =>
+                {
+                    let claim = self.table.get(&open).await?;
+                    let id = claim.as_ref().and_then(|c| c.get("request_id")?.as_str().map(str::to_owned));
+                    match id {
+                        Some(id) => match self.get(tenant, &id).await? {
+                            Some(existing) => return Ok(Filed::Open(existing)),
+                            None => continue,
+                        },
+                        // Ended meanwhile: file again.
+                        None => continue,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TableError::Backend("the subject's open requests keep changing".into()))
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<PrivacyRequest>, TableError> {
+        self.table.get(&keys::request(tenant, id)).await?.map(request_of).transpose()
+    }
+
+    /// Newest first, a page of `limit` after `start_after`.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        start_after: Option<Item>,
+    ) -> Result<(Vec<PrivacyRequest>, Option<Item>), TableError> {
+        let page = self
+            .table
+            .query(
+                Query::table(keys::requests_partition(tenant))
+                    .sort(SortKey::BeginsWith("prq_".into()))
+                    .backward()
+                    .limit(limit)
+                    .start_after(start_after),
+            )
+            .await?;
+        let requests = page.items.into_iter().map(request_of).collect::<Result<Vec<_>, _>>()?;
+        Ok((requests, page.last_key))
+    }
+
+    /// Ends the request (`completed` or `rejected`) with its result, and frees its subject
+    /// for a new one of its kind; an ended request is left as it ended. `ops` join the
+    /// transaction (the change the request made, its audit entry), so the change and its
+    /// record are one.
+    pub async fn end(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        status: Status,
+        result: Value,
+        at: OffsetDateTime,
+        ops: Vec<TxOp>,
+    ) -> Result<bool, TableError> {
+        let at = super::conversations::rfc3339(at)?;
+        let update = Update::default()
+            .set("status", serde_json::to_value(status).map_err(|e| TableError::Invalid(e.to_string()))?)
+            .set("result", result)
+            .set("completed_at", at);
+        let open_now = Condition::Equals("status".into(), serde_json::json!("received"));
+        let mut all = vec![
+            TxOp::Update {
+                key: keys::request(tenant, request.id.as_str()),
+                update,
+                condition: Some(open_now),
+            },
+            TxOp::Delete {
+                key: keys::open(tenant, request.kind.as_str(), &request.subject.key()),
+                condition: None,
+            },
+        ];
+        all.extend(ops);
+        match self.table.transact(all).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCanceled { failed }) if failed.first().copied().unwrap_or(false) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
