@@ -6,11 +6,12 @@
 //! worker carries them out, so that no request is accepted that nothing would honour.
 
 mod filing;
+pub mod sweep;
 pub mod worker;
 
 use gestor_shared::http::{Core, Policy};
 use gestor_shared::ports::Queue;
-use gestor_shared::registry::{Declaration, HttpPart, QueuePart, Serves};
+use gestor_shared::registry::{Declaration, HttpPart, QueuePart, SchedulePart, Serves};
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use std::sync::Arc;
 
@@ -33,6 +34,19 @@ pub static WORKER: Declaration = Declaration {
     serves: Serves::Queue(QueuePart {
         queue: &gestor_shared::resources::PRIVACY,
         build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(deps.table()?))),
+    }),
+};
+
+/// The hourly sweep of open requests (`sweep.rs`).
+pub static SWEEP: Declaration = Declaration {
+    name: "privacy-sweep",
+    settings: &[Setting::TableName, Setting::PrivacyQueueUrl],
+    serves: Serves::Schedule(SchedulePart {
+        every: std::time::Duration::from_secs(3600),
+        build: |deps| {
+            let metrics = gestor_shared::metrics::Metrics::stdout();
+            Ok(Arc::new(sweep::Sweep::new(deps.table()?, deps.queue(), deps.settings(), metrics)?))
+        },
     }),
 };
 

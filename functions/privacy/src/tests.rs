@@ -199,3 +199,44 @@ async fn who_may_file_what_and_who_sees_it() {
     assert_eq!(listed(w.agent.clone()).await, 0);
     assert_eq!(listed(w.owner.clone()).await, 1);
 }
+
+#[tokio::test]
+async fn the_sweep_sends_a_lost_job_again_and_flags_a_deadline_at_risk_once() {
+    use gestor_shared::metrics::{Metrics, Recorder};
+    let w = world().await;
+    let ana = w.contact("5215512345672").await;
+    let body = json!({"kind": "opposition", "subject": {"contact_id": ana.id.as_str()},
+                      "details": {"restrictions": ["automation"]}});
+    let (_, filed) = w.file(&w.owner, body).await;
+    // The job is lost: taken off the queue, never worked.
+    for m in w.queue.receive("privacy", 10, Duration::from_secs(60)).await.unwrap_or_default() {
+        let _ = w.queue.ack("privacy", &m.receipt).await;
+    }
+    let recorder = Arc::new(Recorder::default());
+    let sweep = crate::sweep::Sweep::new(
+        w.app.core.table.clone(),
+        w.queue.clone(),
+        &Settings::local_with(|_| None),
+        Metrics::with_sink(recorder.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let now = time::OffsetDateTime::now_utc();
+    let swept = sweep.sweep(now).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(swept, crate::sweep::Swept::default(), "just filed: its job may still be on its way");
+    // Nineteen and a half days on (the 20-day deadline within a day), still open.
+    let later = now + time::Duration::hours(19 * 24 + 12);
+    for _ in 0..2 {
+        let swept = sweep.sweep(later).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((swept.sent_again, swept.at_risk), (1, 1));
+    }
+    assert_eq!(recorder.points("PrivacyDeadlineAtRisk").len(), 2, "the metric each run");
+    let filter = AuditFilter { action: Some("privacy_request.at_risk".into()), ..Default::default() };
+    let (flagged, _) = w.app.core.audit.list(&acme(), &filter, 10, None).await.unwrap_or_default();
+    assert_eq!(flagged.len(), 1, "the entry once: {flagged:?}");
+    assert_eq!(flagged[0].resource.id.as_deref(), filed["id"].as_str());
+    // The job sent again carries it out; an ended request is swept no more.
+    assert!(w.work().await >= 1);
+    let (_, done) = w.read(&w.owner, filed["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(sweep.sweep(later).await.unwrap_or_else(|e| panic!("{e}")), crate::sweep::Swept::default());
+}

@@ -194,6 +194,19 @@ impl PrivacyRepo {
         self.table.get(&keys::request(tenant, id)).await?.map(request_of).transpose()
     }
 
+    /// The business's open requests (those not ended), up to `most`.
+    pub async fn open(&self, tenant: &TenantId, most: usize) -> Result<Vec<PrivacyRequest>, TableError> {
+        let claims = self.table.query(Query::table(format!("{tenant}#PRIVACY_OPEN")).limit(most)).await?;
+        let mut open = Vec::new();
+        for claim in &claims.items {
+            let Some(id) = claim.get("request_id").and_then(Value::as_str) else { continue };
+            if let Some(request) = self.get(tenant, id).await?.filter(|r| r.status == Status::Received) {
+                open.push(request);
+            }
+        }
+        Ok(open)
+    }
+
     /// Newest first, a page of `limit` after `start_after`.
     pub async fn list(
         &self,
