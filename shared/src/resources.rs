@@ -98,6 +98,11 @@ pub const DEFERRED: QueueSpec = QueueSpec {
 
 pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, DEFERRED];
 
+/// How long a queue keeps a message nobody took: 48 hours, below the 72 hours within which
+/// an erasure is done, since SQS cannot delete one person's messages (they are dropped on
+/// receipt instead). Dead-letter queues keep theirs 14 days for now.
+pub const QUEUE_RETENTION_SECS: u32 = 48 * 3600;
+
 /// Object key prefixes in the bucket, each with its lifecycle.
 pub const EXPORTS_PREFIX: &str = "exports/";
 /// Days after which an export archive is deleted by the bucket's lifecycle rule (the presigned

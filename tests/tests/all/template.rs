@@ -186,6 +186,7 @@ fn every_queue_matches_the_resource_spec_and_has_a_watched_dead_letter_queue() {
             ("ContentBasedDeduplication", dedup.clone()),
             ("SqsManagedSseEnabled", YES),
             ("VisibilityTimeout", n(spec.visibility_timeout_secs())),
+            ("MessageRetentionPeriod", n(resources::QUEUE_RETENTION_SECS)),
             ("RedrivePolicy.maxReceiveCount", n(spec.max_receive_count)),
             ("QueueName.Fn::Sub", s(&queue_name)),
         ];
