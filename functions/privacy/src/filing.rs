@@ -60,6 +60,16 @@ async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Resu
         return Err(ApiError::invalid_field("subject", "must name a contact, the caller or the account"));
     };
     let text = |name: &str| named.get(name).and_then(Value::as_str);
+    let ways = ["contact_id", "phone", "email", "member", "account"];
+    if let Some(unknown) = named.keys().find(|k| !ways.contains(&k.as_str())) {
+        return Err(ApiError::invalid_field(format!("subject.{unknown}"), "is not a way to name a subject"));
+    }
+    if named.len() != 1 {
+        return Err(ApiError::invalid_field(
+            "subject",
+            "must name exactly one: contact_id, phone, email, member or account",
+        ));
+    }
     if named.get("member").is_some() {
         if text("member") != Some("me") {
             return Err(ApiError::invalid_field(
@@ -115,6 +125,13 @@ fn details_of(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Valu
         Some(Value::Object(d)) => d.clone(),
         Some(_) => return Err(ApiError::invalid_field("details", "must be an object")),
     };
+    let takes = if kind == Kind::Opposition { "restrictions" } else { "fields" };
+    if let Some(unknown) = details.keys().find(|k| k.as_str() != takes) {
+        return Err(ApiError::invalid_field(
+            format!("details.{unknown}"),
+            format!("{} takes only {takes}", kind.as_str()),
+        ));
+    }
     match kind {
         Kind::Opposition => {
             let listed: Option<Vec<&str>> = details
@@ -144,7 +161,11 @@ fn details_of(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Valu
             let mut errors = Vec::new();
             for (name, value) in fields {
                 let ok = match name.as_str() {
-                    "name" => value.as_str().is_some_and(|n| !n.trim().is_empty() && n.len() <= 200),
+                    // As the contacts API counts a name: characters, once trimmed.
+                    "name" => value
+                        .as_str()
+                        .map(str::trim)
+                        .is_some_and(|n| !n.is_empty() && n.chars().count() <= 200),
                     "phones" => value.as_array().is_some_and(|a| {
                         a.len() <= 10 && a.iter().all(|p| p.as_str().is_some_and(|p| Phone::parse(p).is_ok()))
                     }),
@@ -180,14 +201,13 @@ fn visible(caller: &Caller, request: &PrivacyRequest) -> bool {
         || request.subject.member_id.as_ref() == Some(&caller.member.id)
 }
 
-/// File a privacy request. A request of the same kind still open for the same subject is
-/// answered instead (200); a new one is 202, carried out by the privacy worker.
+/// File a privacy request: 202, carried out by the privacy worker. A request of the same
+/// kind still open for the same subject is answered instead (202 too: it is the one filed).
 #[utoipa::path(
     post, path = "/v1/privacy/requests", tag = "privacy",
     request_body = NewPrivacyRequest,
     responses(
-        (status = 202, body = PrivacyRequest, description = "Filed; the worker carries it out"),
-        (status = 200, body = PrivacyRequest, description = "The request of this kind still open for the subject"),
+        (status = 202, body = PrivacyRequest, description = "Filed (or the one of this kind still open for the subject); the worker carries it out"),
         (status = 403, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "Not the caller's to file"),
         (status = 404, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "No contact is the subject named"),
         (status = 422, body = gestor_shared::http::problem::Problem, content_type = "application/problem+json", description = "A kind this version does not carry out yet"),
@@ -215,17 +235,15 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         completed_at: None,
         result: None,
     };
-    let (status, request) =
-        match PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await? {
-            Filed::New(request) => (202, request),
-            Filed::Open(existing) => (200, existing),
-        };
+    let request = match PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await? {
+        Filed::New(request) | Filed::Open(request) => request,
+    };
     if request.status == Status::Received {
         // Again for an open one: its first job may have been lost; the worker does it once.
         enqueue(app, &caller.tenant, &request).await?;
     }
     let subject = request.subject.key();
-    Ok(Reply::json(status, &request)?.resource(request.id.as_str()).subject(subject).changed(vec![
+    Ok(Reply::json(202, &request)?.resource(request.id.as_str()).subject(subject).changed(vec![
         "kind".into(),
         "subject".into(),
         "details".into(),

@@ -110,7 +110,7 @@ async fn an_opposition_is_filed_once_carried_out_and_shown_on_the_contact() {
     assert_eq!(deadline.ok().zip(received.ok()).map(|(d, r)| d - r), Some(time::Duration::days(20)));
     // The same again while it is open: that one.
     let (status, again) = w.file(&w.owner, opposition.clone()).await;
-    assert_eq!((status, &again["id"]), (200, &filed["id"]));
+    assert_eq!((status, &again["id"]), (202, &filed["id"]));
 
     assert!(w.work().await >= 1);
     let id = filed["id"].as_str().unwrap_or_default();
@@ -118,6 +118,7 @@ async fn an_opposition_is_filed_once_carried_out_and_shown_on_the_contact() {
     assert_eq!((status, &done["status"]), (200, &json!("completed")), "{done}");
     assert!(done["completed_at"].is_string());
     assert_eq!(done["result"]["restrictions"], json!(["marketing", "ai"]));
+    assert_eq!(done["result"]["counts"], json!({"contacts": 1}));
     let stored = w.stored(&ana).await.map(|c| c.restrictions).unwrap_or_default();
     assert_eq!(stored, vec!["marketing".to_owned(), "ai".to_owned()]);
     // Logged as the worker's change, naming the field.
@@ -184,6 +185,11 @@ async fn who_may_file_what_and_who_sees_it() {
                        "details": {"restrictions": ["llamadas"]}});
     assert_eq!(w.file(&w.admin, wrong).await.0, 400);
     assert_eq!(w.file(&w.admin, json!({"kind": "olvido", "subject": {"member": "me"}})).await.0, 400);
+    let two = json!({"kind": "opposition", "subject": {"member": "me", "contact_id": ana.id.as_str()}});
+    assert_eq!(w.file(&w.admin, two).await.0, 400, "one subject at a time");
+    let extra = json!({"kind": "opposition", "subject": {"contact_id": ana.id.as_str()},
+                       "details": {"restrictions": ["ai"], "motivo": "x"}});
+    assert_eq!(w.file(&w.admin, extra).await.0, 400);
 
     let (_, filed) = w.file(&w.admin, for_ana).await;
     let id = filed["id"].as_str().unwrap_or_default();
@@ -239,4 +245,43 @@ async fn the_sweep_sends_a_lost_job_again_and_flags_a_deadline_at_risk_once() {
     let (_, done) = w.read(&w.owner, filed["id"].as_str().unwrap_or_default()).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(sweep.sweep(later).await.unwrap_or_else(|e| panic!("{e}")), crate::sweep::Swept::default());
+}
+
+#[tokio::test]
+async fn a_job_delivered_again_after_its_request_ended_changes_nothing() {
+    let w = world().await;
+    let ana = w.contact("5215512345673").await;
+    let body = json!({"kind": "rectification", "subject": {"contact_id": ana.id.as_str()},
+                      "details": {"fields": {"name": "Ana Pérez"}}});
+    let (_, filed) = w.file(&w.owner, body).await;
+    let id = filed["id"].as_str().unwrap_or_default().to_owned();
+    let job = crate::worker::Job { tenant_id: "acme".into(), request_id: id.clone() };
+    // Two deliveries read the request while it is open; the first carries it out.
+    let request = gestor_shared::repo::privacy::PrivacyRepo::new(w.app.core.table.clone())
+        .get(&acme(), &id)
+        .await
+        .ok()
+        .flatten();
+    assert!(request.is_some());
+    w.worker.carry_out(&job).await.unwrap_or_else(|e| panic!("{e}"));
+    // The business corrects the name again, by hand.
+    let repo = ContactRepo::new(w.app.core.table.clone());
+    let current = w.stored(&ana).await.unwrap_or_else(|| panic!("the contact"));
+    let mut edited = current.clone();
+    edited.name = Some("Ana Pérez Gómez".into());
+    edited.version += 1;
+    repo.replace(&acme(), &current, &edited).await.unwrap_or_else(|e| panic!("{e}"));
+    // The late second delivery finds the request ended: the hand edit stands.
+    w.worker.carry_out(&job).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.stored(&ana).await.and_then(|c| c.name), Some("Ana Pérez Gómez".into()));
+    // And a stale copy that read the request open, its change guarded by the request.
+    let stale = request.unwrap_or_else(|| panic!("read"));
+    let guard = gestor_shared::repo::privacy::PrivacyRepo::still_open(&acme(), &stale);
+    let now = w.stored(&ana).await.unwrap_or_else(|| panic!("the contact"));
+    let mut overwrite = now.clone();
+    overwrite.name = Some("Ana Pérez".into());
+    overwrite.version += 1;
+    let refused = repo.replace_logged(&acme(), &now, &overwrite, None, Some(guard)).await;
+    assert!(refused.is_err(), "the request ended: nothing written");
+    assert_eq!(w.stored(&ana).await.and_then(|c| c.name), Some("Ana Pérez Gómez".into()));
 }

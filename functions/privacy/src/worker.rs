@@ -56,7 +56,11 @@ impl PrivacyWorker {
         }
         let ended = match (request.kind, &request.subject.contact_id) {
             (Kind::Opposition | Kind::Rectification, Some(contact)) => {
-                self.change_contact(&tenant, &request, contact).await?
+                match self.change_contact(&tenant, &request, contact).await? {
+                    Some(ended) => ended,
+                    // Another delivery of the job ended it meanwhile.
+                    None => return Ok(()),
+                }
             }
             // Refused when filed; a request from a later version, read by this one, waits.
             _ => return Err(TableError::Invalid("a kind this worker does not carry out".into())),
@@ -78,24 +82,38 @@ impl PrivacyWorker {
         tenant: &TenantId,
         request: &PrivacyRequest,
         contact_id: &gestor_shared::ids::ContactId,
-    ) -> Result<Ended, TableError> {
-        for _ in 0..TRIES {
+    ) -> Result<Option<Ended>, TableError> {
+        for attempt in 0..TRIES {
+            // The change is conditional on the request being open: a conflict may mean it
+            // ended, by another delivery of the job.
+            if attempt > 0
+                && self
+                    .requests
+                    .get(tenant, request.id.as_str())
+                    .await?
+                    .is_none_or(|r| r.status != Status::Received)
+            {
+                return Ok(None);
+            }
             let Some(current) = self.contacts.get(tenant, contact_id).await? else {
-                return Ok(Ended::Rejected("the contact no longer exists".into()));
+                return Ok(Some(Ended::Rejected("the contact no longer exists".into())));
             };
             let (next, fields) = match request.kind {
                 Kind::Opposition => opposed(&current, &request.details),
                 _ => rectified(&current, &request.details),
             };
+            // What it changed; a redelivery after the change was stored finds it so already.
+            let counts = json!({"contacts": u8::from(!fields.is_empty())});
             let result = match request.kind {
-                Kind::Opposition => json!({"restrictions": next.restrictions}),
+                Kind::Opposition => json!({"restrictions": next.restrictions, "counts": counts}),
                 _ => {
-                    json!({"fields": request.details["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>())})
+                    let asked =
+                        request.details["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>());
+                    json!({"fields": asked, "counts": counts})
                 }
             };
             if fields.is_empty() {
-                // Already so (a redelivery after the change was stored).
-                return Ok(Ended::Completed(result));
+                return Ok(Some(Ended::Completed(result)));
             }
             let logged = AuditEntry::by(
                 Actor::system("privacy-worker"),
@@ -106,16 +124,17 @@ impl PrivacyWorker {
             let mut next = next;
             next.version = current.version + 1;
             next.updated_at = time::OffsetDateTime::now_utc();
-            match self.contacts.replace_logged(tenant, &current, &next, Some(&logged)).await {
-                Ok(()) => return Ok(Ended::Completed(result)),
+            let open = PrivacyRepo::still_open(tenant, request);
+            match self.contacts.replace_logged(tenant, &current, &next, Some(&logged), Some(open)).await {
+                Ok(()) => return Ok(Some(Ended::Completed(result))),
                 Err(ContactError::VersionConflict) => continue,
                 Err(ContactError::Duplicate { field, .. }) => {
-                    return Ok(Ended::Rejected(format!(
+                    return Ok(Some(Ended::Rejected(format!(
                         "another contact of the business already has one of these {field}"
-                    )));
+                    ))));
                 }
                 Err(ContactError::NotFound) => {
-                    return Ok(Ended::Rejected("the contact no longer exists".into()));
+                    return Ok(Some(Ended::Rejected("the contact no longer exists".into())));
                 }
                 Err(ContactError::Table(e)) => return Err(e),
             }
@@ -143,11 +162,22 @@ fn rectified(current: &Contact, details: &Value) -> (Contact, Vec<&'static str>)
     if let Some(name) = fields["name"].as_str() {
         next.name = Some(name.trim().to_owned());
     }
+    // Each once, in the order given, as the contacts API keeps them.
     if let Some(phones) = fields["phones"].as_array() {
-        next.phones = phones.iter().filter_map(Value::as_str).filter_map(|p| Phone::parse(p).ok()).collect();
+        next.phones = Vec::new();
+        for phone in phones.iter().filter_map(Value::as_str).filter_map(|p| Phone::parse(p).ok()) {
+            if !next.phones.contains(&phone) {
+                next.phones.push(phone);
+            }
+        }
     }
     if let Some(emails) = fields["emails"].as_array() {
-        next.emails = emails.iter().filter_map(Value::as_str).filter_map(|e| Email::parse(e).ok()).collect();
+        next.emails = Vec::new();
+        for email in emails.iter().filter_map(Value::as_str).filter_map(|e| Email::parse(e).ok()) {
+            if !next.emails.contains(&email) {
+                next.emails.push(email);
+            }
+        }
     }
     let mut changed = Vec::new();
     if next.name != current.name {

@@ -285,16 +285,19 @@ impl ContactRepo {
 
     /// Replaces `old` by `new` if the stored contact is still at `old.version`.
     pub async fn replace(&self, tenant: &TenantId, old: &Contact, new: &Contact) -> Result<(), ContactError> {
-        self.replace_logged(tenant, old, new, None).await
+        self.replace_logged(tenant, old, new, None, None).await
     }
 
-    /// [`Self::replace`], with the audit entry of a writer the HTTP layer does not log for.
+    /// [`Self::replace`], with the audit entry of a writer the HTTP layer does not log for,
+    /// and a `guard` that must hold too (a request still open): when it does not, nothing is
+    /// written and the answer is `VersionConflict`, for the caller to read again.
     pub async fn replace_logged(
         &self,
         tenant: &TenantId,
         old: &Contact,
         new: &Contact,
         logged: Option<&AuditEntry>,
+        guard: Option<TxOp>,
     ) -> Result<(), ContactError> {
         let (before, after) = (companions(old), companions(new));
         let mut ops = vec![TxOp::Put {
@@ -314,6 +317,8 @@ impl ContactRepo {
         if let Some(entry) = logged {
             ops.push(AuditRepo::record_op(tenant, entry)?);
         }
+        // Last: its failure is no duplicate of an added companion.
+        ops.extend(guard);
         self.write(tenant, ops, &added).await
     }
 
@@ -445,7 +450,7 @@ impl ContactRepo {
                 fields.push("phones");
             }
             let logged = contact_entry(by, "contact.update", &next, &fields);
-            match self.replace_logged(tenant, &current, &next, Some(&logged)).await {
+            match self.replace_logged(tenant, &current, &next, Some(&logged), None).await {
                 Ok(()) => return Ok((next, false)),
                 Err(ContactError::Duplicate { field: "phones", .. }) => phone_taken = true,
                 Err(ContactError::VersionConflict | ContactError::Duplicate { .. }) => {}

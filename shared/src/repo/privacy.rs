@@ -143,11 +143,14 @@ fn request_of(mut item: Item) -> Result<PrivacyRequest, TableError> {
 
 fn open_item(tenant: &TenantId, request: &PrivacyRequest) -> Item {
     let key = keys::open(tenant, request.kind.as_str(), &request.subject.key());
-    Item::from_iter([
+    let mut item = Item::from_iter([
         ("pk".to_owned(), key.pk.into()),
         ("sk".to_owned(), key.sk.into()),
         ("request_id".to_owned(), request.id.as_str().into()),
-    ])
+    ]);
+    // It names the subject: erasing the subject's items takes it too.
+    personal::mark(&mut item, tenant, &request.subject.key(), "PRIVACY_OPEN");
+    item
 }
 
 #[derive(Clone)]
@@ -174,14 +177,25 @@ impl PrivacyRepo {
                     if failed.first().copied().unwrap_or(false) =>
                 {
                     let claim = self.table.get(&open).await?;
-                    let id = claim.as_ref().and_then(|c| c.get("request_id")?.as_str().map(str::to_owned));
-                    match id {
-                        Some(id) => match self.get(tenant, &id).await? {
-                            Some(existing) => return Ok(Filed::Open(existing)),
-                            None => continue,
-                        },
+                    let Some(id) =
+                        claim.as_ref().and_then(|c| c.get("request_id")?.as_str().map(str::to_owned))
+                    else {
                         // Ended meanwhile: file again.
-                        None => continue,
+                        continue;
+                    };
+                    match self.get(tenant, &id).await? {
+                        Some(existing) if existing.status == Status::Received => {
+                            return Ok(Filed::Open(existing));
+                        }
+                        // A claim its request left behind (ended, or gone with its subject):
+                        // cleared, unless it changed meanwhile, and filed again.
+                        _ => {
+                            let same = Condition::Equals("request_id".into(), Value::from(id.as_str()));
+                            match self.table.delete(&open, Some(same)).await {
+                                Ok(_) | Err(TableError::ConditionFailed) => continue,
+                                Err(e) => return Err(e),
+                            }
+                        }
                     }
                 }
                 Err(e) => return Err(e),
@@ -192,6 +206,15 @@ impl PrivacyRepo {
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<PrivacyRequest>, TableError> {
         self.table.get(&keys::request(tenant, id)).await?.map(request_of).transpose()
+    }
+
+    /// The condition a change made for `request` carries: the request is still open, so a
+    /// job delivered again after it ended changes nothing.
+    pub fn still_open(tenant: &TenantId, request: &PrivacyRequest) -> TxOp {
+        TxOp::Check {
+            key: keys::request(tenant, request.id.as_str()),
+            condition: Condition::Equals("status".into(), serde_json::json!("received")),
+        }
     }
 
     /// The business's open requests (those not ended), up to `most`.
