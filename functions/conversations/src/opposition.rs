@@ -6,14 +6,9 @@
 use gestor_shared::domain::TenantId;
 use gestor_shared::http::ApiError;
 use gestor_shared::ids::ConversationId;
-use gestor_shared::repo::channels::ChannelRepo;
-use gestor_shared::repo::contacts::ContactRepo;
-use gestor_shared::repo::templates::TemplateRepo;
+use gestor_shared::repo::opposition::template_refusal;
 
 use crate::Conversations;
-
-/// The restrictions that rule out marketing.
-const NO_MARKETING: [&str; 2] = ["marketing", "all_processing"];
 
 /// Refuses the template `name` (`language`) for the conversation's contact when it is, or may
 /// be, marketing and the contact opposed it. A template whose category is not known (never
@@ -32,29 +27,19 @@ pub(crate) async fn check_template(
     if !named {
         return Ok(());
     }
-    let table = app.core.table.clone();
     // Missing: the reply's own path answers 404.
     let Some(conversation) = app.conversations.get(tenant, conversation_id).await? else { return Ok(()) };
-    let Some(contact) = ContactRepo::new(table.clone()).get(tenant, &conversation.contact_id).await? else {
-        return Ok(());
-    };
-    if !contact.restrictions.iter().any(|r| NO_MARKETING.contains(&r.as_str())) {
-        return Ok(());
-    }
-    let account = ChannelRepo::new(table.clone()).get(tenant, &conversation.channel_account_id).await?;
-    let category = match account.and_then(|a| a.business_account_id) {
-        Some(waba) => {
-            TemplateRepo::new(table).get(tenant, &waba, name, language).await?.and_then(|t| t.category)
-        }
-        None => None,
-    };
-    match category.as_deref() {
-        Some("MARKETING") => Err(ApiError::Unprocessable(
-            "the contact opposed marketing: a marketing template cannot be sent to them".into(),
-        )),
-        Some(_) => Ok(()),
-        None => Err(ApiError::Unprocessable(
-            "the contact opposed marketing, and this template's category is not known: list the templates (GET /v1/templates) so it is synced".into(),
-        )),
+    let refusal = template_refusal(
+        &app.core.table,
+        tenant,
+        &conversation.contact_id,
+        &conversation.channel_account_id,
+        name,
+        language,
+    )
+    .await?;
+    match refusal {
+        Some(why) => Err(ApiError::Unprocessable(why.into())),
+        None => Ok(()),
     }
 }

@@ -87,6 +87,8 @@ pub struct Outbound {
     contacts: ContactRepo,
     parked: ParkedRepo,
     outbox: OutboxRepo,
+    /// For what a contact opposed, checked again as a template leaves.
+    table: Arc<dyn Table>,
     cipher: TokenCipher,
     graph: GraphClient,
     /// Replies' files: each message's own copy, and the link the channel downloads it by.
@@ -112,7 +114,8 @@ impl Outbound {
             channels: ChannelRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             parked: ParkedRepo::new(table.clone()),
-            outbox: OutboxRepo::new(table),
+            outbox: OutboxRepo::new(table.clone()),
+            table,
             cipher: TokenCipher::from_settings(settings)?,
             graph: GraphClient::new(settings)?,
             files,
@@ -367,6 +370,23 @@ impl Outbound {
             };
             return Ok(Outcome::refused("channel_inactive", title));
         };
+        if message.kind == gestor_shared::domain::MessageKind::Template {
+            // An opposition carried out while the reply waited holds it back all the same.
+            let template = message.details.as_ref().map(|d| &d["template"]);
+            let text = |name: &str| template.and_then(|t| t[name].as_str()).unwrap_or_default();
+            let refusal = gestor_shared::repo::opposition::template_refusal(
+                &self.table,
+                &job.tenant,
+                &message.contact_id,
+                &job.channel_account_id,
+                text("name"),
+                text("language"),
+            )
+            .await?;
+            if let Some(why) = refusal {
+                return Ok(Outcome::refused("opposed", why));
+            }
+        }
         let recipient = match message.channel {
             // TikTok's recipient is its conversation id, which no contact record holds.
             Channel::Tiktok => job.recipient.clone(),

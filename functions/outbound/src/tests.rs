@@ -488,6 +488,7 @@ async fn a_job_that_does_not_parse_is_dropped_and_a_missing_message_is_done() {
 mod kinds;
 mod media;
 mod receipts;
+mod refusals;
 mod sweep;
 mod tiktok;
 
@@ -508,32 +509,6 @@ async fn a_send_the_channel_accepted_is_recorded_through_passing_storage_failure
     let handled = outbound.handle(sqs_event(vec![World::record(&job, 1)])).await;
     assert!(handled.batch_item_failures.is_empty());
     assert_eq!(w.stored(&reply).await.channel_message_id.as_deref(), Some("wamid.KEPT"));
-}
-
-#[tokio::test]
-async fn a_refusal_whose_record_collides_with_another_write_is_recorded_all_the_same() {
-    let w = world().await;
-    Mock::given(method("POST"))
-        .respond_with(graph_error(400, 131047, "Re-engagement message"))
-        .expect(1)
-        .mount(&w.graph)
-        .await;
-    // DynamoDB cancels the outcome's transaction once: it collided with a status, say.
-    let failing = Arc::new(gestor_shared::testing::doubles::FailingTable {
-        conflicts: 1.into(),
-        ..gestor_shared::testing::doubles::FailingTable::new(w.backend.table.clone())
-    });
-    let mut settings = Settings::local_with(|_| None);
-    settings.set(Setting::MetaGraphUrl, w.graph.uri());
-    let outbound =
-        Outbound::new(failing.clone(), w.backend.files.clone(), w.backend.queue.clone(), &settings)
-            .unwrap_or_else(|e| panic!("{e}"));
-    let (reply, job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
-    let handled = outbound.handle(sqs_event(vec![World::record(&job, 1)])).await;
-    assert!(handled.batch_item_failures.is_empty());
-    assert_eq!(failing.conflicts.load(std::sync::atomic::Ordering::SeqCst), 0, "the collision happened");
-    assert_eq!(w.stored(&reply).await.status, MessageStatus::Failed, "not left `sending`");
-    assert_eq!(w.outcomes_logged(&reply).await, vec![vec!["error", "status", "status_at"]]);
 }
 
 #[tokio::test]

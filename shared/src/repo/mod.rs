@@ -11,6 +11,7 @@ pub mod idempotency;
 mod keys;
 pub mod members;
 pub mod messages;
+pub mod opposition;
 pub mod outbox;
 pub mod parked;
 pub mod personal;
