@@ -112,6 +112,24 @@ fn whatsapp_status(id: &str, status: &str, ts: i64, recipient: &str) -> InboundE
     }
 }
 
+/// The business's own reply `id`, sent from the WhatsApp Business app: its echo.
+fn echo(id: &str) -> InboundEnvelope {
+    let mut echo = whatsapp_message(
+        id,
+        "5215512345678",
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "¡Sí!"}}),
+    );
+    echo.field = "smb_message_echoes".into();
+    echo.kind = UpdateKind::Event;
+    echo.payload = Some(
+        json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": id, "timestamp": "1795860000",
+        "type": "text", "text": {"body": "¡Sí!"}}]}),
+    );
+    echo
+}
+
 /// The SQS record Lambda would deliver for this envelope from the inbound FIFO queue.
 fn record(n: usize, envelope: &InboundEnvelope) -> SqsMessage {
     let group =
@@ -289,18 +307,7 @@ async fn messages_are_ordered_by_the_channels_time_not_arrival() {
 async fn statuses_only_move_forward_and_an_early_one_waits_parked_a_bounded_time() {
     let w = world().await;
     // An echo from the business app gives an outbound message to follow.
-    let mut echo = whatsapp_message(
-        "wamid.OUT1",
-        "5215512345678",
-        1_795_860_000,
-        json!({"type": "text", "text": {"body": "¡Sí!"}}),
-    );
-    echo.field = "smb_message_echoes".into();
-    echo.kind = UpdateKind::Event;
-    echo.payload = Some(
-        json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": "wamid.OUT1", "timestamp": "1795860000", "type": "text", "text": {"body": "¡Sí!"}}]}),
-    );
+    let echo = echo("wamid.OUT1");
     assert_eq!(w.deliver(&[echo]).await, Vec::<String>::new());
     let events = w.events().await;
     assert!(events.is_empty(), "echoes trigger no automation: {events:?}");

@@ -484,33 +484,6 @@ impl ConversationRepo {
         }
     }
 
-    /// An agent's change; with `if_version`, only if the conversation is still at it.
-    pub async fn change(
-        &self,
-        tenant: &TenantId,
-        id: &ConversationId,
-        change: &ConversationChange,
-        if_version: Option<u64>,
-    ) -> Result<Conversation, ConversationError> {
-        for _ in 0..RACE_RETRIES {
-            let current = self.read(tenant, id.as_str()).await?.ok_or(ConversationError::NotFound)?;
-            if if_version.is_some_and(|v| v != current.conversation.version) {
-                return Err(ConversationError::VersionConflict);
-            }
-            let mut next = current.conversation.clone();
-            change.apply(&mut next);
-            if next == current.conversation {
-                return Ok(next);
-            }
-            next.version += 1;
-            next.updated_at = now();
-            if let Some(changed) = self.apply(rewrite(tenant, &next, current.rev, 0)?).await? {
-                return Ok(changed);
-            }
-        }
-        Err(ConversationError::Busy)
-    }
-
     /// The inbox: newest activity first. Reads the index partitions of the filter side by
     /// side, merged by activity, until `limit` conversations match the other filters or the
     /// list ends (bounded). The returned key (for a signed cursor) is the sort value of the

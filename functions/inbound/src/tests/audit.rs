@@ -27,23 +27,6 @@ fn updates_of<'a>(log: &'a [AuditEntry], message_id: &str) -> Vec<&'a AuditEntry
         .collect()
 }
 
-fn echo(id: &str) -> InboundEnvelope {
-    let mut echo = whatsapp_message(
-        id,
-        "5215512345678",
-        1_795_860_000,
-        json!({"type": "text", "text": {"body": "¡Sí!"}}),
-    );
-    echo.field = "smb_message_echoes".into();
-    echo.kind = UpdateKind::Event;
-    echo.payload = Some(
-        json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": id, "timestamp": "1795860000",
-        "type": "text", "text": {"body": "¡Sí!"}}]}),
-    );
-    echo
-}
-
 #[tokio::test]
 async fn statuses_and_reactions_are_logged_once_by_the_channel_account_with_field_names_only() {
     let w = world().await;

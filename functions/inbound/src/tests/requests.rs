@@ -45,18 +45,7 @@ async fn requests_per_inbound_message() {
 #[tokio::test]
 async fn requests_per_status() {
     let w = world().await;
-    let mut echo = whatsapp_message(
-        "wamid.SOUT",
-        "5215512345678",
-        1_795_860_000,
-        json!({"type": "text", "text": {"body": "¡Sí!"}}),
-    );
-    echo.field = "smb_message_echoes".into();
-    echo.kind = UpdateKind::Event;
-    echo.payload =
-        Some(json!({"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-        "message_echoes": [{"from": "525500000000", "to": "5215512345678", "id": "wamid.SOUT",
-        "timestamp": "1795860000", "type": "text", "text": {"body": "¡Sí!"}}]}));
+    let echo = echo("wamid.SOUT");
     assert!(w.deliver(&[echo]).await.is_empty());
     let status = whatsapp_status("wamid.SOUT", "delivered", 1_795_860_010, "5215512345678");
     let (response, usage) = measure(w.inbound.handle(sqs_event(vec![record(0, &status)]))).await;

@@ -1,6 +1,6 @@
-//! A worker's change of a conversation (a snooze running out): the HTTP layer logs what
-//! members change, so a worker's change carries its audit entry into its own transaction.
-//! The entry is written exactly when the change is.
+//! Changes of a conversation's own fields (status, snooze, assignment): an agent's, which the
+//! HTTP layer logs, or a worker's (a snooze running out), which carries its audit entry into
+//! its own transaction, so the entry is written exactly when the change is.
 
 use super::{ConversationChange, ConversationError, ConversationRepo, RACE_RETRIES, rewrite};
 use crate::domain::TenantId;
@@ -11,6 +11,17 @@ use crate::repo::conversations::Conversation;
 use crate::repo::now;
 
 impl ConversationRepo {
+    /// An agent's change; with `if_version`, only if the conversation is still at it.
+    pub async fn change(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        change: &ConversationChange,
+        if_version: Option<u64>,
+    ) -> Result<Conversation, ConversationError> {
+        self.change_writing(tenant, id, change, if_version, None).await
+    }
+
     /// [`ConversationRepo::change`] with `logged` in the same transaction; a change that
     /// changes nothing writes neither.
     pub async fn change_logged(
@@ -20,6 +31,17 @@ impl ConversationRepo {
         change: &ConversationChange,
         if_version: Option<u64>,
         logged: &AuditEntry,
+    ) -> Result<Conversation, ConversationError> {
+        self.change_writing(tenant, id, change, if_version, Some(logged)).await
+    }
+
+    async fn change_writing(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        change: &ConversationChange,
+        if_version: Option<u64>,
+        logged: Option<&AuditEntry>,
     ) -> Result<Conversation, ConversationError> {
         for _ in 0..RACE_RETRIES {
             let current = self.read(tenant, id.as_str()).await?.ok_or(ConversationError::NotFound)?;
@@ -34,6 +56,12 @@ impl ConversationRepo {
             next.version += 1;
             next.updated_at = now();
             let write = rewrite(tenant, &next, current.rev, 0)?;
+            let Some(logged) = logged else {
+                match self.apply(write).await? {
+                    Some(changed) => return Ok(changed),
+                    None => continue,
+                }
+            };
             let ops = vec![write.into_op(), AuditRepo::record_op(tenant, logged)?];
             match self.table.transact(ops).await {
                 Ok(()) => return Ok(next),
