@@ -12,6 +12,7 @@ mod local_server;
 mod modules;
 mod openapi;
 mod permissions;
+mod privacy_flow;
 mod registry;
 mod reply_budget;
 mod reply_flow;
