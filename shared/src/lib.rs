@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod backend;
 pub mod crypto;
+pub mod deactivation;
 pub mod deferred;
 pub mod domain;
 pub mod events;

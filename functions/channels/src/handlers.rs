@@ -157,24 +157,6 @@ async fn connect_verified(
     Ok(reply.resource(account.id.as_str()))
 }
 
-/// An account connected on `through` while the app was being unsubscribed from it saw this
-/// one still noted and did not subscribe: the app is subscribed again for it.
-async fn resubscribe_if_joined(app: &Channels, kind: Channel, through: &str, token: &Secret) {
-    match app.repo.has_subscribers(through).await {
-        Ok(false) => {}
-        Ok(true) => {
-            let subscribed = match kind {
-                Channel::Whatsapp => app.graph.subscribe_app(through, token).await,
-                _ => app.graph.subscribe_page(through, token).await,
-            };
-            if let Err(e) = subscribed {
-                tracing::warn!(cause = %e, "the app was not subscribed again for a neighbour");
-            }
-        }
-        Err(e) => tracing::warn!(cause = %e, "the neighbours of an unsubscribed account were not read"),
-    }
-}
-
 /// List the business's channel accounts, active and inactive, newest first.
 #[utoipa::path(
     get, path = "/v1/channels", tag = "channels",
@@ -332,32 +314,10 @@ pub async fn get(app: &Channels, call: Call) -> Result<Reply, ApiError> {
 pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let id = channel_id(&call)?;
-    let Some(current) = app.repo.get(&caller.tenant, &id).await? else { return Err(ApiError::NotFound) };
-    // Read before the deactivation deletes it: the app is unsubscribed with it.
-    let token = match current.status {
-        ChannelStatus::Inactive => None,
-        _ => app.repo.access_token(&caller.tenant, &id, &app.cipher).await.ok().flatten(),
-    };
-    let was_active = current.status != ChannelStatus::Inactive;
-    if app.repo.deactivate(&caller.tenant, &id).await.map_err(ApiError::from)?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    let mut changed: Vec<String> = ["status", "deactivated_at", "access_token"].map(str::to_owned).to_vec();
-    if let (Some(through), true) = (current.subscribed_through(), was_active) {
-        // Only when no active account of ours, in any business, remains on it (and with the
-        // account's own token: without one, the note goes and the subscription stays).
-        if app.repo.remove_subscriber(through, &caller.tenant, &id).await?
-            && let Some(token) = token
-        {
-            match app.graph.unsubscribe_app(through, &token).await {
-                Ok(()) => {
-                    changed.push("subscription".into());
-                    resubscribe_if_joined(app, current.kind, through, &token).await;
-                }
-                // The account is inactive whatever Meta says: its webhooks are dropped.
-                Err(e) => tracing::warn!(cause = %e, "the app was not unsubscribed"),
-            }
-        }
-    }
+    let changed =
+        gestor_shared::deactivation::deactivate(&app.repo, &app.graph, &app.cipher, &caller.tenant, &id)
+            .await
+            .map_err(ApiError::from)?;
+    let Some(changed) = changed else { return Err(ApiError::NotFound) };
     Ok(Reply::no_content().changed(changed))
 }

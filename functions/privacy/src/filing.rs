@@ -6,8 +6,9 @@
 
 use gestor_shared::domain::{Email, Phone, Role};
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, Permission, Reply};
-use gestor_shared::ids::{ContactId, PrivacyRequestId};
+use gestor_shared::ids::{ChannelAccountId, ContactId, PrivacyRequestId};
 use gestor_shared::ports::OutgoingMessage;
+use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
 use serde_json::{Map, Value, json};
@@ -112,7 +113,16 @@ async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Resu
 }
 
 /// What the kind takes, checked; the kinds not carried out yet are refused.
-fn details_of(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Value, ApiError> {
+async fn details_of(
+    app: &Privacy,
+    caller: &Caller,
+    kind: Kind,
+    subject: &Subject,
+    raw: Option<&Value>,
+) -> Result<Value, ApiError> {
+    if kind == Kind::Deactivation && subject.account {
+        return channels_of(app, caller, raw).await;
+    }
     if subject.contact_id.is_none() || !matches!(kind, Kind::Opposition | Kind::Rectification) {
         return Err(ApiError::Unprocessable(format!(
             "{} requests for {} are not carried out by this version yet: file it with the business's privacy officer",
@@ -194,6 +204,39 @@ fn details_of(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Valu
     }
 }
 
+/// A deactivation's `{"channel_ids": [...]}`: the business's own channel accounts, each once.
+async fn channels_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Result<Value, ApiError> {
+    let listed = raw.and_then(|d| d.as_object()).filter(|d| d.keys().all(|k| k == "channel_ids"));
+    let ids = listed.and_then(|d| d.get("channel_ids")).and_then(Value::as_array);
+    let Some(ids) = ids.filter(|ids| !ids.is_empty() && ids.len() <= 50) else {
+        return Err(ApiError::invalid_field(
+            "details.channel_ids",
+            "must list the channel accounts to deactivate (ca_...)",
+        ));
+    };
+    let channels = ChannelRepo::new(app.core.table.clone());
+    let mut named = Vec::new();
+    for raw in ids {
+        let id = raw.as_str().and_then(|r| ChannelAccountId::parse(r).ok());
+        let Some(id) = id else {
+            return Err(ApiError::invalid_field(
+                "details.channel_ids",
+                "must be channel account ids (ca_...)",
+            ));
+        };
+        if channels.get(&caller.tenant, &id).await?.is_none() {
+            return Err(ApiError::invalid_field(
+                "details.channel_ids",
+                format!("{id} is no channel account of the business"),
+            ));
+        }
+        if !named.contains(&id.to_string()) {
+            named.push(id.to_string());
+        }
+    }
+    Ok(json!({"channel_ids": named}))
+}
+
 /// Whether the caller may see `request`.
 fn visible(caller: &Caller, request: &PrivacyRequest) -> bool {
     caller.role().allows(Permission::PrivacyOthers)
@@ -221,7 +264,7 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     }
     let kind = kind_of(body.get("kind"))?;
     let subject = subject_of(app, caller, body.get("subject")).await?;
-    let details = details_of(kind, &subject, body.get("details"))?;
+    let details = details_of(app, caller, kind, &subject, body.get("details")).await?;
     let now = OffsetDateTime::now_utc();
     let request = PrivacyRequest {
         id: PrivacyRequestId::new(),

@@ -1,9 +1,10 @@
 //! The `privacy` function: `/v1/privacy/requests` (file, list, read privacy requests), and
 //! the `privacy-worker`, which carries them out from the privacy queue.
 //!
-//! What is carried out today: opposition (the contact's `restrictions`) and rectification
-//! (the contact's corrected fields). The other kinds are refused when filed (422) until the
-//! worker carries them out, so that no request is accepted that nothing would honour.
+//! What is carried out today: opposition (the contact's `restrictions`), rectification (the
+//! contact's corrected fields) and the deactivation of the account's channel integrations.
+//! The other kinds are refused when filed (422) until the worker carries them out, so that
+//! no request is accepted that nothing would honour.
 
 mod filing;
 pub mod sweep;
@@ -30,10 +31,10 @@ pub static FUNCTION: Declaration = Declaration {
 /// The worker carrying requests out (`worker.rs`).
 pub static WORKER: Declaration = Declaration {
     name: "privacy-worker",
-    settings: &[Setting::TableName],
+    settings: &[Setting::TableName, Setting::ChannelTokenKeys, Setting::MetaGraphUrl, Setting::TiktokApiUrl],
     serves: Serves::Queue(QueuePart {
         queue: &gestor_shared::resources::PRIVACY,
-        build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(deps.table()?))),
+        build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(deps.table()?, deps.settings())?)),
     }),
 };
 

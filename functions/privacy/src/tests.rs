@@ -20,6 +20,7 @@ use crate::worker::PrivacyWorker;
 
 struct World {
     app: Privacy,
+    graph: wiremock::MockServer,
     worker: PrivacyWorker,
     queue: Arc<EmbeddedQueue>,
     owner: String,
@@ -39,10 +40,13 @@ async fn world() -> World {
     let agent = member(&core, "acme", "agent@acme.mx", Role::Agent).await;
     let db = embedded::open(&dir.path().join("q.redb")).unwrap_or_else(|e| panic!("{e}"));
     let queue = Arc::new(EmbeddedQueue::new(db).unwrap_or_else(|e| panic!("{e}")));
-    let worker = PrivacyWorker::new(core.table.clone());
+    let graph = wiremock::MockServer::start().await;
+    let mut settings = Settings::local_with(|_| None);
+    settings.set(gestor_shared::settings::Setting::MetaGraphUrl, graph.uri());
+    let worker = PrivacyWorker::new(core.table.clone(), &settings).unwrap_or_else(|e| panic!("{e}"));
     let app =
         Privacy::new(core, queue.clone(), &Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
-    World { app, worker, queue, owner, admin, agent, _dir: dir }
+    World { app, graph, worker, queue, owner, admin, agent, _dir: dir }
 }
 
 impl World {
@@ -284,4 +288,67 @@ async fn a_job_delivered_again_after_its_request_ended_changes_nothing() {
     let refused = repo.replace_logged(&acme(), &now, &overwrite, None, Some(guard)).await;
     assert!(refused.is_err(), "the request ended: nothing written");
     assert_eq!(w.stored(&ana).await.and_then(|c| c.name), Some("Ana Pérez Gómez".into()));
+}
+
+#[tokio::test]
+async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
+    use gestor_shared::crypto::{Secret, TokenCipher};
+    use gestor_shared::inbound::Channel;
+    use gestor_shared::repo::channels::{ChannelRepo, ChannelStatus, Connection};
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    const WABA: &str = "102290129340398";
+    let w = world().await;
+    let cipher =
+        TokenCipher::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
+    let channels = ChannelRepo::new(w.app.core.table.clone());
+    let connected = channels
+        .connect(
+            &acme(),
+            Channel::Whatsapp,
+            "106540352242922",
+            "Óptica",
+            &Secret::new("wa-token"),
+            &cipher,
+            Some(WABA),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let account = match connected {
+        Connection::Connected(a) | Connection::Refreshed(a) => a,
+    };
+    channels.set_business_account(&acme(), &account.id, WABA).await.unwrap_or_else(|e| panic!("{e}"));
+    // The app leaves the business account: no other account of ours is on it.
+    Mock::given(method("DELETE"))
+        .and(path(format!("/{WABA}/subscribed_apps")))
+        .and(header("authorization", "Bearer wa-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&w.graph)
+        .await;
+    let body = json!({"kind": "deactivation", "subject": {"account": true},
+                      "details": {"channel_ids": [account.id.as_str()]}});
+    assert_eq!(w.file(&w.admin, body.clone()).await.0, 403, "the account's: an owner only");
+    let unknown = json!({"kind": "deactivation", "subject": {"account": true},
+                         "details": {"channel_ids": ["ca_01J0000000000000000000000"]}});
+    assert_eq!(w.file(&w.owner, unknown).await.0, 400);
+    let (status, filed) = w.file(&w.owner, body).await;
+    assert_eq!(status, 202, "{filed}");
+    assert!(w.work().await >= 1);
+    let (_, done) = w.read(&w.owner, filed["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(
+        (&done["status"], &done["result"]["counts"]["channels"]),
+        (&json!("completed"), &json!(1)),
+        "{done}"
+    );
+    let stored = channels.get(&acme(), &account.id).await.ok().flatten().map(|a| a.status);
+    assert_eq!(stored, Some(ChannelStatus::Inactive));
+    assert!(
+        channels.access_token(&acme(), &account.id, &cipher).await.ok().flatten().is_none(),
+        "token deleted"
+    );
+    let (log, _) =
+        w.app.core.audit.list(&acme(), &AuditFilter::default(), 50, None).await.unwrap_or_default();
+    let entry = log.iter().find(|e| e.action == "channel.deactivate");
+    assert_eq!(entry.map(|e| e.actor.id.as_str()), Some("privacy-worker"), "{log:?}");
 }

@@ -5,11 +5,19 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gestor_shared::crypto::TokenCipher;
+use gestor_shared::deactivation::deactivate;
 use gestor_shared::domain::{Email, Phone, TenantId};
+use gestor_shared::graph::GraphClient;
+use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::ports::{Table, TableError};
+use gestor_shared::registry::StartError;
+use gestor_shared::repo::audit::AuditRepo;
 use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
+use gestor_shared::repo::channels::{ChannelError, ChannelRepo, ChannelStatus};
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactRepo};
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status};
+use gestor_shared::settings::Settings;
 use gestor_shared::worker::{Consumer, retry};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,6 +42,10 @@ pub struct Job {
 pub struct PrivacyWorker {
     requests: PrivacyRepo,
     contacts: ContactRepo,
+    channels: ChannelRepo,
+    audit: AuditRepo,
+    graph: GraphClient,
+    cipher: TokenCipher,
 }
 
 /// How a request ended.
@@ -43,8 +55,16 @@ enum Ended {
 }
 
 impl PrivacyWorker {
-    pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { requests: PrivacyRepo::new(table.clone()), contacts: ContactRepo::new(table) }
+    /// The worker, with its token cipher and Graph client built once per cold start.
+    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Result<Self, StartError> {
+        Ok(Self {
+            requests: PrivacyRepo::new(table.clone()),
+            contacts: ContactRepo::new(table.clone()),
+            channels: ChannelRepo::new(table.clone()),
+            audit: AuditRepo::new(table),
+            graph: GraphClient::new(settings)?,
+            cipher: TokenCipher::from_settings(settings)?,
+        })
     }
 
     /// Carries out the job's request; `Err` to have it delivered again.
@@ -61,6 +81,9 @@ impl PrivacyWorker {
                     // Another delivery of the job ended it meanwhile.
                     None => return Ok(()),
                 }
+            }
+            (Kind::Deactivation, None) if request.subject.account => {
+                self.deactivate(&tenant, &request).await?
             }
             // Refused when filed; a request from a later version, read by this one, waits.
             _ => return Err(TableError::Invalid("a kind this worker does not carry out".into())),
@@ -140,6 +163,43 @@ impl PrivacyWorker {
             }
         }
         Err(TableError::Backend("the contact keeps changing".into()))
+    }
+}
+
+impl PrivacyWorker {
+    /// Deactivates each channel named, as the channels API does (tokens deleted, the app
+    /// unsubscribed where no other account needs it, later webhooks dropped), each logged as
+    /// the worker's. Deactivating an inactive account again changes nothing.
+    async fn deactivate(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<Ended, TableError> {
+        let mut deactivated = 0u32;
+        let mut missing = Vec::new();
+        for raw in request.details["channel_ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let Ok(id) = ChannelAccountId::parse(raw) else { continue };
+            let was_active =
+                self.channels.get(tenant, &id).await?.is_some_and(|a| a.status != ChannelStatus::Inactive);
+            let changed = deactivate(&self.channels, &self.graph, &self.cipher, tenant, &id).await.map_err(
+                |e| match e {
+                    ChannelError::Table(e) => e,
+                    other => TableError::Backend(other.to_string()),
+                },
+            )?;
+            let Some(changed) = changed else {
+                missing.push(raw.to_owned());
+                continue;
+            };
+            if was_active {
+                deactivated += 1;
+                let fields: Vec<&str> = changed.iter().map(String::as_str).collect();
+                let logged = AuditEntry::by(
+                    Actor::system("privacy-worker"),
+                    "channel.deactivate",
+                    Resource { kind: "channel".into(), id: Some(raw.to_owned()) },
+                    &fields,
+                );
+                self.audit.record(tenant, &logged).await?;
+            }
+        }
+        Ok(Ended::Completed(json!({"counts": {"channels": deactivated}, "not_found": missing})))
     }
 }
 
