@@ -198,3 +198,24 @@ pub fn route(event: &SamEvent<'_>) -> String {
     let method = text(&event.props["Method"], "Method").to_ascii_uppercase();
     format!("{method} {}", text(&event.props["Path"], "Path"))
 }
+
+/// The key prefixes of inline statements that allow table actions: each must be
+/// `dynamodb:UpdateItem` alone, on the table, under a `dynamodb:LeadingKeys` condition.
+pub fn confined_to_counters<'a>(t: &'a Yaml, function: &'a Yaml) -> Vec<&'a str> {
+    let mut prefixes = Vec::new();
+    for policy in property(t, function, "Policies").as_vec().into_iter().flatten() {
+        for statement in policy["Statement"].as_vec().into_iter().flatten() {
+            let actions: Vec<&str> =
+                statement["Action"].as_vec().into_iter().flatten().filter_map(Yaml::as_str).collect();
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            assert_eq!(actions, ["dynamodb:UpdateItem"], "only counting");
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let keys: Vec<&str> = keys.as_vec().into_iter().flatten().filter_map(Yaml::as_str).collect();
+            assert!(!keys.is_empty(), "a table statement confined by its leading keys");
+            prefixes.extend(keys);
+        }
+    }
+    prefixes
+}
