@@ -12,15 +12,23 @@ use crate::ids::ChannelAccountId;
 use crate::inbound::Channel;
 use crate::repo::channels::{ChannelError, ChannelRepo, ChannelStatus};
 
-/// Deactivates the account; the fields that changed, or `None` when there is no such
-/// account.
+/// What a deactivation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deactivated {
+    /// Whether the account was active before (deactivating it again changes nothing).
+    pub was_active: bool,
+    /// The fields that changed.
+    pub changed: Vec<String>,
+}
+
+/// Deactivates the account; `None` when there is no such account.
 pub async fn deactivate(
     repo: &ChannelRepo,
     graph: &GraphClient,
     cipher: &TokenCipher,
     tenant: &TenantId,
     id: &ChannelAccountId,
-) -> Result<Option<Vec<String>>, ChannelError> {
+) -> Result<Option<Deactivated>, ChannelError> {
     let Some(current) = repo.get(tenant, id).await? else { return Ok(None) };
     // Read before the deactivation deletes it: the app is unsubscribed with it.
     let token = match current.status {
@@ -48,7 +56,7 @@ pub async fn deactivate(
             }
         }
     }
-    Ok(Some(changed))
+    Ok(Some(Deactivated { was_active, changed }))
 }
 
 /// A neighbour's connection committed while Meta was unsubscribing the app: subscribe it back.

@@ -318,6 +318,8 @@ pub async fn deactivate(app: &Channels, call: Call) -> Result<Reply, ApiError> {
         gestor_shared::deactivation::deactivate(&app.repo, &app.graph, &app.cipher, &caller.tenant, &id)
             .await
             .map_err(ApiError::from)?;
-    let Some(changed) = changed else { return Err(ApiError::NotFound) };
+    let Some(gestor_shared::deactivation::Deactivated { changed, .. }) = changed else {
+        return Err(ApiError::NotFound);
+    };
     Ok(Reply::no_content().changed(changed))
 }

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use gestor_shared::crypto::TokenCipher;
-use gestor_shared::deactivation::deactivate;
+use gestor_shared::deactivation::{Deactivated, deactivate};
 use gestor_shared::domain::{Email, Phone, TenantId};
 use gestor_shared::graph::GraphClient;
 use gestor_shared::ids::ChannelAccountId;
@@ -14,7 +14,7 @@ use gestor_shared::ports::{Table, TableError};
 use gestor_shared::registry::StartError;
 use gestor_shared::repo::audit::AuditRepo;
 use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
-use gestor_shared::repo::channels::{ChannelError, ChannelRepo, ChannelStatus};
+use gestor_shared::repo::channels::{ChannelError, ChannelRepo};
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactRepo};
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status};
 use gestor_shared::settings::Settings;
@@ -175,15 +175,13 @@ impl PrivacyWorker {
         let mut missing = Vec::new();
         for raw in request.details["channel_ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let Ok(id) = ChannelAccountId::parse(raw) else { continue };
-            let was_active =
-                self.channels.get(tenant, &id).await?.is_some_and(|a| a.status != ChannelStatus::Inactive);
             let changed = deactivate(&self.channels, &self.graph, &self.cipher, tenant, &id).await.map_err(
                 |e| match e {
                     ChannelError::Table(e) => e,
                     other => TableError::Backend(other.to_string()),
                 },
             )?;
-            let Some(changed) = changed else {
+            let Some(Deactivated { was_active, changed }) = changed else {
                 missing.push(raw.to_owned());
                 continue;
             };
@@ -211,7 +209,7 @@ fn opposed(current: &Contact, details: &Value) -> (Contact, Vec<&'static str>) {
             next.restrictions.push(restriction.to_owned());
         }
     }
-    let fields = if next.restrictions == current.restrictions { vec![] } else { vec!["restrictions"] };
+    let fields = next.changed_from(current);
     (next, fields)
 }
 
@@ -239,16 +237,7 @@ fn rectified(current: &Contact, details: &Value) -> (Contact, Vec<&'static str>)
             }
         }
     }
-    let mut changed = Vec::new();
-    if next.name != current.name {
-        changed.push("name");
-    }
-    if next.phones != current.phones {
-        changed.push("phones");
-    }
-    if next.emails != current.emails {
-        changed.push("emails");
-    }
+    let changed = next.changed_from(current);
     (next, changed)
 }
 

@@ -50,6 +50,24 @@ pub struct Contact {
     pub updated_at: time::OffsetDateTime,
 }
 
+impl Contact {
+    /// The fields whose values differ from `before`'s, as an audit entry names them.
+    pub fn changed_from(&self, before: &Contact) -> Vec<&'static str> {
+        let differs = [
+            ("name", self.name != before.name),
+            ("phones", self.phones != before.phones),
+            ("emails", self.emails != before.emails),
+            ("lifecycle", self.lifecycle != before.lifecycle),
+            ("tags", self.tags != before.tags),
+            ("attributes", self.attributes != before.attributes),
+            ("identities", self.identities != before.identities),
+            ("restrictions", self.restrictions != before.restrictions),
+            ("owner_id", self.owner_id != before.owner_id),
+        ];
+        differs.into_iter().filter(|(_, differs)| *differs).map(|(name, _)| name).collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ContactError {
     /// Another contact of the tenant already has this phone, email or identity.
@@ -439,17 +457,7 @@ impl ContactRepo {
             }
             next.version = current.version + 1;
             next.updated_at = time::OffsetDateTime::now_utc();
-            let mut fields = Vec::new();
-            if next.identities != current.identities {
-                fields.push("identities");
-            }
-            if next.name != current.name {
-                fields.push("name");
-            }
-            if next.phones != current.phones {
-                fields.push("phones");
-            }
-            let logged = contact_entry(by, "contact.update", &next, &fields);
+            let logged = contact_entry(by, "contact.update", &next, &next.changed_from(&current));
             match self.replace_logged(tenant, &current, &next, Some(&logged), None).await {
                 Ok(()) => return Ok((next, false)),
                 Err(ContactError::Duplicate { field: "phones", .. }) => phone_taken = true,

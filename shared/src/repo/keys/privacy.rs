@@ -14,5 +14,10 @@ pub fn request(tenant: &TenantId, id: &str) -> Key {
 
 /// The claim of an open request of one kind for one subject: a second one finds the first.
 pub fn open(tenant: &TenantId, kind: &str, subject: &str) -> Key {
-    Key::new(format!("{tenant}#PRIVACY_OPEN"), format!("{kind}#{subject}"))
+    Key::new(open_partition(tenant), format!("{kind}#{subject}"))
+}
+
+/// A business's open claims: its requests not ended.
+pub fn open_partition(tenant: &TenantId) -> String {
+    format!("{tenant}#PRIVACY_OPEN")
 }
