@@ -44,10 +44,13 @@ pub enum Setting {
     MailFrom,
     /// Where the frontend answers, for the links inside those emails.
     AppUrl,
+    /// Keys the hashes that stand for erased identifiers (a channel message id, an erased
+    /// person's id). Never rotated: a new key would let an erased message's redelivery in.
+    ErasureKey,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 23] = [
+    pub const ALL: [Setting; 24] = [
         Self::MetaAppSecret,
         Self::MetaAppId,
         Self::MetaVerifyToken,
@@ -71,6 +74,7 @@ impl Setting {
         Self::AuditRetentionDays,
         Self::MailFrom,
         Self::AppUrl,
+        Self::ErasureKey,
     ];
 
     /// The environment variable.
@@ -99,6 +103,7 @@ impl Setting {
             Self::AuditRetentionDays => "AUDIT_RETENTION_DAYS",
             Self::MailFrom => "MAIL_FROM",
             Self::AppUrl => "APP_URL",
+            Self::ErasureKey => "ERASURE_KEY",
         }
     }
 
@@ -112,6 +117,7 @@ impl Setting {
                 | Self::AiApiKey
                 | Self::CursorSecret
                 | Self::ChannelTokenKeys
+                | Self::ErasureKey
         )
     }
 

@@ -27,6 +27,7 @@ use gestor_shared::registry::{Declaration, QueuePart, Serves};
 use gestor_shared::repo::arrivals::ArrivalRepo;
 use gestor_shared::repo::contacts::ContactRepo;
 use gestor_shared::repo::conversations::ConversationRepo;
+use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::messages::MessageRepo;
 use gestor_shared::repo::parked::ParkedRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
@@ -64,6 +65,7 @@ const INBOUND_SETTINGS: &[Setting] = &[
     Setting::AutomationQueueUrl,
     Setting::DeferredQueueUrl,
     Setting::MetaAppId,
+    Setting::ErasureKey,
 ];
 
 pub static FUNCTION: Declaration = Declaration {
@@ -86,6 +88,7 @@ pub static DEFERRED: Declaration = Declaration {
         Setting::ChannelTokenKeys,
         Setting::MetaGraphUrl,
         Setting::TiktokApiUrl,
+        Setting::ErasureKey,
     ],
     serves: Serves::Queue(QueuePart {
         queue: &gestor_shared::resources::DEFERRED,
@@ -102,6 +105,9 @@ pub struct Inbound {
     pub(crate) deferred_queue: String,
     pub(crate) routes: routes::RouteCache,
     pub(crate) arrivals: ArrivalRepo,
+    /// Erased messages, by their ids' digests: their late updates are dropped.
+    pub(crate) erased: ErasedIds,
+    pub(crate) table: Arc<dyn gestor_shared::ports::Table>,
     pub(crate) parked: ParkedRepo,
     pub(crate) contacts: ContactRepo,
     pub(crate) conversations: ConversationRepo,
@@ -117,9 +123,12 @@ pub struct Inbound {
 impl Inbound {
     pub fn new(backend: &Backend, settings: &Settings) -> Result<Self, SetupError> {
         let table = backend.table.clone();
+        let erased = ErasedIds::from_settings(settings)?;
         Ok(Self {
             routes: routes::RouteCache::new(table.clone()),
-            arrivals: ArrivalRepo::new(table.clone()),
+            arrivals: ArrivalRepo::new(table.clone(), erased.clone()),
+            erased,
+            table: table.clone(),
             parked: ParkedRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),

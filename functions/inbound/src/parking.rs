@@ -33,6 +33,15 @@ impl Inbound {
         update: &Normalized,
     ) -> Result<Outcome, RetryLater> {
         let Some((target, customer)) = target_of(update) else { return Ok(Outcome::Dropped("no target")) };
+        // Its message was erased: nothing waits for it, and the update must not keep its id.
+        if self
+            .erased
+            .is_erased(self.table.as_ref(), tenant, arrived.channel.as_str(), target)
+            .await
+            .map_err(storage)?
+        {
+            return Ok(Outcome::Dropped("an update of an erased message"));
+        }
         let customer = customer.or(arrived.customer);
         // Whose data it is: the contact when known, else the channel identity (erasure of a
         // contact also looks under each of its identities).

@@ -160,6 +160,7 @@ impl Inbound {
         let (outcome, owed, parked) = match landing {
             Landing::Stored { owed, parked, .. } => (Outcome::Stored, owed, parked),
             Landing::Repeated { owed, parked } => (Outcome::Repeated, owed, parked),
+            Landing::Erased => return Ok(Outcome::Dropped("an erased message")),
         };
         // What is owed first, so a parked update that fails cannot hold it back (a download
         // finds the message unsent, if a parked unsend applies meanwhile, and stops).

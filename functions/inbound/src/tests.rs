@@ -486,6 +486,7 @@ async fn a_read_watermark_marks_what_the_business_sent_before_it() {
 }
 
 mod audit;
+mod erased;
 mod media;
 mod owed;
 mod parking;

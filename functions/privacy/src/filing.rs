@@ -9,7 +9,8 @@ use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, P
 use gestor_shared::ids::{ChannelAccountId, ContactId, PrivacyRequestId};
 use gestor_shared::ports::OutgoingMessage;
 use gestor_shared::repo::channels::ChannelRepo;
-use gestor_shared::repo::contacts::ContactRepo;
+use gestor_shared::repo::contacts::{Contact, ContactRepo};
+use gestor_shared::repo::erasure;
 use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -55,8 +56,14 @@ fn kind_of(raw: Option<&Value>) -> Result<Kind, ApiError> {
     })
 }
 
-/// The subject as named, resolved and checked against what the caller may file.
-async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Result<Subject, ApiError> {
+/// The subject as named, resolved and checked against what the caller may file, with the
+/// contact when it is one.
+async fn subject_of(
+    app: &Privacy,
+    caller: &Caller,
+    kind: Kind,
+    raw: Option<&Value>,
+) -> Result<(Subject, Option<Contact>), ApiError> {
     let Some(Value::Object(named)) = raw else {
         return Err(ApiError::invalid_field("subject", "must name a contact, the caller or the account"));
     };
@@ -78,7 +85,7 @@ async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Resu
                 "must be \"me\": a member files their own",
             ));
         }
-        return Ok(Subject { contact_id: None, member_id: Some(caller.member.id.clone()), account: false });
+        return Ok((Subject { member_id: Some(caller.member.id.clone()), ..Subject::default() }, None));
     }
     if named.get("account").is_some() {
         if named.get("account") != Some(&Value::Bool(true)) {
@@ -87,15 +94,24 @@ async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Resu
         if caller.role() != Role::Owner {
             return Err(ApiError::Forbidden("only an owner files a request for the whole account".into()));
         }
-        return Ok(Subject { contact_id: None, member_id: None, account: true });
+        return Ok((Subject { account: true, ..Subject::default() }, None));
     }
     caller.require(Permission::PrivacyOthers)?;
     let contacts = ContactRepo::new(app.core.table.clone());
     let tenant = &caller.tenant;
-    let found = if let Some(raw) = text("contact_id") {
+    let id = if let Some(raw) = text("contact_id") {
         let id = ContactId::parse(raw)
             .map_err(|_| ApiError::invalid_field("subject.contact_id", "must be ct_..."))?;
-        contacts.get(tenant, &id).await?.map(|c| c.id)
+        if let Some(contact) = contacts.get(tenant, &id).await? {
+            return Ok((Subject { contact_id: Some(id), ..Subject::default() }, Some(contact)));
+        }
+        // Hidden by a cancellation under way: a second one is answered with that one.
+        if kind == Kind::Cancellation
+            && erasure::being_erased(app.core.table.as_ref(), tenant, id.as_str()).await?
+        {
+            return Ok((Subject { contact_id: Some(id), ..Subject::default() }, None));
+        }
+        None
     } else if let Some(raw) = text("phone") {
         let phone = Phone::parse(raw).map_err(|e| ApiError::invalid_field("subject.phone", e.to_string()))?;
         contacts.id_by_phone(tenant, &phone).await?
@@ -108,8 +124,12 @@ async fn subject_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Resu
             "must have contact_id, phone, email, member or account",
         ));
     };
-    let contact = found.ok_or(ApiError::NotFound)?;
-    Ok(Subject { contact_id: Some(contact), member_id: None, account: false })
+    let contact = match id {
+        Some(id) => contacts.get(tenant, &id).await?,
+        None => None,
+    };
+    let contact = contact.ok_or(ApiError::NotFound)?;
+    Ok((Subject { contact_id: Some(contact.id.clone()), ..Subject::default() }, Some(contact)))
 }
 
 /// What the kind takes, checked; the kinds not carried out yet are refused.
@@ -122,6 +142,16 @@ async fn details_of(
 ) -> Result<Value, ApiError> {
     if kind == Kind::Deactivation && subject.account {
         return channels_of(app, caller, raw).await;
+    }
+    if kind == Kind::Cancellation && subject.contact_id.is_some() {
+        return match raw {
+            None | Some(Value::Null) => Ok(json!({})),
+            Some(Value::Object(d)) if d.is_empty() => Ok(json!({})),
+            Some(Value::Object(_)) => Err(ApiError::Unprocessable(
+                "a partial cancellation (conversation_ids, message_ids, fields) is not carried out by this version yet: file a total one, or with the business's privacy officer".into(),
+            )),
+            Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
+        };
     }
     if subject.contact_id.is_none() || !matches!(kind, Kind::Opposition | Kind::Rectification) {
         return Err(ApiError::Unprocessable(format!(
@@ -263,7 +293,7 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         return Err(ApiError::invalid_field(unknown.clone(), "is not a field of a privacy request"));
     }
     let kind = kind_of(body.get("kind"))?;
-    let subject = subject_of(app, caller, body.get("subject")).await?;
+    let (subject, contact) = subject_of(app, caller, kind, body.get("subject")).await?;
     let details = details_of(app, caller, kind, &subject, body.get("details")).await?;
     let now = OffsetDateTime::now_utc();
     let request = PrivacyRequest {
@@ -278,10 +308,14 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         completed_at: None,
         result: None,
     };
-    let request = match PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await? {
+    let filed = match kind {
+        Kind::Cancellation => accept_cancellation(app, caller, &request, contact).await?,
+        _ => PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await?,
+    };
+    let request = match filed {
         Filed::New(request) | Filed::Open(request) => request,
     };
-    if request.status == Status::Received {
+    if request.status.is_open() {
         // Again for an open one: its first job may have been lost; the worker does it once.
         enqueue(app, &caller.tenant, &request).await?;
     }
@@ -291,6 +325,41 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         "subject".into(),
         "details".into(),
     ]))
+}
+
+/// Files a contact's cancellation with the contact hidden in the same transaction, then hides
+/// the rest (its claims, its conversations) before answering: from the moment it is
+/// accepted, no read or search shows the contact. A retry of a request that failed half-way
+/// finds it open and hides again.
+async fn accept_cancellation(
+    app: &Privacy,
+    caller: &Caller,
+    request: &PrivacyRequest,
+    mut contact: Option<Contact>,
+) -> Result<Filed, ApiError> {
+    let table = app.core.table.clone();
+    let tenant = &caller.tenant;
+    let repo = PrivacyRepo::new(table.clone());
+    let mut tries = 0;
+    let filed = loop {
+        let hide = contact.iter().map(|c| erasure::hide_op(tenant, c, request.id.as_str())).collect();
+        match repo.file_with(tenant, request, hide).await {
+            Ok(filed) => break filed,
+            // The contact changed since it was read: read it again (hidden by a cancellation
+            // filed meanwhile, it is that one's).
+            Err(gestor_shared::ports::TableError::ConditionFailed) if tries < 3 => {
+                tries += 1;
+                let id = request.subject.contact_id.as_ref().ok_or(ApiError::NotFound)?;
+                contact = ContactRepo::new(table.clone()).get(tenant, id).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let (Filed::New(accepted) | Filed::Open(accepted)) = &filed;
+    if let Some(id) = &accepted.subject.contact_id {
+        erasure::hide_rest(table.as_ref(), tenant, id.as_str(), accepted.id.as_str()).await?;
+    }
+    Ok(filed)
 }
 
 /// The worker's job; a failed send answers 503, and the retry (the same request, found

@@ -2,10 +2,12 @@
 //! the `privacy-worker`, which carries them out from the privacy queue.
 //!
 //! What is carried out today: opposition (the contact's `restrictions`), rectification (the
-//! contact's corrected fields) and the deactivation of the account's channel integrations.
-//! The other kinds are refused when filed (422) until the worker carries them out, so that
-//! no request is accepted that nothing would honour.
+//! contact's corrected fields), the deactivation of the account's channel integrations, and a
+//! contact's whole cancellation (hidden when filed, erased by `erasing.rs`). The other kinds
+//! are refused when filed (422) until the worker carries them out, so that no request is
+//! accepted that nothing would honour.
 
+pub mod erasing;
 mod filing;
 pub mod sweep;
 pub mod worker;
@@ -31,22 +33,29 @@ pub static FUNCTION: Declaration = Declaration {
 /// The worker carrying requests out (`worker.rs`).
 pub static WORKER: Declaration = Declaration {
     name: "privacy-worker",
-    settings: &[Setting::TableName, Setting::ChannelTokenKeys, Setting::MetaGraphUrl, Setting::TiktokApiUrl],
+    settings: &[
+        Setting::TableName,
+        Setting::BucketName,
+        Setting::ChannelTokenKeys,
+        Setting::MetaGraphUrl,
+        Setting::TiktokApiUrl,
+        Setting::ErasureKey,
+    ],
     serves: Serves::Queue(QueuePart {
         queue: &gestor_shared::resources::PRIVACY,
-        build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(deps.table()?, deps.settings())?)),
+        build: |deps| Ok(Arc::new(worker::PrivacyWorker::new(&deps.backend()?, deps.settings())?)),
     }),
 };
 
 /// The hourly sweep of open requests (`sweep.rs`).
 pub static SWEEP: Declaration = Declaration {
     name: "privacy-sweep",
-    settings: &[Setting::TableName, Setting::PrivacyQueueUrl],
+    settings: &[Setting::TableName, Setting::BucketName, Setting::PrivacyQueueUrl, Setting::ErasureKey],
     serves: Serves::Schedule(SchedulePart {
         every: std::time::Duration::from_secs(3600),
         build: |deps| {
             let metrics = gestor_shared::metrics::Metrics::stdout();
-            Ok(Arc::new(sweep::Sweep::new(deps.table()?, deps.queue(), deps.settings(), metrics)?))
+            Ok(Arc::new(sweep::Sweep::new(&deps.backend()?, deps.settings(), metrics)?))
         },
     }),
 };

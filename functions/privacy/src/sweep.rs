@@ -1,22 +1,36 @@
 //! The hourly sweep of open privacy requests: a request still open a while after it was
 //! filed has its job sent again (the first was lost, or failed for good), and one whose
 //! deadline is less than a day away raises the `PrivacyDeadlineAtRisk` metric (an alarm in
-//! the template) and a `privacy_request.at_risk` audit entry, once per request. Nothing here
-//! relies on TTL.
+//! the template) and a `privacy_request.at_risk` audit entry, once per request. A stalled
+//! cancellation is finished here rather than sent again, so an erasure is done within the
+//! hour even when its queue is not working; a completed one is checked again every run until
+//! its deadline has passed (whatever is found is erased, `PrivacyErasureResidue`). Nothing
+//! here relies on TTL.
 
 use async_trait::async_trait;
+use gestor_shared::backend::Backend;
 use gestor_shared::domain::TenantId;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{OutgoingMessage, Queue, Table, TableError};
 use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource, window_entry_id};
-use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest};
+use gestor_shared::repo::erased::ErasedIds;
+use gestor_shared::repo::erasure::{self, ErasureError};
+use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest};
 use gestor_shared::repo::tenants::TenantRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use gestor_shared::worker::{ScheduleError, Scheduled, ScheduledEvent};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
+use crate::erasing::{Erased, Eraser};
 use crate::worker::Job;
+
+fn table_error(e: ErasureError) -> TableError {
+    match e {
+        ErasureError::Table(e) => e,
+        other => TableError::Backend(other.to_string()),
+    }
+}
 
 /// A request still open this long after it was filed has lost its job.
 pub const STALLED_AFTER: Duration = Duration::minutes(15);
@@ -26,6 +40,8 @@ pub const AT_RISK_WITHIN: Duration = Duration::hours(24);
 const PER_TENANT: usize = 200;
 
 pub struct Sweep {
+    table: Arc<dyn Table>,
+    eraser: Eraser,
     requests: PrivacyRepo,
     tenants: TenantRepo,
     audit: AuditRepo,
@@ -39,20 +55,23 @@ pub struct Sweep {
 pub struct Swept {
     pub sent_again: usize,
     pub at_risk: usize,
+    /// Cancellations the sweep finished itself.
+    pub erased: usize,
+    /// Completed erasures checked again, and the items those checks found.
+    pub verified: usize,
+    pub residue: usize,
 }
 
 impl Sweep {
-    pub fn new(
-        table: Arc<dyn Table>,
-        queue: Arc<dyn Queue>,
-        settings: &Settings,
-        metrics: Metrics,
-    ) -> Result<Self, SettingError> {
+    pub fn new(backend: &Backend, settings: &Settings, metrics: Metrics) -> Result<Self, SettingError> {
+        let table = backend.table.clone();
         Ok(Self {
+            table: table.clone(),
+            eraser: Eraser::new(table.clone(), backend.files.clone(), ErasedIds::from_settings(settings)?),
             requests: PrivacyRepo::new(table.clone()),
             tenants: TenantRepo::new(table.clone()),
             audit: AuditRepo::new(table),
-            queue,
+            queue: backend.queue.clone(),
             privacy_queue: settings.get(Setting::PrivacyQueueUrl)?.to_owned(),
             metrics,
         })
@@ -65,8 +84,16 @@ impl Sweep {
             let (tenants, next) = self.tenants.all(after, 100).await?;
             for tenant in tenants {
                 for request in self.requests.open(&tenant, PER_TENANT).await? {
-                    if now - request.received_at >= STALLED_AFTER && self.send_again(&tenant, &request).await
-                    {
+                    let stalled = now - request.received_at >= STALLED_AFTER;
+                    if stalled && request.kind == Kind::Cancellation {
+                        if self.eraser.erase_contact(&tenant, &request, now).await.map_err(table_error)?
+                            == Erased::Completed
+                        {
+                            swept.erased += 1;
+                        }
+                        continue;
+                    }
+                    if stalled && self.send_again(&tenant, &request).await {
                         swept.sent_again += 1;
                     }
                     if request.deadline_at - now <= AT_RISK_WITHIN {
@@ -74,20 +101,46 @@ impl Sweep {
                         swept.at_risk += 1;
                     }
                 }
+                self.verify(&tenant, now, &mut swept).await?;
             }
             after = next;
             if after.is_none() {
                 break;
             }
         }
-        if swept != Swept::default() {
+        if swept.sent_again + swept.at_risk + swept.erased + swept.residue > 0 {
             tracing::warn!(
                 sent_again = swept.sent_again,
                 at_risk = swept.at_risk,
+                erased = swept.erased,
+                residue = swept.residue,
                 "open privacy requests swept"
             );
         }
         Ok(swept)
+    }
+
+    /// Each completed erasure of the business checked again; past its deadline, for the last
+    /// time.
+    async fn verify(
+        &self,
+        tenant: &TenantId,
+        now: OffsetDateTime,
+        swept: &mut Swept,
+    ) -> Result<(), TableError> {
+        for check in erasure::checks(self.table.as_ref(), tenant).await? {
+            let residue = self.eraser.verify(tenant, &check, now).await.map_err(table_error)?;
+            swept.verified += 1;
+            if residue > 0 {
+                swept.residue += residue;
+                self.metrics.count_n("PrivacyErasureResidue", residue as f64, &[], &[]);
+                tracing::error!(tenant = %tenant, request = %check.request_id, items = residue, "an erased subject had items again; erased");
+            }
+            if now > check.until {
+                erasure::end_check(self.table.as_ref(), tenant, &check).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn send_again(&self, tenant: &TenantId, request: &PrivacyRequest) -> bool {

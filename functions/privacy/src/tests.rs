@@ -3,6 +3,7 @@
 
 use gestor_shared::adapters::embedded;
 use gestor_shared::adapters::embedded_queue::EmbeddedQueue;
+use gestor_shared::backend::Backend;
 use gestor_shared::domain::{Phone, TenantId};
 use gestor_shared::http::{Role, serve};
 use gestor_shared::ports::Queue;
@@ -20,6 +21,7 @@ use crate::worker::PrivacyWorker;
 
 struct World {
     app: Privacy,
+    backend: Backend,
     graph: wiremock::MockServer,
     worker: PrivacyWorker,
     queue: Arc<EmbeddedQueue>,
@@ -43,10 +45,16 @@ async fn world() -> World {
     let graph = wiremock::MockServer::start().await;
     let mut settings = Settings::local_with(|_| None);
     settings.set(gestor_shared::settings::Setting::MetaGraphUrl, graph.uri());
-    let worker = PrivacyWorker::new(core.table.clone(), &settings).unwrap_or_else(|e| panic!("{e}"));
+    let backend = Backend {
+        table: core.table.clone(),
+        queue: queue.clone(),
+        files: Arc::new(Backend::embedded_files(dir.path(), "http://127.0.0.1:0", b"k")),
+        mail: Arc::new(Backend::embedded_mailbox(dir.path(), "x@y.mx")),
+    };
+    let worker = PrivacyWorker::new(&backend, &settings).unwrap_or_else(|e| panic!("{e}"));
     let app =
         Privacy::new(core, queue.clone(), &Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
-    World { app, graph, worker, queue, owner, admin, agent, _dir: dir }
+    World { app, backend, graph, worker, queue, owner, admin, agent, _dir: dir }
 }
 
 impl World {
@@ -224,8 +232,7 @@ async fn the_sweep_sends_a_lost_job_again_and_flags_a_deadline_at_risk_once() {
     }
     let recorder = Arc::new(Recorder::default());
     let sweep = crate::sweep::Sweep::new(
-        w.app.core.table.clone(),
-        w.queue.clone(),
+        &w.backend,
         &Settings::local_with(|_| None),
         Metrics::with_sink(recorder.clone()),
     )
@@ -352,3 +359,5 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
     let entry = log.iter().find(|e| e.action == "channel.deactivate");
     assert_eq!(entry.map(|e| e.actor.id.as_str()), Some("privacy-worker"), "{log:?}");
 }
+
+mod erasure;

@@ -5,13 +5,18 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gestor_shared::backend::Backend;
 use gestor_shared::crypto::TokenCipher;
 use gestor_shared::deactivation::{Deactivated, deactivate};
 use gestor_shared::domain::{Email, Phone, TenantId};
 use gestor_shared::graph::GraphClient;
 use gestor_shared::ids::ChannelAccountId;
-use gestor_shared::ports::{Table, TableError};
+use gestor_shared::ports::TableError;
 use gestor_shared::registry::StartError;
+use gestor_shared::repo::erased::ErasedIds;
+use gestor_shared::repo::erasure::ErasureError;
+
+use crate::erasing::Eraser;
 use gestor_shared::repo::audit::AuditRepo;
 use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
 use gestor_shared::repo::channels::{ChannelError, ChannelRepo};
@@ -21,7 +26,6 @@ use gestor_shared::settings::Settings;
 use gestor_shared::worker::{Consumer, retry};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use tracing::Instrument;
 
 /// What a contact can oppose.
@@ -41,6 +45,7 @@ pub struct Job {
 
 pub struct PrivacyWorker {
     requests: PrivacyRepo,
+    eraser: Eraser,
     contacts: ContactRepo,
     channels: ChannelRepo,
     audit: AuditRepo,
@@ -56,8 +61,10 @@ enum Ended {
 
 impl PrivacyWorker {
     /// The worker, with its token cipher and Graph client built once per cold start.
-    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Result<Self, StartError> {
+    pub fn new(backend: &Backend, settings: &Settings) -> Result<Self, StartError> {
+        let table = backend.table.clone();
         Ok(Self {
+            eraser: Eraser::new(table.clone(), backend.files.clone(), ErasedIds::from_settings(settings)?),
             requests: PrivacyRepo::new(table.clone()),
             contacts: ContactRepo::new(table.clone()),
             channels: ChannelRepo::new(table.clone()),
@@ -71,6 +78,15 @@ impl PrivacyWorker {
     pub async fn carry_out(&self, job: &Job) -> Result<(), TableError> {
         let Ok(tenant) = TenantId::parse(&job.tenant_id) else { return Ok(()) };
         let Some(request) = self.requests.get(&tenant, &job.request_id).await? else { return Ok(()) };
+        if request.kind == Kind::Cancellation && request.status.is_open() {
+            let now = time::OffsetDateTime::now_utc();
+            let erased = self.eraser.erase_contact(&tenant, &request, now).await.map_err(|e| match e {
+                ErasureError::Table(e) => e,
+                other => TableError::Backend(other.to_string()),
+            })?;
+            tracing::info!(tenant = %tenant, kind = "cancellation", erased = ?erased, "privacy request carried out");
+            return Ok(());
+        }
         if request.status != Status::Received {
             return Ok(());
         }

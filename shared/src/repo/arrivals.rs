@@ -5,8 +5,8 @@
 //!
 //! Cost. The message's claim, the customer's identity claim, the customer pointer (the
 //! shortcut from the customer's channel id on the account to their contact and conversation),
-//! what was parked under the message's id and the claim of a replied-to message are read in
-//! one `BatchGetItem`. A known customer's
+//! what was parked under the message's id, its erased mark and the claim of a replied-to
+//! message are read in one `BatchGetItem`. A known customer's
 //! message is then one read of the conversation and the transaction; a repeat stops at the
 //! batch read.
 //!
@@ -24,6 +24,7 @@ use super::contacts::{self, ContactError, ContactRepo, Identity};
 use super::conversations::{
     self, Activity, Conversation, ConversationRepo, RACE_RETRIES, activity_on, new_conversation,
 };
+use super::erased::ErasedIds;
 use super::keys::claims::{self, OWED};
 use super::keys::contacts as contacts_keys;
 use super::keys::conversations::{self as conversations_keys, CONVERSATION_ID};
@@ -100,6 +101,8 @@ pub enum Landing {
     Stored { message: Box<Message>, owed: Vec<Owed>, parked: Option<Parked> },
     /// Stored before: what the earlier attempt has not settled or applied.
     Repeated { owed: Vec<Owed>, parked: Option<Parked> },
+    /// Erased (the right of cancellation): a late redelivery, dropped.
+    Erased,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,11 +128,14 @@ pub struct ArrivalRepo {
     table: Arc<dyn Table>,
     contacts: ContactRepo,
     conversations: ConversationRepo,
+    erased: ErasedIds,
 }
 
 impl ArrivalRepo {
-    pub fn new(table: Arc<dyn Table>) -> Self {
+    /// `erased` tells the messages erased, by their ids' digests.
+    pub fn new(table: Arc<dyn Table>, erased: ErasedIds) -> Self {
         Self {
+            erased,
             contacts: ContactRepo::new(table.clone()),
             conversations: ConversationRepo::new(table.clone()),
             table,
@@ -152,11 +158,16 @@ impl ArrivalRepo {
         let pointer_key = conversations_keys::customer(tenant, arrival.account.as_str(), arrival.customer_id);
         let reply_key = arrival.reply_to.map(|id| claims::channel_claim(tenant, channel, id));
         let parked_key = parked_key(tenant, arrival.channel, arrival.channel_message_id);
-        let mut wanted = vec![claim.clone(), identity_key, pointer_key.clone(), parked_key.clone()];
+        let erased_key = self.erased.message_key(tenant, channel, arrival.channel_message_id);
+        let mut wanted =
+            vec![claim.clone(), identity_key, pointer_key.clone(), parked_key.clone(), erased_key.clone()];
         // A message naming itself as the one it replies to: a batch read takes each key once.
         wanted.extend(reply_key.clone().filter(|key| *key != claim));
         let found = self.table.batch_get(&wanted).await?;
         let read = |key: &Key| found.iter().find(|item| Key::of(item).as_ref() == Some(key));
+        if read(&erased_key).is_some() {
+            return Ok(Landing::Erased);
+        }
         let parked = read(&parked_key).and_then(Parked::from_item);
         if let Some(existing) = read(&claim) {
             return Ok(Landing::Repeated { owed: owed_of(existing), parked });

@@ -241,8 +241,8 @@ impl ContactRepo {
 
     pub async fn get(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<Contact>, TableError> {
         match self.table.get(&keys::contact(tenant, id.as_str())).await? {
-            Some(item) => from_item(item).map(Some),
-            None => Ok(None),
+            Some(item) if personal::visible(&item) => from_item(item).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -288,7 +288,7 @@ impl ContactRepo {
         if keys.is_empty() {
             return Ok(false);
         }
-        for item in self.table.batch_get(&keys).await? {
+        for item in self.table.batch_get(&keys).await?.into_iter().filter(personal::visible) {
             if stored(item)?.conversation.reached_by(scope) {
                 return Ok(true);
             }
@@ -532,7 +532,11 @@ impl ContactRepo {
             let contacts = if by_reference {
                 self.by_reference(tenant, &page.items).await?
             } else {
-                page.items.into_iter().map(from_item).collect::<Result<Vec<Contact>, _>>()?
+                page.items
+                    .into_iter()
+                    .filter(personal::visible)
+                    .map(from_item)
+                    .collect::<Result<Vec<Contact>, _>>()?
             };
             found.extend(
                 contacts.into_iter().filter(|c| filter.matches(c) && scope.owns(c.owner_id.as_ref())),
@@ -565,7 +569,7 @@ impl ContactRepo {
         let keys: Vec<Key> = ids.iter().map(|id| keys::contact(tenant, id)).collect();
         let mut contacts: Vec<Contact> = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
-            for item in self.table.batch_get(chunk).await? {
+            for item in self.table.batch_get(chunk).await?.into_iter().filter(personal::visible) {
                 contacts.push(from_item(item)?);
             }
         }

@@ -345,7 +345,12 @@ impl ConversationRepo {
     }
 
     pub(crate) async fn read(&self, tenant: &TenantId, id: &str) -> Result<Option<Stored>, TableError> {
-        self.table.get(&keys::conversation(tenant, id)).await?.map(stored).transpose()
+        self.table
+            .get(&keys::conversation(tenant, id))
+            .await?
+            .filter(super::personal::visible)
+            .map(stored)
+            .transpose()
     }
 
     /// Runs a conditional rewrite: `None` when the conversation changed since it was read.
@@ -478,7 +483,8 @@ impl ConversationRepo {
         let update = Update::default().set(UNREAD, 0).set("updated_at", rfc3339(now())?);
         let key = keys::conversation(tenant, id.as_str());
         match self.table.update(&key, update, Some(Condition::Exists)).await {
-            Ok(item) => Ok(stored(item)?.conversation),
+            Ok(item) if super::personal::visible(&item) => Ok(stored(item)?.conversation),
+            Ok(_) => Err(ConversationError::NotFound),
             Err(TableError::ConditionFailed) => Err(ConversationError::NotFound),
             Err(e) => Err(e.into()),
         }
@@ -517,8 +523,9 @@ impl ConversationRepo {
             let (items, more) =
                 self.merged(index, &partitions, before.as_deref(), limit - found.len()).await?;
             for (sort, item) in items {
+                let shown = super::personal::visible(&item);
                 let conversation = from_item::<Conversation>(item)?;
-                if filter.matches(&conversation) && conversation.reached_by(scope) {
+                if shown && filter.matches(&conversation) && conversation.reached_by(scope) {
                     found.push(conversation);
                 }
                 before = Some(sort);

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod erased;
+pub mod erasure;
 pub mod idempotency;
 mod keys;
 pub mod members;

@@ -8,6 +8,15 @@ use crate::domain::TenantId;
 use crate::ids::MessageId;
 use crate::ports::{Index, Item, Key, Query, Table, TableError};
 
+/// The attribute that hides an item being erased (`erasure.rs`): the id of the request
+/// erasing it. Every repository reads such an item as absent.
+pub const ERASING: &str = "erasing";
+
+/// Whether an item is shown: not being erased.
+pub fn visible(item: &Item) -> bool {
+    !item.contains_key(ERASING)
+}
+
 /// Whose data an item holds: a contact (a customer of the business) or a member (a user).
 pub fn subject_partition(tenant: &TenantId, subject_id: &str) -> String {
     format!("{tenant}#{subject_id}")
@@ -33,20 +42,27 @@ pub async fn keys_of_subject(
     Ok(items_of_subject(table, tenant, subject_id).await?.iter().filter_map(Key::of).collect())
 }
 
-/// The bucket objects of this subject's items: the media file of each of their messages (by
-/// the key a download writes, whether or not the message records it yet) and any file key an
-/// item records.
+/// The bucket objects of this subject's items: the media file of each of their messages with
+/// media (by the key a download writes, whether or not the message records it yet) and any
+/// file key an item records.
 pub async fn files_of_subject(
     table: &dyn Table,
     tenant: &TenantId,
     subject_id: &str,
 ) -> Result<Vec<String>, TableError> {
-    let items = items_of_subject(table, tenant, subject_id).await?;
+    Ok(files_of(tenant, &items_of_subject(table, tenant, subject_id).await?))
+}
+
+/// The bucket objects `items` hold (see [`files_of_subject`]), under the tenant's prefix only,
+/// whatever an item says.
+pub fn files_of(tenant: &TenantId, items: &[Item]) -> Vec<String> {
     let prefix = format!("{tenant}/");
     let mut files = std::collections::BTreeSet::new();
-    for item in &items {
+    for item in items {
         let kind = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
+        let has_media = item.get("media").is_some_and(|m| !m.is_null());
         if kind.starts_with("MESSAGE#")
+            && has_media
             && let Some(id) = item.get("id").and_then(Value::as_str).and_then(|id| MessageId::parse(id).ok())
         {
             files.insert(media_file_key(tenant, &id));
@@ -55,12 +71,11 @@ pub async fn files_of_subject(
             files.insert(key.to_owned());
         }
     }
-    // Only under the tenant's own prefix, whatever an item says.
-    Ok(files.into_iter().filter(|key| key.starts_with(&prefix)).collect())
+    files.into_iter().filter(|key| key.starts_with(&prefix)).collect()
 }
 
 /// Every item holding this subject's data, as the subject index projects it (whole).
-async fn items_of_subject(
+pub async fn items_of_subject(
     table: &dyn Table,
     tenant: &TenantId,
     subject_id: &str,

@@ -60,7 +60,7 @@ pub enum Status {
 }
 
 /// Whom a request is about, as resolved when it was filed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -70,6 +70,16 @@ pub struct Subject {
     pub member_id: Option<MemberId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub account: bool,
+    /// What a completed erasure keeps of the contact it erased: a keyed digest of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id_hash: Option<String>,
+}
+
+impl Status {
+    /// Not ended yet: received, or under way.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Received | Status::InProgress)
+    }
 }
 
 impl Subject {
@@ -165,14 +175,31 @@ impl PrivacyRepo {
 
     /// Files `request` unless one of its kind is open for its subject (then that one).
     pub async fn file(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<Filed, TableError> {
+        self.file_with(tenant, request, Vec::new()).await
+    }
+
+    /// [`Self::file`], with `accepted` (what accepting the request changes at once) in the
+    /// same transaction: `ConditionFailed` when one of those failed its condition.
+    pub async fn file_with(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        accepted: Vec<TxOp>,
+    ) -> Result<Filed, TableError> {
         let open = keys::open(tenant, request.kind.as_str(), &request.subject.key());
         for _ in 0..3 {
-            let ops = vec![
+            let mut ops = vec![
                 TxOp::Put { item: open_item(tenant, request), condition: Some(Condition::NotExists) },
                 TxOp::Put { item: request_item(tenant, request)?, condition: Some(Condition::NotExists) },
             ];
+            ops.extend(accepted.iter().cloned());
             match self.table.transact(ops).await {
                 Ok(()) => return Ok(Filed::New(request.clone())),
+                Err(TableError::TransactionCanceled { failed })
+                    if !failed.first().copied().unwrap_or(false) && failed.iter().skip(2).any(|f| *f) =>
+                {
+                    return Err(TableError::ConditionFailed);
+                }
                 Err(TableError::TransactionCanceled { failed })
                     if failed.first().copied().unwrap_or(false) =>
                 {
@@ -184,7 +211,7 @@ impl PrivacyRepo {
                         continue;
                     };
                     match self.get(tenant, &id).await? {
-                        Some(existing) if existing.status == Status::Received => {
+                        Some(existing) if existing.status.is_open() => {
                             return Ok(Filed::Open(existing));
                         }
                         // A claim its request left behind (ended, or gone with its subject):
@@ -202,6 +229,14 @@ impl PrivacyRepo {
             }
         }
         Err(TableError::Backend("the subject's open requests keep changing".into()))
+    }
+
+    /// The request's own items: itself and its open claim.
+    pub fn own_keys(tenant: &TenantId, request: &PrivacyRequest) -> [crate::ports::Key; 2] {
+        [
+            keys::request(tenant, request.id.as_str()),
+            keys::open(tenant, request.kind.as_str(), &request.subject.key()),
+        ]
     }
 
     pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<PrivacyRequest>, TableError> {
@@ -231,7 +266,7 @@ impl PrivacyRepo {
         for chunk in wanted.chunks(100) {
             for item in self.table.batch_get(chunk).await? {
                 let request = request_of(item)?;
-                if request.status == Status::Received {
+                if request.status.is_open() {
                     open.push(request);
                 }
             }
@@ -273,17 +308,64 @@ impl PrivacyRepo {
         at: OffsetDateTime,
         ops: Vec<TxOp>,
     ) -> Result<bool, TableError> {
-        let at = super::conversations::rfc3339(at)?;
-        let update = Update::default()
-            .set("status", serde_json::to_value(status).map_err(|e| TableError::Invalid(e.to_string()))?)
-            .set("result", result)
-            .set("completed_at", at);
-        let open_now = Condition::Equals("status".into(), serde_json::json!("received"));
+        let update = ended(status, result, at)?;
+        self.finish(tenant, request, Status::Received, update, ops).await
+    }
+
+    /// Marks an erasure under way with what it found (`counts`, the proof), unless another
+    /// run did first: the request as it is now.
+    pub async fn start(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        result: Value,
+    ) -> Result<Option<PrivacyRequest>, TableError> {
+        let update = Update::default().set("status", status_value(Status::InProgress)?).set("result", result);
+        let key = keys::request(tenant, request.id.as_str());
+        match self
+            .table
+            .update(&key, update, Some(Condition::Equals("status".into(), status_value(Status::Received)?)))
+            .await
+        {
+            Ok(item) => request_of(item).map(Some),
+            Err(TableError::ConditionFailed) => self.get(tenant, request.id.as_str()).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Completes an erasure under way: the request keeps of its subject only `subject_hash`
+    /// and leaves the subject index, with `ops` (the subject's last items) in the same
+    /// transaction. `false` when it had ended already.
+    pub async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        subject_hash: String,
+        at: OffsetDateTime,
+        ops: Vec<TxOp>,
+    ) -> Result<bool, TableError> {
+        let about = Subject { contact_id_hash: Some(subject_hash), ..Subject::default() };
+        let result = request.result.clone().unwrap_or(Value::Null);
+        let update = ended(Status::Completed, result, at)?
+            .set(ABOUT, serde_json::to_value(about).map_err(|e| TableError::Invalid(e.to_string()))?)
+            .remove(crate::ports::Index::Subject.partition_attribute())
+            .remove(crate::ports::Index::Subject.sort_attribute());
+        self.finish(tenant, request, Status::InProgress, update, ops).await
+    }
+
+    async fn finish(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        from: Status,
+        update: Update,
+        ops: Vec<TxOp>,
+    ) -> Result<bool, TableError> {
         let mut all = vec![
             TxOp::Update {
                 key: keys::request(tenant, request.id.as_str()),
                 update,
-                condition: Some(open_now),
+                condition: Some(Condition::Equals("status".into(), status_value(from)?)),
             },
             TxOp::Delete {
                 key: keys::open(tenant, request.kind.as_str(), &request.subject.key()),
@@ -299,4 +381,15 @@ impl PrivacyRepo {
             Err(e) => Err(e),
         }
     }
+}
+
+fn status_value(status: Status) -> Result<Value, TableError> {
+    serde_json::to_value(status).map_err(|e| TableError::Invalid(e.to_string()))
+}
+
+fn ended(status: Status, result: Value, at: OffsetDateTime) -> Result<Update, TableError> {
+    Ok(Update::default()
+        .set("status", status_value(status)?)
+        .set("result", result)
+        .set("completed_at", super::conversations::rfc3339(at)?))
 }

@@ -83,8 +83,13 @@ impl ReplyRepo {
                         item.get(PK).and_then(serde_json::Value::as_str) == Some(key.pk.as_str())
                             && item.get(SK).and_then(serde_json::Value::as_str) == Some(key.sk.as_str())
                     };
-                    let current =
-                        items.iter().find(|i| is(i, &conversation_key)).cloned().map(stored).transpose()?;
+                    let current = items
+                        .iter()
+                        .find(|i| is(i, &conversation_key))
+                        .filter(|i| super::personal::visible(i))
+                        .cloned()
+                        .map(stored)
+                        .transpose()?;
                     (current, items.into_iter().find(|i| is(i, also)))
                 }
             };

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod claims;
 pub mod contacts;
 pub mod conversations;
+pub mod erased;
 pub mod idempotency;
 pub mod members;
 pub mod messages;

@@ -1,0 +1,140 @@
+//! Carrying out a contact's cancellation, for the worker and for the hourly sweep (which
+//! finishes one whose job never came, and checks completed ones again).
+//!
+//! A run: hide again (the filing did; a crash may have stopped it half-way), survey what the
+//! subject index holds, record the counts on the request (`in_progress`, once: a later run
+//! keeps the first run's proof), delete, and complete the request in one transaction with the
+//! contact's own item. Every step is repeatable, so a crash anywhere, a redelivered job or two
+//! runs at once end the same.
+
+use gestor_shared::domain::TenantId;
+use gestor_shared::ports::{Files, Table, TxOp};
+use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource};
+use gestor_shared::repo::erased::ErasedIds;
+use gestor_shared::repo::erasure::{self, Check, Erasure, ErasureError};
+use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
+use serde_json::json;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Clone)]
+pub struct Eraser {
+    table: Arc<dyn Table>,
+    requests: PrivacyRepo,
+    erasure: Erasure,
+}
+
+/// How a run left the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erased {
+    /// Completed, by this run or an earlier one.
+    Completed,
+    /// Ended otherwise meanwhile: nothing done.
+    Gone,
+}
+
+impl Eraser {
+    pub fn new(table: Arc<dyn Table>, files: Arc<dyn Files>, ids: ErasedIds) -> Self {
+        Self {
+            requests: PrivacyRepo::new(table.clone()),
+            erasure: Erasure::new(table.clone(), files, ids),
+            table,
+        }
+    }
+
+    /// Erases the request's contact and completes the request.
+    pub async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        now: OffsetDateTime,
+    ) -> Result<Erased, ErasureError> {
+        let Some(contact_id) = request.subject.contact_id.as_ref().map(|c| c.as_str()) else {
+            return Ok(Erased::Gone);
+        };
+        let id = request.id.as_str();
+        if !request.status.is_open() {
+            return Ok(Erased::Completed);
+        }
+        let contact = self.erasure.erasing_contact(tenant, contact_id, id).await?;
+        erasure::hide_rest(self.table.as_ref(), tenant, contact_id, id).await?;
+        // Updates parked before the contact existed are the channel identity's.
+        let identities: Vec<String> = contact
+            .iter()
+            .flat_map(|c| c.identities.iter().map(|i| format!("{}:{}", i.channel, i.external_id)))
+            .collect();
+        let contact_key = erasure::contact_key(tenant, contact_id);
+        let [own, claim] = PrivacyRepo::own_keys(tenant, request);
+        let keep = [contact_key.clone(), own, claim];
+        // What the raw deliveries would name them by: the channel ids, phones (as WhatsApp
+        // writes them, digits only) and emails.
+        let mut named: Vec<String> = Vec::new();
+        if let Some(c) = &contact {
+            named.extend(c.identities.iter().map(|i| i.external_id.clone()));
+            named.extend(c.phones.iter().map(|p| p.as_str().trim_start_matches('+').to_owned()));
+            named.extend(c.emails.iter().map(|e| e.as_str().to_owned()));
+        }
+        let found = self.erasure.survey(tenant, contact_id, &identities, &named, &keep).await?;
+        let request = match request.status {
+            Status::Received => {
+                let mut counts = found.counts();
+                counts.insert("contacts".into(), u64::from(contact.is_some()));
+                match self.requests.start(tenant, request, json!({"counts": counts})).await? {
+                    Some(now) if now.status == Status::InProgress => now,
+                    Some(now) if now.status == Status::Completed => return Ok(Erased::Completed),
+                    _ => return Ok(Erased::Gone),
+                }
+            }
+            _ => request.clone(),
+        };
+        self.erasure.erase(tenant, &found, id, now).await?;
+        let hash = self.erasure.ids().subject(tenant, contact_id);
+        let check = Check {
+            request_id: id.to_owned(),
+            subject_id: contact_id.to_owned(),
+            until: request.deadline_at,
+        };
+        let logged = AuditEntry::by(
+            Actor::system("privacy-worker"),
+            "contact.erase",
+            Resource { kind: "contact".into(), id: Some(contact_id.to_owned()) },
+            &[],
+        );
+        let ops = vec![
+            TxOp::Delete { key: contact_key, condition: None },
+            erasure::check_op(tenant, &check),
+            AuditRepo::record_op(tenant, &logged)?,
+        ];
+        if self.requests.complete_erasure(tenant, &request, hash, now, ops).await? {
+            return Ok(Erased::Completed);
+        }
+        // Completed by another run meanwhile, or ended otherwise.
+        Ok(match self.requests.get(tenant, id).await? {
+            Some(r) if r.status == Status::Completed => Erased::Completed,
+            _ => Erased::Gone,
+        })
+    }
+
+    /// Checks a completed erasure again: whatever the subject index holds of the subject now
+    /// (an item type that forgot the index would show in the canary test instead) is erased
+    /// too. The number of items found.
+    pub async fn verify(
+        &self,
+        tenant: &TenantId,
+        check: &Check,
+        now: OffsetDateTime,
+    ) -> Result<usize, ErasureError> {
+        let found = self.erasure.survey(tenant, &check.subject_id, &[], &[], &[]).await?;
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let residue = found
+            .counts()
+            .into_iter()
+            .filter(|(name, _)| name != "erased_message_ids")
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        self.erasure.erase(tenant, &found, &check.request_id, now).await?;
+        Ok(residue as usize)
+    }
+}

@@ -1,0 +1,365 @@
+//! Erasing a contact: the right of cancellation. The moment the request is accepted the
+//! contact is hidden (read as absent by every repository, out of every list and index);
+//! then every item the subject index holds for them and every file of theirs is deleted,
+//! the channel ids of their messages are kept only as keyed digests ([`ErasedIds`]), and
+//! the counts per item type are the proof. Every step reads what is stored and can be
+//! repeated: a crash half-way, a redelivered job or two workers at once end the same.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use super::contacts::Contact;
+use super::erased::ErasedIds;
+use super::from_item;
+use super::keys::contacts as contact_keys;
+use super::keys::conversations::REV;
+use super::keys::erased as erased_keys;
+use super::personal::{self, ERASING, visible};
+use crate::domain::TenantId;
+use crate::ports::{
+    Condition, FileError, Files, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update,
+};
+
+/// The index attributes a hidden item loses, so that no list or search finds it.
+const INDEX_ATTRIBUTES: [&str; 4] = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+
+/// Counts per item type of what an erasure deleted (the proof), plus `files` and
+/// `erased_message_ids`.
+pub type Counts = BTreeMap<String, u64>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("files: {0}")]
+    Files(#[from] FileError),
+}
+
+/// What an erasure found of its subject.
+#[derive(Debug, Default)]
+pub struct Found {
+    items: Vec<Item>,
+    files: Vec<String>,
+    /// Raw deliveries kept outside the tenant's prefix that name the subject.
+    payloads: Vec<String>,
+    /// (channel, channel message id) of every message, claim and parked update found.
+    channel_ids: BTreeSet<(String, String)>,
+}
+
+impl Found {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.files.is_empty() && self.payloads.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::new();
+        for item in &self.items {
+            let kind = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
+            let kind = kind.split('#').next().unwrap_or_default();
+            *counts.entry(count_name(kind)).or_default() += 1;
+        }
+        counts.insert("files".into(), self.files.len() as u64);
+        counts.insert("raw_payloads".into(), self.payloads.len() as u64);
+        counts.insert("erased_message_ids".into(), self.channel_ids.len() as u64);
+        counts
+    }
+}
+
+/// The proof's name for an item type of the subject index.
+fn count_name(kind: &str) -> String {
+    match kind {
+        "CONTACT" => "contacts",
+        "CONTACT_INDEX" => "contact_claims",
+        "CONVERSATION" => "conversations",
+        "CONVERSATION_INDEX" => "conversation_pointers",
+        "MESSAGE" => "messages",
+        "MESSAGE_INDEX" => "message_claims",
+        "PARKED_UPDATE" => "parked_updates",
+        "OUTBOX" => "outbox_entries",
+        "IDEMPOTENCY" => "idempotency_records",
+        "PRIVACY" => "privacy_requests",
+        "PRIVACY_OPEN" => "privacy_request_claims",
+        other => return other.to_ascii_lowercase(),
+    }
+    .to_owned()
+}
+
+/// The write that hides a contact in the transaction accepting its erasure: marked, out of
+/// the lifecycle and name indexes, and its version moved so that a write that read it before
+/// (a PATCH, an arriving message) fails and reads it again, as absent.
+pub fn hide_op(tenant: &TenantId, contact: &Contact, request_id: &str) -> TxOp {
+    let mut update = Update::default().set(ERASING, request_id).add("version", 1);
+    for attribute in INDEX_ATTRIBUTES {
+        update = update.remove(attribute);
+    }
+    TxOp::Update {
+        key: contact_keys::contact(tenant, contact.id.as_str()),
+        update,
+        condition: Some(Condition::Equals("version".into(), contact.version.into())),
+    }
+}
+
+/// The rest of hiding, after the contact itself: its phone, email and identity claims and
+/// tag entries deleted (a new message from the same person finds no contact and makes a
+/// new one), and its conversations marked and out of the inbox indexes.
+/// The contact's own item, deleted last: the transaction completing its erasure.
+pub fn contact_key(tenant: &TenantId, contact_id: &str) -> Key {
+    contact_keys::contact(tenant, contact_id)
+}
+
+/// Whether the contact is hidden, its erasure under way.
+pub async fn being_erased(
+    table: &dyn Table,
+    tenant: &TenantId,
+    contact_id: &str,
+) -> Result<bool, TableError> {
+    Ok(table.get(&contact_keys::contact(tenant, contact_id)).await?.is_some_and(|item| !visible(&item)))
+}
+
+pub async fn hide_rest(
+    table: &dyn Table,
+    tenant: &TenantId,
+    contact_id: &str,
+    request_id: &str,
+) -> Result<(), TableError> {
+    let claims = of_kind(table, tenant, contact_id, "CONTACT_INDEX#").await?;
+    table.batch_delete(&claims.iter().filter_map(Key::of).collect::<Vec<_>>()).await?;
+    for conversation in of_kind(table, tenant, contact_id, "CONVERSATION#").await? {
+        hide_conversation(table, conversation, request_id).await?;
+    }
+    Ok(())
+}
+
+/// Conversations are rewritten whole on their `rev`: the hiding moves it too, so a writer
+/// that read the conversation before fails and reads it again, hidden.
+async fn hide_conversation(table: &dyn Table, mut item: Item, request_id: &str) -> Result<(), TableError> {
+    for _ in 0..5 {
+        let Some(key) = Key::of(&item) else { return Ok(()) };
+        if !visible(&item) {
+            return Ok(());
+        }
+        let mut update = Update::default().set(ERASING, request_id).add(REV, 1);
+        for attribute in INDEX_ATTRIBUTES {
+            update = update.remove(attribute);
+        }
+        let condition = match item.get(REV) {
+            Some(rev) => Condition::Equals(REV.into(), rev.clone()),
+            None => Condition::Exists,
+        };
+        match table.update(&key, update, Some(condition)).await {
+            Ok(_) => return Ok(()),
+            Err(TableError::ConditionFailed) => match table.get(&key).await? {
+                Some(now) => item = now,
+                None => return Ok(()),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Err(TableError::Backend("a conversation kept changing while it was hidden".into()))
+}
+
+async fn of_kind(
+    table: &dyn Table,
+    tenant: &TenantId,
+    subject_id: &str,
+    prefix: &str,
+) -> Result<Vec<Item>, TableError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let query = Query::index(Index::Subject, personal::subject_partition(tenant, subject_id))
+            .sort(SortKey::BeginsWith(prefix.to_owned()))
+            .limit(500)
+            .start_after(start);
+        let page = table.query(query).await?;
+        items.extend(page.items);
+        match page.last_key {
+            Some(last) => start = Some(last),
+            None => return Ok(items),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Erasure {
+    table: Arc<dyn Table>,
+    files: Arc<dyn Files>,
+    ids: ErasedIds,
+}
+
+impl Erasure {
+    pub fn new(table: Arc<dyn Table>, files: Arc<dyn Files>, ids: ErasedIds) -> Self {
+        Self { table, files, ids }
+    }
+
+    pub fn ids(&self) -> &ErasedIds {
+        &self.ids
+    }
+
+    /// The contact as stored, while this request erases it.
+    pub async fn erasing_contact(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Contact>, TableError> {
+        let Some(item) = self.table.get(&contact_keys::contact(tenant, contact_id)).await? else {
+            return Ok(None);
+        };
+        match item.get(ERASING).and_then(Value::as_str) {
+            Some(by) if by == request_id => from_item(item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Everything held of the contact: its items (and those parked under its channel
+    /// identities before it existed), their files, the channel ids of its messages, and the
+    /// raw deliveries that name one of `named` (its channel ids, phones, emails).
+    /// `keep` are left for the caller (the contact and the request, which end together).
+    pub async fn survey(
+        &self,
+        tenant: &TenantId,
+        contact_id: &str,
+        identities: &[String],
+        named: &[String],
+        keep: &[Key],
+    ) -> Result<Found, ErasureError> {
+        let mut items = personal::items_of_subject(self.table.as_ref(), tenant, contact_id).await?;
+        for identity in identities {
+            items.extend(personal::items_of_subject(self.table.as_ref(), tenant, identity).await?);
+        }
+        let mut seen = BTreeSet::new();
+        items.retain(|item| Key::of(item).is_some_and(|key| !keep.contains(&key) && seen.insert(key)));
+        let files = personal::files_of(tenant, &items);
+        let channel_prefix = format!("{tenant}#CHANNEL_MESSAGE#");
+        let mut channel_ids = BTreeSet::new();
+        for item in &items {
+            // A claim or parked update: the id is in its key.
+            if let Some((channel, id)) = item
+                .get("pk")
+                .and_then(Value::as_str)
+                .and_then(|pk| pk.strip_prefix(&channel_prefix))
+                .and_then(|rest| rest.split_once('#'))
+            {
+                channel_ids.insert((channel.to_owned(), id.to_owned()));
+            }
+            // A message: the id it carries (its claim may be gone already).
+            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+            if let (Some(channel), Some(id)) = (text("channel"), text("channel_message_id"))
+                && item.get("direction").is_some()
+            {
+                channel_ids.insert((channel, id));
+            }
+        }
+        let payloads = self.payloads_naming(named).await?;
+        Ok(Found { items, files, payloads, channel_ids })
+    }
+
+    /// The raw deliveries kept before any business was known (quarantined as unreadable, or
+    /// too large for a queue message) that hold one of `named`. Both prefixes hold few
+    /// objects, kept days only (the bucket's lifecycle), so reading them all is bounded.
+    async fn payloads_naming(&self, named: &[String]) -> Result<Vec<String>, FileError> {
+        let named: Vec<&[u8]> = named.iter().map(|n| n.as_bytes()).filter(|n| n.len() >= 5).collect();
+        if named.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        for prefix in [crate::inbound::QUARANTINE_PREFIX, crate::inbound::OVERFLOW_PREFIX] {
+            for key in self.files.list(prefix).await? {
+                let object = match self.files.get(&key).await {
+                    Ok(object) => object,
+                    // Gone meanwhile (expired, or another run erased it).
+                    Err(FileError::NotFound) => continue,
+                    Err(e) => return Err(e),
+                };
+                if named.iter().any(|n| object.bytes.windows(n.len()).any(|w| w == *n)) {
+                    found.push(key);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Deletes what `survey` found: first each channel id's claim and parked updates in one
+    /// transaction with its erased mark (so that there is never a moment with neither), then
+    /// the files, then the items.
+    pub async fn erase(
+        &self,
+        tenant: &TenantId,
+        found: &Found,
+        request_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), ErasureError> {
+        let ids: Vec<&(String, String)> = found.channel_ids.iter().collect();
+        for chunk in ids.chunks(33) {
+            let mut ops = Vec::with_capacity(chunk.len() * 3);
+            for (channel, id) in chunk {
+                ops.push(self.ids.mark_op(tenant, channel, id, request_id, at));
+                let claim = super::keys::claims::channel_claim(tenant, channel, id);
+                ops.push(TxOp::Delete { key: Key::new(claim.pk.clone(), "PARKED"), condition: None });
+                ops.push(TxOp::Delete { key: claim, condition: None });
+            }
+            self.table.transact(ops).await?;
+        }
+        for file in found.files.iter().chain(&found.payloads) {
+            self.files.delete(file).await?;
+        }
+        let keys: Vec<Key> = found.items.iter().filter_map(Key::of).collect();
+        self.table.batch_delete(&keys).await?;
+        Ok(())
+    }
+}
+
+/// A completed erasure that the hourly sweep checks again, until its deadline has passed:
+/// the subject's id (a bare ULID, which nothing left links to anyone) and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub request_id: String,
+    pub subject_id: String,
+    pub until: OffsetDateTime,
+}
+
+/// The write of a check, in the transaction that completes the erasure.
+pub fn check_op(tenant: &TenantId, check: &Check) -> TxOp {
+    let key = erased_keys::check(tenant, &check.request_id);
+    let item = Item::from_iter([
+        ("pk".to_owned(), Value::from(key.pk)),
+        ("sk".to_owned(), Value::from(key.sk)),
+        ("subject_id".to_owned(), Value::from(check.subject_id.as_str())),
+        ("until".to_owned(), Value::from(check.until.unix_timestamp())),
+    ]);
+    TxOp::Put { item, condition: None }
+}
+
+/// The business's completed erasures still to check.
+pub async fn checks(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Check>, TableError> {
+    let mut checks = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .query(Query::table(erased_keys::checks_partition(tenant)).limit(500).start_after(start))
+            .await?;
+        for item in &page.items {
+            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+            let until = item
+                .get("until")
+                .and_then(Value::as_i64)
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+            if let (Some(request_id), Some(subject_id), Some(until)) = (text("sk"), text("subject_id"), until)
+            {
+                checks.push(Check { request_id, subject_id, until });
+            }
+        }
+        match page.last_key {
+            Some(last) => start = Some(last),
+            None => return Ok(checks),
+        }
+    }
+}
+
+/// A check done with: its deadline has passed.
+pub async fn end_check(table: &dyn Table, tenant: &TenantId, check: &Check) -> Result<(), TableError> {
+    table.delete(&erased_keys::check(tenant, &check.request_id), None).await.map(|_| ())
+}
