@@ -4,6 +4,7 @@
 
 pub mod doubles;
 pub mod events;
+pub mod logs;
 
 use lambda_http::{Body, Request};
 use serde_json::Value;

@@ -28,6 +28,8 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 const MAX_UPLOAD: usize = gestor_shared::graph::MAX_MEDIA + 1024 * 1024;
 
 pub struct Gateway {
+    /// What every function and worker here runs on.
+    pub backend: Backend,
     functions: Vec<Arc<dyn Function>>,
     workers: Vec<&'static str>,
     schedules: Vec<&'static str>,
@@ -109,6 +111,7 @@ impl Gateway {
         let schedules = crate::workers::start_schedules(schedules);
         let core = Core::new(backend.table.clone(), settings)?;
         Ok(Self {
+            backend: backend.clone(),
             functions,
             workers,
             schedules,

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 pub use config::{BackendKind, Config};
 
-/// A started server: its address and the demo owner's token.
+/// A started server: its address, the demo owner's token, and the storage it serves (for
+/// tests that look at what is stored, as an operator would with the AWS console).
 pub struct Started {
     pub addr: std::net::SocketAddr,
     pub demo_token: String,
     pub task: tokio::task::JoinHandle<()>,
+    pub backend: gestor_shared::backend::Backend,
 }
 
 /// Binds, opens the backend and serves in a background task until `shutdown` resolves.
@@ -52,6 +54,7 @@ pub async fn start(
     }
     let gateway = Arc::new(gateway::Gateway::start(&config).await?);
     let demo_token = gateway.demo_token().await?;
+    let backend = gateway.backend.clone();
     let addr = config.addr;
     let app = gateway::router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let task = tokio::spawn(async move {
@@ -59,5 +62,5 @@ pub async fn start(
             tracing::error!(cause = %e, "local server stopped");
         }
     });
-    Ok(Started { addr, demo_token, task })
+    Ok(Started { addr, demo_token, task, backend })
 }

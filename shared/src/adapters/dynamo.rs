@@ -372,6 +372,26 @@ impl Table for DynamoTable {
         Ok(())
     }
 
+    async fn scan(&self, limit: usize, start_after: Option<Item>) -> Result<Page, TableError> {
+        if limit == 0 {
+            return Err(TableError::Invalid("a scan's limit must be at least 1".into()));
+        }
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start_after.as_ref().map(to_attributes))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(Page {
+            items: output.items.unwrap_or_default().into_iter().map(from_attributes).collect(),
+            last_key: output.last_evaluated_key.filter(|k| !k.is_empty()).map(from_attributes),
+        })
+    }
+
     async fn batch_delete(&self, keys: &[Key]) -> Result<(), TableError> {
         let keys = distinct_keys(keys)?;
         for chunk in keys.chunks(BATCH_WRITE_LIMIT) {

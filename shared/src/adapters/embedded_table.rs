@@ -426,6 +426,37 @@ impl Table for EmbeddedTable {
         .await
     }
 
+    async fn scan(&self, limit: usize, start_after: Option<Item>) -> Result<Page, TableError> {
+        if limit == 0 {
+            return Err(invalid("a scan's limit must be at least 1"));
+        }
+        let after = match &start_after {
+            Some(item) => {
+                Some(item_key(&Key::of(item).ok_or_else(|| invalid("a scan resumes after a key"))?)?)
+            }
+            None => None,
+        };
+        self.run(move |db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let items = txn.open_table(ITEMS).map_err(backend)?;
+            let entries = match &after {
+                Some(after) => items.range::<&[u8]>((Bound::Excluded(after.as_slice()), Bound::Unbounded)),
+                None => items.range::<&[u8]>(..),
+            }
+            .map_err(backend)?;
+            let mut page = Page::default();
+            for entry in entries.take(limit) {
+                let (_, value) = entry.map_err(backend)?;
+                page.items.push(decode(value.value())?);
+            }
+            if page.items.len() == limit {
+                page.last_key = page.items.last().map(|item| last_key(None, item));
+            }
+            Ok(page)
+        })
+        .await
+    }
+
     async fn batch_delete(&self, keys: &[Key]) -> Result<(), TableError> {
         let keys = distinct_keys(keys)?;
         if keys.is_empty() {

@@ -188,6 +188,15 @@ impl Table for Metered {
         result
     }
 
+    async fn scan(&self, limit: usize, start_after: Option<Item>) -> Result<Page, TableError> {
+        let result = self.inner.scan(limit, start_after).await;
+        if let Ok(page) = &result {
+            let size = page.items.iter().map(item_size).sum();
+            charge("Scan", 1, read_units_of(size, true), 0.0);
+        }
+        result
+    }
+
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
         let images: Vec<(Key, Option<Item>, Option<Item>)> = ops
             .iter()

@@ -244,4 +244,10 @@ pub trait Table: Send + Sync {
 
     /// Deletes any number of items (chunked as the backend requires); absent keys are fine.
     async fn batch_delete(&self, keys: &[Key]) -> Result<(), TableError>;
+
+    /// Every item, a page of at most `limit` after `start_after` (a page's `last_key`), in no
+    /// order to rely on: DynamoDB's `Scan`, which reads (and bills) the whole table. Only for
+    /// what must see every item whatever its key: a whole account's erasure, and the canary
+    /// check that nothing of an erased person is left anywhere.
+    async fn scan(&self, limit: usize, start_after: Option<Item>) -> Result<Page, TableError>;
 }

@@ -150,6 +150,9 @@ impl Table for FailingTable {
         }
         self.inner.batch_delete(keys).await
     }
+    async fn scan(&self, limit: usize, start_after: Option<Item>) -> Result<Page, TableError> {
+        self.inner.scan(limit, start_after).await
+    }
 }
 
 /// Fails the next `fail_deletes` deletes (an S3 503); the rest pass through.

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 pub struct Server {
     pub base: String,
     pub http: Client,
+    /// The storage the server runs on.
+    pub backend: gestor_shared::backend::Backend,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -43,7 +45,12 @@ pub async fn start(
     })
     .await
     .unwrap_or_else(|e| panic!("the local server did not start: {e:#}"));
-    Server { base: format!("http://{}", started.addr), http: Client::new(), stop: Some(stop) }
+    Server {
+        base: format!("http://{}", started.addr),
+        http: Client::new(),
+        backend: started.backend,
+        stop: Some(stop),
+    }
 }
 
 impl Server {

@@ -5,6 +5,7 @@
 mod audit;
 mod budget;
 mod cursors;
+mod erasure_canary;
 mod http_api;
 mod inbound_flow;
 mod invite_flow;
