@@ -8,10 +8,11 @@
 //! runs at once end the same.
 
 use gestor_shared::domain::TenantId;
-use gestor_shared::ports::{Files, Table, TxOp};
+use gestor_shared::ports::{Condition, Files, Table, TxOp};
 use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource};
 use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure::{self, Check, Erasure, ErasureError};
+use gestor_shared::repo::personal::ERASING;
 use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
 use serde_json::json;
 use std::sync::Arc;
@@ -79,6 +80,10 @@ impl Eraser {
             Status::Received => {
                 let mut counts = found.counts();
                 counts.insert("contacts".into(), u64::from(contact.is_some()));
+                // The filing deleted the claims already, when it hid the contact.
+                let claims = contact.as_ref().map_or(0, |c| c.companion_items() as u64);
+                let found_claims = counts.entry("contact_claims".into()).or_default();
+                *found_claims = (*found_claims).max(claims);
                 match self.requests.start(tenant, request, json!({"counts": counts})).await? {
                     Some(now) if now.status == Status::InProgress => now,
                     Some(now) if now.status == Status::Completed => return Ok(Erased::Completed),
@@ -94,17 +99,21 @@ impl Eraser {
             subject_id: contact_id.to_owned(),
             until: request.deadline_at,
         };
+        // Logged under the request: the log outlives the contact and must not name them.
         let logged = AuditEntry::by(
             Actor::system("privacy-worker"),
-            "contact.erase",
-            Resource { kind: "contact".into(), id: Some(contact_id.to_owned()) },
+            "privacy_request.complete",
+            Resource { kind: "privacy_request".into(), id: Some(id.to_owned()) },
             &[],
         );
-        let ops = vec![
-            TxOp::Delete { key: contact_key, condition: None },
-            erasure::check_op(tenant, &check),
-            AuditRepo::record_op(tenant, &logged)?,
-        ];
+        let mut ops = vec![erasure::check_op(tenant, &check), AuditRepo::record_op(tenant, &logged)?];
+        if contact.is_some() {
+            // Only while this request holds it: a crash after the delete and a rerun find none.
+            ops.push(TxOp::Delete {
+                key: contact_key,
+                condition: Some(Condition::Equals(ERASING.into(), id.into())),
+            });
+        }
         if self.requests.complete_erasure(tenant, &request, hash, now, ops).await? {
             return Ok(Erased::Completed);
         }
@@ -125,6 +134,9 @@ impl Eraser {
         now: OffsetDateTime,
     ) -> Result<usize, ErasureError> {
         let found = self.erasure.survey(tenant, &check.subject_id, &[], &[], &[]).await?;
+        // A request filed since for the same id (answered, or refused as not found) is
+        // the business's record of it, not the subject's data.
+        let found = found.without_kinds(&["PRIVACY", "PRIVACY_OPEN"]);
         if found.is_empty() {
             return Ok(0);
         }

@@ -319,6 +319,13 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         // Again for an open one: its first job may have been lost; the worker does it once.
         enqueue(app, &caller.tenant, &request).await?;
     }
+    // The rest of hiding after the job is out, so that a failure here (answered 503, and
+    // done again by the retry, the worker or the sweep) never leaves the request without it.
+    if let (Kind::Cancellation, true, Some(id)) =
+        (request.kind, request.status.is_open(), &request.subject.contact_id)
+    {
+        erasure::hide_rest(app.core.table.as_ref(), &caller.tenant, id.as_str(), request.id.as_str()).await?;
+    }
     let subject = request.subject.key();
     Ok(Reply::json(202, &request)?.resource(request.id.as_str()).subject(subject).changed(vec![
         "kind".into(),
@@ -327,10 +334,10 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     ]))
 }
 
-/// Files a contact's cancellation with the contact hidden in the same transaction, then hides
-/// the rest (its claims, its conversations) before answering: from the moment it is
-/// accepted, no read or search shows the contact. A retry of a request that failed half-way
-/// finds it open and hides again.
+/// Files a contact's cancellation with the contact hidden in the same transaction (the
+/// caller hides the rest, its claims and conversations, before answering): from the moment
+/// it is accepted, no read or search shows the contact. A retry of a request that failed
+/// half-way finds it open and hides again.
 async fn accept_cancellation(
     app: &Privacy,
     caller: &Caller,
@@ -355,10 +362,6 @@ async fn accept_cancellation(
             Err(e) => return Err(e.into()),
         }
     };
-    let (Filed::New(accepted) | Filed::Open(accepted)) = &filed;
-    if let Some(id) = &accepted.subject.contact_id {
-        erasure::hide_rest(table.as_ref(), tenant, id.as_str(), accepted.id.as_str()).await?;
-    }
     Ok(filed)
 }
 

@@ -14,7 +14,7 @@ use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{OutgoingMessage, Queue, Table, TableError};
 use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource, window_entry_id};
 use gestor_shared::repo::erased::ErasedIds;
-use gestor_shared::repo::erasure::{self, ErasureError};
+use gestor_shared::repo::erasure;
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest};
 use gestor_shared::repo::tenants::TenantRepo;
 use gestor_shared::settings::{Setting, SettingError, Settings};
@@ -24,13 +24,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::erasing::{Erased, Eraser};
 use crate::worker::Job;
-
-fn table_error(e: ErasureError) -> TableError {
-    match e {
-        ErasureError::Table(e) => e,
-        other => TableError::Backend(other.to_string()),
-    }
-}
 
 /// A request still open this long after it was filed has lost its job.
 pub const STALLED_AFTER: Duration = Duration::minutes(15);
@@ -60,6 +53,8 @@ pub struct Swept {
     /// Completed erasures checked again, and the items those checks found.
     pub verified: usize,
     pub residue: usize,
+    /// Businesses or requests that failed this run (logged; the next run tries again).
+    pub failed: usize,
 }
 
 impl Sweep {
@@ -77,47 +72,68 @@ impl Sweep {
         })
     }
 
+    /// One run over every business. A business or a request that fails is logged and
+    /// counted (`failed`), and the run goes on with the others: one stuck erasure must not
+    /// keep the rest from their deadlines.
     pub async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, TableError> {
         let mut swept = Swept::default();
         let mut after = None;
         loop {
             let (tenants, next) = self.tenants.all(after, 100).await?;
             for tenant in tenants {
-                for request in self.requests.open(&tenant, PER_TENANT).await? {
-                    let stalled = now - request.received_at >= STALLED_AFTER;
-                    if stalled && request.kind == Kind::Cancellation {
-                        if self.eraser.erase_contact(&tenant, &request, now).await.map_err(table_error)?
-                            == Erased::Completed
-                        {
-                            swept.erased += 1;
-                        }
-                        continue;
-                    }
-                    if stalled && self.send_again(&tenant, &request).await {
-                        swept.sent_again += 1;
-                    }
-                    if request.deadline_at - now <= AT_RISK_WITHIN {
-                        self.at_risk(&tenant, &request).await?;
-                        swept.at_risk += 1;
-                    }
+                if let Err(e) = self.sweep_tenant(&tenant, now, &mut swept).await {
+                    swept.failed += 1;
+                    tracing::error!(tenant = %tenant, cause = %e, "a business's privacy requests were not swept");
                 }
-                self.verify(&tenant, now, &mut swept).await?;
             }
             after = next;
             if after.is_none() {
                 break;
             }
         }
-        if swept.sent_again + swept.at_risk + swept.erased + swept.residue > 0 {
+        if swept.sent_again + swept.at_risk + swept.erased + swept.residue + swept.failed > 0 {
             tracing::warn!(
                 sent_again = swept.sent_again,
                 at_risk = swept.at_risk,
                 erased = swept.erased,
                 residue = swept.residue,
+                failed = swept.failed,
                 "open privacy requests swept"
             );
         }
         Ok(swept)
+    }
+
+    async fn sweep_tenant(
+        &self,
+        tenant: &TenantId,
+        now: OffsetDateTime,
+        swept: &mut Swept,
+    ) -> Result<(), TableError> {
+        for request in self.requests.open(tenant, PER_TENANT).await? {
+            let stalled = now - request.received_at >= STALLED_AFTER;
+            if stalled && request.kind == Kind::Cancellation {
+                match self.eraser.erase_contact(tenant, &request, now).await {
+                    Ok(Erased::Completed) => {
+                        swept.erased += 1;
+                        continue;
+                    }
+                    Ok(Erased::Gone) => continue,
+                    // Still open: its deadline is watched below like any other's.
+                    Err(e) => {
+                        swept.failed += 1;
+                        tracing::error!(tenant = %tenant, request = %request.id, cause = %e, "a stalled erasure failed again");
+                    }
+                }
+            } else if stalled && self.send_again(tenant, &request).await {
+                swept.sent_again += 1;
+            }
+            if request.deadline_at - now <= AT_RISK_WITHIN {
+                self.at_risk(tenant, &request).await?;
+                swept.at_risk += 1;
+            }
+        }
+        self.verify(tenant, now, swept).await
     }
 
     /// Each completed erasure of the business checked again; past its deadline, for the last
@@ -129,7 +145,14 @@ impl Sweep {
         swept: &mut Swept,
     ) -> Result<(), TableError> {
         for check in erasure::checks(self.table.as_ref(), tenant).await? {
-            let residue = self.eraser.verify(tenant, &check, now).await.map_err(table_error)?;
+            let residue = match self.eraser.verify(tenant, &check, now).await {
+                Ok(residue) => residue,
+                Err(e) => {
+                    swept.failed += 1;
+                    tracing::error!(tenant = %tenant, request = %check.request_id, cause = %e, "an erasure could not be checked again");
+                    continue;
+                }
+            };
             swept.verified += 1;
             if residue > 0 {
                 swept.residue += residue;

@@ -99,6 +99,13 @@ impl World {
         }
         received.len()
     }
+
+    /// The resources of the audit entries with this action.
+    async fn audited(&self, action: &str) -> Vec<Value> {
+        let filter = AuditFilter { action: Some(action.into()), ..Default::default() };
+        let (entries, _) = self.app.core.audit.list(&acme(), &filter, 50, None).await.unwrap_or_default();
+        entries.iter().map(|e| serde_json::to_value(&e.resource).unwrap_or_default()).collect()
+    }
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ impl Expressions {
             Condition::Equals(name, value) => {
                 format!("{} = {}", self.name(name), self.value(to_attribute(value)))
             }
+            Condition::Lacks(name) => {
+                format!("attribute_exists({}) AND attribute_not_exists({})", self.name(PK), self.name(name))
+            }
             Condition::All(conditions) => {
                 let mut parts = vec![format!("attribute_exists({})", self.name(PK))];
                 parts.extend(conditions.iter().map(|c| format!("({})", self.condition(c))));

@@ -13,6 +13,7 @@ pub fn holds(condition: &Condition, item: Option<&Item>) -> bool {
         Condition::Equals(name, value) => {
             item.and_then(|item| item.get(name)).is_some_and(|current| same(current, value))
         }
+        Condition::Lacks(name) => item.is_some_and(|item| !item.contains_key(name)),
         Condition::All(conditions) => item.is_some() && conditions.iter().all(|c| holds(c, item)),
     }
 }

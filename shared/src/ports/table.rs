@@ -86,6 +86,8 @@ pub enum Condition {
     NotExists,
     /// The item exists and the attribute equals the value.
     Equals(String, Value),
+    /// The item exists without the attribute.
+    Lacks(String),
     /// The item exists and every condition holds.
     All(Vec<Condition>),
 }

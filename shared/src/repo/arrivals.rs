@@ -343,6 +343,14 @@ impl ArrivalRepo {
             &conversation,
             pointed.as_ref().map(|id| id.as_str()),
         )?);
+        if !contact_created {
+            // A contact hidden for its erasure meanwhile gets no new conversation: the
+            // message waits, and finds the person unknown once the erasure took their claims.
+            ops.push(TxOp::Check {
+                key: contacts_keys::contact(tenant, contact_id.as_str()),
+                condition: Condition::Lacks(super::personal::ERASING.into()),
+            });
+        }
         let opened = AuditEntry::by(
             channel_actor(arrival),
             "conversation.create",

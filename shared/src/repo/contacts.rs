@@ -51,6 +51,11 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// How many claim and tag items it has beside its own.
+    pub fn companion_items(&self) -> usize {
+        companions(self).len()
+    }
+
     /// The fields whose values differ from `before`'s, as an audit entry names them.
     pub fn changed_from(&self, before: &Contact) -> Vec<&'static str> {
         let differs = [

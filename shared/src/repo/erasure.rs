@@ -16,8 +16,11 @@ use super::from_item;
 use super::keys::contacts as contact_keys;
 use super::keys::conversations::REV;
 use super::keys::erased as erased_keys;
+use super::keys::messages as message_keys;
+use super::messages::MessageFailure;
 use super::personal::{self, ERASING, visible};
-use crate::domain::TenantId;
+use crate::domain::{MessageStatus, TenantId};
+use crate::outbound::SendJob;
 use crate::ports::{
     Condition, FileError, Files, Index, Item, Key, Query, SortKey, Table, TableError, TxOp, Update,
 };
@@ -46,6 +49,7 @@ pub struct Found {
     payloads: Vec<String>,
     /// (channel, channel message id) of every message, claim and parked update found.
     channel_ids: BTreeSet<(String, String)>,
+    subject_id: String,
 }
 
 impl Found {
@@ -53,18 +57,28 @@ impl Found {
         self.items.is_empty() && self.files.is_empty() && self.payloads.is_empty()
     }
 
+    /// What is left leaving out items of these types (not messages: their files stay).
+    pub fn without_kinds(mut self, kinds: &[&str]) -> Self {
+        self.items.retain(|item| !kinds.contains(&kind_of(item)));
+        self
+    }
+
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::new();
         for item in &self.items {
-            let kind = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
-            let kind = kind.split('#').next().unwrap_or_default();
-            *counts.entry(count_name(kind)).or_default() += 1;
+            *counts.entry(count_name(kind_of(item))).or_default() += 1;
         }
         counts.insert("files".into(), self.files.len() as u64);
         counts.insert("raw_payloads".into(), self.payloads.len() as u64);
         counts.insert("erased_message_ids".into(), self.channel_ids.len() as u64);
         counts
     }
+}
+
+/// An item's type, as the subject index groups it.
+fn kind_of(item: &Item) -> &str {
+    let sort = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
+    sort.split('#').next().unwrap_or_default()
 }
 
 /// The proof's name for an item type of the subject index.
@@ -101,9 +115,6 @@ pub fn hide_op(tenant: &TenantId, contact: &Contact, request_id: &str) -> TxOp {
     }
 }
 
-/// The rest of hiding, after the contact itself: its phone, email and identity claims and
-/// tag entries deleted (a new message from the same person finds no contact and makes a
-/// new one), and its conversations marked and out of the inbox indexes.
 /// The contact's own item, deleted last: the transaction completing its erasure.
 pub fn contact_key(tenant: &TenantId, contact_id: &str) -> Key {
     contact_keys::contact(tenant, contact_id)
@@ -118,18 +129,46 @@ pub async fn being_erased(
     Ok(table.get(&contact_keys::contact(tenant, contact_id)).await?.is_some_and(|item| !visible(&item)))
 }
 
+/// The rest of hiding, after the contact itself: its phone, email and identity claims and
+/// tag entries deleted (a new message from the same person finds no contact and makes a
+/// new one), and its conversations marked and out of the inbox indexes.
 pub async fn hide_rest(
     table: &dyn Table,
     tenant: &TenantId,
     contact_id: &str,
     request_id: &str,
 ) -> Result<(), TableError> {
-    let claims = of_kind(table, tenant, contact_id, "CONTACT_INDEX#").await?;
-    table.batch_delete(&claims.iter().filter_map(Key::of).collect::<Vec<_>>()).await?;
+    for claim in of_kind(table, tenant, contact_id, "CONTACT_INDEX#").await? {
+        delete_if_still_theirs(table, &claim).await?;
+    }
     for conversation in of_kind(table, tenant, contact_id, "CONVERSATION#").await? {
         hide_conversation(table, conversation, request_id).await?;
     }
+    for entry in of_kind(table, tenant, contact_id, "OUTBOX#").await? {
+        stop_reply(table, tenant, &entry).await?;
+    }
     Ok(())
+}
+
+/// A reply still queued for the contact is not sent: it fails as `erased`, and the sender,
+/// finding it no longer queued, drops its job. One the sender holds already may still go.
+async fn stop_reply(table: &dyn Table, tenant: &TenantId, entry: &Item) -> Result<(), TableError> {
+    let Some(job) = entry.get("job").and_then(|j| serde_json::from_value::<SendJob>(j.clone()).ok()) else {
+        return Ok(());
+    };
+    let key =
+        message_keys::message(tenant, job.conversation_id.as_str(), job.created_at, job.message_id.as_str());
+    let failure = MessageFailure {
+        code: "erased".into(),
+        title: "the customer's data was erased at their request before this reply went".into(),
+    };
+    let error = serde_json::to_value(failure).map_err(|e| TableError::Invalid(e.to_string()))?;
+    let update = Update::default().set("status", MessageStatus::Failed.as_str()).set("error", error);
+    let queued = Condition::Equals("status".into(), MessageStatus::Queued.as_str().into());
+    match table.update(&key, update, Some(queued)).await {
+        Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Conversations are rewritten whole on their `rev`: the hiding moves it too, so a writer
@@ -158,6 +197,20 @@ async fn hide_conversation(table: &dyn Table, mut item: Item, request_id: &str) 
         }
     }
     Err(TableError::Backend("a conversation kept changing while it was hidden".into()))
+}
+
+/// Deletes an item keyed by something other than its subject (a phone's claim, a channel
+/// identity's pointer) unless it names someone else by now: the same person writing again
+/// after the hiding makes a new contact, whose claims take the same keys.
+async fn delete_if_still_theirs(table: &dyn Table, item: &Item) -> Result<(), TableError> {
+    let (Some(key), Some(subject)) = (Key::of(item), item.get(Index::Subject.partition_attribute())) else {
+        return Ok(());
+    };
+    let condition = Condition::Equals(Index::Subject.partition_attribute().into(), subject.clone());
+    match table.delete(&key, Some(condition)).await {
+        Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn of_kind(
@@ -254,14 +307,16 @@ impl Erasure {
             }
         }
         let payloads = self.payloads_naming(named).await?;
-        Ok(Found { items, files, payloads, channel_ids })
+        Ok(Found { items, files, payloads, channel_ids, subject_id: contact_id.to_owned() })
     }
 
     /// The raw deliveries kept before any business was known (quarantined as unreadable, or
     /// too large for a queue message) that hold one of `named`. Both prefixes hold few
     /// objects, kept days only (the bucket's lifecycle), so reading them all is bounded.
     async fn payloads_naming(&self, named: &[String]) -> Result<Vec<String>, FileError> {
-        let named: Vec<&[u8]> = named.iter().map(|n| n.as_bytes()).filter(|n| n.len() >= 5).collect();
+        // A shorter string than a phone's digits would match deliveries of anyone.
+        let named: Vec<&[u8]> =
+            named.iter().filter(|n| n.len() >= 8 || n.contains('@')).map(|n| n.as_bytes()).collect();
         if named.is_empty() {
             return Ok(Vec::new());
         }
@@ -306,10 +361,23 @@ impl Erasure {
         for file in found.files.iter().chain(&found.payloads) {
             self.files.delete(file).await?;
         }
-        let keys: Vec<Key> = found.items.iter().filter_map(Key::of).collect();
+        // An item whose key holds the subject's id is theirs alone; one keyed otherwise may
+        // have been taken over since the survey.
+        let (own, shared): (Vec<&Item>, Vec<&Item>) = found
+            .items
+            .iter()
+            .partition(|item| Key::of(item).is_some_and(|k| keyed_by(&k, &found.subject_id)));
+        let keys: Vec<Key> = own.into_iter().filter_map(Key::of).collect();
         self.table.batch_delete(&keys).await?;
+        for item in shared {
+            delete_if_still_theirs(self.table.as_ref(), item).await?;
+        }
         Ok(())
     }
+}
+
+fn keyed_by(key: &Key, subject_id: &str) -> bool {
+    key.pk.contains(subject_id) || key.sk.contains(subject_id)
 }
 
 /// A completed erasure that the hourly sweep checks again, until its deadline has passed:

@@ -248,7 +248,15 @@ async fn conditional_put(table: Shared) {
     assert_eq!(get(&table, "P", "2").await, None);
 
     table.put(second.clone(), Some(Condition::Exists)).await.unwrap();
-    assert_eq!(get(&table, "P", "1").await, Some(second));
+    assert_eq!(get(&table, "P", "1").await, Some(second.clone()));
+
+    // Lacks: the item is there without the attribute (a missing item does not lack it).
+    let lacks = |name: &str| Some(Condition::Lacks(name.into()));
+    assert_condition_failed(table.put(row("P", "3"), lacks("hidden")).await);
+    assert_condition_failed(table.put(second.clone(), lacks("v")).await);
+    let third = item(json!({"pk": "P", "sk": "1", "v": 3}));
+    table.put(third.clone(), lacks("hidden")).await.unwrap();
+    assert_eq!(get(&table, "P", "1").await, Some(third));
 }
 
 async fn optimistic_version_check(table: Shared) {

@@ -77,3 +77,55 @@ async fn an_erased_message_delivered_again_or_its_status_is_dropped() {
     );
     assert_ne!(messages[0].contact_id, contact.id);
 }
+
+/// A worker that read the customer's identity claim just before the cancellation hid the
+/// contact: its message must not open a new, visible conversation for the hidden contact.
+#[tokio::test]
+async fn a_message_read_against_a_hidden_contact_opens_no_conversation() {
+    use gestor_shared::ports::{Index, Query, SortKey};
+    use gestor_shared::repo::erasure::{hide_op, hide_rest};
+    let w = world().await;
+    let hello = whatsapp_message(
+        "wamid.HID1",
+        CUSTOMER,
+        1_795_860_000,
+        json!({"type": "text", "text": {"body": "hola"}}),
+    );
+    assert!(w.deliver(&[hello]).await.is_empty());
+    let contacts = ContactRepo::new(w.backend.table.clone());
+    let (listed, _) = contacts
+        .list(&w.tenant, &ContactFilter::default(), &RowScope::Business, 10, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let [contact] = listed.as_slice() else { panic!("one contact: {listed:?}") };
+    let claims = w
+        .backend
+        .table
+        .query(
+            Query::index(Index::Subject, format!("{}#{}", w.tenant, contact.id))
+                .sort(SortKey::BeginsWith("CONTACT_INDEX#".into())),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.backend
+        .table
+        .transact(vec![hide_op(&w.tenant, contact, "prq_1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    hide_rest(w.backend.table.as_ref(), &w.tenant, contact.id.as_str(), "prq_1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // What that worker read: the claims as they were.
+    for claim in claims.items {
+        w.backend.table.put(claim, None).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let late = whatsapp_message(
+        "wamid.HID2",
+        CUSTOMER,
+        1_795_860_100,
+        json!({"type": "text", "text": {"body": "¿sigue?"}}),
+    );
+    let failed = w.deliver(&[late]).await;
+    assert_eq!(failed.len(), 1, "it waits (retried) rather than landing");
+    assert!(w.conversations().await.is_empty(), "nothing shows in the inbox");
+}

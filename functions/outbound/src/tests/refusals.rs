@@ -1,5 +1,6 @@
-//! Refusals the sender records: one whose record collided with another write, and a
-//! marketing template to a contact who opposed marketing while the reply waited.
+//! Refusals the sender records: one whose record collided with another write, a marketing
+//! template to a contact who opposed marketing while the reply waited, and a reply to a
+//! customer whose data is being erased.
 
 use super::*;
 use gestor_shared::repo::contacts::ContactRepo;
@@ -61,4 +62,31 @@ async fn a_template_to_a_contact_who_opposed_marketing_meanwhile_is_not_sent() {
     let failed = w.stored(&stored).await;
     assert_eq!(failed.status, MessageStatus::Failed);
     assert_eq!(failed.error.map(|e| e.code).as_deref(), Some("opposed"));
+}
+
+#[tokio::test]
+async fn a_reply_queued_before_its_customers_cancellation_never_goes() {
+    let w = world().await;
+    Mock::given(method("POST")).respond_with(accepted("wamid.NO")).expect(0).mount(&w.graph).await;
+    let (reply, job) = w.reply(Channel::Whatsapp, WA_ID, "hola", Delivery::Response).await;
+    // The cancellation is accepted while the job waits in the queue: what its filing does
+    // after hiding the contact.
+    gestor_shared::repo::erasure::hide_rest(
+        w.backend.table.as_ref(),
+        &w.tenant,
+        reply.contact_id.as_str(),
+        "pr_1",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.deliver(&[&job], 1).await.is_empty(), "the job is done with, not retried");
+    let failed = w.stored(&reply).await;
+    assert_eq!(failed.status, MessageStatus::Failed);
+    assert_eq!(failed.error.map(|e| e.code).as_deref(), Some("erased"));
+    let outbox = gestor_shared::repo::outbox::OutboxRepo::new(w.backend.table.clone());
+    let waiting = outbox
+        .waiting(reply.created_at + time::Duration::hours(1), reply.created_at, 100)
+        .await
+        .unwrap_or_default();
+    assert!(waiting.is_empty(), "nothing waits to be sent to them");
 }

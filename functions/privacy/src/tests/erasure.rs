@@ -143,6 +143,13 @@ async fn a_cancellation_hides_the_contact_at_once_and_erases_all_of_theirs() {
         (&json!(1), &json!(1), &json!(3)),
         "{done}"
     );
+    // Her phone's and WhatsApp id's claims, deleted when she was hidden.
+    assert_eq!(counts["contact_claims"], json!(2), "{done}");
+    assert_eq!(
+        w.audited("privacy_request.complete").await,
+        vec![json!({"type": "privacy_request", "id": filed["id"]})],
+        "{done}"
+    );
     // The proof keeps no identifier of hers: a digest only.
     let shown = done.to_string();
     assert!(!shown.contains(ana.contact.id.as_str()) && !shown.contains("5215512340001"), "{shown}");
@@ -163,13 +170,6 @@ async fn a_cancellation_hides_the_contact_at_once_and_erases_all_of_theirs() {
         Some(false)
     );
 
-    // The job delivered again changes nothing; the proof stays the first run's.
-    w.worker
-        .carry_out(&crate::worker::Job { tenant_id: "acme".into(), request_id: id.into() })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (_, after) = w.read(&w.admin, id).await;
-    assert_eq!(after, done);
     // The same person writing again is new data: a new contact.
     let identity = Identity { channel: "whatsapp".into(), external_id: "5215512340001".into() };
     let (new, created) = contacts
@@ -177,6 +177,15 @@ async fn a_cancellation_hides_the_contact_at_once_and_erases_all_of_theirs() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(created && new.id != ana.contact.id);
+    // The job delivered again changes nothing, the new contact's claims included; the proof
+    // stays the first run's.
+    w.worker
+        .carry_out(&crate::worker::Job { tenant_id: "acme".into(), request_id: id.into() })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, after) = w.read(&w.admin, id).await;
+    assert_eq!(after, done);
+    assert_eq!(contacts.id_by_phone(&acme(), &phone).await.ok().flatten(), Some(new.id));
 }
 
 #[tokio::test]
@@ -192,8 +201,7 @@ async fn a_crash_half_way_is_finished_by_the_sweep_with_the_first_counts() {
         let _ = w.queue.ack("privacy", &m.receipt).await;
     }
     let failing = Arc::new(FailingTable::new(w.app.core.table.clone()));
-    // The first batch delete is hiding's (the claims); the second, the erasure's.
-    failing.batch_deletes_before_failing.store(1, Ordering::SeqCst);
+    // The erasure's batch delete of her items fails.
     failing.fail_batch_deletes.store(1, Ordering::SeqCst);
     let eraser = Eraser::new(failing.clone(), w.backend.files.clone(), erased_ids());
     let repo = gestor_shared::repo::privacy::PrivacyRepo::new(w.app.core.table.clone());
