@@ -103,11 +103,17 @@ pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, DEFE
 /// receipt instead). Dead-letter queues keep theirs 14 days for now.
 pub const QUEUE_RETENTION_SECS: u32 = 48 * 3600;
 
-/// Object key prefixes in the bucket, each with its lifecycle.
-pub const EXPORTS_PREFIX: &str = "exports/";
-/// Days after which an export archive is deleted by the bucket's lifecycle rule (the presigned
-/// link to it lives far shorter).
+/// The tag an export archive carries (`{tenant}/exports/{request id}.zip`), and the days
+/// after which the bucket's lifecycle rule deletes archives so tagged. The rule runs daily
+/// and late: a backstop. The download route refuses an archive past `expires_at` itself, and
+/// the presigned link it answers lives minutes.
+pub const EXPORT_TAG: (&str, &str) = ("retention", "export");
 pub const EXPORTS_EXPIRE_DAYS: u32 = 7;
+
+/// Where the export archive of a privacy request is kept.
+pub fn export_key(tenant: &crate::domain::TenantId, request_id: &str) -> String {
+    format!("{tenant}/exports/{request_id}.zip")
+}
 /// The tag an uploaded file carries (`x-amz-tagging`, signed into its upload link), and the
 /// days after which the bucket's lifecycle rule deletes files so tagged: a file uploaded to
 /// send is the business's working copy, not an archive. A message that sent it keeps its own

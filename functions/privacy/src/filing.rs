@@ -153,6 +153,15 @@ async fn details_of(
             Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
         };
     }
+    if subject.contact_id.is_some() && matches!(kind, Kind::Access | Kind::Portability) {
+        return match raw {
+            None | Some(Value::Null) => Ok(json!({})),
+            Some(Value::Object(d)) if d.is_empty() => Ok(json!({})),
+            Some(_) => {
+                Err(ApiError::invalid_field("details", "an export takes no details: it holds everything"))
+            }
+        };
+    }
     if subject.contact_id.is_none() || !matches!(kind, Kind::Opposition | Kind::Rectification) {
         return Err(ApiError::Unprocessable(format!(
             "{} requests for {} are not carried out by this version yet: file it with the business's privacy officer",
@@ -268,7 +277,7 @@ async fn channels_of(app: &Privacy, caller: &Caller, raw: Option<&Value>) -> Res
 }
 
 /// Whether the caller may see `request`.
-fn visible(caller: &Caller, request: &PrivacyRequest) -> bool {
+pub(crate) fn visible(caller: &Caller, request: &PrivacyRequest) -> bool {
     caller.role().allows(Permission::PrivacyOthers)
         || request.filed_by == caller.member.id
         || request.subject.member_id.as_ref() == Some(&caller.member.id)

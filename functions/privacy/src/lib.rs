@@ -1,19 +1,22 @@
 //! The `privacy` function: `/v1/privacy/requests` (file, list, read privacy requests), and
 //! the `privacy-worker`, which carries them out from the privacy queue.
 //!
-//! What is carried out today: opposition (the contact's `restrictions`), rectification (the
-//! contact's corrected fields), the deactivation of the account's channel integrations, and a
-//! contact's whole cancellation (hidden when filed, erased by `erasing.rs`). The other kinds
-//! are refused when filed (422) until the worker carries them out, so that no request is
-//! accepted that nothing would honour.
+//! What is carried out today: for a contact, access and portability (an archive,
+//! `export.rs`, fetched through `download.rs`), opposition (the contact's `restrictions`),
+//! rectification (the contact's corrected fields) and the whole cancellation (hidden when
+//! filed, erased by `erasing.rs`); for the account, the deactivation of its channel
+//! integrations. The other kinds are refused when filed (422) until the worker carries them
+//! out, so that no request is accepted that nothing would honour.
 
+mod download;
 pub mod erasing;
+pub mod export;
 mod filing;
 pub mod sweep;
 pub mod worker;
 
 use gestor_shared::http::{Core, Policy};
-use gestor_shared::ports::Queue;
+use gestor_shared::ports::{Files, Queue};
 use gestor_shared::registry::{Declaration, HttpPart, QueuePart, SchedulePart, Serves};
 use gestor_shared::settings::{Setting, SettingError, Settings};
 use std::sync::Arc;
@@ -22,11 +25,11 @@ pub use filing::ApiDoc;
 
 pub static FUNCTION: Declaration = Declaration {
     name: "privacy",
-    settings: &[Setting::TableName, Setting::CursorSecret, Setting::PrivacyQueueUrl],
+    settings: &[Setting::TableName, Setting::CursorSecret, Setting::PrivacyQueueUrl, Setting::BucketName],
     serves: Serves::Http(HttpPart {
         routes: Privacy::route_table,
         openapi,
-        build: |deps| Ok(Arc::new(Privacy::new(deps.core()?, deps.queue(), deps.settings())?)),
+        build: |deps| Ok(Arc::new(Privacy::new(deps.core()?, deps.queue(), deps.files()?, deps.settings())?)),
     }),
 };
 
@@ -66,18 +69,25 @@ gestor_shared::routes!(Privacy, core: core, {
     filing::list => Policy::member(),
     filing::file => Policy::member().audited("privacy_request.create", "privacy_request").idempotent(),
     filing::get => Policy::member(),
+    download::download => Policy::member().audited("privacy_request.download", "privacy_request"),
 });
 
 pub struct Privacy {
     core: Core,
     queue: Arc<dyn Queue>,
+    files: Arc<dyn Files>,
     privacy_queue: String,
 }
 
 impl Privacy {
-    pub fn new(core: Core, queue: Arc<dyn Queue>, settings: &Settings) -> Result<Self, SettingError> {
+    pub fn new(
+        core: Core,
+        queue: Arc<dyn Queue>,
+        files: Arc<dyn Files>,
+        settings: &Settings,
+    ) -> Result<Self, SettingError> {
         let privacy_queue = settings.get(Setting::PrivacyQueueUrl)?.to_owned();
-        Ok(Self { core, queue, privacy_queue })
+        Ok(Self { core, queue, files, privacy_queue })
     }
 }
 

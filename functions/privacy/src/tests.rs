@@ -22,6 +22,8 @@ use crate::worker::PrivacyWorker;
 struct World {
     app: Privacy,
     backend: Backend,
+    /// The same files as `backend`'s, to open the links they sign.
+    local: gestor_shared::adapters::local_files::LocalFiles,
     graph: wiremock::MockServer,
     worker: PrivacyWorker,
     queue: Arc<EmbeddedQueue>,
@@ -52,9 +54,10 @@ async fn world() -> World {
         mail: Arc::new(Backend::embedded_mailbox(dir.path(), "x@y.mx")),
     };
     let worker = PrivacyWorker::new(&backend, &settings).unwrap_or_else(|e| panic!("{e}"));
-    let app =
-        Privacy::new(core, queue.clone(), &Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
-    World { app, backend, graph, worker, queue, owner, admin, agent, _dir: dir }
+    let local = Backend::embedded_files(dir.path(), "http://127.0.0.1:0", b"k");
+    let app = Privacy::new(core, queue.clone(), backend.files.clone(), &Settings::local_with(|_| None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    World { app, backend, local, graph, worker, queue, owner, admin, agent, _dir: dir }
 }
 
 impl World {
@@ -368,3 +371,4 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
 }
 
 mod erasure;
+mod export;

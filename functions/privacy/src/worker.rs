@@ -11,10 +11,13 @@ use gestor_shared::deactivation::{Deactivated, deactivate};
 use gestor_shared::domain::{Email, Phone, TenantId};
 use gestor_shared::graph::GraphClient;
 use gestor_shared::ids::ChannelAccountId;
-use gestor_shared::ports::TableError;
+use gestor_shared::ports::{Files, TableError};
 use gestor_shared::registry::StartError;
 use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure::ErasureError;
+use gestor_shared::repo::holdings::HoldingsRepo;
+use gestor_shared::resources::{EXPORT_TAG, EXPORTS_EXPIRE_DAYS, export_key};
+use std::sync::Arc;
 
 use crate::erasing::Eraser;
 use gestor_shared::repo::audit::AuditRepo;
@@ -45,6 +48,8 @@ pub struct Job {
 
 pub struct PrivacyWorker {
     requests: PrivacyRepo,
+    holdings: HoldingsRepo,
+    files: Arc<dyn Files>,
     eraser: Eraser,
     contacts: ContactRepo,
     channels: ChannelRepo,
@@ -66,6 +71,8 @@ impl PrivacyWorker {
         Ok(Self {
             eraser: Eraser::new(table.clone(), backend.files.clone(), ErasedIds::from_settings(settings)?),
             requests: PrivacyRepo::new(table.clone()),
+            holdings: HoldingsRepo::new(table.clone()),
+            files: backend.files.clone(),
             contacts: ContactRepo::new(table.clone()),
             channels: ChannelRepo::new(table.clone()),
             audit: AuditRepo::new(table),
@@ -98,6 +105,9 @@ impl PrivacyWorker {
                     None => return Ok(()),
                 }
             }
+            (Kind::Access | Kind::Portability, Some(contact)) => {
+                self.export(&tenant, &request, contact).await?
+            }
             (Kind::Deactivation, None) if request.subject.account => {
                 self.deactivate(&tenant, &request).await?
             }
@@ -112,6 +122,41 @@ impl PrivacyWorker {
         self.requests.end(&tenant, &request, status, result, now, vec![]).await?;
         tracing::info!(tenant = %tenant, kind = request.kind.as_str(), status = ?status, "privacy request carried out");
         Ok(())
+    }
+
+    /// Access and portability: the archive of everything held of the contact, kept tagged
+    /// for the bucket's expiry rule; the result links to the route that signs a download.
+    /// A redelivery before the request ended builds it again over the first.
+    async fn export(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        contact_id: &gestor_shared::ids::ContactId,
+    ) -> Result<Ended, TableError> {
+        let Some(holdings) = self.holdings.of_contact(tenant, contact_id).await? else {
+            return Ok(Ended::Rejected("the contact no longer exists".into()));
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let id = request.id.as_str();
+        let built =
+            crate::export::archive(tenant, id, request.kind.as_str(), &holdings, self.files.as_ref(), now)
+                .await
+                .map_err(|e| TableError::Backend(e.to_string()))?;
+        let key = export_key(tenant, id);
+        self.files
+            .put_tagged(&key, built.bytes, "application/zip", &[EXPORT_TAG])
+            .await
+            .map_err(|e| TableError::Backend(e.to_string()))?;
+        let expires_at = now + time::Duration::days(i64::from(EXPORTS_EXPIRE_DAYS));
+        let expires_at = expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| TableError::Invalid(e.to_string()))?;
+        Ok(Ended::Completed(json!({
+            "download_url": format!("/v1/privacy/requests/{id}/download"),
+            "expires_at": expires_at,
+            "format": "zip",
+            "counts": built.counts,
+        })))
     }
 
     /// Opposition adds the restrictions to the contact's; rectification writes the corrected

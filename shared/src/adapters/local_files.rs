@@ -4,7 +4,8 @@
 //! a directory named `{segment}.d` and the last a file named `{segment}.o`. The suffixes let
 //! `a` and `a/b` both exist, as they can in S3. An object file starts with the content
 //! type's length (4 bytes, big-endian) and the content type, then the bytes, so one rename
-//! publishes both. Writes go to `tmp/` first and are renamed into place.
+//! publishes both. Writes go to `tmp/` first and are renamed into place. An object's tags
+//! are in a file beside it, `{segment}.t`.
 
 use crate::ports::files::{encode_key_path, validate_key};
 use crate::ports::{FileError, Files, StoredObject};
@@ -17,6 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const DIR_SUFFIX: &str = ".d";
 const OBJECT_SUFFIX: &str = ".o";
+/// An object's tags, beside it: one `key=value` line each. A plain put removes them.
+const TAGS_SUFFIX: &str = ".t";
 /// A rename can race a delete removing the now-empty parent directory; retrying recreates it.
 const RENAME_ATTEMPTS: u32 = 3;
 
@@ -128,10 +131,34 @@ impl LocalFiles {
 #[async_trait]
 impl Files for LocalFiles {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), FileError> {
+        self.put_tagged(key, bytes, content_type, &[]).await
+    }
+
+    async fn put_tagged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), FileError> {
         validate_key(key)?;
         let (key, content_type) = (key.to_owned(), content_type.to_owned());
+        let tags: String = tags.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         self.blocking(move |this| {
             let path = this.object_path(&key);
+            let tags_path = path.with_extension(&TAGS_SUFFIX[1..]);
+            if tags.is_empty() {
+                match std::fs::remove_file(&tags_path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&key)(e)),
+                }
+            } else {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(&key))?;
+                }
+                std::fs::write(&tags_path, tags.as_bytes()).map_err(io(&key))?;
+            }
             let tmp_dir = this.root.join("tmp");
             std::fs::create_dir_all(&tmp_dir).map_err(io(&key))?;
             let tmp = tmp_dir.join(ulid::Ulid::new().to_string());
@@ -161,11 +188,38 @@ impl Files for LocalFiles {
         self.blocking(move |this| read_object(&this.object_path(&key))).await
     }
 
+    async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, FileError> {
+        validate_key(key)?;
+        let key = key.to_owned();
+        self.blocking(move |this| {
+            let path = this.object_path(&key);
+            if !path.exists() {
+                return Err(FileError::NotFound);
+            }
+            let text = match std::fs::read_to_string(path.with_extension(&TAGS_SUFFIX[1..])) {
+                Ok(text) => text,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(io(&key)(e)),
+            };
+            Ok(text
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect())
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), FileError> {
         validate_key(key)?;
         let key = key.to_owned();
         self.blocking(move |this| {
             let path = this.object_path(&key);
+            match std::fs::remove_file(path.with_extension(&TAGS_SUFFIX[1..])) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&key)(e)),
+            }
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),

@@ -42,6 +42,41 @@ impl Files for S3Files {
         Ok(())
     }
 
+    async fn put_tagged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), FileError> {
+        validate_key(key)?;
+        // The `x-amz-tagging` header: a URL query string.
+        let tagging: Vec<String> =
+            tags.iter().map(|(k, v)| format!("{}={}", encode_key_path(k), encode_key_path(v))).collect();
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .tagging(tagging.join("&"))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error(key, e))?;
+        Ok(())
+    }
+
+    async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, FileError> {
+        validate_key(key)?;
+        match self.client.get_object_tagging().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                Err(FileError::NotFound)
+            }
+            Err(e) => Err(sdk_error(key, e)),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<StoredObject, FileError> {
         validate_key(key)?;
         let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
@@ -234,9 +269,11 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
         .await
         .map_err(|e| sdk_error(name, e))?;
 
+    let (tag, value) = resources::EXPORT_TAG;
+    let tag = Tag::builder().key(tag).value(value).build().map_err(|e| FileError::Backend(e.to_string()))?;
     let exports = LifecycleRule::builder()
         .id("expire-exports")
-        .filter(LifecycleRuleFilter::builder().prefix(resources::EXPORTS_PREFIX).build())
+        .filter(LifecycleRuleFilter::builder().tag(tag).build())
         .expiration(LifecycleExpiration::builder().days(days(resources::EXPORTS_EXPIRE_DAYS)).build())
         .status(ExpirationStatus::Enabled)
         .build()

@@ -33,6 +33,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {detail}")]
     Conflict { detail: String, errors: Vec<FieldError> },
+    /// It existed and is no more, for good (an export past its expiry).
+    #[error("gone: {0}")]
+    Gone(String),
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("payload too large (limit {limit_bytes} bytes)")]
@@ -108,6 +111,7 @@ impl ApiError {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict { .. } => 409,
+            Self::Gone(_) => 410,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge { .. } => 413,
             Self::BadSignature => 401,
@@ -139,6 +143,7 @@ impl ApiError {
                 vec![],
             ),
             Self::Conflict { detail, errors } => ("conflict", "Conflict", detail.clone(), errors.clone()),
+            Self::Gone(detail) => ("gone", "Gone", detail.clone(), vec![]),
             Self::PreconditionFailed => (
                 "precondition-failed",
                 "Precondition failed",

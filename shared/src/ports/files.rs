@@ -23,6 +23,19 @@ pub enum FileError {
 pub trait Files: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), FileError>;
 
+    /// Stores an object carrying `tags` (S3 object tags, which the bucket's lifecycle rules
+    /// filter on). A plain [`Files::put`] over it leaves it with none.
+    async fn put_tagged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), FileError>;
+
+    /// The object's tags, in the order stored.
+    async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, FileError>;
+
     async fn get(&self, key: &str) -> Result<StoredObject, FileError>;
 
     /// Deleting an absent object is not an error.

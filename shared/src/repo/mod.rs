@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod erased;
 pub mod erasure;
+pub mod holdings;
 pub mod idempotency;
 mod keys;
 pub mod members;

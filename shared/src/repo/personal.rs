@@ -70,6 +70,14 @@ pub fn files_of(tenant: &TenantId, items: &[Item]) -> Vec<String> {
         if let Some(key) = item.get("media").and_then(|m| m.get("file_key")).and_then(Value::as_str) {
             files.insert(key.to_owned());
         }
+        // An access or portability request's archive holds everything of its subject.
+        let exported = matches!(item.get("kind").and_then(Value::as_str), Some("access" | "portability"));
+        if kind.starts_with("PRIVACY#")
+            && exported
+            && let Some(id) = item.get("id").and_then(Value::as_str)
+        {
+            files.insert(crate::resources::export_key(tenant, id));
+        }
     }
     files.into_iter().filter(|key| key.starts_with(&prefix)).collect()
 }

@@ -155,10 +155,18 @@ impl Table for FailingTable {
     }
 }
 
-/// Fails the next `fail_deletes` deletes (an S3 503); the rest pass through.
+/// Fails the next `fail_deletes` deletes and `fail_gets` reads (an S3 503); the rest pass
+/// through.
 pub struct FailingFiles {
     pub inner: Arc<dyn crate::ports::Files>,
     pub fail_deletes: AtomicUsize,
+    pub fail_gets: AtomicUsize,
+}
+
+impl FailingFiles {
+    pub fn new(inner: Arc<dyn crate::ports::Files>) -> Self {
+        Self { inner, fail_deletes: AtomicUsize::new(0), fail_gets: AtomicUsize::new(0) }
+    }
 }
 
 #[async_trait]
@@ -171,7 +179,22 @@ impl crate::ports::Files for FailingFiles {
     ) -> Result<(), crate::ports::FileError> {
         self.inner.put(key, bytes, content_type).await
     }
+    async fn put_tagged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<(), crate::ports::FileError> {
+        self.inner.put_tagged(key, bytes, content_type, tags).await
+    }
+    async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, crate::ports::FileError> {
+        self.inner.tags(key).await
+    }
     async fn get(&self, key: &str) -> Result<crate::ports::StoredObject, crate::ports::FileError> {
+        if take(&self.fail_gets) {
+            return Err(crate::ports::FileError::Backend("503 Slow Down".into()));
+        }
         self.inner.get(key).await
     }
     async fn delete(&self, key: &str) -> Result<(), crate::ports::FileError> {

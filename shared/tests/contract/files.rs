@@ -116,7 +116,23 @@ contract!(
     presigned_links_can_be_fetched,
     presigned_puts_store_the_object_with_its_signed_type_only,
     head_and_copy,
+    tagged_objects_keep_their_tags_until_overwritten,
 );
+
+async fn tagged_objects_keep_their_tags_until_overwritten(files: Arc<dyn Files>) {
+    let key = "acme/exports/prq_1.zip";
+    files.put_tagged(key, b"zip".to_vec(), "application/zip", &[("retention", "export")]).await.unwrap();
+    assert_eq!(files.tags(key).await.unwrap(), vec![("retention".to_owned(), "export".to_owned())]);
+    assert_eq!(files.get(key).await.unwrap().bytes, b"zip");
+    assert_eq!(files.list("acme/").await.unwrap(), vec![key.to_owned()], "tags are no object");
+    // As S3 does: a plain put replaces the object, tags and all.
+    files.put(key, b"again".to_vec(), "application/zip").await.unwrap();
+    assert_eq!(files.tags(key).await.unwrap(), Vec::<(String, String)>::new());
+    files.put_tagged(key, b"zip".to_vec(), "application/zip", &[("retention", "export")]).await.unwrap();
+    files.delete(key).await.unwrap();
+    assert!(matches!(files.tags(key).await, Err(FileError::NotFound)));
+    assert!(files.list("acme/").await.unwrap().is_empty());
+}
 
 async fn put_get_overwrite_delete(files: Arc<dyn Files>) {
     let key = "contacts/42/notes.txt";

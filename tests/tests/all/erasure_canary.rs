@@ -141,6 +141,37 @@ async fn leftovers(backend: &Backend, settings: &Settings, dead_letters: &[Strin
     found
 }
 
+/// The contact's access request carried out, its download fetched as a browser would (the
+/// route's redirect, then the signed link with no token): the archive's `export.json`.
+async fn exported(server: &Server, token: &str, contact: &str) -> Value {
+    let access = json!({"kind": "access", "subject": {"contact_id": contact}});
+    let (status, filed) = server.send("POST", "/v1/privacy/requests", Some(token), Some(access)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{filed}");
+    let request = format!("/v1/privacy/requests/{}", filed["id"].as_str().unwrap_or_default());
+    let done = eventually(server, token, &request, |r| r["status"] == "completed").await;
+    let route = done["result"]["download_url"].as_str().unwrap_or_default().to_owned();
+    let manual = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let answer = manual
+        .get(format!("{}{route}", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.status(), StatusCode::FOUND, "{route}");
+    let link = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    let archive = reqwest::get(&link).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(archive.status(), StatusCode::OK, "{link}");
+    let bytes = archive.bytes().await.unwrap_or_default().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap_or_else(|e| panic!("{e}"));
+    let mut document = String::new();
+    let mut file = zip.by_name("export.json").unwrap_or_else(|e| panic!("{e}"));
+    std::io::Read::read_to_string(&mut file, &mut document).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&document).unwrap_or_default()
+}
+
 async fn the_canary_is_erased(server: &Server, settings: &Settings, dead_letters: &[String]) {
     let logs = gestor_shared::testing::logs::capture().unwrap_or_else(|| panic!("another log subscriber"));
     let secret = settings.get(Setting::MetaAppSecret).unwrap_or_default().to_owned();
@@ -194,6 +225,12 @@ async fn the_canary_is_erased(server: &Server, settings: &Settings, dead_letters
     })
     .await;
 
+    let export = exported(server, &owner, &contact).await;
+    assert_eq!(export["contact"]["name"], NAME, "the export holds what was stored");
+    assert_eq!(export["contact"]["emails"], json!([EMAIL]));
+    assert_eq!(export["notes"][0]["text"], "nota interna secretoq7x");
+    assert_eq!(export["messages"].as_array().map(Vec::len), Some(3), "two in, the reply");
+
     let cancellation = json!({"kind": "cancellation", "subject": {"contact_id": contact}});
     let (status, filed) = server.send("POST", "/v1/privacy/requests", Some(&owner), Some(cancellation)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{filed}");
@@ -232,6 +269,8 @@ async fn the_canary_is_erased(server: &Server, settings: &Settings, dead_letters
     })
     .await;
 
+    let exports = server.backend.files.list("canario-shop/exports/").await.unwrap_or_default();
+    assert_eq!(exports, Vec::<String>::new(), "the export is erased with the rest");
     let found = leftovers(&server.backend, settings, dead_letters).await;
     assert!(found.is_empty(), "the canary is still stored: {found:#?}");
     for route in [contact_path.as_str(), &format!("/v1/conversations/{conversation}")] {

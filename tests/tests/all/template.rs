@@ -9,7 +9,7 @@ use gestor_registry::FUNCTIONS;
 use gestor_shared::http::Access;
 use gestor_shared::ports::Index;
 use gestor_shared::registry::{Declaration, Serves};
-use gestor_shared::resources::{self, EXPORTS_EXPIRE_DAYS, EXPORTS_PREFIX};
+use gestor_shared::resources::{self, EXPORT_TAG, EXPORTS_EXPIRE_DAYS};
 use gestor_shared::settings::Setting;
 use std::collections::{BTreeMap, BTreeSet};
 use yaml_rust2::Yaml;
@@ -566,10 +566,11 @@ fn the_bucket_is_private_encrypted_unversioned_and_expires_exports() {
     let rules = at(p, "LifecycleConfiguration.Rules").as_vec().expect("lifecycle");
     let expires_exports = rules.iter().any(|r| {
         r["Status"] == s("Enabled")
-            && r["Prefix"] == s(EXPORTS_PREFIX)
+            && at(r, "TagFilters.0.Key") == &s(EXPORT_TAG.0)
+            && at(r, "TagFilters.0.Value") == &s(EXPORT_TAG.1)
             && r["ExpirationInDays"] == n(EXPORTS_EXPIRE_DAYS)
     });
-    assert!(expires_exports, "{id}: {EXPORTS_PREFIX} expiry");
+    assert!(expires_exports, "{id}: exports expiry by their tag");
     let (tag, value) = gestor_shared::resources::UPLOAD_TAG;
     let expires_uploads = rules.iter().any(|r| {
         r["Status"] == s("Enabled")

@@ -222,8 +222,8 @@ async fn an_unsend_or_revoke_removes_the_downloaded_file_from_the_bucket() {
     // The bucket refuses the first delete: the record comes back, and its retry, finding the
     // message already unsent, still deletes the file.
     let files = Arc::new(gestor_shared::testing::doubles::FailingFiles {
-        inner: w.backend.files.clone(),
         fail_deletes: std::sync::atomic::AtomicUsize::new(1),
+        ..gestor_shared::testing::doubles::FailingFiles::new(w.backend.files.clone())
     });
     let settings = Settings::local_with(|_| None);
     let backend = Backend { files, ..w.backend.clone() };

@@ -23,13 +23,13 @@ use crate::erasing::{Erased, Eraser};
 
 /// A customer who wrote on WhatsApp: contact, conversation, two messages (the first with a
 /// downloaded file), and a status parked for a message still to come.
-struct Customer {
-    contact: Contact,
-    conversation: Conversation,
-    file: String,
+pub(super) struct Customer {
+    pub(super) contact: Contact,
+    pub(super) conversation: Conversation,
+    pub(super) file: String,
 }
 
-async fn customer(w: &World, wa_id: &str, name: &str) -> Customer {
+pub(super) async fn customer(w: &World, wa_id: &str, name: &str) -> Customer {
     let table = w.app.core.table.clone();
     let phone = Phone::parse(&format!("+{wa_id}")).unwrap_or_else(|e| panic!("{e}"));
     let identity = Identity { channel: "whatsapp".into(), external_id: wa_id.into() };

@@ -78,6 +78,12 @@ impl Files for BrokenFiles {
     async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), FileError> {
         Err(FileError::Backend("S3 is having a bad day".into()))
     }
+    async fn put_tagged(&self, _: &str, _: Vec<u8>, _: &str, _: &[(&str, &str)]) -> Result<(), FileError> {
+        Err(FileError::Backend("S3 is having a bad day".into()))
+    }
+    async fn tags(&self, _: &str) -> Result<Vec<(String, String)>, FileError> {
+        Err(FileError::NotFound)
+    }
     async fn get(&self, _: &str) -> Result<StoredObject, FileError> {
         Err(FileError::NotFound)
     }
