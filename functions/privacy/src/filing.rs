@@ -153,7 +153,7 @@ async fn details_of(
             Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
         };
     }
-    if subject.contact_id.is_some() && matches!(kind, Kind::Access | Kind::Portability) {
+    if !subject.account && matches!(kind, Kind::Access | Kind::Portability) {
         return match raw {
             None | Some(Value::Null) => Ok(json!({})),
             Some(Value::Object(d)) if d.is_empty() => Ok(json!({})),

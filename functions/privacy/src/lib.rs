@@ -1,10 +1,10 @@
 //! The `privacy` function: `/v1/privacy/requests` (file, list, read privacy requests), and
 //! the `privacy-worker`, which carries them out from the privacy queue.
 //!
-//! What is carried out today: for a contact, access and portability (an archive,
-//! `export.rs`, fetched through `download.rs`), opposition (the contact's `restrictions`),
-//! rectification (the contact's corrected fields) and the whole cancellation (hidden when
-//! filed, erased by `erasing.rs`); for the account, the deactivation of its channel
+//! What is carried out today: access and portability for a contact or a member (an archive,
+//! `export/`, fetched through `download.rs`); for a contact, opposition (its
+//! `restrictions`), rectification (its corrected fields) and the whole cancellation (hidden
+//! when filed, erased by `erasing.rs`); for the account, the deactivation of its channel
 //! integrations. The other kinds are refused when filed (422) until the worker carries them
 //! out, so that no request is accepted that nothing would honour.
 

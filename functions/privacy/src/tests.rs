@@ -198,8 +198,8 @@ async fn who_may_file_what_and_who_sees_it() {
     assert_eq!(w.file(&w.admin, account.clone()).await.0, 403, "the account's: an owner only");
     let (status, refused) = w.file(&w.owner, account).await;
     assert_eq!(status, 422, "not carried out yet, so not accepted: {refused}");
-    let own = json!({"kind": "access", "subject": {"member": "me"}});
-    assert_eq!(w.file(&w.agent, own).await.0, 422);
+    let own = json!({"kind": "opposition", "subject": {"member": "me"}});
+    assert_eq!(w.file(&w.agent, own).await.0, 422, "not carried out for members yet");
     let nobody = json!({"kind": "opposition", "subject": {"phone": "+5215500000000"},
                         "details": {"restrictions": ["marketing"]}});
     assert_eq!(w.file(&w.admin, nobody).await.0, 404);

@@ -105,8 +105,8 @@ impl PrivacyWorker {
                     None => return Ok(()),
                 }
             }
-            (Kind::Access | Kind::Portability, Some(contact)) => {
-                self.export(&tenant, &request, contact).await?
+            (Kind::Access | Kind::Portability, _) if !request.subject.account => {
+                self.export(&tenant, &request).await?
             }
             (Kind::Deactivation, None) if request.subject.account => {
                 self.deactivate(&tenant, &request).await?
@@ -124,24 +124,29 @@ impl PrivacyWorker {
         Ok(())
     }
 
-    /// Access and portability: the archive of everything held of the contact, kept tagged
-    /// for the bucket's expiry rule; the result links to the route that signs a download.
-    /// A redelivery before the request ended builds it again over the first.
-    async fn export(
-        &self,
-        tenant: &TenantId,
-        request: &PrivacyRequest,
-        contact_id: &gestor_shared::ids::ContactId,
-    ) -> Result<Ended, TableError> {
-        let Some(holdings) = self.holdings.of_contact(tenant, contact_id).await? else {
-            return Ok(Ended::Rejected("the contact no longer exists".into()));
-        };
+    /// Access and portability: the archive of everything held of the contact or member,
+    /// kept tagged for the bucket's expiry rule; the result links to the route that signs a
+    /// download. A redelivery before the request ended builds it again over the first.
+    async fn export(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<Ended, TableError> {
         let now = time::OffsetDateTime::now_utc();
-        let id = request.id.as_str();
-        let built =
-            crate::export::archive(tenant, id, request.kind.as_str(), &holdings, self.files.as_ref(), now)
+        let (id, kind) = (request.id.as_str(), request.kind.as_str());
+        let failed = |e: crate::export::ExportError| TableError::Backend(e.to_string());
+        let document = if let Some(contact) = &request.subject.contact_id {
+            let Some(holdings) = self.holdings.of_contact(tenant, contact).await? else {
+                return Ok(Ended::Rejected("the contact no longer exists".into()));
+            };
+            crate::export::contact::document(tenant, id, kind, &holdings, self.files.as_ref(), now)
                 .await
-                .map_err(|e| TableError::Backend(e.to_string()))?;
+                .map_err(failed)?
+        } else if let Some(member) = &request.subject.member_id {
+            let Some(holdings) = self.holdings.of_member(tenant, member).await? else {
+                return Ok(Ended::Rejected("the member is no longer in the business".into()));
+            };
+            crate::export::member::document(id, kind, &holdings, now).map_err(failed)?
+        } else {
+            return Err(TableError::Invalid("an export of the account is not carried out yet".into()));
+        };
+        let built = document.archive().map_err(failed)?;
         let key = export_key(tenant, id);
         self.files
             .put_tagged(&key, built.bytes, "application/zip", &[EXPORT_TAG])

@@ -1,7 +1,9 @@
-//! What the business holds of a contact, read whole for the rights of access and portability:
-//! the contact with its channel identities, its conversations, their messages and notes, the
-//! files of those messages, and the audit entries about the contact and its conversations.
-//! The subject index finds every item; the audit log's resource index finds the entries.
+//! What is held of a subject, read whole for the rights of access and portability. Of a
+//! contact: the contact with its channel identities, its conversations, their messages and
+//! notes, the files of those messages, and the audit entries about the contact and its
+//! conversations (the subject index finds the items, the audit log's resource index the
+//! entries). Of a member: their profile in the business, the businesses the user belongs
+//! to, their sessions and what they did (the audit log's actor index).
 
 use serde_json::Value;
 use std::sync::Arc;
@@ -10,10 +12,12 @@ use super::audit::{AuditEntry, AuditFilter, AuditRepo};
 use super::contacts::{Contact, ContactRepo};
 use super::conversations::{Conversation, stored};
 use super::from_item;
+use super::members::{Member, MemberRepo, Membership};
 use super::messages::{Message, media_file_key};
 use super::personal::{self, visible};
+use super::sessions::{Session, SessionRepo};
 use crate::domain::{MessageKind, TenantId};
-use crate::ids::ContactId;
+use crate::ids::{ContactId, MemberId};
 use crate::ports::{Index, Item, Table, TableError};
 
 /// Everything an export shows of one contact.
@@ -46,10 +50,24 @@ impl Holdings {
     }
 }
 
+/// Everything an export shows of one member of the business.
+#[derive(Debug, Clone)]
+pub struct MemberHoldings {
+    pub member: Member,
+    /// Every business the user belongs to (their own list: names and roles).
+    pub memberships: Vec<Membership>,
+    /// Most recently seen first.
+    pub sessions: Vec<Session>,
+    /// What they did in this business, newest first.
+    pub audit: Vec<AuditEntry>,
+}
+
 #[derive(Clone)]
 pub struct HoldingsRepo {
     table: Arc<dyn Table>,
     contacts: ContactRepo,
+    members: MemberRepo,
+    sessions: SessionRepo,
     audit: AuditRepo,
 }
 
@@ -58,7 +76,13 @@ const AUDIT_PAGE: usize = 200;
 
 impl HoldingsRepo {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { contacts: ContactRepo::new(table.clone()), audit: AuditRepo::new(table.clone()), table }
+        Self {
+            contacts: ContactRepo::new(table.clone()),
+            members: MemberRepo::new(table.clone()),
+            sessions: SessionRepo::new(table.clone()),
+            audit: AuditRepo::new(table.clone()),
+            table,
+        }
     }
 
     /// What is held of the contact; `None` when there is no such contact (or it is being
@@ -98,12 +122,30 @@ impl HoldingsRepo {
         Ok(Some(Holdings { contact, conversations, messages, notes, audit }))
     }
 
+    /// What is held of the member; `None` when the business has no such member.
+    pub async fn of_member(
+        &self,
+        tenant: &TenantId,
+        id: &MemberId,
+    ) -> Result<Option<MemberHoldings>, TableError> {
+        let Some(member) = self.members.get_by_id(tenant, id).await? else { return Ok(None) };
+        let memberships = self.members.memberships_of(&member.sub).await?;
+        let sessions = self.sessions.list(tenant, id).await?;
+        let filter = AuditFilter { actor: Some(id.to_string()), ..AuditFilter::default() };
+        let audit = self.entries(tenant, &filter).await?;
+        Ok(Some(MemberHoldings { member, memberships, sessions, audit }))
+    }
+
     async fn entries_about(&self, tenant: &TenantId, resource: &str) -> Result<Vec<AuditEntry>, TableError> {
         let filter = AuditFilter { resource: Some(resource.to_owned()), ..AuditFilter::default() };
+        self.entries(tenant, &filter).await
+    }
+
+    async fn entries(&self, tenant: &TenantId, filter: &AuditFilter) -> Result<Vec<AuditEntry>, TableError> {
         let mut entries = Vec::new();
         let mut start = None;
         loop {
-            let (page, next) = self.audit.list(tenant, &filter, AUDIT_PAGE, start).await?;
+            let (page, next) = self.audit.list(tenant, filter, AUDIT_PAGE, start).await?;
             entries.extend(page);
             match next {
                 Some(next) => start = Some(next),

@@ -107,7 +107,7 @@ async fn an_access_request_delivers_everything_stored_of_the_contact_as_a_downlo
     for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         assert!(document.get(required).is_some(), "export.json lacks {required}");
     }
-    assert_eq!(document["schema"], crate::export::SCHEMA_ID);
+    assert_eq!(document["schema"], crate::export::contact::SCHEMA_ID);
     assert_eq!(document["contact"]["name"], "Ana Exportada");
     assert_eq!(document["contact"]["phones"], json!(ana.contact.phones), "as stored");
     assert_eq!(document["identities"], json!([{"channel": "whatsapp", "external_id": "5215512340011"}]));
@@ -164,4 +164,76 @@ async fn a_cancellation_erases_the_contacts_exports_too() {
     let bea = w.contact("5215512340014").await;
     let body = json!({"kind": "access", "subject": {"contact_id": bea.id.as_str()}, "details": {"x": 1}});
     assert_eq!(w.file(&w.owner, body).await.0, 400);
+}
+
+#[tokio::test]
+async fn a_member_exports_their_profile_memberships_sessions_and_trail() {
+    let w = world().await;
+    let members = gestor_shared::repo::members::MemberRepo::new(w.app.core.table.clone());
+    let agent = members.get_by_sub(&acme(), &w.agent).await.ok().flatten().unwrap_or_else(|| panic!("agent"));
+    // The same user in a second business (so their requests name the business they are in).
+    let other = gestor_shared::domain::TenantId::parse("otra-tienda").unwrap_or_else(|e| panic!("{e}"));
+    members
+        .ensure_member(&other, &w.agent, "agent@acme.mx", gestor_shared::http::Role::Admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let in_acme = [("x-tenant-id", "acme")];
+    let sighting = gestor_shared::repo::sessions::Sighting {
+        marker: "signin-1".into(),
+        ip: Some("189.203.4.17".into()),
+        user_agent: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)".into()),
+        timezone: Some("America/Monterrey".into()),
+        country: Some("MX".into()),
+    };
+    gestor_shared::repo::sessions::SessionRepo::new(w.app.core.table.clone())
+        .record(&acme(), &agent, &sighting, time::OffsetDateTime::now_utc(), |_| Ok(vec![]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let body = json!({"kind": "portability", "subject": {"member": "me"}});
+    let request = ApiRequest::new("POST /v1/privacy/requests").json(body).as_user(&w.agent);
+    let request = in_acme.iter().fold(request, |r, (name, value)| r.header(name, value));
+    let (status, filed) = gestor_shared::testing::answer(serve(&w.app, request.build()).await);
+    assert_eq!(status, 202, "{filed}");
+    let id = filed["id"].as_str().unwrap_or_default().to_owned();
+    assert!(w.work().await >= 1);
+    let (_, done) = w.read(&w.owner, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // Two sessions: the sighting above, and the one the filing request itself was.
+    let counts = &done["result"]["counts"];
+    assert_eq!((&counts["memberships"], &counts["sessions"]), (&json!(2), &json!(2)), "{done}");
+    let (status, link) = download(&w, &w.owner, &id).await;
+    assert_eq!(status, 302);
+    let bytes = open(&w, &link.unwrap_or_default());
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap_or_else(|e| panic!("{e}"));
+    let document: Value = serde_json::from_slice(&entry(&mut zip, "export.json")).unwrap_or_default();
+    assert_eq!(document["schema"], crate::export::member::SCHEMA_ID);
+    assert_eq!(
+        (&document["member"]["email"], &document["member"]["role"]),
+        (&json!("agent@acme.mx"), &json!("agent"))
+    );
+    let tenants: Vec<&str> = document["memberships"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["tenant_id"].as_str())
+        .collect();
+    assert_eq!(tenants.len(), 2, "{document}");
+    assert!(tenants.contains(&"acme") && tenants.contains(&"otra-tienda"));
+    let seen = document["sessions"].as_array().into_iter().flatten().find(|s| s["ip"] == "189.203.4.17");
+    assert_eq!(seen.map(|s| &s["timezone"]), Some(&json!("America/Monterrey")), "{document}");
+    // The filing itself is in their trail.
+    let actions: Vec<&str> = document["audit_entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"privacy_request.create"), "{actions:?}");
+    let sessions = String::from_utf8(entry(&mut zip, "sessions.csv")).unwrap_or_default();
+    assert!(sessions.contains("\"189.203.4.17\""), "{sessions}");
+    let request =
+        ApiRequest::new("GET /v1/privacy/requests/{id}/download").param("id", &id).as_user(&w.agent);
+    let request = in_acme.iter().fold(request, |r, (name, value)| r.header(name, value));
+    assert_eq!(serve(&w.app, request.build()).await.status().as_u16(), 302, "theirs to fetch too");
 }
