@@ -8,10 +8,14 @@
 //! runs at once end the same.
 
 use gestor_shared::domain::TenantId;
+use gestor_shared::ids::ContactId;
+use gestor_shared::ports::TableError;
 use gestor_shared::ports::{Condition, Files, Table, TxOp};
 use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource};
+use gestor_shared::repo::contacts::{ContactError, ContactRepo};
 use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure::{self, Check, Erasure, ErasureError};
+use gestor_shared::repo::partial_erasure::{self, Part};
 use gestor_shared::repo::personal::ERASING;
 use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
 use serde_json::json;
@@ -56,6 +60,9 @@ impl Eraser {
         let id = request.id.as_str();
         if !request.status.is_open() {
             return Ok(Erased::Completed);
+        }
+        if let Some(part) = Part::of(&request.details) {
+            return self.erase_part(tenant, request, contact_id, &part, now).await;
         }
         let contact = self.erasure.erasing_contact(tenant, contact_id, id).await?;
         erasure::hide_rest(self.table.as_ref(), tenant, contact_id, id).await?;
@@ -118,6 +125,78 @@ impl Eraser {
             return Ok(Erased::Completed);
         }
         // Completed by another run meanwhile, or ended otherwise.
+        Ok(match self.requests.get(tenant, id).await? {
+            Some(r) if r.status == Status::Completed => Erased::Completed,
+            _ => Erased::Gone,
+        })
+    }
+
+    /// A partial cancellation: hide again what it covers (the filing did), survey it, record
+    /// the counts (once), erase it, empty the chosen fields, and complete the request. The
+    /// contact stays, and so does the request's subject.
+    async fn erase_part(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        contact_id: &str,
+        part: &Part,
+        now: OffsetDateTime,
+    ) -> Result<Erased, ErasureError> {
+        let id = request.id.as_str();
+        let table = self.table.as_ref();
+        let items = partial_erasure::items_of_part(table, tenant, contact_id, part).await?;
+        partial_erasure::hide(table, tenant, &items, id).await?;
+        let found = partial_erasure::survey(&self.erasure, tenant, items).await?;
+        let contacts = ContactRepo::new(self.table.clone());
+        let contact_id = ContactId::parse(contact_id).map_err(|e| TableError::Invalid(e.to_string()))?;
+        let request = match request.status {
+            Status::Received => {
+                let mut counts = found.counts();
+                counts.retain(|name, n| *n > 0 || name == "erased_message_ids");
+                let current = contacts.get(tenant, &contact_id).await?;
+                let fields = current.as_ref().map(|c| part.emptied(c).1).unwrap_or_default();
+                if matches!(part, Part::Fields(_)) {
+                    counts.insert("fields".into(), fields.len() as u64);
+                }
+                match self
+                    .requests
+                    .start(tenant, request, json!({"counts": counts, "fields": fields}))
+                    .await?
+                {
+                    Some(now) if now.status == Status::InProgress => now,
+                    Some(now) if now.status == Status::Completed => return Ok(Erased::Completed),
+                    _ => return Ok(Erased::Gone),
+                }
+            }
+            _ => request.clone(),
+        };
+        self.erasure.erase(tenant, &found, id, now).await?;
+        for _ in 0..5 {
+            let Some(current) = contacts.get(tenant, &contact_id).await? else { break };
+            let (next, changed) = part.emptied(&current);
+            if changed.is_empty() {
+                break;
+            }
+            let mut next = next;
+            next.version = current.version + 1;
+            next.updated_at = now;
+            let logged = AuditEntry::by(
+                Actor::system("privacy-worker"),
+                "contact.update",
+                Resource { kind: "contact".into(), id: Some(contact_id.to_string()) },
+                &changed,
+            );
+            match contacts.replace_logged(tenant, &current, &next, Some(&logged), None).await {
+                Ok(()) => break,
+                // Changed meanwhile: read it again.
+                Err(ContactError::VersionConflict) => continue,
+                Err(ContactError::Table(e)) => return Err(e.into()),
+                Err(other) => return Err(TableError::Invalid(other.to_string()).into()),
+            }
+        }
+        if self.requests.complete(tenant, &request, now, vec![]).await? {
+            return Ok(Erased::Completed);
+        }
         Ok(match self.requests.get(tenant, id).await? {
             Some(r) if r.status == Status::Completed => Erased::Completed,
             _ => Erased::Gone,

@@ -7,10 +7,12 @@
 use gestor_shared::domain::{Email, Phone, Role};
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, Permission, Reply};
 use gestor_shared::ids::{ChannelAccountId, ContactId, PrivacyRequestId};
+use gestor_shared::ports::Item;
 use gestor_shared::ports::OutgoingMessage;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::{Contact, ContactRepo};
 use gestor_shared::repo::erasure;
+use gestor_shared::repo::partial_erasure::{self, Part};
 use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -132,27 +134,33 @@ async fn subject_of(
     Ok((Subject { contact_id: Some(contact.id.clone()), ..Subject::default() }, Some(contact)))
 }
 
-/// What the kind takes, checked; the kinds not carried out yet are refused.
+/// What the kind takes, checked (with the items a partial cancellation covers, for the
+/// filing to hide); the kinds not carried out yet are refused.
 async fn details_of(
     app: &Privacy,
     caller: &Caller,
     kind: Kind,
     subject: &Subject,
     raw: Option<&Value>,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, Vec<Item>), ApiError> {
     if kind == Kind::Deactivation && subject.account {
-        return channels_of(app, caller, raw).await;
+        return Ok((channels_of(app, caller, raw).await?, Vec::new()));
     }
-    if kind == Kind::Cancellation && subject.contact_id.is_some() {
+    if let (Kind::Cancellation, Some(contact)) = (kind, &subject.contact_id) {
         return match raw {
-            None | Some(Value::Null) => Ok(json!({})),
-            Some(Value::Object(d)) if d.is_empty() => Ok(json!({})),
-            Some(Value::Object(_)) => Err(ApiError::Unprocessable(
-                "a partial cancellation (conversation_ids, message_ids, fields) is not carried out by this version yet: file a total one, or with the business's privacy officer".into(),
-            )),
+            None | Some(Value::Null) => Ok((json!({}), Vec::new())),
+            Some(Value::Object(d)) if d.is_empty() => Ok((json!({}), Vec::new())),
+            Some(Value::Object(d)) => {
+                crate::parts::checked(app.core.table.as_ref(), &caller.tenant, contact.as_str(), d).await
+            }
             Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
         };
     }
+    details_for(kind, subject, raw).map(|details| (details, Vec::new()))
+}
+
+/// The details of the kinds that take no items.
+fn details_for(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Value, ApiError> {
     if !subject.account && matches!(kind, Kind::Access | Kind::Portability) {
         return match raw {
             None | Some(Value::Null) => Ok(json!({})),
@@ -303,7 +311,7 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     }
     let kind = kind_of(body.get("kind"))?;
     let (subject, contact) = subject_of(app, caller, kind, body.get("subject")).await?;
-    let details = details_of(app, caller, kind, &subject, body.get("details")).await?;
+    let (details, part) = details_of(app, caller, kind, &subject, body.get("details")).await?;
     let now = OffsetDateTime::now_utc();
     let request = PrivacyRequest {
         id: PrivacyRequestId::new(),
@@ -317,12 +325,22 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         completed_at: None,
         result: None,
     };
+    let partial = Part::of(&request.details).is_some();
     let filed = match kind {
-        Kind::Cancellation => accept_cancellation(app, caller, &request, contact).await?,
+        Kind::Cancellation if !partial => accept_cancellation(app, caller, &request, contact).await?,
         _ => PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await?,
     };
+    let asked = request.details.clone();
     let request = match filed {
-        Filed::New(request) | Filed::Open(request) => request,
+        Filed::New(request) => request,
+        // A cancellation open for the contact answers for another only if it covers the same:
+        // a whole one filed while a part is being erased must not be taken for that part.
+        Filed::Open(open) if open.kind == Kind::Cancellation && open.details != asked => {
+            return Err(ApiError::conflict(
+                "another cancellation of this contact is under way: file this one again once it completes",
+            ));
+        }
+        Filed::Open(request) => request,
     };
     if request.status.is_open() {
         // Again for an open one: its first job may have been lost; the worker does it once.
@@ -333,7 +351,12 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     if let (Kind::Cancellation, true, Some(id)) =
         (request.kind, request.status.is_open(), &request.subject.contact_id)
     {
-        erasure::hide_rest(app.core.table.as_ref(), &caller.tenant, id.as_str(), request.id.as_str()).await?;
+        let table = app.core.table.as_ref();
+        if partial {
+            partial_erasure::hide(table, &caller.tenant, &part, request.id.as_str()).await?;
+        } else {
+            erasure::hide_rest(table, &caller.tenant, id.as_str(), request.id.as_str()).await?;
+        }
     }
     let subject = request.subject.key();
     Ok(Reply::json(202, &request)?.resource(request.id.as_str()).subject(subject).changed(vec![

@@ -372,3 +372,4 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
 
 mod erasure;
 mod export;
+mod partial;

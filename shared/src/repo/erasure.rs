@@ -49,10 +49,36 @@ pub struct Found {
     payloads: Vec<String>,
     /// (channel, channel message id) of every message, claim and parked update found.
     channel_ids: BTreeSet<(String, String)>,
-    subject_id: String,
 }
 
 impl Found {
+    /// What erasing `items` and `payloads` takes: their files, and the channel ids of the
+    /// messages, claims and parked updates among them.
+    pub(crate) fn of(tenant: &TenantId, items: Vec<Item>, payloads: Vec<String>) -> Self {
+        let files = personal::files_of(tenant, &items);
+        let channel_prefix = format!("{tenant}#CHANNEL_MESSAGE#");
+        let mut channel_ids = BTreeSet::new();
+        for item in &items {
+            // A claim or parked update: the id is in its key.
+            if let Some((channel, id)) = item
+                .get("pk")
+                .and_then(Value::as_str)
+                .and_then(|pk| pk.strip_prefix(&channel_prefix))
+                .and_then(|rest| rest.split_once('#'))
+            {
+                channel_ids.insert((channel.to_owned(), id.to_owned()));
+            }
+            // A message: the id it carries (its claim may be gone already).
+            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+            if let (Some(channel), Some(id)) = (text("channel"), text("channel_message_id"))
+                && item.get("direction").is_some()
+            {
+                channel_ids.insert((channel, id));
+            }
+        }
+        Self { items, files, payloads, channel_ids }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty() && self.files.is_empty() && self.payloads.is_empty()
     }
@@ -152,7 +178,7 @@ pub async fn hide_rest(
 
 /// A reply still queued for the contact is not sent: it fails as `erased`, and the sender,
 /// finding it no longer queued, drops its job. One the sender holds already may still go.
-async fn stop_reply(table: &dyn Table, tenant: &TenantId, entry: &Item) -> Result<(), TableError> {
+pub(crate) async fn stop_reply(table: &dyn Table, tenant: &TenantId, entry: &Item) -> Result<(), TableError> {
     let Some(job) = entry.get("job").and_then(|j| serde_json::from_value::<SendJob>(j.clone()).ok()) else {
         return Ok(());
     };
@@ -173,7 +199,11 @@ async fn stop_reply(table: &dyn Table, tenant: &TenantId, entry: &Item) -> Resul
 
 /// Conversations are rewritten whole on their `rev`: the hiding moves it too, so a writer
 /// that read the conversation before fails and reads it again, hidden.
-async fn hide_conversation(table: &dyn Table, mut item: Item, request_id: &str) -> Result<(), TableError> {
+pub(crate) async fn hide_conversation(
+    table: &dyn Table,
+    mut item: Item,
+    request_id: &str,
+) -> Result<(), TableError> {
     for _ in 0..5 {
         let Some(key) = Key::of(&item) else { return Ok(()) };
         if !visible(&item) {
@@ -213,7 +243,7 @@ async fn delete_if_still_theirs(table: &dyn Table, item: &Item) -> Result<(), Ta
     }
 }
 
-async fn of_kind(
+pub(crate) async fn of_kind(
     table: &dyn Table,
     tenant: &TenantId,
     subject_id: &str,
@@ -285,35 +315,14 @@ impl Erasure {
         }
         let mut seen = BTreeSet::new();
         items.retain(|item| Key::of(item).is_some_and(|key| !keep.contains(&key) && seen.insert(key)));
-        let files = personal::files_of(tenant, &items);
-        let channel_prefix = format!("{tenant}#CHANNEL_MESSAGE#");
-        let mut channel_ids = BTreeSet::new();
-        for item in &items {
-            // A claim or parked update: the id is in its key.
-            if let Some((channel, id)) = item
-                .get("pk")
-                .and_then(Value::as_str)
-                .and_then(|pk| pk.strip_prefix(&channel_prefix))
-                .and_then(|rest| rest.split_once('#'))
-            {
-                channel_ids.insert((channel.to_owned(), id.to_owned()));
-            }
-            // A message: the id it carries (its claim may be gone already).
-            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-            if let (Some(channel), Some(id)) = (text("channel"), text("channel_message_id"))
-                && item.get("direction").is_some()
-            {
-                channel_ids.insert((channel, id));
-            }
-        }
         let payloads = self.payloads_naming(named).await?;
-        Ok(Found { items, files, payloads, channel_ids, subject_id: contact_id.to_owned() })
+        Ok(Found::of(tenant, items, payloads))
     }
 
     /// The raw deliveries kept before any business was known (quarantined as unreadable, or
     /// too large for a queue message) that hold one of `named`. Both prefixes hold few
     /// objects, kept days only (the bucket's lifecycle), so reading them all is bounded.
-    async fn payloads_naming(&self, named: &[String]) -> Result<Vec<String>, FileError> {
+    pub(crate) async fn payloads_naming(&self, named: &[String]) -> Result<Vec<String>, FileError> {
         // A shorter string than a phone's digits would match deliveries of anyone.
         let named: Vec<&[u8]> =
             named.iter().filter(|n| n.len() >= 8 || n.contains('@')).map(|n| n.as_bytes()).collect();
@@ -361,12 +370,13 @@ impl Erasure {
         for file in found.files.iter().chain(&found.payloads) {
             self.files.delete(file).await?;
         }
-        // An item whose key holds the subject's id is theirs alone; one keyed otherwise may
-        // have been taken over since the survey.
-        let (own, shared): (Vec<&Item>, Vec<&Item>) = found
+        // A claim or pointer is keyed by a phone, an email or a channel identity, which the
+        // same person writing again after the hiding takes for a new contact: deleted only
+        // while still theirs. Every other item's key is theirs alone.
+        let (shared, own): (Vec<&Item>, Vec<&Item>) = found
             .items
             .iter()
-            .partition(|item| Key::of(item).is_some_and(|k| keyed_by(&k, &found.subject_id)));
+            .partition(|item| matches!(kind_of(item), "CONTACT_INDEX" | "CONVERSATION_INDEX"));
         let keys: Vec<Key> = own.into_iter().filter_map(Key::of).collect();
         self.table.batch_delete(&keys).await?;
         for item in shared {
@@ -374,10 +384,6 @@ impl Erasure {
         }
         Ok(())
     }
-}
-
-fn keyed_by(key: &Key, subject_id: &str) -> bool {
-    key.pk.contains(subject_id) || key.sk.contains(subject_id)
 }
 
 /// A completed erasure that the hourly sweep checks again, until its deadline has passed:

@@ -331,7 +331,13 @@ impl MessageRepo {
             query = query.backward();
         }
         let page = self.table.query(query).await?;
-        let messages = page.items.into_iter().map(from_item).collect::<Result<Vec<Message>, _>>()?;
+        // A message being erased (a partial cancellation) is read as absent.
+        let messages = page
+            .items
+            .into_iter()
+            .filter(super::personal::visible)
+            .map(from_item)
+            .collect::<Result<Vec<Message>, _>>()?;
         Ok((messages, page.last_key))
     }
 }

@@ -17,6 +17,7 @@ pub mod messages;
 pub mod opposition;
 pub mod outbox;
 pub mod parked;
+pub mod partial_erasure;
 pub mod personal;
 pub mod privacy;
 pub mod rate_limits;

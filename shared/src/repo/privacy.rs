@@ -353,6 +353,20 @@ impl PrivacyRepo {
         self.finish(tenant, request, Status::InProgress, update, ops).await
     }
 
+    /// Completes a request under way (`in_progress`) with the result its start recorded, and
+    /// `ops` in the same transaction; `false` when it was not under way any more.
+    pub async fn complete(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        at: OffsetDateTime,
+        ops: Vec<TxOp>,
+    ) -> Result<bool, TableError> {
+        let result = request.result.clone().unwrap_or(Value::Null);
+        let update = ended(Status::Completed, result, at)?;
+        self.finish(tenant, request, Status::InProgress, update, ops).await
+    }
+
     async fn finish(
         &self,
         tenant: &TenantId,
