@@ -17,16 +17,16 @@ use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure::{self, Check, Erasure, ErasureError};
 use gestor_shared::repo::partial_erasure::{self, Part};
 use gestor_shared::repo::personal::ERASING;
-use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
+use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status, Subject};
 use serde_json::json;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
 #[derive(Clone)]
 pub struct Eraser {
-    table: Arc<dyn Table>,
-    requests: PrivacyRepo,
-    erasure: Erasure,
+    pub(crate) table: Arc<dyn Table>,
+    pub(crate) requests: PrivacyRepo,
+    pub(crate) erasure: Erasure,
 }
 
 /// How a run left the request.
@@ -54,6 +54,9 @@ impl Eraser {
         request: &PrivacyRequest,
         now: OffsetDateTime,
     ) -> Result<Erased, ErasureError> {
+        if request.subject.member_id.is_some() {
+            return self.erase_member(tenant, request, now).await;
+        }
         let Some(contact_id) = request.subject.contact_id.as_ref().map(|c| c.as_str()) else {
             return Ok(Erased::Gone);
         };
@@ -121,7 +124,8 @@ impl Eraser {
                 condition: Some(Condition::Equals(ERASING.into(), id.into())),
             });
         }
-        if self.requests.complete_erasure(tenant, &request, hash, now, ops).await? {
+        let about = Subject { contact_id_hash: Some(hash), ..Subject::default() };
+        if self.requests.complete_erasure(tenant, &request, about, now, ops).await? {
             return Ok(Erased::Completed);
         }
         // Completed by another run meanwhile, or ended otherwise.
@@ -214,10 +218,12 @@ impl Eraser {
     ) -> Result<usize, ErasureError> {
         let found = self.erasure.survey(tenant, &check.subject_id, &[], &[], &[]).await?;
         // A request filed since for the same id (answered, or refused as not found) is
-        // the business's record of it, not the subject's data.
-        let found = found.without_kinds(&["PRIVACY", "PRIVACY_OPEN"]);
+        // the business's record of it, not the subject's data; a member's erasure marker
+        // stays for these checks until the deadline.
+        let found = found.without_kinds(&["PRIVACY", "PRIVACY_OPEN", "MEMBER_ERASURE"]);
+        let residue_records = self.forget_answers(tenant, &check.request_id).await?;
         if found.is_empty() {
-            return Ok(0);
+            return Ok(residue_records);
         }
         let residue = found
             .counts()
@@ -226,6 +232,6 @@ impl Eraser {
             .map(|(_, n)| n)
             .sum::<u64>();
         self.erasure.erase(tenant, &found, &check.request_id, now).await?;
-        Ok(residue as usize)
+        Ok(residue as usize + residue_records)
     }
 }

@@ -6,12 +6,14 @@
 
 use gestor_shared::domain::{Email, Phone, Role};
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, Permission, Reply};
-use gestor_shared::ids::{ChannelAccountId, ContactId, PrivacyRequestId};
+use gestor_shared::ids::{ChannelAccountId, ContactId, MemberId, PrivacyRequestId};
 use gestor_shared::ports::Item;
 use gestor_shared::ports::OutgoingMessage;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::{Contact, ContactRepo};
 use gestor_shared::repo::erasure;
+use gestor_shared::repo::member_erasure;
+use gestor_shared::repo::members::{MemberRepo, RosterError};
 use gestor_shared::repo::partial_erasure::{self, Part};
 use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
 use serde_json::{Map, Value, json};
@@ -154,6 +156,16 @@ async fn details_of(
                 crate::parts::checked(app.core.table.as_ref(), &caller.tenant, contact.as_str(), d).await
             }
             Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
+        };
+    }
+    if let (Kind::Cancellation, Some(_)) = (kind, &subject.member_id) {
+        return match raw {
+            None | Some(Value::Null) => Ok((json!({}), Vec::new())),
+            Some(Value::Object(d)) if d.is_empty() => Ok((json!({}), Vec::new())),
+            Some(_) => Err(ApiError::invalid_field(
+                "details",
+                "a member's cancellation is whole: it takes no details",
+            )),
         };
     }
     details_for(kind, subject, raw).map(|details| (details, Vec::new()))
@@ -327,6 +339,9 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     };
     let partial = Part::of(&request.details).is_some();
     let filed = match kind {
+        Kind::Cancellation if request.subject.member_id.is_some() => {
+            accept_leaving(app, caller, &request).await?
+        }
         Kind::Cancellation if !partial => accept_cancellation(app, caller, &request, contact).await?,
         _ => PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await?,
     };
@@ -349,10 +364,12 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
     // The rest of hiding after the job is out, so that a failure here (answered 503, and
     // done again by the retry, the worker or the sweep) never leaves the request without it.
     if let (Kind::Cancellation, true, Some(id)) =
-        (request.kind, request.status.is_open(), &request.subject.contact_id)
+        (request.kind, request.status.is_open(), Some(request.subject.key()))
     {
         let table = app.core.table.as_ref();
-        if partial {
+        if let Some(member) = &request.subject.member_id {
+            leave(app, &caller.tenant, member).await?;
+        } else if partial {
             partial_erasure::hide(table, &caller.tenant, &part, request.id.as_str()).await?;
         } else {
             erasure::hide_rest(table, &caller.tenant, id.as_str(), request.id.as_str()).await?;
@@ -395,6 +412,35 @@ async fn accept_cancellation(
         }
     };
     Ok(filed)
+}
+
+/// Files a member's own cancellation, with the marker that keeps their sign-in id for the
+/// worker. Refused for the business's only owner: a business always keeps one.
+async fn accept_leaving(app: &Privacy, caller: &Caller, request: &PrivacyRequest) -> Result<Filed, ApiError> {
+    let table = app.core.table.clone();
+    let members = MemberRepo::new(table.clone()).list(&caller.tenant).await?;
+    let other_owner = members.iter().any(|m| m.id != caller.member.id && m.role == Role::Owner);
+    if caller.member.role == Role::Owner && !other_owner {
+        return Err(ApiError::conflict(
+            "you are the business's only owner: give another member the owner role first",
+        ));
+    }
+    let marker = member_erasure::marker_op(&caller.tenant, request.id.as_str(), &caller.member);
+    Ok(PrivacyRepo::new(table).file_with(&caller.tenant, request, vec![marker]).await?)
+}
+
+/// Takes the member off the roster (their membership too): from the answer on, they are no
+/// longer in the business. A race that would leave no owner is the worker's to reject.
+async fn leave(
+    app: &Privacy,
+    tenant: &gestor_shared::domain::TenantId,
+    member: &MemberId,
+) -> Result<(), ApiError> {
+    match MemberRepo::new(app.core.table.clone()).remove(tenant, member).await {
+        Ok(_) | Err(RosterError::NotFound | RosterError::LastOwner) => Ok(()),
+        Err(RosterError::Table(e)) => Err(e.into()),
+        Err(RosterError::Busy) => Err(ApiError::storage("the roster kept changing")),
+    }
 }
 
 /// The worker's job; a failed send answers 503, and the retry (the same request, found

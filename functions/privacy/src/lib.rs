@@ -12,6 +12,7 @@ mod download;
 pub mod erasing;
 pub mod export;
 mod filing;
+mod leaving;
 mod parts;
 pub mod sweep;
 pub mod worker;

@@ -372,4 +372,5 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
 
 mod erasure;
 mod export;
+mod leaving;
 mod partial;

@@ -121,6 +121,11 @@ fn count_name(kind: &str) -> String {
         "IDEMPOTENCY" => "idempotency_records",
         "PRIVACY" => "privacy_requests",
         "PRIVACY_OPEN" => "privacy_request_claims",
+        "MEMBER" => "members",
+        "MEMBER_ERASURE" => "erasure_markers",
+        "SESSION" => "sessions",
+        "INVITE" => "invites",
+        "AUDIT" => "audit_entries_scrubbed",
         other => return other.to_ascii_lowercase(),
     }
     .to_owned()
@@ -373,9 +378,14 @@ impl Erasure {
         // A claim or pointer is keyed by a phone, an email or a channel identity, which the
         // same person writing again after the hiding takes for a new contact: deleted only
         // while still theirs. Every other item's key is theirs alone.
-        let (shared, own): (Vec<&Item>, Vec<&Item>) = found
-            .items
-            .iter()
+        // An audit entry is the business's record: struck of the subject, never deleted.
+        let (entries, rest): (Vec<&Item>, Vec<&Item>) =
+            found.items.iter().partition(|item| kind_of(item) == "AUDIT");
+        for entry in entries {
+            super::member_erasure::scrub_entry(self.table.as_ref(), entry).await?;
+        }
+        let (shared, own): (Vec<&Item>, Vec<&Item>) = rest
+            .into_iter()
             .partition(|item| matches!(kind_of(item), "CONTACT_INDEX" | "CONVERSATION_INDEX"));
         let keys: Vec<Key> = own.into_iter().filter_map(Key::of).collect();
         self.table.batch_delete(&keys).await?;
@@ -435,5 +445,7 @@ pub async fn checks(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Check>, 
 
 /// A check done with: its deadline has passed.
 pub async fn end_check(table: &dyn Table, tenant: &TenantId, check: &Check) -> Result<(), TableError> {
+    // A member's erasure kept the user's sign-in id for these checks until now.
+    table.delete(&super::member_erasure::marker_key(tenant, &check.request_id), None).await?;
     table.delete(&erased_keys::check(tenant, &check.request_id), None).await.map(|_| ())
 }

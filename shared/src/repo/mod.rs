@@ -12,6 +12,7 @@ pub mod erasure;
 pub mod holdings;
 pub mod idempotency;
 mod keys;
+pub mod member_erasure;
 pub mod members;
 pub mod messages;
 pub mod opposition;

@@ -73,6 +73,9 @@ pub struct Subject {
     /// What a completed erasure keeps of the contact it erased: a keyed digest of its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_id_hash: Option<String>,
+    /// What a completed erasure keeps of the member it erased: a keyed digest of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id_hash: Option<String>,
 }
 
 impl Status {
@@ -340,11 +343,10 @@ impl PrivacyRepo {
         &self,
         tenant: &TenantId,
         request: &PrivacyRequest,
-        subject_hash: String,
+        about: Subject,
         at: OffsetDateTime,
         ops: Vec<TxOp>,
     ) -> Result<bool, TableError> {
-        let about = Subject { contact_id_hash: Some(subject_hash), ..Subject::default() };
         let result = request.result.clone().unwrap_or(Value::Null);
         let update = ended(Status::Completed, result, at)?
             .set(ABOUT, serde_json::to_value(about).map_err(|e| TableError::Invalid(e.to_string()))?)
