@@ -14,6 +14,7 @@ pub mod export;
 mod filing;
 mod leaving;
 mod parts;
+pub mod restore;
 pub mod sweep;
 pub mod worker;
 

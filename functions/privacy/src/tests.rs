@@ -374,3 +374,4 @@ mod erasure;
 mod export;
 mod leaving;
 mod partial;
+mod restore;

@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("provision") => provision().await,
         Some("redrive") => redrive(std::env::args().nth(2)).await,
+        Some("reapply-erasures") => reapply_erasures(std::env::args().nth(2)).await,
         Some("serve") | None => serve().await,
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
@@ -33,6 +34,10 @@ Commands:
                    (the moto emulator) and print the settings to export
   redrive QUEUE    move QUEUE's dead letters back to it (inbound, outbound, automation,
                    privacy or deferred); stop the server first on the embedded backend
+  reapply-erasures RESTORED_TABLE
+                   after a point-in-time restore into RESTORED_TABLE, erase there again every
+                   subject the live table (TABLE_NAME) records as erased, and copy the erased
+                   marks; GESTOR_BACKEND=aws, ERASURE_KEY set; run it before the switch
   help             print this
 
 Environment:
@@ -89,6 +94,33 @@ async fn redrive(queue: Option<String>) -> anyhow::Result<()> {
         };
     let moved = queue.redrive(&dead, &main).await.context("moving the dead letters back")?;
     println!("moved {moved} message(s) from {dead} back to {main}");
+    Ok(())
+}
+
+/// After a point-in-time restore: the live table's completed erasures applied again to the
+/// restored one (`functions/privacy/src/restore.rs`), before the stack is pointed at it.
+async fn reapply_erasures(restored: Option<String>) -> anyhow::Result<()> {
+    use gestor_shared::settings::Setting;
+    let restored = restored.context("name the restored table")?;
+    let config = Config::from_env()?;
+    anyhow::ensure!(
+        matches!(config.backend, gestor_local::BackendKind::Aws),
+        "a restore is of the AWS table: run with GESTOR_BACKEND=aws"
+    );
+    let live = gestor_shared::backend::Backend::aws(&config.settings).await;
+    let mut settings = config.settings.clone();
+    settings.set(Setting::TableName, restored.clone());
+    let target = gestor_shared::backend::Backend::aws(&settings).await;
+    let ids = gestor_shared::repo::erased::ErasedIds::from_settings(&config.settings)
+        .context("ERASURE_KEY: the key the erasures' digests were made with")?;
+    let now = time::OffsetDateTime::now_utc();
+    let done = gestor_privacy::restore::reapply(live.table, target.table, live.files, ids, now)
+        .await
+        .context("re-applying the erasures")?;
+    println!(
+        "{} erasure(s) recorded; {} subject(s) erased again in {restored}; {} erased mark(s) copied",
+        done.erasures, done.erased_again, done.marks
+    );
     Ok(())
 }
 

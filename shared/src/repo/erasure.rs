@@ -146,6 +146,16 @@ pub fn hide_op(tenant: &TenantId, contact: &Contact, request_id: &str) -> TxOp {
     }
 }
 
+/// [`hide_op`] of a contact item as found, whatever its version: a restore re-applying an
+/// erasure to it (`functions/privacy/src/restore.rs`).
+pub fn mark_erasing_op(key: Key, request_id: &str) -> TxOp {
+    let mut update = Update::default().set(ERASING, request_id).add("version", 1);
+    for attribute in INDEX_ATTRIBUTES {
+        update = update.remove(attribute);
+    }
+    TxOp::Update { key, update, condition: Some(Condition::Exists) }
+}
+
 /// The contact's own item, deleted last: the transaction completing its erasure.
 pub fn contact_key(tenant: &TenantId, contact_id: &str) -> Key {
     contact_keys::contact(tenant, contact_id)

@@ -355,6 +355,13 @@ impl PrivacyRepo {
         self.finish(tenant, request, Status::InProgress, update, ops).await
     }
 
+    /// Writes the request as given, whatever is stored: how a restore from a backup
+    /// re-applies an erasure completed after the backup's moment (`in_progress` again, its
+    /// subject named, for the eraser to finish).
+    pub async fn put_as(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<(), TableError> {
+        self.table.put(request_item(tenant, request)?, None).await
+    }
+
     /// Completes a request under way (`in_progress`) with the result its start recorded, and
     /// `ops` in the same transaction; `false` when it was not under way any more.
     pub async fn complete(
