@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod backend;
 pub mod crypto;
 pub mod deactivation;
+pub mod dead_letters;
 pub mod deferred;
 pub mod domain;
 pub mod events;

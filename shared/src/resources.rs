@@ -46,6 +46,21 @@ impl QueueSpec {
         let suffix = if self.fifo { ".fifo" } else { "" };
         format!("{prefix}{}-dlq{suffix}", self.name)
     }
+
+    /// The dead-letter queue's URL, from the queue's: they differ by the name only (a bare
+    /// name on the embedded queue).
+    pub fn dlq_url(&self, queue_url: &str) -> Option<String> {
+        let (base, last) = match queue_url.rsplit_once('/') {
+            Some((base, last)) => (Some(base), last),
+            None => (None, queue_url),
+        };
+        let prefix = last.strip_suffix(&self.queue_name(""))?;
+        let dead = self.dlq_name(prefix);
+        Some(match base {
+            Some(base) => format!("{base}/{dead}"),
+            None => dead,
+        })
+    }
 }
 
 pub const INBOUND: QueueSpec = QueueSpec {
@@ -98,9 +113,10 @@ pub const DEFERRED: QueueSpec = QueueSpec {
 
 pub const QUEUES: [QueueSpec; 5] = [INBOUND, OUTBOUND, AUTOMATION, PRIVACY, DEFERRED];
 
-/// How long a queue keeps a message nobody took: 48 hours, below the 72 hours within which
-/// an erasure is done, since SQS cannot delete one person's messages (they are dropped on
-/// receipt instead). Dead-letter queues keep theirs 14 days for now.
+/// How long a queue, and its dead-letter queue, keeps a message nobody took: 48 hours (from
+/// when it was first sent), below the 72 hours within which an erasure is done, since SQS
+/// cannot delete one person's messages (they are dropped on receipt instead). The hourly
+/// drain moves dead letters into the bucket long before (`dead_letters.rs`).
 pub const QUEUE_RETENTION_SECS: u32 = 48 * 3600;
 
 /// The tag an export archive carries (`{tenant}/exports/{request id}.zip`), and the days

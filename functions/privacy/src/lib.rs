@@ -9,6 +9,7 @@
 //! out, so that no request is accepted that nothing would honour.
 
 mod download;
+pub mod drain;
 pub mod erasing;
 pub mod export;
 mod filing;
@@ -62,6 +63,27 @@ pub static SWEEP: Declaration = Declaration {
         build: |deps| {
             let metrics = gestor_shared::metrics::Metrics::stdout();
             Ok(Arc::new(sweep::Sweep::new(&deps.backend()?, deps.settings(), metrics)?))
+        },
+    }),
+};
+
+/// The hourly drain of the dead-letter queues into the bucket (`drain.rs`).
+pub static DEAD_LETTERS: Declaration = Declaration {
+    name: "dead-letters",
+    settings: &[
+        Setting::TableName,
+        Setting::BucketName,
+        Setting::InboundQueueUrl,
+        Setting::OutboundQueueUrl,
+        Setting::AutomationQueueUrl,
+        Setting::PrivacyQueueUrl,
+        Setting::DeferredQueueUrl,
+    ],
+    serves: Serves::Schedule(SchedulePart {
+        every: std::time::Duration::from_secs(3600),
+        build: |deps| {
+            let metrics = gestor_shared::metrics::Metrics::stdout();
+            Ok(Arc::new(drain::Drain::new(&deps.backend()?, deps.settings(), metrics)?))
         },
     }),
 };

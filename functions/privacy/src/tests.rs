@@ -370,6 +370,7 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
     assert_eq!(entry.map(|e| e.actor.id.as_str()), Some("privacy-worker"), "{log:?}");
 }
 
+mod dead_letters;
 mod erasure;
 mod export;
 mod leaving;

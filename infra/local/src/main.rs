@@ -14,6 +14,9 @@ async fn main() -> anyhow::Result<()> {
         Some("provision") => provision().await,
         Some("redrive") => redrive(std::env::args().nth(2)).await,
         Some("reapply-erasures") => reapply_erasures(std::env::args().nth(2)).await,
+        Some("replay-dead-letters") => {
+            replay_dead_letters(std::env::args().nth(2), std::env::args().nth(3)).await
+        }
         Some("serve") | None => serve().await,
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
@@ -34,6 +37,10 @@ Commands:
                    (the moto emulator) and print the settings to export
   redrive QUEUE    move QUEUE's dead letters back to it (inbound, outbound, automation,
                    privacy or deferred); stop the server first on the embedded backend
+  replay-dead-letters QUEUE [TENANT]
+                   send the dead letters the dead-letters schedule kept in the bucket for QUEUE
+                   back to it (TENANT's, or without it those of no business), once the cause
+                   of their failure is fixed
   reapply-erasures RESTORED_TABLE
                    after a point-in-time restore into RESTORED_TABLE, erase there again every
                    subject the live table (TABLE_NAME) records as erased, and copy the erased
@@ -94,6 +101,39 @@ async fn redrive(queue: Option<String>) -> anyhow::Result<()> {
         };
     let moved = queue.redrive(&dead, &main).await.context("moving the dead letters back")?;
     println!("moved {moved} message(s) from {dead} back to {main}");
+    Ok(())
+}
+
+/// The kept dead letters of a queue sent back to it: `gestor-local replay-dead-letters
+/// outbound acme`. On the embedded backend the server must be stopped.
+async fn replay_dead_letters(queue: Option<String>, tenant: Option<String>) -> anyhow::Result<()> {
+    let name = queue.context("name the queue: inbound, outbound, automation, privacy or deferred")?;
+    let spec = gestor_shared::resources::QUEUES
+        .into_iter()
+        .find(|q| q.name == name)
+        .with_context(|| format!("no queue named {name}"))?;
+    let tenant =
+        tenant.map(|t| gestor_shared::domain::TenantId::parse(&t)).transpose().context("the tenant id")?;
+    let config = Config::from_env()?;
+    let (backend, url) = match config.backend {
+        gestor_local::BackendKind::Embedded => {
+            let backend =
+                gestor_shared::backend::Backend::embedded(&config.data_dir, &config.base_url(), b"")
+                    .context("opening the embedded storage (is the local server still running?)")?;
+            (backend, spec.queue_name(""))
+        }
+        gestor_local::BackendKind::Aws => {
+            let backend = gestor_shared::backend::Backend::aws(&config.settings).await;
+            let url = config.settings.get(spec.url_setting)?.to_owned();
+            (backend, url)
+        }
+    };
+    let prefix = gestor_shared::dead_letters::prefix(tenant.as_ref(), spec.name);
+    let sent =
+        gestor_privacy::drain::replay(backend.files.as_ref(), backend.queue.as_ref(), &spec, &url, &prefix)
+            .await
+            .context("sending the dead letters back")?;
+    println!("sent {sent} dead letter(s) from {prefix} back to {url}");
     Ok(())
 }
 

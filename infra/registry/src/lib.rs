@@ -21,6 +21,7 @@ pub static FUNCTIONS: &[&Declaration] = &[
     &gestor_outbound::SWEEP,
     &gestor_privacy::FUNCTION,
     &gestor_privacy::WORKER,
+    &gestor_privacy::DEAD_LETTERS,
     &gestor_privacy::SWEEP,
     &gestor_openapi::FUNCTION,
 ];

@@ -287,9 +287,19 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
         .status(ExpirationStatus::Enabled)
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;
+    let (tag, value) = crate::dead_letters::TAG;
+    let tag = Tag::builder().key(tag).value(value).build().map_err(|e| FileError::Backend(e.to_string()))?;
+    let dead_letters = LifecycleRule::builder()
+        .id("expire-dead-letters")
+        .filter(LifecycleRuleFilter::builder().tag(tag).build())
+        .expiration(LifecycleExpiration::builder().days(days(crate::dead_letters::EXPIRE_DAYS)).build())
+        .status(ExpirationStatus::Enabled)
+        .build()
+        .map_err(|e| FileError::Backend(e.to_string()))?;
     let lifecycle = BucketLifecycleConfiguration::builder()
         .rules(exports)
         .rules(uploads)
+        .rules(dead_letters)
         .build()
         .map_err(|e| FileError::Backend(e.to_string()))?;
     client

@@ -20,8 +20,6 @@ const REDRIVE_VISIBILITY: Duration = Duration::from_secs(60);
 /// Short polling samples a subset of SQS hosts, so an empty answer is retried this many times
 /// while the queue still reports messages.
 const REDRIVE_EMPTY_RETRIES: u32 = 5;
-/// Dead-letter queues keep messages as long as SQS allows, to leave time for a redrive.
-const DLQ_RETENTION_SECS: u32 = 14 * 24 * 60 * 60;
 
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
@@ -346,7 +344,10 @@ async fn create_queue_pair(
 ) -> Result<String, QueueError> {
     let dlq_name = spec.dlq_name(prefix);
     let mut dlq_attributes = fifo_attributes(spec.fifo);
-    dlq_attributes.insert(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string());
+    dlq_attributes.insert(
+        QueueAttributeName::MessageRetentionPeriod,
+        crate::resources::QUEUE_RETENTION_SECS.to_string(),
+    );
     let dlq_url = create_queue(client, &dlq_name, dlq_attributes).await?;
     let arn = client
         .get_queue_attributes()

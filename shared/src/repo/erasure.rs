@@ -330,14 +330,27 @@ impl Erasure {
         }
         let mut seen = BTreeSet::new();
         items.retain(|item| Key::of(item).is_some_and(|key| !keep.contains(&key) && seen.insert(key)));
-        let payloads = self.payloads_naming(named).await?;
-        Ok(Found::of(tenant, items, payloads))
+        let mut found = Found::of(tenant, items, Vec::new());
+        // The jobs kept from dead-letter queues name them by our ids and their messages'.
+        let mut named = named.to_vec();
+        named.push(contact_id.to_owned());
+        named.extend(found.channel_ids.iter().map(|(_, id)| id.clone()));
+        named.extend(
+            found.items.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_owned)),
+        );
+        found.payloads = self.payloads_naming(tenant, &named).await?;
+        Ok(found)
     }
 
     /// The raw deliveries kept before any business was known (quarantined as unreadable, or
-    /// too large for a queue message) that hold one of `named`. Both prefixes hold few
-    /// objects, kept days only (the bucket's lifecycle), so reading them all is bounded.
-    pub(crate) async fn payloads_naming(&self, named: &[String]) -> Result<Vec<String>, FileError> {
+    /// too large for a queue message), and the jobs kept from dead-letter queues (the
+    /// business's and no business's), that hold one of `named`. Each prefix holds few objects,
+    /// kept days only (the bucket's lifecycle), so reading them all is bounded.
+    pub(crate) async fn payloads_naming(
+        &self,
+        tenant: &TenantId,
+        named: &[String],
+    ) -> Result<Vec<String>, FileError> {
         // A shorter string than a phone's digits would match deliveries of anyone.
         let named: Vec<&[u8]> =
             named.iter().filter(|n| n.len() >= 8 || n.contains('@')).map(|n| n.as_bytes()).collect();
@@ -345,7 +358,13 @@ impl Erasure {
             return Ok(Vec::new());
         }
         let mut found = Vec::new();
-        for prefix in [crate::inbound::QUARANTINE_PREFIX, crate::inbound::OVERFLOW_PREFIX] {
+        let kept = format!("{tenant}/{}/", crate::dead_letters::DIR);
+        let prefixes = [
+            crate::inbound::QUARANTINE_PREFIX,
+            crate::inbound::OVERFLOW_PREFIX,
+            crate::dead_letters::UNROUTED_PREFIX,
+        ];
+        for prefix in prefixes.into_iter().chain([kept.as_str()]) {
             for key in self.files.list(prefix).await? {
                 let object = match self.files.get(&key).await {
                     Ok(object) => object,

@@ -137,9 +137,12 @@ pub async fn survey(erasure: &Erasure, tenant: &TenantId, items: Vec<Item>) -> R
     let named: Vec<String> = items
         .iter()
         .filter(|i| kind(i) == "MESSAGE")
-        .filter_map(|i| i.get("channel_message_id").and_then(Value::as_str).map(str::to_owned))
+        .flat_map(|i| {
+            ["channel_message_id", "id"].map(|name| i.get(name).and_then(Value::as_str).map(str::to_owned))
+        })
+        .flatten()
         .collect();
-    let payloads = erasure.payloads_naming(&named).await?;
+    let payloads = erasure.payloads_naming(tenant, &named).await?;
     Ok(Found::of(tenant, items, payloads))
 }
 

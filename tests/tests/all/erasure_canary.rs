@@ -225,6 +225,25 @@ async fn the_canary_is_erased(server: &Server, settings: &Settings, dead_letters
     })
     .await;
 
+    // A reply job that failed for good, in its dead-letter queue: the hourly drain keeps it
+    // in the bucket under the business.
+    let outbound = gestor_shared::resources::OUTBOUND;
+    let dead =
+        settings.get(outbound.url_setting).ok().and_then(|url| outbound.dlq_url(url)).unwrap_or_default();
+    let job = json!({"kind": "send", "tenant": "canario-shop", "conversation_id": conversation, "recipient": WA_ID});
+    let letter = gestor_shared::ports::OutgoingMessage::new("0", job.to_string())
+        .group(&conversation)
+        .dedup("canary-dead");
+    server.backend.queue.send_batch(&dead, vec![letter]).await.unwrap_or_else(|e| panic!("{e}"));
+    let drain = gestor_privacy::drain::Drain::new(
+        &server.backend,
+        settings,
+        gestor_shared::metrics::Metrics::stdout(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let drained = drain.drain(time::OffsetDateTime::now_utc()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(drained.kept, 1, "{drained:?}");
+
     let export = exported(server, &owner, &contact).await;
     assert_eq!(export["contact"]["name"], NAME, "the export holds what was stored");
     assert_eq!(export["contact"]["emails"], json!([EMAIL]));

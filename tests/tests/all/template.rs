@@ -196,7 +196,7 @@ fn every_queue_matches_the_resource_spec_and_has_a_watched_dead_letter_queue() {
             ("FifoQueue", fifo),
             ("ContentBasedDeduplication", dedup),
             ("SqsManagedSseEnabled", YES),
-            ("MessageRetentionPeriod", n(14 * 24 * 3600)),
+            ("MessageRetentionPeriod", n(resources::QUEUE_RETENTION_SECS)),
             ("QueueName.Fn::Sub", s(&dlq_name)),
         ];
         expect(dlq, &dlq_id, &dlq_wanted);
@@ -398,6 +398,10 @@ fn each_function_may_reach_what_its_settings_name_and_nothing_more() {
             // counters and nothing else.
             assert!(declaration.reads(Setting::TableName) && on_table.is_empty(), "{fid}: {on_table:?}");
             assert_eq!(confined, vec!["RATE#GET /webhooks/{channel}#*"], "{fid}");
+        } else if declaration.name == "dead-letters" {
+            // It reads the channel routes, to file an inbound update under its business, and
+            // writes only to the bucket.
+            assert_eq!(on_table, vec!["DynamoDBReadPolicy"], "{fid}");
         } else if declaration.reads(Setting::TableName) {
             assert!(confined.is_empty(), "{fid}: {confined:?}");
             // Every function with the table writes: the dispatcher audits denied requests and
@@ -417,14 +421,26 @@ fn each_function_may_reach_what_its_settings_name_and_nothing_more() {
         for prefix in &prefixes {
             // Objects under named prefixes only: a tenant's own kind of file, or the two
             // prefixes written before a tenant is known.
-            let scoped =
-                prefix.starts_with("*/") || ["inbound-overflow/*", "quarantine/*"].contains(&prefix.as_str());
+            let unknown_tenant = ["inbound-overflow/*", "quarantine/*", "dead-letters/unrouted/*"];
+            let scoped = prefix.starts_with("*/") || unknown_tenant.contains(&prefix.as_str());
             assert!(scoped && prefix != "*/*", "{fid}: {prefix} is not one prefix of the bucket");
         }
         let consumed = match &declaration.serves {
             Serves::Queue(part) => Some(part.queue.name),
             _ => None,
         };
+        if declaration.name == "dead-letters" {
+            // Every queue's URL names its dead-letter queue, which is all it reaches: to take
+            // what lands there, never to send.
+            let reached = dead_letter_queues_reached(function);
+            for queue in resources::QUEUES {
+                assert!(declaration.reads(queue.url_setting), "{fid}: {}", queue.url_setting.name());
+                let dlq = format!("{}DeadLetterQueue", capitalized(queue.name));
+                assert!(reached.contains(&dlq), "{fid} does not reach {dlq}: {reached:?}");
+            }
+            assert!(policies.iter().all(|(p, _)| !p.starts_with("SQS")), "{fid}: {policies:?}");
+            continue;
+        }
         for queue in resources::QUEUES {
             let id = format!("{}Queue", capitalized(queue.name));
             let has = |policy: &str| policies.iter().any(|(p, r)| *p == policy && *r == Some(id.as_str()));
@@ -440,6 +456,30 @@ fn each_function_may_reach_what_its_settings_name_and_nothing_more() {
             );
         }
     }
+}
+
+/// The dead-letter queues a function's statements let it receive from and delete from.
+fn dead_letter_queues_reached(function: &Yaml) -> Vec<String> {
+    let mut reached = Vec::new();
+    for policy in function["Properties"]["Policies"].as_vec().into_iter().flatten() {
+        for statement in policy["Statement"].as_vec().into_iter().flatten() {
+            let actions: Vec<&str> =
+                statement["Action"].as_vec().into_iter().flatten().filter_map(Yaml::as_str).collect();
+            if !(actions.contains(&"sqs:ReceiveMessage") && actions.contains(&"sqs:DeleteMessage")) {
+                continue;
+            }
+            for resource in statement["Resource"].as_vec().into_iter().flatten() {
+                if let Some(id) =
+                    resource["Fn::GetAtt"].as_vec().and_then(|v| v.first()).and_then(Yaml::as_str)
+                {
+                    reached.push(id.to_owned());
+                } else if let Some(dotted) = resource["Fn::GetAtt"].as_str() {
+                    reached.push(dotted.split('.').next().unwrap_or_default().to_owned());
+                }
+            }
+        }
+    }
+    reached
 }
 
 #[test]
@@ -579,6 +619,14 @@ fn the_bucket_is_private_encrypted_unversioned_and_expires_exports() {
             && r["ExpirationInDays"] == n(gestor_shared::resources::UPLOADS_EXPIRE_DAYS)
     });
     assert!(expires_uploads, "{id}: uploads expiry by their tag");
+    let (tag, value) = gestor_shared::dead_letters::TAG;
+    let expires_dead_letters = rules.iter().any(|r| {
+        r["Status"] == s("Enabled")
+            && at(r, "TagFilters.0.Key") == &s(tag)
+            && at(r, "TagFilters.0.Value") == &s(value)
+            && r["ExpirationInDays"] == n(gestor_shared::dead_letters::EXPIRE_DAYS)
+    });
+    assert!(expires_dead_letters, "{id}: kept dead letters expire by their tag");
     let abort = |r: &Yaml| at(r, "AbortIncompleteMultipartUpload.DaysAfterInitiation") == &n(1);
     assert!(rules.iter().any(abort), "{id}: abort incomplete uploads");
 
