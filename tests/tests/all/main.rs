@@ -14,6 +14,7 @@ mod local_server;
 mod modules;
 mod openapi;
 mod permissions;
+mod privacy_budget;
 mod privacy_flow;
 mod registry;
 mod reply_budget;
