@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 #[derive(Clone)]
 pub struct Eraser {
     pub(crate) table: Arc<dyn Table>,
+    pub(crate) files: Arc<dyn Files>,
     pub(crate) requests: PrivacyRepo,
     pub(crate) erasure: Erasure,
 }
@@ -42,7 +43,8 @@ impl Eraser {
     pub fn new(table: Arc<dyn Table>, files: Arc<dyn Files>, ids: ErasedIds) -> Self {
         Self {
             requests: PrivacyRepo::new(table.clone()),
-            erasure: Erasure::new(table.clone(), files, ids),
+            erasure: Erasure::new(table.clone(), files.clone(), ids),
+            files,
             table,
         }
     }

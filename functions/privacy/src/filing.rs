@@ -9,6 +9,7 @@ use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, P
 use gestor_shared::ids::{ChannelAccountId, ContactId, MemberId, PrivacyRequestId};
 use gestor_shared::ports::Item;
 use gestor_shared::ports::OutgoingMessage;
+use gestor_shared::repo::account_erasure;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::{Contact, ContactRepo};
 use gestor_shared::repo::erasure;
@@ -158,13 +159,13 @@ async fn details_of(
             Some(_) => Err(ApiError::invalid_field("details", "must be an object")),
         };
     }
-    if let (Kind::Cancellation, Some(_)) = (kind, &subject.member_id) {
+    if kind == Kind::Cancellation && (subject.member_id.is_some() || subject.account) {
         return match raw {
             None | Some(Value::Null) => Ok((json!({}), Vec::new())),
             Some(Value::Object(d)) if d.is_empty() => Ok((json!({}), Vec::new())),
             Some(_) => Err(ApiError::invalid_field(
                 "details",
-                "a member's cancellation is whole: it takes no details",
+                "a member's or an account's cancellation is whole: it takes no details",
             )),
         };
     }
@@ -342,6 +343,11 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         Kind::Cancellation if request.subject.member_id.is_some() => {
             accept_leaving(app, caller, &request).await?
         }
+        Kind::Cancellation if request.subject.account => {
+            // The business hidden in the same write: nobody is let in from the answer on.
+            let hide = account_erasure::hide_op(&caller.tenant, request.id.as_str());
+            PrivacyRepo::new(app.core.table.clone()).file_with(&caller.tenant, &request, vec![hide]).await?
+        }
         Kind::Cancellation if !partial => accept_cancellation(app, caller, &request, contact).await?,
         _ => PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await?,
     };
@@ -369,6 +375,8 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         let table = app.core.table.as_ref();
         if let Some(member) = &request.subject.member_id {
             leave(app, &caller.tenant, member).await?;
+        } else if request.subject.account {
+            // Hidden whole when filed.
         } else if partial {
             partial_erasure::hide(table, &caller.tenant, &part, request.id.as_str()).await?;
         } else {

@@ -3,11 +3,13 @@
 //!
 //! What is carried out today: access and portability for a contact or a member (an archive,
 //! `export/`, fetched through `download.rs`); for a contact, opposition (its
-//! `restrictions`), rectification (its corrected fields) and the whole cancellation (hidden
-//! when filed, erased by `erasing.rs`); for the account, the deactivation of its channel
-//! integrations. The other kinds are refused when filed (422) until the worker carries them
-//! out, so that no request is accepted that nothing would honour.
+//! `restrictions`), rectification (its corrected fields) and the whole or partial cancellation
+//! (hidden when filed, erased by `erasing.rs` and `parts.rs`); a member's cancellation
+//! (`leaving.rs`); for the account, the deactivation of its channel integrations and its
+//! cancellation (`closing.rs`). The other kinds are refused when filed (422) until the worker
+//! carries them out, so that no request is accepted that nothing would honour.
 
+pub mod closing;
 mod download;
 pub mod drain;
 pub mod erasing;
@@ -57,7 +59,15 @@ pub static WORKER: Declaration = Declaration {
 /// The hourly sweep of open requests (`sweep.rs`).
 pub static SWEEP: Declaration = Declaration {
     name: "privacy-sweep",
-    settings: &[Setting::TableName, Setting::BucketName, Setting::PrivacyQueueUrl, Setting::ErasureKey],
+    settings: &[
+        Setting::TableName,
+        Setting::BucketName,
+        Setting::PrivacyQueueUrl,
+        Setting::ErasureKey,
+        Setting::ChannelTokenKeys,
+        Setting::MetaGraphUrl,
+        Setting::TiktokApiUrl,
+    ],
     serves: Serves::Schedule(SchedulePart {
         every: std::time::Duration::from_secs(3600),
         build: |deps| {

@@ -9,12 +9,13 @@
 
 use gestor_shared::domain::TenantId;
 use gestor_shared::ids::{ContactId, MemberId};
-use gestor_shared::ports::{Files, Index, Item, Table, TableError, TxOp};
+use gestor_shared::ports::{Files, Index, Item, Key, Table, TableError, TxOp};
+use gestor_shared::repo::account_erasure;
 use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure::{self, ErasureError};
 use gestor_shared::repo::member_erasure;
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
-use gestor_shared::repo::tenants::TenantRepo;
+use gestor_shared::repo::tenants::{self, TenantRepo};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,7 +77,12 @@ pub async fn reapply(
 
     // The subjects still in the restored table: its contacts and members, by their digest.
     let mut found: Vec<(TenantId, PrivacyRequest, Item)> = Vec::new();
-    for item in scan(restored.as_ref()).await? {
+    let restored_items = scan(restored.as_ref()).await?;
+    let (accounts, erased_again) =
+        reapply_accounts(live.as_ref(), restored.as_ref(), &restored_items, &ids).await?;
+    done.erasures += accounts;
+    done.erased_again += erased_again;
+    for item in restored_items {
         let sort = item.get(Index::Subject.sort_attribute()).and_then(Value::as_str).unwrap_or_default();
         let Some(kind) = ["CONTACT#", "MEMBER#"].into_iter().find(|k| sort.starts_with(k)) else { continue };
         let Some((tenant, id)) = item
@@ -133,6 +139,46 @@ pub async fn reapply(
     }
     done.marks = marks.len();
     Ok(done)
+}
+
+/// The businesses erased whole: each found in the restored table (its registry entry, by the
+/// digest of its id) loses every item there again, and the proofs are copied over. The number
+/// of proofs, and of businesses erased again.
+async fn reapply_accounts(
+    live: &dyn Table,
+    restored: &dyn Table,
+    restored_items: &[Item],
+    ids: &ErasedIds,
+) -> Result<(usize, usize), ErasureError> {
+    let proofs = account_erasure::proofs(live).await?;
+    let hashes: std::collections::HashSet<&str> = proofs.iter().map(|(_, hash)| hash.as_str()).collect();
+    let mut again = 0;
+    for entry in restored_items.iter().filter(|i| Key::of(i).is_some_and(|k| k.pk == tenants::REGISTRY)) {
+        let Some(tenant) = entry.get("sk").and_then(Value::as_str).and_then(|t| TenantId::parse(t).ok())
+        else {
+            continue;
+        };
+        if !hashes.contains(ids.subject(&tenant, account_erasure::SUBJECT).as_str()) {
+            continue;
+        }
+        let keys: Vec<Key> = restored_items
+            .iter()
+            .filter(|item| account_erasure::belongs_to(item, &tenant))
+            .filter_map(Key::of)
+            .collect();
+        restored.batch_delete(&keys).await?;
+        again += 1;
+    }
+    let copies: Vec<Item> = scan(live)
+        .await?
+        .into_iter()
+        .filter(|item| item.get("pk").and_then(Value::as_str) == Some(account_erasure::PROOFS))
+        .collect();
+    for chunk in copies.chunks(25) {
+        let ops = chunk.iter().map(|item| TxOp::Put { item: item.clone(), condition: None }).collect();
+        restored.transact(ops).await?;
+    }
+    Ok((proofs.len(), again))
 }
 
 async fn scan(table: &dyn Table) -> Result<Vec<Item>, TableError> {

@@ -12,16 +12,19 @@ use gestor_shared::backend::Backend;
 use gestor_shared::domain::TenantId;
 use gestor_shared::metrics::Metrics;
 use gestor_shared::ports::{OutgoingMessage, Queue, Table, TableError};
+use gestor_shared::registry::StartError;
+use gestor_shared::repo::account_erasure;
 use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource, window_entry_id};
 use gestor_shared::repo::erased::ErasedIds;
 use gestor_shared::repo::erasure;
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest};
 use gestor_shared::repo::tenants::TenantRepo;
-use gestor_shared::settings::{Setting, SettingError, Settings};
+use gestor_shared::settings::{Setting, Settings};
 use gestor_shared::worker::{ScheduleError, Scheduled, ScheduledEvent};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
+use crate::closing::Integrations;
 use crate::erasing::{Erased, Eraser};
 use crate::worker::Job;
 
@@ -35,6 +38,7 @@ const PER_TENANT: usize = 200;
 pub struct Sweep {
     table: Arc<dyn Table>,
     eraser: Eraser,
+    integrations: Integrations,
     requests: PrivacyRepo,
     tenants: TenantRepo,
     audit: AuditRepo,
@@ -58,10 +62,11 @@ pub struct Swept {
 }
 
 impl Sweep {
-    pub fn new(backend: &Backend, settings: &Settings, metrics: Metrics) -> Result<Self, SettingError> {
+    pub fn new(backend: &Backend, settings: &Settings, metrics: Metrics) -> Result<Self, StartError> {
         let table = backend.table.clone();
         Ok(Self {
             table: table.clone(),
+            integrations: Integrations::new(table.clone(), settings)?,
             eraser: Eraser::new(table.clone(), backend.files.clone(), ErasedIds::from_settings(settings)?),
             requests: PrivacyRepo::new(table.clone()),
             tenants: TenantRepo::new(table.clone()),
@@ -91,6 +96,7 @@ impl Sweep {
                 break;
             }
         }
+        self.verify_accounts(now, &mut swept).await?;
         if swept.sent_again + swept.at_risk + swept.erased + swept.residue + swept.failed > 0 {
             tracing::warn!(
                 sent_again = swept.sent_again,
@@ -113,7 +119,11 @@ impl Sweep {
         for request in self.requests.open(tenant, PER_TENANT).await? {
             let stalled = now - request.received_at >= STALLED_AFTER;
             if stalled && request.kind == Kind::Cancellation {
-                match self.eraser.erase_contact(tenant, &request, now).await {
+                let erased = match request.subject.account {
+                    true => self.eraser.erase_account(tenant, &request, &self.integrations, now).await,
+                    false => self.eraser.erase_contact(tenant, &request, now).await,
+                };
+                match erased {
                     Ok(Erased::Completed) => {
                         swept.erased += 1;
                         continue;
@@ -161,6 +171,31 @@ impl Sweep {
             }
             if now > check.until {
                 erasure::end_check(self.table.as_ref(), tenant, &check).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each completed account erasure checked again (a scan each: they are rare); past its
+    /// deadline, for the last time.
+    async fn verify_accounts(&self, now: OffsetDateTime, swept: &mut Swept) -> Result<(), TableError> {
+        for check in account_erasure::checks(self.table.as_ref()).await? {
+            let residue = match self.eraser.verify_account(&check).await {
+                Ok(residue) => residue,
+                Err(e) => {
+                    swept.failed += 1;
+                    tracing::error!(request = %check.request_id, cause = %e, "an account's erasure could not be checked again");
+                    continue;
+                }
+            };
+            swept.verified += 1;
+            if residue > 0 {
+                swept.residue += residue;
+                self.metrics.count_n("PrivacyErasureResidue", residue as f64, &[], &[]);
+                tracing::error!(request = %check.request_id, items = residue, "an erased account had items again; erased");
+            }
+            if now > check.until {
+                account_erasure::end_check(self.table.as_ref(), &check).await?;
             }
         }
         Ok(())

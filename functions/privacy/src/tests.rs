@@ -194,7 +194,7 @@ async fn who_may_file_what_and_who_sees_it() {
     let for_ana = json!({"kind": "opposition", "subject": {"contact_id": ana.id.as_str()},
                          "details": {"restrictions": ["marketing"]}});
     assert_eq!(w.file(&w.agent, for_ana.clone()).await.0, 403, "privacy.others: owners and admins");
-    let account = json!({"kind": "cancellation", "subject": {"account": true}});
+    let account = json!({"kind": "portability", "subject": {"account": true}});
     assert_eq!(w.file(&w.admin, account.clone()).await.0, 403, "the account's: an owner only");
     let (status, refused) = w.file(&w.owner, account).await;
     assert_eq!(status, 422, "not carried out yet, so not accepted: {refused}");
@@ -370,6 +370,7 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
     assert_eq!(entry.map(|e| e.actor.id.as_str()), Some("privacy-worker"), "{log:?}");
 }
 
+mod closing;
 mod dead_letters;
 mod erasure;
 mod export;

@@ -6,10 +6,8 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use gestor_shared::backend::Backend;
-use gestor_shared::crypto::TokenCipher;
 use gestor_shared::deactivation::{Deactivated, deactivate};
 use gestor_shared::domain::{Email, Phone, TenantId};
-use gestor_shared::graph::GraphClient;
 use gestor_shared::ids::ChannelAccountId;
 use gestor_shared::ports::{Files, TableError};
 use gestor_shared::registry::StartError;
@@ -19,10 +17,11 @@ use gestor_shared::repo::holdings::HoldingsRepo;
 use gestor_shared::resources::{EXPORT_TAG, EXPORTS_EXPIRE_DAYS, export_key};
 use std::sync::Arc;
 
+use crate::closing::Integrations;
 use crate::erasing::Eraser;
 use gestor_shared::repo::audit::AuditRepo;
 use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
-use gestor_shared::repo::channels::{ChannelError, ChannelRepo};
+use gestor_shared::repo::channels::ChannelError;
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactRepo};
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status};
 use gestor_shared::settings::Settings;
@@ -52,10 +51,8 @@ pub struct PrivacyWorker {
     files: Arc<dyn Files>,
     eraser: Eraser,
     contacts: ContactRepo,
-    channels: ChannelRepo,
+    integrations: Integrations,
     audit: AuditRepo,
-    graph: GraphClient,
-    cipher: TokenCipher,
 }
 
 /// How a request ended.
@@ -74,10 +71,8 @@ impl PrivacyWorker {
             holdings: HoldingsRepo::new(table.clone()),
             files: backend.files.clone(),
             contacts: ContactRepo::new(table.clone()),
-            channels: ChannelRepo::new(table.clone()),
+            integrations: Integrations::new(table.clone(), settings)?,
             audit: AuditRepo::new(table),
-            graph: GraphClient::new(settings)?,
-            cipher: TokenCipher::from_settings(settings)?,
         })
     }
 
@@ -87,7 +82,11 @@ impl PrivacyWorker {
         let Some(request) = self.requests.get(&tenant, &job.request_id).await? else { return Ok(()) };
         if request.kind == Kind::Cancellation && request.status.is_open() {
             let now = time::OffsetDateTime::now_utc();
-            let erased = self.eraser.erase_contact(&tenant, &request, now).await.map_err(|e| match e {
+            let erased = match request.subject.account {
+                true => self.eraser.erase_account(&tenant, &request, &self.integrations, now).await,
+                false => self.eraser.erase_contact(&tenant, &request, now).await,
+            };
+            let erased = erased.map_err(|e| match e {
                 ErasureError::Table(e) => e,
                 other => TableError::Backend(other.to_string()),
             })?;
@@ -241,12 +240,11 @@ impl PrivacyWorker {
         let mut missing = Vec::new();
         for raw in request.details["channel_ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let Ok(id) = ChannelAccountId::parse(raw) else { continue };
-            let changed = deactivate(&self.channels, &self.graph, &self.cipher, tenant, &id).await.map_err(
-                |e| match e {
-                    ChannelError::Table(e) => e,
-                    other => TableError::Backend(other.to_string()),
-                },
-            )?;
+            let Integrations { channels, graph, cipher } = &self.integrations;
+            let changed = deactivate(channels, graph, cipher, tenant, &id).await.map_err(|e| match e {
+                ChannelError::Table(e) => e,
+                other => TableError::Backend(other.to_string()),
+            })?;
             let Some(Deactivated { was_active, changed }) = changed else {
                 missing.push(raw.to_owned());
                 continue;

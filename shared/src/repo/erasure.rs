@@ -346,7 +346,7 @@ impl Erasure {
     /// too large for a queue message), and the jobs kept from dead-letter queues (the
     /// business's and no business's), that hold one of `named`. Each prefix holds few objects,
     /// kept days only (the bucket's lifecycle), so reading them all is bounded.
-    pub(crate) async fn payloads_naming(
+    pub async fn payloads_naming(
         &self,
         tenant: &TenantId,
         named: &[String],

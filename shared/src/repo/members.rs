@@ -102,6 +102,9 @@ impl MemberRepo {
         for item in self.table.batch_get(&[member_key.clone(), tenants::key(tenant)]).await? {
             if item.get("sk").and_then(serde_json::Value::as_str) == Some(member_key.sk.as_str()) {
                 member = Some(from_item(item)?);
+            } else if super::account_erasure::is_hidden(&item) {
+                // The business is being erased: nobody is its member any more.
+                return Ok((None, None));
             } else {
                 settings = Some(from_item(item)?);
             }

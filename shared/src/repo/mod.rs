@@ -1,6 +1,7 @@
 //! Repositories: the CRM's items over the table port, written once for both adapters. The key
 //! formats of each item type are a leaf module of `keys` (listed in infra/DATA-MODEL.md).
 
+pub mod account_erasure;
 pub mod alerts;
 pub mod arrivals;
 pub mod audit;

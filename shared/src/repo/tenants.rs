@@ -73,7 +73,7 @@ impl Tenant {
 pub use super::keys::tenants::profile as key;
 
 /// The global list of businesses (ids only), for the schedules that visit each of them.
-const REGISTRY: &str = "TENANTS";
+pub const REGISTRY: &str = "TENANTS";
 
 /// The item listing `tenant` among the businesses.
 pub fn registry_item(tenant: &TenantId) -> Item {
@@ -127,8 +127,10 @@ impl TenantRepo {
         Ok((tenants, page.last_key))
     }
 
+    /// The business's settings; `None` once its erasure is accepted.
     pub async fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, TableError> {
         match self.table.get(&key(tenant)).await? {
+            Some(item) if super::account_erasure::is_hidden(&item) => Ok(None),
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
         }

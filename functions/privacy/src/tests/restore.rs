@@ -16,7 +16,7 @@ use super::erasure::customer;
 use super::{acme, world};
 
 /// A copy of the table as it is now: the backup's moment.
-async fn backup(table: &dyn Table, dir: &std::path::Path) -> Arc<dyn Table> {
+pub(super) async fn backup(table: &dyn Table, dir: &std::path::Path) -> Arc<dyn Table> {
     let db = embedded::open(&dir.join("restored.redb")).unwrap_or_else(|e| panic!("{e}"));
     let copy: Arc<dyn Table> = Arc::new(EmbeddedTable::new(db).unwrap_or_else(|e| panic!("{e}")));
     let mut start = None;

@@ -1,0 +1,181 @@
+//! Carrying out an account's cancellation (`gestor_shared::repo::account_erasure`), for the
+//! worker and for the hourly sweep. A run: hide the business again (the filing did), turn off
+//! each channel integration as the channels API does (so Meta stops sending, and later
+//! webhooks find no route), survey every item of the business and every object under its
+//! prefix (and the raw deliveries outside it that name its channel accounts), record the
+//! counts on the request (`in_progress`, once), delete, and end in one transaction: the
+//! global proof and the check written, the request, its claim, the profile and the registry
+//! entry deleted. Every step is repeatable; a crash anywhere, a redelivered job or two runs at
+//! once end the same.
+
+use gestor_shared::crypto::TokenCipher;
+use gestor_shared::deactivation::deactivate;
+use gestor_shared::domain::TenantId;
+use gestor_shared::graph::GraphClient;
+use gestor_shared::ports::{Condition, Key, Table, TableError, TxOp, Update};
+use gestor_shared::registry::StartError;
+use gestor_shared::repo::account_erasure::{self, AccountCheck, Proof};
+use gestor_shared::repo::channels::{ChannelError, ChannelRepo};
+use gestor_shared::repo::erasure::ErasureError;
+use gestor_shared::repo::personal::ERASING;
+use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
+use gestor_shared::repo::tenants;
+use gestor_shared::settings::Settings;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use crate::erasing::{Erased, Eraser};
+
+/// What turning off a business's channel integrations takes: its accounts, the Graph API
+/// (to unsubscribe the app) and the cipher of their tokens.
+pub struct Integrations {
+    pub(crate) channels: ChannelRepo,
+    pub(crate) graph: GraphClient,
+    pub(crate) cipher: TokenCipher,
+}
+
+impl Integrations {
+    pub fn new(table: Arc<dyn Table>, settings: &Settings) -> Result<Self, StartError> {
+        Ok(Self {
+            channels: ChannelRepo::new(table),
+            graph: GraphClient::new(settings)?,
+            cipher: TokenCipher::from_settings(settings)?,
+        })
+    }
+
+    /// Deactivates every channel account of the business: the external ids they had (what
+    /// raw deliveries name them by).
+    async fn turn_off(&self, tenant: &TenantId) -> Result<Vec<String>, TableError> {
+        let mut external = Vec::new();
+        let mut start = None;
+        loop {
+            let (accounts, next) = self.channels.list(tenant, 100, start).await?;
+            for account in accounts {
+                external.push(account.external_id.clone());
+                external.extend(account.subscribed_through().map(str::to_owned));
+                deactivate(&self.channels, &self.graph, &self.cipher, tenant, &account.id).await.map_err(
+                    |e| match e {
+                        ChannelError::Table(e) => e,
+                        other => TableError::Backend(other.to_string()),
+                    },
+                )?;
+            }
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(external),
+            }
+        }
+    }
+}
+
+impl Eraser {
+    /// Erases the whole business the request is for, and ends the request.
+    pub async fn erase_account(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        integrations: &Integrations,
+        now: OffsetDateTime,
+    ) -> Result<Erased, ErasureError> {
+        if !request.status.is_open() {
+            return Ok(Erased::Completed);
+        }
+        let id = request.id.as_str();
+        let table = self.table.as_ref();
+        let profile = tenants::key(tenant);
+        match table.update(&profile, Update::default().set(ERASING, id), Some(Condition::Exists)).await {
+            // Gone: a run before this one ended the erasure, or is ending it.
+            Ok(_) | Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let external = integrations.turn_off(tenant).await?;
+        let [own, claim] = PrivacyRepo::own_keys(tenant, request);
+        let registry = Key::of(&tenants::registry_item(tenant));
+        let keep: Vec<Key> =
+            [Some(own.clone()), Some(claim.clone()), Some(profile.clone()), registry.clone()]
+                .into_iter()
+                .flatten()
+                .collect();
+        let items: Vec<_> = account_erasure::items_of(table, tenant)
+            .await?
+            .into_iter()
+            .filter(|item| Key::of(item).is_some_and(|key| !keep.contains(&key)))
+            .collect();
+        let mut objects: BTreeSet<String> =
+            self.files.list(&format!("{tenant}/")).await?.into_iter().collect();
+        objects.extend(self.erasure.payloads_naming(tenant, &external).await?);
+        let request = match request.status {
+            Status::Received => {
+                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                for item in &items {
+                    *counts.entry(account_erasure::kind_of(item, tenant)).or_default() += 1;
+                }
+                counts.insert("files".into(), objects.len() as u64);
+                match self.requests.start(tenant, request, json!({"counts": counts})).await? {
+                    Some(now) if now.status == Status::InProgress => now,
+                    Some(now) if now.status == Status::Completed => return Ok(Erased::Completed),
+                    _ => return Ok(Erased::Gone),
+                }
+            }
+            _ => request.clone(),
+        };
+        for object in &objects {
+            self.files.delete(object).await?;
+        }
+        let keys: Vec<Key> = items.iter().filter_map(Key::of).collect();
+        table.batch_delete(&keys).await?;
+        let counts = request.result.as_ref().map(|r| r["counts"].clone()).unwrap_or(Value::Null);
+        let proof = Proof {
+            request_id: id.to_owned(),
+            account_hash: self.erasure.ids().subject(tenant, account_erasure::SUBJECT),
+            received_at: request.received_at,
+            completed_at: now,
+            counts,
+        };
+        let check =
+            AccountCheck { request_id: id.to_owned(), tenant: tenant.clone(), until: request.deadline_at };
+        let in_progress =
+            serde_json::to_value(Status::InProgress).map_err(|e| TableError::Invalid(e.to_string()))?;
+        let mut ops = vec![
+            TxOp::Delete { key: own, condition: Some(Condition::Equals("status".into(), in_progress)) },
+            account_erasure::proof_op(&proof)?,
+            account_erasure::check_op(&check),
+            TxOp::Delete { key: claim, condition: None },
+            TxOp::Delete { key: profile, condition: None },
+        ];
+        ops.extend(registry.map(|key| TxOp::Delete { key, condition: None }));
+        match table.transact(ops).await {
+            Ok(()) => Ok(Erased::Completed),
+            // Ended by another run meanwhile (its proof is there), or otherwise.
+            Err(TableError::TransactionCanceled { .. }) => {
+                match table.get(&account_erasure::proof_key(id)).await? {
+                    Some(_) => Ok(Erased::Completed),
+                    None => Ok(Erased::Gone),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a completed account erasure again: whatever of the business was written since
+    /// (by work in flight when it ran) is erased too. The number of items and objects found.
+    /// A business signed up since under the same id is new data, and ends the check.
+    pub async fn verify_account(&self, check: &AccountCheck) -> Result<usize, ErasureError> {
+        let table = self.table.as_ref();
+        let tenant = &check.tenant;
+        if table.get(&tenants::key(tenant)).await?.is_some() {
+            account_erasure::end_check(table, check).await?;
+            return Ok(0);
+        }
+        let keys: Vec<Key> =
+            account_erasure::items_of(table, tenant).await?.iter().filter_map(Key::of).collect();
+        let objects = self.files.list(&format!("{tenant}/")).await?;
+        for object in &objects {
+            self.files.delete(object).await?;
+        }
+        table.batch_delete(&keys).await?;
+        Ok(keys.len() + objects.len())
+    }
+}
