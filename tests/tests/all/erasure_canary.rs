@@ -20,15 +20,15 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::local_server::{Server, local_settings, meta_signature, start};
 
-const PHONE_NUMBER_ID: &str = "106540352242922";
-const WA_ID: &str = "5215598761234";
+pub(crate) const PHONE_NUMBER_ID: &str = "106540352242922";
+pub(crate) const WA_ID: &str = "5215598761234";
 const NAME: &str = "Canarioq7x Zúñiga";
 const EMAIL: &str = "canario.q7x@correo.mx";
 /// What must be nowhere once the erasure completed.
 const CANARY: [&str; 6] = ["Canarioq7x", "5598761234", "canario.q7x", "secretoq7x", "jpegq7x", "CANARYQ7X"];
 
 /// A WhatsApp delivery of `value` for the number, signed; `raw` overrides the body.
-async fn webhook(server: &Server, secret: &str, value: Value, raw: Option<&str>) -> Value {
+pub(crate) async fn webhook(server: &Server, secret: &str, value: Value, raw: Option<&str>) -> Value {
     let body = raw.map(str::to_owned).unwrap_or_else(|| {
         json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
             "changes": [{"field": "messages", "value": value}]}]})
@@ -51,7 +51,7 @@ fn metadata() -> Value {
     json!({"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID})
 }
 
-fn message(from: &str, id: &str, at: i64, content: Value) -> Value {
+pub(crate) fn message(from: &str, id: &str, at: i64, content: Value) -> Value {
     let name = if from == WA_ID { NAME } else { "Otro Cliente" };
     let mut message = json!({"from": from, "id": id, "timestamp": at.to_string()});
     if let (Some(m), Some(c)) = (message.as_object_mut(), content.as_object()) {
@@ -67,7 +67,12 @@ fn status_of(id: &str, status: &str, at: i64) -> Value {
 }
 
 /// Asks until `done` holds for the answer (the server's workers are separate tasks), bounded.
-async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn eventually(
+    server: &Server,
+    token: &str,
+    route: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let mut last = Value::Null;
     for _ in 0..1000 {
         let (_, answer) = server.send("GET", route, Some(token), None).await;
@@ -80,7 +85,7 @@ async fn eventually(server: &Server, token: &str, route: &str, done: impl Fn(&Va
     panic!("{route} never got there: {last}");
 }
 
-async fn graph() -> MockServer {
+pub(crate) async fn graph() -> MockServer {
     let graph = MockServer::start().await;
     crate::local_server::graph_controls_number(&graph, PHONE_NUMBER_ID).await;
     Mock::given(method("GET"))
@@ -106,13 +111,23 @@ async fn graph() -> MockServer {
 
 /// Where each string of the canary was found: table items, objects, queue messages.
 async fn leftovers(backend: &Backend, settings: &Settings, dead_letters: &[String]) -> Vec<String> {
+    leftovers_of(&CANARY, backend, settings, dead_letters).await
+}
+
+/// Where each of `canary` was found: table items, objects (keys and bytes), queue messages.
+pub(crate) async fn leftovers_of(
+    canary: &[&str],
+    backend: &Backend,
+    settings: &Settings,
+    dead_letters: &[String],
+) -> Vec<String> {
     let mut found = Vec::new();
     let mut start = None;
     loop {
         let page = backend.table.scan(500, start.take()).await.unwrap_or_else(|e| panic!("{e}"));
         for item in &page.items {
             let text = Value::Object(item.clone()).to_string();
-            found.extend(CANARY.iter().filter(|c| text.contains(*c)).map(|c| format!("{c} in item {text}")));
+            found.extend(canary.iter().filter(|c| text.contains(*c)).map(|c| format!("{c} in item {text}")));
         }
         match page.last_key {
             Some(last) => start = Some(last),
@@ -122,7 +137,7 @@ async fn leftovers(backend: &Backend, settings: &Settings, dead_letters: &[Strin
     for key in backend.files.list("").await.unwrap_or_else(|e| panic!("{e}")) {
         let bytes = backend.files.get(&key).await.map(|o| o.bytes).unwrap_or_default();
         let text = format!("{key} {}", String::from_utf8_lossy(&bytes));
-        found.extend(CANARY.iter().filter(|c| text.contains(*c)).map(|c| format!("{c} in object {key}")));
+        found.extend(canary.iter().filter(|c| text.contains(*c)).map(|c| format!("{c} in object {key}")));
     }
     let mut queues: Vec<String> = gestor_shared::resources::QUEUES
         .iter()
@@ -134,7 +149,7 @@ async fn leftovers(backend: &Backend, settings: &Settings, dead_letters: &[Strin
         let visible = std::time::Duration::from_secs(1);
         for message in backend.queue.receive(&queue, 10, visible).await.unwrap_or_default() {
             found.extend(
-                CANARY.iter().filter(|c| message.body.contains(*c)).map(|c| format!("{c} in queue {queue}")),
+                canary.iter().filter(|c| message.body.contains(*c)).map(|c| format!("{c} in queue {queue}")),
             );
         }
     }
@@ -318,12 +333,24 @@ async fn the_canary_is_erased_on_embedded_storage() {
 async fn the_canary_is_erased_on_the_aws_adapters() {
     let Some(sdk) = crate::local_server::moto_sdk().await else { return };
     let graph = graph().await;
-    let prefix = format!("cy{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
-    let made = gestor_shared::adapters::provision::provision(&sdk, &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
     let mut settings = local_settings();
     settings.set(Setting::MetaGraphUrl, graph.uri());
+    let (settings, dead_letters) = aws_settings(&sdk, settings).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = start(BackendKind::Aws, dir.path(), Some(sdk), settings.clone()).await;
+    the_canary_is_erased(&server, &settings, &dead_letters).await;
+}
+
+/// The settings of a server on freshly provisioned emulated resources, and the URLs of
+/// their dead-letter queues.
+pub(crate) async fn aws_settings(
+    sdk: &aws_config::SdkConfig,
+    mut settings: Settings,
+) -> (Settings, Vec<String>) {
+    let prefix = format!("cy{}-", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let made = gestor_shared::adapters::provision::provision(sdk, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("provisioning on the emulator: {e}"));
     settings.set(Setting::TableName, made.table_name.clone());
     settings.set(Setting::BucketName, made.bucket_name.clone());
     let mut dead_letters = Vec::new();
@@ -334,7 +361,5 @@ async fn the_canary_is_erased_on_the_aws_adapters() {
             dead_letters.push(url.replace(&spec.queue_name(&prefix), &spec.dlq_name(&prefix)));
         }
     }
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = start(BackendKind::Aws, dir.path(), Some(sdk), settings.clone()).await;
-    the_canary_is_erased(&server, &settings, &dead_letters).await;
+    (settings, dead_letters)
 }

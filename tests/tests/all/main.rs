@@ -10,6 +10,7 @@ mod http_api;
 mod inbound_flow;
 mod invite_flow;
 mod isolation;
+mod leaving_canary;
 mod local_server;
 mod modules;
 mod openapi;
