@@ -1,6 +1,7 @@
 //! What privacy requests cost in AWS requests, on both adapters, for a customer with two
 //! messages (one with a downloaded file): filing an access request and the worker's export,
-//! the download, filing a cancellation and the worker's erasure. Printed by
+//! the download, filing a cancellation and the worker's erasure, then filing the account's
+//! cancellation and the worker's erasure of the whole business. Printed by
 //! `cargo test -p gestor-tests budget -- --nocapture`; each held to a budget.
 
 use gestor_shared::adapters::metered::{Usage, measure};
@@ -108,14 +109,28 @@ async fn measured(backend: Backend, settings: &Settings) -> Vec<(&'static str, U
     let (done, usage) = measure(worker.carry_out(&job)).await;
     done.unwrap_or_else(|e| panic!("{e}"));
     cases.push(("the worker's erasure", usage));
+
+    let closing = json!({"kind": "cancellation", "subject": {"account": true}});
+    let (response, usage) = measure(serve(&app, file_request(closing))).await;
+    let (status, filed) = answer(response);
+    assert_eq!(status, 202, "{filed}");
+    cases.push(("filing the account's cancellation", usage));
+    let job = gestor_privacy::worker::Job {
+        tenant_id: tenant.to_string(),
+        request_id: filed["id"].as_str().unwrap_or_default().to_owned(),
+    };
+    let (done, usage) = measure(worker.carry_out(&job)).await;
+    done.unwrap_or_else(|e| panic!("{e}"));
+    cases.push(("the worker's erasure of the account", usage));
     cases
 }
 
 /// Table requests each case may take at most, for this customer (one conversation, two
 /// messages). An export adds one query per further conversation and per page of 1 MB; an
 /// erasure one transaction per 33 channel ids, one batch per 25 items and one delete per
-/// pointer to a conversation.
-const BUDGETS: [usize; 5] = [6, 8, 5, 12, 15];
+/// pointer to a conversation; an account's erasure one scan request per 1 MB of the whole
+/// table, one batch per 25 of its items and a deactivation per channel account.
+const BUDGETS: [usize; 7] = [6, 8, 5, 12, 15, 5, 15];
 
 fn check(adapter: &str, cases: &[(&'static str, Usage)]) {
     for (case, usage) in cases {
