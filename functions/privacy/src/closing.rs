@@ -53,8 +53,9 @@ impl Integrations {
         loop {
             let (accounts, next) = self.channels.list(tenant, 100, start).await?;
             for account in accounts {
+                // Its own id only: a WhatsApp Business Account or Page it is subscribed
+                // through may carry other businesses' numbers, whose deliveries name it too.
                 external.push(account.external_id.clone());
-                external.extend(account.subscribed_through().map(str::to_owned));
                 deactivate(&self.channels, &self.graph, &self.cipher, tenant, &account.id).await.map_err(
                     |e| match e {
                         ChannelError::Table(e) => e,
@@ -85,9 +86,12 @@ impl Eraser {
         let id = request.id.as_str();
         let table = self.table.as_ref();
         let profile = tenants::key(tenant);
-        match table.update(&profile, Update::default().set(ERASING, id), Some(Condition::Exists)).await {
-            // Gone: a run before this one ended the erasure, or is ending it.
-            Ok(_) | Err(TableError::ConditionFailed) => {}
+        // Still this request's business: a run that read the request before another one
+        // ended it must not take a business signed up since under the same id.
+        let ours = Condition::Equals(ERASING.into(), Value::from(id));
+        match table.update(&profile, Update::default().set(ERASING, id), Some(ours)).await {
+            Ok(_) => {}
+            Err(TableError::ConditionFailed) => return self.ended(tenant, id).await,
             Err(e) => return Err(e.into()),
         }
         let external = integrations.turn_off(tenant).await?;
@@ -114,9 +118,8 @@ impl Eraser {
                 }
                 counts.insert("files".into(), objects.len() as u64);
                 match self.requests.start(tenant, request, json!({"counts": counts})).await? {
-                    Some(now) if now.status == Status::InProgress => now,
-                    Some(now) if now.status == Status::Completed => return Ok(Erased::Completed),
-                    _ => return Ok(Erased::Gone),
+                    Some(started) if started.status == Status::InProgress => started,
+                    _ => return self.ended(tenant, id).await,
                 }
             }
             _ => request.clone(),
@@ -134,8 +137,9 @@ impl Eraser {
             completed_at: now,
             counts,
         };
-        let check =
-            AccountCheck { request_id: id.to_owned(), tenant: tenant.clone(), until: request.deadline_at };
+        // At least two hourly checks, however late it ends.
+        let until = request.deadline_at.max(now + time::Duration::hours(2));
+        let check = AccountCheck { request_id: id.to_owned(), tenant: tenant.clone(), until, external };
         let in_progress =
             serde_json::to_value(Status::InProgress).map_err(|e| TableError::Invalid(e.to_string()))?;
         let mut ops = vec![
@@ -148,14 +152,24 @@ impl Eraser {
         ops.extend(registry.map(|key| TxOp::Delete { key, condition: None }));
         match table.transact(ops).await {
             Ok(()) => Ok(Erased::Completed),
-            // Ended by another run meanwhile (its proof is there), or otherwise.
-            Err(TableError::TransactionCanceled { .. }) => {
-                match table.get(&account_erasure::proof_key(id)).await? {
-                    Some(_) => Ok(Erased::Completed),
-                    None => Ok(Erased::Gone),
-                }
-            }
+            Err(TableError::TransactionCanceled { .. }) => self.ended(tenant, id).await,
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How a run that found the business no longer its own left the request: completed by
+    /// another run (its proof is there), ended otherwise, or still open (a conflict, or a
+    /// profile not marked for it): an error, for the job to come again.
+    async fn ended(&self, tenant: &TenantId, id: &str) -> Result<Erased, ErasureError> {
+        if self.table.get(&account_erasure::proof_key(id)).await?.is_some() {
+            return Ok(Erased::Completed);
+        }
+        match self.requests.get(tenant, id).await? {
+            Some(request) if request.status.is_open() => Err(TableError::Backend(
+                "the business's profile is not marked for this erasure, or changed meanwhile".into(),
+            )
+            .into()),
+            _ => Ok(Erased::Gone),
         }
     }
 
@@ -171,7 +185,9 @@ impl Eraser {
         }
         let keys: Vec<Key> =
             account_erasure::items_of(table, tenant).await?.iter().filter_map(Key::of).collect();
-        let objects = self.files.list(&format!("{tenant}/")).await?;
+        let mut objects = self.files.list(&format!("{tenant}/")).await?;
+        // A late delivery for one of its numbers, quarantined or kept since.
+        objects.extend(self.erasure.payloads_naming(tenant, &check.external).await?);
         for object in &objects {
             self.files.delete(object).await?;
         }

@@ -7,8 +7,8 @@
 use gestor_shared::domain::{Email, Phone, Role};
 use gestor_shared::http::{ApiError, Call, Caller, FieldError, Page, PageQuery, Permission, Reply};
 use gestor_shared::ids::{ChannelAccountId, ContactId, MemberId, PrivacyRequestId};
-use gestor_shared::ports::Item;
 use gestor_shared::ports::OutgoingMessage;
+use gestor_shared::ports::{Item, TxOp};
 use gestor_shared::repo::account_erasure;
 use gestor_shared::repo::channels::ChannelRepo;
 use gestor_shared::repo::contacts::{Contact, ContactRepo};
@@ -17,6 +17,7 @@ use gestor_shared::repo::member_erasure;
 use gestor_shared::repo::members::{MemberRepo, RosterError};
 use gestor_shared::repo::partial_erasure::{self, Part};
 use gestor_shared::repo::privacy::{Filed, Kind, PrivacyRepo, PrivacyRequest, Status, Subject};
+use gestor_shared::repo::tenants;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -346,7 +347,12 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         Kind::Cancellation if request.subject.account => {
             // The business hidden in the same write: nobody is let in from the answer on.
             let hide = account_erasure::hide_op(&caller.tenant, request.id.as_str());
-            PrivacyRepo::new(app.core.table.clone()).file_with(&caller.tenant, &request, vec![hide]).await?
+            // Listed among the businesses (a business from before the list may not be), so
+            // the hourly sweep finds the request.
+            let listed = TxOp::Put { item: tenants::registry_item(&caller.tenant), condition: None };
+            PrivacyRepo::new(app.core.table.clone())
+                .file_with(&caller.tenant, &request, vec![hide, listed])
+                .await?
         }
         Kind::Cancellation if !partial => accept_cancellation(app, caller, &request, contact).await?,
         _ => PrivacyRepo::new(app.core.table.clone()).file(&caller.tenant, &request).await?,

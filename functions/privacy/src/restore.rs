@@ -142,7 +142,7 @@ pub async fn reapply(
 }
 
 /// The businesses erased whole: each found in the restored table (its registry entry, by the
-/// digest of its id) loses every item there again, and the proofs are copied over. The number
+/// digest of its id) loses every item there again, and the proofs and checks are copied over. The number
 /// of proofs, and of businesses erased again.
 async fn reapply_accounts(
     live: &dyn Table,
@@ -172,7 +172,10 @@ async fn reapply_accounts(
     let copies: Vec<Item> = scan(live)
         .await?
         .into_iter()
-        .filter(|item| item.get("pk").and_then(Value::as_str) == Some(account_erasure::PROOFS))
+        .filter(|item| {
+            let pk = item.get("pk").and_then(Value::as_str);
+            pk == Some(account_erasure::PROOFS) || pk == Some(account_erasure::CHECKS)
+        })
         .collect();
     for chunk in copies.chunks(25) {
         let ops = chunk.iter().map(|item| TxOp::Put { item: item.clone(), condition: None }).collect();

@@ -12,7 +12,29 @@ pub enum TenantIdError {
     Length,
     #[error("may contain only letters, digits, `_` and `-`")]
     InvalidCharacter,
+    #[error("is a name the platform keeps for itself")]
+    Reserved,
 }
+
+/// The names of the table's global partitions and of the bucket's prefixes outside any
+/// business, which no tenant id may take (in any case): `{tenant}#` and `{tenant}/` must never
+/// be the start of a key that is not the business's.
+pub const RESERVED: [&str; 14] = [
+    "ROUTE",
+    "SUBSCRIBER",
+    "USER",
+    "INVITE",
+    "OUTBOX",
+    "SNOOZE",
+    "SECURITY",
+    "TENANTS",
+    "RATE",
+    "ERASED_ACCOUNT",
+    "ERASED_ACCOUNT_CHECK",
+    "quarantine",
+    "inbound-overflow",
+    "dead-letters",
+];
 
 /// A tenant's id: 3–64 characters of `[A-Za-z0-9_-]`.
 ///
@@ -36,6 +58,9 @@ impl TenantId {
         // Every accepted byte is ASCII, so bytes and characters count the same.
         if !(MIN_LEN..=MAX_LEN).contains(&input.len()) {
             return Err(TenantIdError::Length);
+        }
+        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(input)) {
+            return Err(TenantIdError::Reserved);
         }
         Ok(Self(input.to_owned()))
     }
@@ -77,6 +102,14 @@ mod tests {
         for ok in ["acme", "t1_", "Tienda-La_Esquina-2", &"a".repeat(64)] {
             assert_eq!(TenantId::parse(ok).unwrap().as_str(), ok);
         }
+    }
+
+    #[test]
+    fn refuses_the_names_of_global_partitions_and_prefixes() {
+        for reserved in ["ROUTE", "route", "Tenants", "quarantine", "DEAD-LETTERS", "erased_account"] {
+            assert_eq!(TenantId::parse(reserved), Err(TenantIdError::Reserved), "{reserved}");
+        }
+        assert!(TenantId::parse("routes").is_ok());
     }
 
     #[test]

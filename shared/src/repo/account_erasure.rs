@@ -15,7 +15,7 @@ use crate::ports::{Condition, Item, Key, Query, Table, TableError, TxOp, Update}
 /// The global partition of account erasures' proofs.
 pub const PROOFS: &str = "ERASED_ACCOUNT";
 /// The global partition of the completed account erasures the sweep checks again.
-const CHECKS: &str = "ERASED_ACCOUNT_CHECK";
+pub const CHECKS: &str = "ERASED_ACCOUNT_CHECK";
 /// The attribute a check names the business by (not `tenant_id`: the check is no item of it).
 const CHECKED: &str = "erased_tenant";
 /// What the digest of an account's erasure is taken of, with the tenant id.
@@ -37,18 +37,50 @@ pub fn is_hidden(profile: &Item) -> bool {
     profile.contains_key(ERASING)
 }
 
-/// Whether an item is the business's: keyed under it, or a global item naming it (a route,
-/// invite or snooze wake-up by its `tenant_id`, a membership, security window or the
-/// registry entry by its sort key, a subscriber note by its sort key's first part, an outbox
-/// entry by its subject).
+/// The global partitions that hold items naming a business, and how each names it.
+const GLOBAL: [(&str, Naming); 8] = [
+    ("ROUTE#", Naming::TenantAttribute),
+    ("INVITE#", Naming::TenantAttribute),
+    ("SNOOZE#", Naming::TenantAttribute),
+    ("USER#", Naming::SortKey),
+    ("SECURITY#", Naming::SortKey),
+    ("TENANTS", Naming::SortKey),
+    ("SUBSCRIBER#", Naming::SortKeyStart),
+    ("OUTBOX#", Naming::SortKeyPart),
+];
+
+#[derive(Clone, Copy)]
+enum Naming {
+    /// `tenant_id` is the business's id.
+    TenantAttribute,
+    /// The sort key is the business's id.
+    SortKey,
+    /// The sort key starts with `{tenant}#`.
+    SortKeyStart,
+    /// The sort key is `{time}#{tenant}#{id}`.
+    SortKeyPart,
+}
+
+/// Whether an item is the business's: keyed under it (tenant ids never take a global
+/// partition's name: `domain::tenant::RESERVED`), or an item of a global partition naming it
+/// the way that partition does. Nothing else is looked at, so no other business's item whose
+/// sort key or attributes happen to read like this one's id is taken.
 pub fn belongs_to(item: &Item, tenant: &TenantId) -> bool {
     let text = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default();
     let own = format!("{tenant}#");
-    text("pk").starts_with(&own)
-        || text("sk") == tenant.as_str()
-        || text("sk").starts_with(&own)
-        || text("tenant_id") == tenant.as_str()
-        || text(crate::ports::Index::Subject.partition_attribute()).starts_with(&own)
+    let pk = text("pk");
+    if pk.starts_with(&own) {
+        return true;
+    }
+    let Some((_, naming)) = GLOBAL.iter().find(|(prefix, _)| pk == *prefix || pk.starts_with(prefix)) else {
+        return false;
+    };
+    match naming {
+        Naming::TenantAttribute => text("tenant_id") == tenant.as_str(),
+        Naming::SortKey => text("sk") == tenant.as_str(),
+        Naming::SortKeyStart => text("sk").starts_with(&own),
+        Naming::SortKeyPart => text("sk").split('#').nth(1) == Some(tenant.as_str()),
+    }
 }
 
 /// Every item of the business, by a scan of the whole table: the only way to find the global
@@ -138,6 +170,9 @@ pub struct AccountCheck {
     pub request_id: String,
     pub tenant: TenantId,
     pub until: OffsetDateTime,
+    /// The channel accounts' own ids (phone number, Page, Instagram or TikTok account ids: the
+    /// business's, not a person's), which late raw deliveries would name.
+    pub external: Vec<String>,
 }
 
 pub fn check_op(check: &AccountCheck) -> TxOp {
@@ -146,6 +181,7 @@ pub fn check_op(check: &AccountCheck) -> TxOp {
         ("sk".to_owned(), Value::from(check.request_id.as_str())),
         (CHECKED.to_owned(), Value::from(check.tenant.as_str())),
         ("until".to_owned(), Value::from(check.until.unix_timestamp())),
+        ("external_ids".to_owned(), Value::from(check.external.clone())),
     ]);
     TxOp::Put { item, condition: None }
 }
@@ -163,8 +199,13 @@ pub async fn checks(table: &dyn Table) -> Result<Vec<AccountCheck>, TableError> 
                 .get("until")
                 .and_then(Value::as_i64)
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+            let external = item
+                .get("external_ids")
+                .and_then(Value::as_array)
+                .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
             if let (Some(request_id), Some(tenant), Some(until)) = (text("sk"), tenant, until) {
-                checks.push(AccountCheck { request_id: request_id.to_owned(), tenant, until });
+                checks.push(AccountCheck { request_id: request_id.to_owned(), tenant, until, external });
             }
         }
         match page.last_key {

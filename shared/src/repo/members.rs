@@ -158,6 +158,7 @@ impl MemberRepo {
         }
         let mut names = std::collections::HashMap::new();
         let mut roles = std::collections::HashMap::new();
+        let mut hidden = std::collections::HashSet::new();
         for chunk in tenants.chunks(50) {
             let keys: Vec<_> =
                 chunk.iter().flat_map(|tenant| [tenants::key(tenant), keys::member(tenant, sub)]).collect();
@@ -165,6 +166,10 @@ impl MemberRepo {
                 let pk = item.get("pk").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
                 let sk = item.get("sk").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
                 match asked.get(&(pk, sk)) {
+                    // A business being erased is nobody's any more: it is left out.
+                    Some((tenant, true)) if super::account_erasure::is_hidden(&item) => {
+                        hidden.insert(tenant.clone());
+                    }
                     Some((tenant, true)) => {
                         let profile: tenants::Tenant = from_item(item)?;
                         names.insert(tenant.clone(), profile.name);
@@ -180,6 +185,7 @@ impl MemberRepo {
         // A membership whose member record is gone (removed meanwhile) is no membership.
         Ok(tenants
             .into_iter()
+            .filter(|tenant| !hidden.contains(tenant))
             .filter_map(|tenant| {
                 let role = roles.remove(&tenant)?;
                 let tenant_name = names.remove(&tenant).unwrap_or_else(|| tenant.to_string());

@@ -141,6 +141,11 @@ impl MemberRepo {
         let accepted = marked_as_theirs(accepted, &key, &invite.tenant_id, &member.id);
         let mut ops = vec![TxOp::Update { key, update: accepted, condition: Some(open) }];
         ops.extend(creation_ops(&invite.tenant_id, &member)?);
+        // Nobody joins a business whose erasure was accepted.
+        ops.push(TxOp::Check {
+            key: crate::repo::tenants::key(&invite.tenant_id),
+            condition: Condition::Lacks(crate::repo::personal::ERASING.into()),
+        });
         match self.table.transact(ops).await {
             Ok(()) => Ok((invite.tenant_id, member)),
             // Accepted meanwhile, by someone else.
@@ -159,6 +164,11 @@ mod tests {
     async fn an_invite_expires_and_keeps_no_code() {
         let (core, _dir) = embedded_core();
         let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let profile = crate::repo::tenants::item(&crate::repo::tenants::Tenant::new(acme.clone(), "Acme"));
+        core.table
+            .put(profile.unwrap_or_else(|e| panic!("{e}")), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let now = OffsetDateTime::now_utc();
         let invite = Invite {
             tenant_id: acme,
