@@ -22,7 +22,7 @@ use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status};
 use gestor_shared::repo::tenants;
 use gestor_shared::settings::Settings;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -102,34 +102,24 @@ impl Eraser {
                 .into_iter()
                 .flatten()
                 .collect();
-        let items: Vec<_> = account_erasure::items_of(table, tenant)
-            .await?
-            .into_iter()
-            .filter(|item| Key::of(item).is_some_and(|key| !keep.contains(&key)))
-            .collect();
         let mut objects: BTreeSet<String> =
             self.files.list(&format!("{tenant}/")).await?.into_iter().collect();
         objects.extend(self.erasure.payloads_naming(tenant, &external).await?);
-        let request = match request.status {
-            Status::Received => {
-                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-                for item in &items {
-                    *counts.entry(account_erasure::kind_of(item, tenant)).or_default() += 1;
-                }
-                counts.insert("files".into(), objects.len() as u64);
-                match self.requests.start(tenant, request, json!({"counts": counts})).await? {
-                    Some(started) if started.status == Status::InProgress => started,
-                    _ => return self.ended(tenant, id).await,
-                }
+        if request.status == Status::Received {
+            // The objects counted now; the items as each page of the scan is deleted.
+            let counts = json!({"files": objects.len()});
+            match self.requests.start(tenant, request, json!({"counts": counts})).await? {
+                Some(started) if started.status == Status::InProgress => {}
+                _ => return self.ended(tenant, id).await,
             }
-            _ => request.clone(),
-        };
+        }
         for object in &objects {
             self.files.delete(object).await?;
         }
-        let keys: Vec<Key> = items.iter().filter_map(Key::of).collect();
-        table.batch_delete(&keys).await?;
-        let counts = request.result.as_ref().map(|r| r["counts"].clone()).unwrap_or(Value::Null);
+        let Some(erased) = account_erasure::erase_items(table, tenant, &own, &keep).await? else {
+            return self.ended(tenant, id).await;
+        };
+        let counts = erased.get("result").map(|r| r["counts"].clone()).unwrap_or(Value::Null);
         let proof = Proof {
             request_id: id.to_owned(),
             account_hash: self.erasure.ids().subject(tenant, account_erasure::SUBJECT),
@@ -173,25 +163,50 @@ impl Eraser {
         }
     }
 
-    /// Checks a completed account erasure again: whatever of the business was written since
-    /// (by work in flight when it ran) is erased too. The number of items and objects found.
-    /// A business signed up since under the same id is new data, and ends the check.
-    pub async fn verify_account(&self, check: &AccountCheck) -> Result<usize, ErasureError> {
+    /// Checks completed account erasures again, with one scan of the table for all of them:
+    /// whatever of each business was written since (by work in flight when it ran, or a late
+    /// delivery quarantined) is erased too. For each check, the number of items and objects
+    /// found, or why it failed. A business signed up since under the same id is new data, and
+    /// ends its check.
+    pub async fn verify_accounts(
+        &self,
+        checks: &[AccountCheck],
+    ) -> Result<Vec<Result<usize, ErasureError>>, ErasureError> {
         let table = self.table.as_ref();
-        let tenant = &check.tenant;
-        if table.get(&tenants::key(tenant)).await?.is_some() {
-            account_erasure::end_check(table, check).await?;
-            return Ok(0);
+        let mut erased = Vec::with_capacity(checks.len());
+        for check in checks {
+            let signed_up = table.get(&tenants::key(&check.tenant)).await?.is_some();
+            if signed_up {
+                account_erasure::end_check(table, check).await?;
+            }
+            erased.push(!signed_up);
         }
-        let keys: Vec<Key> =
-            account_erasure::items_of(table, tenant).await?.iter().filter_map(Key::of).collect();
+        let businesses: Vec<TenantId> =
+            checks.iter().zip(&erased).filter(|(_, e)| **e).map(|(c, _)| c.tenant.clone()).collect();
+        let mut found = match businesses.is_empty() {
+            true => Default::default(),
+            false => account_erasure::keys_of(table, &businesses).await?,
+        };
+        let mut outcomes = Vec::with_capacity(checks.len());
+        for (check, erased) in checks.iter().zip(erased) {
+            let keys = found.remove(&check.tenant).unwrap_or_default();
+            outcomes.push(match erased {
+                true => self.erase_residue(check, &keys).await,
+                false => Ok(0),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    async fn erase_residue(&self, check: &AccountCheck, keys: &[Key]) -> Result<usize, ErasureError> {
+        let tenant = &check.tenant;
         let mut objects = self.files.list(&format!("{tenant}/")).await?;
         // A late delivery for one of its numbers, quarantined or kept since.
         objects.extend(self.erasure.payloads_naming(tenant, &check.external).await?);
         for object in &objects {
             self.files.delete(object).await?;
         }
-        table.batch_delete(&keys).await?;
+        self.table.batch_delete(keys).await?;
         Ok(keys.len() + objects.len())
     }
 }

@@ -176,11 +176,23 @@ impl Sweep {
         Ok(())
     }
 
-    /// Each completed account erasure checked again (a scan each: they are rare); past its
-    /// deadline, for the last time.
+    /// The completed account erasures checked again (one scan of the table for all of them);
+    /// past its deadline, each for the last time.
     async fn verify_accounts(&self, now: OffsetDateTime, swept: &mut Swept) -> Result<(), TableError> {
-        for check in account_erasure::checks(self.table.as_ref()).await? {
-            let residue = match self.eraser.verify_account(&check).await {
+        let checks = account_erasure::checks(self.table.as_ref()).await?;
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let outcomes = match self.eraser.verify_accounts(&checks).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(cause = %e, "the erased accounts could not be checked again");
+                return Ok(());
+            }
+        };
+        for (check, outcome) in checks.into_iter().zip(outcomes) {
+            let residue = match outcome {
                 Ok(residue) => residue,
                 Err(e) => {
                     swept.failed += 1;

@@ -83,17 +83,120 @@ pub fn belongs_to(item: &Item, tenant: &TenantId) -> bool {
     }
 }
 
-/// Every item of the business, by a scan of the whole table: the only way to find the global
-/// items too, and an account is erased rarely.
-pub async fn items_of(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Item>, TableError> {
-    let mut items = Vec::new();
+/// The request's attribute holding how far its scan of the table got (the last key of the
+/// page whose items are deleted, as JSON), [`SCANNED`] once it is through.
+const SCAN_AFTER: &str = "scan_after";
+/// The request's attribute holding the page being deleted: its items' keys and its last key.
+const SCAN_PENDING: &str = "scan_pending";
+const SCANNED: &str = "done";
+/// Items a scan page reads at most (the page's matches are kept on the request meanwhile).
+const PAGE: usize = 500;
+
+/// Deletes every item of the business but `keep`, a page of the table's scan at a time, with
+/// how far it got kept on the request (`request`, which must be `in_progress`): a run
+/// stopped anywhere (a Lambda's timeout on a large table, a crash) is resumed by the next
+/// from its last page, and the counts per item type (`result.counts`) count each item once.
+/// Each page is first recorded (its matches' keys, added to the counts, conditional on the
+/// progress read, so that two runs at once never both count it), then deleted, then passed.
+/// The request as it stands once every page is through; `None` when it is no longer under way.
+pub async fn erase_items(
+    table: &dyn Table,
+    tenant: &TenantId,
+    request: &Key,
+    keep: &[Key],
+) -> Result<Option<Item>, TableError> {
+    let mut read_again = true;
+    let mut current = Item::new();
+    loop {
+        if read_again {
+            let Some(stored) = table.get(request).await? else { return Ok(None) };
+            current = stored;
+        }
+        if current.get("status").and_then(Value::as_str) != Some("in_progress") {
+            return Ok(None);
+        }
+        let after = current.get(SCAN_AFTER).cloned();
+        let read = match &after {
+            Some(after) => Condition::Equals(SCAN_AFTER.into(), after.clone()),
+            None => Condition::Lacks(SCAN_AFTER.into()),
+        };
+        if let Some(pending) = current.get(SCAN_PENDING) {
+            let keys: Vec<Key> = pending["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| Some(Key::new(k["pk"].as_str()?, k["sk"].as_str()?)))
+                .collect();
+            table.batch_delete(&keys).await?;
+            let last = pending["last"].as_str().unwrap_or(SCANNED).to_owned();
+            let passed = Update::default().set(SCAN_AFTER, last).remove(SCAN_PENDING);
+            (current, read_again) = match table.update(request, passed, Some(read)).await {
+                Ok(now) => (now, false),
+                // Passed by another run meanwhile: read again.
+                Err(TableError::ConditionFailed) => (current, true),
+                Err(e) => return Err(e),
+            };
+            continue;
+        }
+        let start = match after.as_ref().and_then(Value::as_str) {
+            Some(SCANNED) => return Ok(Some(current)),
+            Some(after) => serde_json::from_str::<Item>(after)
+                .map(Some)
+                .map_err(|e| TableError::Invalid(e.to_string()))?,
+            None => None,
+        };
+        let page = table.scan(PAGE, start).await?;
+        let mut counts = current
+            .get("result")
+            .and_then(|r| r.get("counts"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut keys = Vec::new();
+        for item in page.items.iter().filter(|i| belongs_to(i, tenant)) {
+            let Some(key) = Key::of(item).filter(|k| !keep.contains(k)) else { continue };
+            let kind = counts.entry(kind_of(item, tenant)).or_insert(Value::from(0));
+            *kind = Value::from(kind.as_u64().unwrap_or(0) + 1);
+            keys.push(serde_json::json!({"pk": key.pk, "sk": key.sk}));
+        }
+        let last = match page.last_key {
+            Some(last) => Value::Object(last).to_string(),
+            None => SCANNED.to_owned(),
+        };
+        let mut result = current.get("result").and_then(Value::as_object).cloned().unwrap_or_default();
+        result.insert("counts".into(), Value::Object(counts));
+        let recorded = Update::default()
+            .set("result", Value::Object(result))
+            .set(SCAN_PENDING, serde_json::json!({"keys": keys, "last": last}));
+        let unrecorded = Condition::All(vec![read, Condition::Lacks(SCAN_PENDING.into())]);
+        (current, read_again) = match table.update(request, recorded, Some(unrecorded)).await {
+            Ok(now) => (now, false),
+            Err(TableError::ConditionFailed) => (current, true),
+            Err(e) => return Err(e),
+        };
+    }
+}
+
+/// The keys of every item of each business, by one scan of the whole table: the only way to
+/// find the global items too, and accounts are erased rarely.
+pub async fn keys_of(
+    table: &dyn Table,
+    businesses: &[TenantId],
+) -> Result<std::collections::HashMap<TenantId, Vec<Key>>, TableError> {
+    let mut found: std::collections::HashMap<TenantId, Vec<Key>> = std::collections::HashMap::new();
     let mut start = None;
     loop {
-        let page = table.scan(500, start.take()).await?;
-        items.extend(page.items.into_iter().filter(|i| belongs_to(i, tenant)));
+        let page = table.scan(PAGE, start.take()).await?;
+        for item in &page.items {
+            if let (Some(tenant), Some(key)) =
+                (businesses.iter().find(|t| belongs_to(item, t)), Key::of(item))
+            {
+                found.entry(tenant.clone()).or_default().push(key);
+            }
+        }
         match page.last_key {
             Some(last) => start = Some(last),
-            None => return Ok(items),
+            None => return Ok(found),
         }
     }
 }

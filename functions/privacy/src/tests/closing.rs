@@ -239,3 +239,75 @@ async fn a_restored_table_loses_an_account_erased_after_its_backup() {
         &gestor_shared::domain::TenantId::parse("beta").unwrap_or_else(|e| panic!("{e}"))
     )));
 }
+
+#[tokio::test]
+async fn an_account_erasure_stopped_between_pages_resumes_and_counts_each_item_once() {
+    use gestor_shared::ports::{Key, TxOp};
+    use gestor_shared::testing::doubles::FailingTable;
+    let w = world().await;
+    business(&w).await;
+    let table = w.backend.table.clone();
+    // More than a page of the scan: tags of the business's contacts, say.
+    for chunk in (0..620).collect::<Vec<_>>().chunks(25) {
+        let ops = chunk
+            .iter()
+            .map(|n| {
+                let item = Item::from_iter([
+                    ("pk".to_owned(), json!(format!("acme#FILLER#{n}"))),
+                    ("sk".to_owned(), json!("FILLER")),
+                ]);
+                TxOp::Put { item, condition: None }
+            })
+            .collect();
+        table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .mount(&w.graph)
+        .await;
+    let (status, filed) =
+        w.file(&w.owner, json!({"kind": "cancellation", "subject": {"account": true}})).await;
+    assert_eq!(status, 202, "{filed}");
+    let id = filed["id"].as_str().unwrap_or_default().to_owned();
+    for m in w.queue.receive("privacy", 10, std::time::Duration::from_secs(60)).await.unwrap_or_default() {
+        let _ = w.queue.ack("privacy", &m.receipt).await;
+    }
+    let request = PrivacyRepo::new(table.clone()).get(&acme(), &id).await.ok().flatten();
+    let request = request.unwrap_or_else(|| panic!("filed"));
+    let [own, claim] = PrivacyRepo::own_keys(&acme(), &request);
+    let kept = [own, claim, gestor_shared::repo::tenants::key(&acme()), Key::new("TENANTS", "acme")];
+    // The routes and the subscriber note go with the deactivation, before the scan.
+    let expected = acme_items(&scanned(table.as_ref()).await)
+        .into_iter()
+        .filter_map(Key::of)
+        .filter(|k| !kept.contains(k) && !k.pk.starts_with("ROUTE#") && !k.pk.starts_with("SUBSCRIBER#"))
+        .count() as u64;
+
+    // The first page deleted, the second's delete fails (the Lambda stopped there).
+    let failing = FailingTable::new(table.clone());
+    failing.batch_deletes_before_failing.store(1, Ordering::SeqCst);
+    failing.fail_batch_deletes.store(1, Ordering::SeqCst);
+    let failing: Arc<dyn Table> = Arc::new(failing);
+    let ids = ErasedIds::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
+    let eraser = crate::erasing::Eraser::new(failing.clone(), w.backend.files.clone(), ids);
+    let mut settings = Settings::local_with(|_| None);
+    settings.set(Setting::MetaGraphUrl, w.graph.uri());
+    let integrations =
+        crate::closing::Integrations::new(failing, &settings).unwrap_or_else(|e| panic!("{e}"));
+    let now = time::OffsetDateTime::now_utc();
+    assert!(eraser.erase_account(&acme(), &request, &integrations, now).await.is_err());
+    let left = acme_items(&scanned(table.as_ref()).await).len() as u64;
+    assert!(left > 4 && left < expected, "stopped half-way: {left} of {expected}");
+
+    // A redelivery resumes from the page it stopped at.
+    let job = crate::worker::Job { tenant_id: "acme".into(), request_id: id.clone() };
+    w.worker.carry_out(&job).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(acme_items(&scanned(table.as_ref()).await).is_empty());
+    let proof = table.get(&account_erasure::proof_key(&id)).await.ok().flatten().unwrap_or_default();
+    let counted: u64 = proof["counts"]
+        .as_object()
+        .map(|c| c.iter().filter(|(k, _)| *k != "files").filter_map(|(_, n)| n.as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(counted, expected, "{:?}", proof["counts"]);
+    assert_eq!(proof["counts"]["filler"], 620);
+}
