@@ -151,7 +151,10 @@ impl Eraser {
         let id = request.id.as_str();
         let table = self.table.as_ref();
         let items = partial_erasure::items_of_part(table, tenant, contact_id, part).await?;
-        partial_erasure::hide(table, tenant, &items, id).await?;
+        partial_erasure::hide(table, tenant, part, &items, id).await?;
+        if let Part::Media(_) = part {
+            return self.erase_media(tenant, request, &items, now).await;
+        }
         let found = partial_erasure::survey(&self.erasure, tenant, items).await?;
         let contacts = ContactRepo::new(self.table.clone());
         let contact_id = ContactId::parse(contact_id).map_err(|e| TableError::Invalid(e.to_string()))?;
@@ -204,6 +207,49 @@ impl Eraser {
             return Ok(Erased::Completed);
         }
         Ok(match self.requests.get(tenant, id).await? {
+            Some(r) if r.status == Status::Completed => Erased::Completed,
+            _ => Erased::Gone,
+        })
+    }
+
+    /// The media of the chosen messages (taken off them already): their files, and the raw
+    /// deliveries naming those messages, deleted; the messages stay with their text.
+    async fn erase_media(
+        &self,
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        messages: &[gestor_shared::ports::Item],
+        now: OffsetDateTime,
+    ) -> Result<Erased, ErasureError> {
+        let text = |item: &gestor_shared::ports::Item, name: &str| {
+            item.get(name).and_then(serde_json::Value::as_str).map(str::to_owned)
+        };
+        let ids: Vec<String> = messages.iter().filter_map(|m| text(m, "id")).collect();
+        let named: Vec<String> = messages.iter().filter_map(|m| text(m, "channel_message_id")).collect();
+        let mut files: Vec<String> = ids
+            .iter()
+            .filter_map(|id| gestor_shared::ids::MessageId::parse(id).ok())
+            .map(|id| gestor_shared::repo::messages::media_file_key(tenant, &id))
+            .collect();
+        files.extend(self.erasure.payloads_naming(tenant, &named).await?);
+        let request = match request.status {
+            Status::Received => {
+                let counts = json!({"media": ids.len()});
+                match self.requests.start(tenant, request, json!({"counts": counts})).await? {
+                    Some(started) if started.status == Status::InProgress => started,
+                    Some(started) if started.status == Status::Completed => return Ok(Erased::Completed),
+                    _ => return Ok(Erased::Gone),
+                }
+            }
+            _ => request.clone(),
+        };
+        for file in &files {
+            self.files.delete(file).await?;
+        }
+        if self.requests.complete(tenant, &request, now, vec![]).await? {
+            return Ok(Erased::Completed);
+        }
+        Ok(match self.requests.get(tenant, request.id.as_str()).await? {
             Some(r) if r.status == Status::Completed => Erased::Completed,
             _ => Erased::Gone,
         })

@@ -33,7 +33,9 @@ pub struct NewPrivacyRequest {
     /// `{"contact_id"}`, `{"phone"}`, `{"email"}`, `{"member": "me"}` or `{"account": true}`.
     #[schema(value_type = Object)]
     subject: Value,
-    /// Opposition `{"restrictions": [...]}`; rectification `{"fields": {...}}`.
+    /// Opposition `{"restrictions": [...]}`; rectification `{"fields": {...}}`; deactivation
+    /// `{"channel_ids": [...]}`; a contact's partial cancellation one of `{"conversation_ids"}`,
+    /// `{"message_ids"}`, `{"media_message_ids"}` or `{"fields"}` (a list each).
     #[schema(value_type = Option<Object>)]
     details: Option<Value>,
 }
@@ -384,7 +386,8 @@ pub async fn file(app: &Privacy, call: Call) -> Result<Reply, ApiError> {
         } else if request.subject.account {
             // Hidden whole when filed.
         } else if partial {
-            partial_erasure::hide(table, &caller.tenant, &part, request.id.as_str()).await?;
+            let chosen = Part::of(&request.details).ok_or(ApiError::NotFound)?;
+            partial_erasure::hide(table, &caller.tenant, &chosen, &part, request.id.as_str()).await?;
         } else {
             erasure::hide_rest(table, &caller.tenant, id.as_str(), request.id.as_str()).await?;
         }

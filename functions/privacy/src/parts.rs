@@ -1,5 +1,6 @@
 //! What a partial cancellation names, checked when it is filed: exactly one of
-//! `conversation_ids`, `message_ids` (the contact's own, each once) or `fields` (of
+//! `conversation_ids`, `message_ids`, `media_message_ids` (the contact's own, each once; for
+//! media, messages that carry some) or `fields` (of
 //! [`ERASABLE_FIELDS`]). The items it covers are read here too, so that the filing hides them
 //! before it answers.
 
@@ -14,7 +15,7 @@ use std::collections::BTreeSet;
 /// The most ids or fields one request names.
 pub const MOST_NAMED: usize = 100;
 
-const WAYS: [&str; 3] = ["conversation_ids", "message_ids", "fields"];
+const WAYS: [&str; 4] = ["conversation_ids", "message_ids", "media_message_ids", "fields"];
 
 /// The part `details` name, as stored on the request, and the contact's items it covers.
 pub async fn checked(
@@ -26,13 +27,13 @@ pub async fn checked(
     if let Some(unknown) = details.keys().find(|k| !WAYS.contains(&k.as_str())) {
         return Err(ApiError::invalid_field(
             format!("details.{unknown}"),
-            "a partial cancellation names conversation_ids, message_ids or fields",
+            "a partial cancellation names conversation_ids, message_ids, media_message_ids or fields",
         ));
     }
     if details.len() != 1 {
         return Err(ApiError::invalid_field(
             "details",
-            "must name one of conversation_ids, message_ids or fields",
+            "must name one of conversation_ids, message_ids, media_message_ids or fields",
         ));
     }
     let (way, raw) = details.iter().next().ok_or_else(|| ApiError::invalid_field("details", "is empty"))?;
@@ -48,13 +49,13 @@ pub async fn checked(
     for (n, value) in named.iter().enumerate() {
         let valid = match way.as_str() {
             "conversation_ids" => ConversationId::parse(value).is_ok(),
-            "message_ids" => MessageId::parse(value).is_ok(),
+            "message_ids" | "media_message_ids" => MessageId::parse(value).is_ok(),
             _ => ERASABLE_FIELDS.contains(value),
         };
         if !valid {
             let expected = match way.as_str() {
                 "conversation_ids" => "must be cv_...".to_owned(),
-                "message_ids" => "must be ms_...".to_owned(),
+                "message_ids" | "media_message_ids" => "must be ms_...".to_owned(),
                 _ => format!("must be one of {}", ERASABLE_FIELDS.join(", ")),
             };
             errors.push(FieldError::new(format!("{field}[{n}]"), expected));
@@ -78,6 +79,8 @@ pub async fn checked(
                 .and_then(Value::as_str)
                 .is_some_and(|k| k.starts_with(kind))
         })
+        // Media only of a message that carries some.
+        .filter(|i| way != "media_message_ids" || i.get("media").is_some_and(Value::is_object))
         .filter_map(|i| i.get("id").and_then(Value::as_str))
         .collect();
     if way != "fields" {
@@ -85,7 +88,13 @@ pub async fn checked(
             .iter()
             .enumerate()
             .filter(|(_, id)| !found.contains(**id))
-            .map(|(n, _)| FieldError::new(format!("{field}[{n}]"), "is not one of this contact's"))
+            .map(|(n, _)| {
+                let why = match way.as_str() {
+                    "media_message_ids" => "is not one of this contact's messages with media",
+                    _ => "is not one of this contact's",
+                };
+                FieldError::new(format!("{field}[{n}]"), why)
+            })
             .collect();
         if !missing.is_empty() {
             return Err(ApiError::invalid_fields(missing));

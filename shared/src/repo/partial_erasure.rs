@@ -3,7 +3,8 @@
 //! the moment the request is accepted (marked, read as absent, out of the inbox indexes),
 //! then erased as a whole cancellation erases (`erasure.rs`): their items, files and parked
 //! updates deleted, their channel ids kept as keyed digests only, so that a late redelivery
-//! brings nothing back. Chosen fields are emptied on the contact.
+//! brings nothing back. Chosen media leave their messages (the files deleted, the messages
+//! kept with their text). Chosen fields are emptied on the contact.
 
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -18,11 +19,14 @@ use crate::ports::{Condition, Index, Item, Key, Table, TableError, Update};
 /// The fields of a contact a partial cancellation can erase.
 pub const ERASABLE_FIELDS: [&str; 5] = ["name", "phones", "emails", "tags", "attributes"];
 
-/// What a partial cancellation covers: `{"conversation_ids" | "message_ids" | "fields": [...]}`.
+/// What a partial cancellation covers:
+/// `{"conversation_ids" | "message_ids" | "media_message_ids" | "fields": [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
     Conversations(BTreeSet<String>),
     Messages(BTreeSet<String>),
+    /// The media (file, caption, the channel's media id) of these messages; the messages stay.
+    Media(BTreeSet<String>),
     Fields(BTreeSet<String>),
 }
 
@@ -41,6 +45,9 @@ impl Part {
         }
         if let Some(ids) = list("message_ids") {
             return Some(Part::Messages(ids));
+        }
+        if let Some(ids) = list("media_message_ids") {
+            return Some(Part::Media(ids));
         }
         list("fields").map(Part::Fields)
     }
@@ -82,7 +89,7 @@ pub async fn items_of_part(
     for item in items.iter().filter(|i| kind(i) == "MESSAGE") {
         let chosen = match part {
             Part::Conversations(ids) => text(item, "conversation_id").is_some_and(|c| ids.contains(&c)),
-            Part::Messages(ids) => text(item, "id").is_some_and(|m| ids.contains(&m)),
+            Part::Messages(ids) | Part::Media(ids) => text(item, "id").is_some_and(|m| ids.contains(&m)),
             Part::Fields(_) => false,
         };
         if let (true, Some(id)) = (chosen, text(item, "id")) {
@@ -93,6 +100,11 @@ pub async fn items_of_part(
         Part::Conversations(ids) => ids.clone(),
         _ => BTreeSet::new(),
     };
+    if let Part::Media(_) = part {
+        let chosen =
+            |item: &Item| kind(item) == "MESSAGE" && text(item, "id").is_some_and(|m| messages.contains(&m));
+        return Ok(items.into_iter().filter(chosen).collect());
+    }
     Ok(items
         .into_iter()
         .filter(|item| match kind(item) {
@@ -107,13 +119,21 @@ pub async fn items_of_part(
 }
 
 /// Hides what the part covers at once: its conversations out of the inbox, its messages
-/// marked (read as absent), its waiting replies failed as `erased`. Repeatable.
+/// marked (read as absent), its waiting replies failed as `erased`; chosen media taken off
+/// their messages. Repeatable.
 pub async fn hide(
     table: &dyn Table,
     tenant: &TenantId,
+    part: &Part,
     items: &[Item],
     request_id: &str,
 ) -> Result<(), TableError> {
+    if let Part::Media(_) = part {
+        for item in items {
+            strip_media(table, item).await?;
+        }
+        return Ok(());
+    }
     for item in items.iter().filter(|i| visible(i)) {
         match kind(item) {
             "CONVERSATION" => erasure::hide_conversation(table, item.clone(), request_id).await?,
@@ -130,6 +150,17 @@ pub async fn hide(
         }
     }
     Ok(())
+}
+
+/// Takes the media off a message (the revision moved, so a download finishing meanwhile
+/// finds the message changed, reads it again without media, and deletes its file).
+pub async fn strip_media(table: &dyn Table, item: &Item) -> Result<(), TableError> {
+    let Some(key) = Key::of(item) else { return Ok(()) };
+    let update = Update::default().remove("media").add(super::keys::messages::REV, 1);
+    match table.update(&key, update, Some(Condition::Exists)).await {
+        Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// What erasing the part's items takes, the raw deliveries naming their messages included.

@@ -124,3 +124,47 @@ async fn chosen_conversations_messages_and_fields_go_and_the_rest_stays() {
     // Once the parts are done, a whole one is accepted.
     assert_eq!(w.file(&w.admin, whole).await.0, 202);
 }
+
+#[tokio::test]
+async fn chosen_media_leave_their_messages_which_stay_with_their_text() {
+    let w = world().await;
+    let table = w.app.core.table.clone();
+    let carmen = customer(&w, "5215512340025", "Carmen Media").await;
+    let messages = MessageRepo::new(table.clone());
+    let listed = || async {
+        let (page, _) = messages
+            .list(&acme(), &carmen.conversation.id, MessageOrder::OldestFirst, 10, None)
+            .await
+            .unwrap_or_default();
+        page
+    };
+    let before = listed().await;
+    let with_media = before.iter().find(|m| m.media.is_some()).map(|m| m.id.to_string()).unwrap_or_default();
+    let without = before.iter().find(|m| m.media.is_none()).map(|m| m.id.to_string()).unwrap_or_default();
+    let subject = json!({"contact_id": carmen.contact.id.as_str()});
+
+    let body =
+        json!({"kind": "cancellation", "subject": subject, "details": {"media_message_ids": [without]}});
+    let (status, problem) = w.file(&w.admin, body).await;
+    assert_eq!(status, 400, "a message without media: {problem}");
+    let body =
+        json!({"kind": "cancellation", "subject": subject, "details": {"media_message_ids": [with_media]}});
+    let (status, filed) = w.file(&w.admin, body).await;
+    assert_eq!(status, 202, "{filed}");
+    // Off the message the moment it is filed; the text stays.
+    let now = listed().await;
+    let message = now.iter().find(|m| m.id.as_str() == with_media);
+    assert_eq!(message.map(|m| m.media.is_none()), Some(true), "{now:?}");
+    assert!(message.and_then(|m| m.text.clone()).is_some_and(|t| t.contains("Carmen Media")));
+
+    assert!(w.work().await >= 1);
+    let (_, done) = w.read(&w.admin, filed["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(
+        (&done["status"], &done["result"]["counts"]["media"]),
+        (&json!("completed"), &json!(1)),
+        "{done}"
+    );
+    assert!(matches!(w.backend.files.get(&carmen.file).await, Err(FileError::NotFound)));
+    assert_eq!(listed().await.len(), before.len(), "every message stays");
+    assert!(w.stored(&carmen.contact).await.is_some());
+}
