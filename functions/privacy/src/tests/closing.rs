@@ -172,23 +172,31 @@ async fn an_account_cancellation_erases_the_whole_business_and_nothing_of_anothe
     assert!(named.is_empty(), "still named: {named:#?}");
 }
 
-#[tokio::test]
-async fn a_stalled_account_erasure_that_failed_half_way_is_finished_by_the_sweep() {
-    let w = world().await;
-    business(&w).await;
+/// The account's cancellation filed, its job lost (taken off the queue, never worked), and
+/// the Graph API answering every unsubscription: the request as filed.
+async fn filed_with_its_job_lost(w: &World) -> gestor_shared::repo::privacy::PrivacyRequest {
     Mock::given(method("DELETE"))
-        .and(path(format!("/{WABA}/subscribed_apps")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
         .mount(&w.graph)
         .await;
     let (status, filed) =
         w.file(&w.owner, json!({"kind": "cancellation", "subject": {"account": true}})).await;
     assert_eq!(status, 202, "{filed}");
-    let id = filed["id"].as_str().unwrap_or_default().to_owned();
-    // Its job is lost, and the one run there was stopped at an S3 503 after recording the counts.
     for m in w.queue.receive("privacy", 10, std::time::Duration::from_secs(60)).await.unwrap_or_default() {
         let _ = w.queue.ack("privacy", &m.receipt).await;
     }
+    let id = filed["id"].as_str().unwrap_or_default();
+    let request = PrivacyRepo::new(w.backend.table.clone()).get(&acme(), id).await.ok().flatten();
+    request.unwrap_or_else(|| panic!("filed"))
+}
+
+#[tokio::test]
+async fn a_stalled_account_erasure_that_failed_half_way_is_finished_by_the_sweep() {
+    let w = world().await;
+    business(&w).await;
+    // Its job is lost, and the one run there was stopped at an S3 503 after recording the counts.
+    let request = filed_with_its_job_lost(&w).await;
+    let id = request.id.to_string();
     let failing = Arc::new(FailingFiles::new(w.backend.files.clone()));
     failing.fail_deletes.store(1, Ordering::SeqCst);
     let ids = ErasedIds::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
@@ -197,8 +205,6 @@ async fn a_stalled_account_erasure_that_failed_half_way_is_finished_by_the_sweep
     settings.set(Setting::MetaGraphUrl, w.graph.uri());
     let integrations = crate::closing::Integrations::new(w.backend.table.clone(), &settings)
         .unwrap_or_else(|e| panic!("{e}"));
-    let request = PrivacyRepo::new(w.backend.table.clone()).get(&acme(), &id).await.ok().flatten();
-    let request = request.unwrap_or_else(|| panic!("filed"));
     let now = time::OffsetDateTime::now_utc();
     assert!(eraser.erase_account(&acme(), &request, &integrations, now).await.is_err());
     let stopped = PrivacyRepo::new(w.backend.table.clone()).get(&acme(), &id).await.ok().flatten();
@@ -261,19 +267,8 @@ async fn an_account_erasure_stopped_between_pages_resumes_and_counts_each_item_o
             .collect();
         table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
     }
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
-        .mount(&w.graph)
-        .await;
-    let (status, filed) =
-        w.file(&w.owner, json!({"kind": "cancellation", "subject": {"account": true}})).await;
-    assert_eq!(status, 202, "{filed}");
-    let id = filed["id"].as_str().unwrap_or_default().to_owned();
-    for m in w.queue.receive("privacy", 10, std::time::Duration::from_secs(60)).await.unwrap_or_default() {
-        let _ = w.queue.ack("privacy", &m.receipt).await;
-    }
-    let request = PrivacyRepo::new(table.clone()).get(&acme(), &id).await.ok().flatten();
-    let request = request.unwrap_or_else(|| panic!("filed"));
+    let request = filed_with_its_job_lost(&w).await;
+    let id = request.id.to_string();
     let [own, claim] = PrivacyRepo::own_keys(&acme(), &request);
     let kept = [own, claim, gestor_shared::repo::tenants::key(&acme()), Key::new("TENANTS", "acme")];
     // The routes and the subscriber note go with the deactivation, before the scan.
