@@ -175,8 +175,31 @@ async fn details_of(
     details_for(kind, subject, raw).map(|details| (details, Vec::new()))
 }
 
+/// A member's rectification: `{"fields": {"name": ...}}`. The sign-in email is the identity
+/// provider's, so it is not corrected here.
+fn member_fields(raw: Option<&Value>) -> Result<Value, ApiError> {
+    let fields = raw.and_then(|d| d.as_object()).filter(|d| d.len() == 1).and_then(|d| d.get("fields"));
+    let Some(Value::Object(fields)) = fields else {
+        return Err(ApiError::invalid_field("details.fields", "must be an object of the corrected fields"));
+    };
+    if let Some(other) = fields.keys().find(|k| k.as_str() != "name") {
+        return Err(ApiError::invalid_field(
+            format!("details.fields.{other}"),
+            "a member's rectification corrects the name; the sign-in email is changed with the identity provider",
+        ));
+    }
+    let name = fields.get("name").and_then(Value::as_str).map(str::trim);
+    match name.filter(|n| !n.is_empty() && n.chars().count() <= 200) {
+        Some(name) => Ok(json!({"fields": {"name": name}})),
+        None => Err(ApiError::invalid_field("details.fields.name", "must be 1 to 200 characters")),
+    }
+}
+
 /// The details of the kinds that take no items.
 fn details_for(kind: Kind, subject: &Subject, raw: Option<&Value>) -> Result<Value, ApiError> {
+    if kind == Kind::Rectification && subject.member_id.is_some() {
+        return member_fields(raw);
+    }
     if !subject.account && matches!(kind, Kind::Access | Kind::Portability) {
         return match raw {
             None | Some(Value::Null) => Ok(json!({})),

@@ -5,9 +5,10 @@
 //! `export/`, fetched through `download.rs`); for a contact, opposition (its
 //! `restrictions`), rectification (its corrected fields) and the whole or partial cancellation
 //! (hidden when filed, erased by `erasing.rs` and `parts.rs`); a member's cancellation
-//! (`leaving.rs`); for the account, the deactivation of its channel integrations and its
-//! cancellation (`closing.rs`). The other kinds are refused when filed (422) until the worker
-//! carries them out, so that no request is accepted that nothing would honour.
+//! (`leaving.rs`) and rectification (their name); for the account, the deactivation of its
+//! channel integrations and its cancellation (`closing.rs`). The other kinds are refused when
+//! filed (422) until the worker carries them out, so that no request is accepted that nothing
+//! would honour.
 
 pub mod closing;
 mod download;

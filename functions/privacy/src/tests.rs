@@ -370,6 +370,36 @@ async fn the_deactivation_of_integrations_deactivates_the_channels_named() {
     assert_eq!(entry.map(|e| e.actor.id.as_str()), Some("privacy-worker"), "{log:?}");
 }
 
+#[tokio::test]
+async fn a_member_rectifies_their_name_and_not_their_sign_in_email() {
+    use gestor_shared::repo::members::MemberRepo;
+    let w = world().await;
+    let email = json!({"kind": "rectification", "subject": {"member": "me"},
+                       "details": {"fields": {"email": "otro@acme.mx"}}});
+    assert_eq!(w.file(&w.agent, email).await.0, 400, "the identity provider's");
+    let body = json!({"kind": "rectification", "subject": {"member": "me"},
+                      "details": {"fields": {"name": "  Agente Corregido "}}});
+    let (status, filed) = w.file(&w.agent, body).await;
+    assert_eq!(status, 202, "{filed}");
+    assert!(w.work().await >= 1);
+    let (_, done) = w.read(&w.agent, filed["id"].as_str().unwrap_or_default()).await;
+    assert_eq!(
+        (&done["status"], &done["result"]["counts"]["members"]),
+        (&json!("completed"), &json!(1)),
+        "{done}"
+    );
+    let members = MemberRepo::new(w.app.core.table.clone());
+    let agent = members.get_by_sub(&acme(), &w.agent).await.ok().flatten().map(|m| m.name);
+    assert_eq!(agent.as_deref(), Some("Agente Corregido"));
+    let filter = AuditFilter { action: Some("member.update".into()), ..Default::default() };
+    let (log, _) = w.app.core.audit.list(&acme(), &filter, 10, None).await.unwrap_or_default();
+    assert_eq!(
+        log.first().map(|e| (e.actor.id.as_str(), e.changed_fields.clone())),
+        Some(("privacy-worker", vec!["name".to_owned()])),
+        "{log:?}"
+    );
+}
+
 mod closing;
 mod dead_letters;
 mod erasure;

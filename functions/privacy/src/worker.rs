@@ -23,6 +23,7 @@ use gestor_shared::repo::audit::AuditRepo;
 use gestor_shared::repo::audit::{Actor, AuditEntry, Resource};
 use gestor_shared::repo::channels::ChannelError;
 use gestor_shared::repo::contacts::{Contact, ContactError, ContactRepo};
+use gestor_shared::repo::members::MemberRepo;
 use gestor_shared::repo::privacy::{Kind, PrivacyRepo, PrivacyRequest, Status};
 use gestor_shared::settings::Settings;
 use gestor_shared::worker::{Consumer, retry};
@@ -52,6 +53,7 @@ pub struct PrivacyWorker {
     eraser: Eraser,
     contacts: ContactRepo,
     integrations: Integrations,
+    members: MemberRepo,
     audit: AuditRepo,
 }
 
@@ -72,6 +74,7 @@ impl PrivacyWorker {
             files: backend.files.clone(),
             contacts: ContactRepo::new(table.clone()),
             integrations: Integrations::new(table.clone(), settings)?,
+            members: MemberRepo::new(table.clone()),
             audit: AuditRepo::new(table),
         })
     }
@@ -109,6 +112,9 @@ impl PrivacyWorker {
             }
             (Kind::Deactivation, None) if request.subject.account => {
                 self.deactivate(&tenant, &request).await?
+            }
+            (Kind::Rectification, None) if request.subject.member_id.is_some() => {
+                self.rename_member(&tenant, &request).await?
             }
             // Refused when filed; a request from a later version, read by this one, waits.
             _ => return Err(TableError::Invalid("a kind this worker does not carry out".into())),
@@ -262,6 +268,37 @@ impl PrivacyWorker {
             }
         }
         Ok(Ended::Completed(json!({"counts": {"channels": deactivated}, "not_found": missing})))
+    }
+}
+
+impl PrivacyWorker {
+    /// A member's rectification: their name as corrected, logged as the worker's, conditional on
+    /// the request being still open (a redelivery after it ended changes nothing).
+    async fn rename_member(&self, tenant: &TenantId, request: &PrivacyRequest) -> Result<Ended, TableError> {
+        let Some(id) = &request.subject.member_id else {
+            return Err(TableError::Invalid("no member".into()));
+        };
+        let Some(member) = self.members.get_by_id(tenant, id).await? else {
+            return Ok(Ended::Rejected("the member is no longer in the business".into()));
+        };
+        let name = request.details["fields"]["name"].as_str().unwrap_or_default().trim().to_owned();
+        let result = |changed: u8| json!({"fields": ["name"], "counts": {"members": changed}});
+        if name.is_empty() || member.name == name {
+            return Ok(Ended::Completed(result(0)));
+        }
+        let logged = AuditEntry::by(
+            Actor::system("privacy-worker"),
+            "member.update",
+            Resource { kind: "member".into(), id: Some(id.to_string()) },
+            &["name"],
+        );
+        let ops = vec![
+            MemberRepo::rename_op(tenant, &member, &name),
+            gestor_shared::repo::audit::AuditRepo::record_op(tenant, &logged)?,
+            PrivacyRepo::still_open(tenant, request),
+        ];
+        self.eraser.table.transact(ops).await?;
+        Ok(Ended::Completed(result(1)))
     }
 }
 

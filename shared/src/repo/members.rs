@@ -112,6 +112,15 @@ impl MemberRepo {
         Ok((member, settings))
     }
 
+    /// The write renaming a member (a privacy rectification), for the caller's transaction.
+    pub fn rename_op(tenant: &TenantId, member: &Member, name: &str) -> crate::ports::TxOp {
+        crate::ports::TxOp::Update {
+            key: keys::member(tenant, &member.sub),
+            update: Update::default().set("name", name),
+            condition: Some(Condition::Exists),
+        }
+    }
+
     pub async fn get_by_id(&self, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, TableError> {
         let page = self
             .table
