@@ -37,11 +37,17 @@ pub async fn create(app: &Members, call: Call) -> Result<Reply, ApiError> {
     };
     let asked = match body.get("id") {
         None | Some(serde_json::Value::Null) => None,
-        Some(v) => v
-            .as_str()
-            .and_then(|id| TenantId::parse(id).ok())
-            .ok_or_else(|| errors.push(FieldError::new("id", "must be 3 to 64 letters, digits, - or _")))
-            .ok(),
+        Some(v) => match v.as_str().map(TenantId::parse) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(gestor_shared::domain::TenantIdError::Reserved)) => {
+                errors.push(FieldError::new("id", "is a name the platform keeps for itself: choose another"));
+                None
+            }
+            _ => {
+                errors.push(FieldError::new("id", "must be 3 to 64 letters, digits, - or _"));
+                None
+            }
+        },
     };
     let Some(email) = claims.email.clone().filter(|_| errors.is_empty()) else {
         if errors.is_empty() {

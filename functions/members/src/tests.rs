@@ -55,6 +55,13 @@ async fn a_new_user_signs_up_a_business_and_becomes_its_owner_once_per_idempoten
     let fields: Vec<&str> =
         problem["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
     assert_eq!(fields, ["name", "timezone"]);
+    // A name the platform's own keys and prefixes take.
+    for reserved in ["quarantine", "TENANTS", "route"] {
+        let asked =
+            ApiRequest::new("POST /v1/tenants").as_user("otro").json(json!({"name": "X", "id": reserved}));
+        let (status, problem) = send(&app, asked).await;
+        assert_eq!((status, &problem["errors"][0]["field"]), (400, &json!("id")), "{reserved}: {problem}");
+    }
 }
 
 #[tokio::test]

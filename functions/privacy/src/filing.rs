@@ -189,7 +189,7 @@ fn member_fields(raw: Option<&Value>) -> Result<Value, ApiError> {
         ));
     }
     let name = fields.get("name").and_then(Value::as_str).map(str::trim);
-    match name.filter(|n| !n.is_empty() && n.chars().count() <= 200) {
+    match name.filter(|n| !n.is_empty() && n.chars().count() <= 200 && !n.chars().any(char::is_control)) {
         Some(name) => Ok(json!({"fields": {"name": name}})),
         None => Err(ApiError::invalid_field("details.fields.name", "must be 1 to 200 characters")),
     }

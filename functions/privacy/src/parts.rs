@@ -79,8 +79,12 @@ pub async fn checked(
                 .and_then(Value::as_str)
                 .is_some_and(|k| k.starts_with(kind))
         })
-        // Media only of a message that carries some.
-        .filter(|i| way != "media_message_ids" || i.get("media").is_some_and(Value::is_object))
+        // Media only of a message that carries some, and is not on its way out (the sender
+        // writes the media back when the channel answers).
+        .filter(|i| {
+            let leaving = matches!(i.get("status").and_then(Value::as_str), Some("queued" | "sending"));
+            way != "media_message_ids" || (i.get("media").is_some_and(Value::is_object) && !leaving)
+        })
         .filter_map(|i| i.get("id").and_then(Value::as_str))
         .collect();
     if way != "fields" {
@@ -90,7 +94,9 @@ pub async fn checked(
             .filter(|(_, id)| !found.contains(**id))
             .map(|(n, _)| {
                 let why = match way.as_str() {
-                    "media_message_ids" => "is not one of this contact's messages with media",
+                    "media_message_ids" => {
+                        "is not one of this contact's messages with media (a reply still being sent: file it once sent)"
+                    }
                     _ => "is not one of this contact's",
                 };
                 FieldError::new(format!("{field}[{n}]"), why)

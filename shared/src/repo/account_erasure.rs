@@ -72,7 +72,10 @@ pub fn belongs_to(item: &Item, tenant: &TenantId) -> bool {
     if pk.starts_with(&own) {
         return true;
     }
-    let Some((_, naming)) = GLOBAL.iter().find(|(prefix, _)| pk == *prefix || pk.starts_with(prefix)) else {
+    // Each name ends in `#` but the registry's, which is a whole partition key.
+    let Some((_, naming)) =
+        GLOBAL.iter().find(|(prefix, _)| pk == *prefix || (prefix.ends_with('#') && pk.starts_with(prefix)))
+    else {
         return false;
     };
     match naming {
@@ -352,6 +355,16 @@ mod tests {
             &item(json!({"pk": "ERASED_ACCOUNT_CHECK", "sk": "prq_1", "erased_tenant": "acme"})),
             &acme
         ));
+        // Another business's items whose sort key or attributes read like the id.
+        let route = TenantId::parse("ROUTE2").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!belongs_to(&item(json!({"pk": "beta#CONTACT#ct_1", "sk": "ROUTE2"})), &route));
+        let named =
+            json!({"pk": "beta#CONTACT#ct_1", "sk": "acme#x", "tenant_id": "acme", "subject": "acme#ct_1"});
+        assert!(!belongs_to(&item(named), &acme));
+        assert!(belongs_to(&item(json!({"pk": "SECURITY#2026", "sk": "acme"})), &acme));
+        assert!(belongs_to(&item(json!({"pk": "TENANTS", "sk": "acme"})), &acme));
+        assert!(!belongs_to(&item(json!({"pk": "TENANTSX#TAG#x", "sk": "acme"})), &acme));
+        assert!(!belongs_to(&item(json!({"pk": "OUTBOX#3", "sk": "t#acme2#msg_1"})), &acme));
         assert_eq!(kind_of(&item(json!({"pk": "acme#CONTACT#ct_1"})), &acme), "contact");
         assert_eq!(kind_of(&item(json!({"pk": "ROUTE#whatsapp#1"})), &acme), "route");
     }

@@ -25,7 +25,8 @@ pub const ERASABLE_FIELDS: [&str; 5] = ["name", "phones", "emails", "tags", "att
 pub enum Part {
     Conversations(BTreeSet<String>),
     Messages(BTreeSet<String>),
-    /// The media (file, caption, the channel's media id) of these messages; the messages stay.
+    /// The media (file, caption, the channel's media id) of these messages; the messages stay
+    /// (their text too, unless it was the caption).
     Media(BTreeSet<String>),
     Fields(BTreeSet<String>),
 }
@@ -156,7 +157,12 @@ pub async fn hide(
 /// finds the message changed, reads it again without media, and deletes its file).
 pub async fn strip_media(table: &dyn Table, item: &Item) -> Result<(), TableError> {
     let Some(key) = Key::of(item) else { return Ok(()) };
-    let update = Update::default().remove("media").add(super::keys::messages::REV, 1);
+    let mut update = Update::default().remove("media").add(super::keys::messages::REV, 1);
+    // The channels' mappings copy a caption into the text as well.
+    let caption = item.get("media").and_then(|m| m.get("caption")).and_then(Value::as_str);
+    if caption.is_some_and(|c| item.get("text").and_then(Value::as_str) == Some(c)) {
+        update = update.remove("text");
+    }
     match table.update(&key, update, Some(Condition::Exists)).await {
         Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
         Err(e) => Err(e),

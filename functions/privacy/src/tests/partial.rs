@@ -138,8 +138,31 @@ async fn chosen_media_leave_their_messages_which_stay_with_their_text() {
             .unwrap_or_default();
         page
     };
+    // A photo whose caption the channel's mapping copied into the text.
+    let mut photo = gestor_shared::testing::text_message(
+        &carmen.conversation.id,
+        &carmen.contact.id,
+        Direction::In,
+        "wamid.CAPTION1",
+        time::OffsetDateTime::now_utc(),
+    );
+    photo.text = Some("foto de mi receta".into());
+    photo.media = Some(gestor_shared::repo::messages::Media {
+        channel_media_id: Some("5566".into()),
+        mime_type: Some("image/jpeg".into()),
+        filename: None,
+        caption: Some("foto de mi receta".into()),
+        size: None,
+        sha256: None,
+        file_key: None,
+    });
+    messages.insert_once(&acme(), &photo).await.unwrap_or_else(|e| panic!("{e}"));
     let before = listed().await;
-    let with_media = before.iter().find(|m| m.media.is_some()).map(|m| m.id.to_string()).unwrap_or_default();
+    let with_media = before
+        .iter()
+        .find(|m| m.media.is_some() && m.id != photo.id)
+        .map(|m| m.id.to_string())
+        .unwrap_or_default();
     let without = before.iter().find(|m| m.media.is_none()).map(|m| m.id.to_string()).unwrap_or_default();
     let subject = json!({"contact_id": carmen.contact.id.as_str()});
 
@@ -147,8 +170,8 @@ async fn chosen_media_leave_their_messages_which_stay_with_their_text() {
         json!({"kind": "cancellation", "subject": subject, "details": {"media_message_ids": [without]}});
     let (status, problem) = w.file(&w.admin, body).await;
     assert_eq!(status, 400, "a message without media: {problem}");
-    let body =
-        json!({"kind": "cancellation", "subject": subject, "details": {"media_message_ids": [with_media]}});
+    let body = json!({"kind": "cancellation", "subject": subject,
+                      "details": {"media_message_ids": [with_media, photo.id.as_str()]}});
     let (status, filed) = w.file(&w.admin, body).await;
     assert_eq!(status, 202, "{filed}");
     // Off the message the moment it is filed; the text stays.
@@ -156,12 +179,18 @@ async fn chosen_media_leave_their_messages_which_stay_with_their_text() {
     let message = now.iter().find(|m| m.id.as_str() == with_media);
     assert_eq!(message.map(|m| m.media.is_none()), Some(true), "{now:?}");
     assert!(message.and_then(|m| m.text.clone()).is_some_and(|t| t.contains("Carmen Media")));
+    let captioned = now.iter().find(|m| m.id == photo.id);
+    assert_eq!(
+        captioned.map(|m| (m.media.is_none(), m.text.is_none())),
+        Some((true, true)),
+        "the caption goes"
+    );
 
     assert!(w.work().await >= 1);
     let (_, done) = w.read(&w.admin, filed["id"].as_str().unwrap_or_default()).await;
     assert_eq!(
         (&done["status"], &done["result"]["counts"]["media"]),
-        (&json!("completed"), &json!(1)),
+        (&json!("completed"), &json!(2)),
         "{done}"
     );
     assert!(matches!(w.backend.files.get(&carmen.file).await, Err(FileError::NotFound)));
