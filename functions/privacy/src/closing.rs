@@ -14,7 +14,7 @@ use gestor_shared::domain::TenantId;
 use gestor_shared::graph::GraphClient;
 use gestor_shared::ports::{Condition, Key, Table, TableError, TxOp, Update};
 use gestor_shared::registry::StartError;
-use gestor_shared::repo::account_erasure::{self, AccountCheck, Proof};
+use gestor_shared::repo::account_erasure::{self, AccountCheck, Pass, Proof};
 use gestor_shared::repo::channels::{ChannelError, ChannelRepo};
 use gestor_shared::repo::erasure::ErasureError;
 use gestor_shared::repo::personal::ERASING;
@@ -163,55 +163,107 @@ impl Eraser {
         }
     }
 
-    /// Checks completed account erasures again, with one scan of the table for all of them:
-    /// whatever of each business was written since (by work in flight when it ran, or a late
-    /// delivery quarantined) is erased too. For each check, the number of items and objects
-    /// found, or why it failed. A business signed up since under the same id is new data, and
-    /// ends its check.
+    /// Checks completed account erasures again, all of them in one pass over the table, resumed
+    /// run after run (at most [`PAGES_PER_RUN`] scan pages each): whatever of each business was
+    /// written since (by work in flight when it ran, or a late delivery quarantined) is erased
+    /// too. A check ends once a whole pass that began after its `until` is through; a business
+    /// signed up since under the same id is new data, and ends its check at once.
     pub async fn verify_accounts(
         &self,
         checks: &[AccountCheck],
-    ) -> Result<Vec<Result<usize, ErasureError>>, ErasureError> {
-        let table = self.table.as_ref();
-        let mut erased = Vec::with_capacity(checks.len());
-        for check in checks {
-            let signed_up = table.get(&tenants::key(&check.tenant)).await?.is_some();
-            if signed_up {
-                account_erasure::end_check(table, check).await?;
-            }
-            erased.push(!signed_up);
-        }
-        let businesses: Vec<TenantId> =
-            checks.iter().zip(&erased).filter(|(_, e)| **e).map(|(c, _)| c.tenant.clone()).collect();
-        let mut found = match businesses.is_empty() {
-            true => Default::default(),
-            false => account_erasure::keys_of(table, &businesses).await?,
-        };
-        let mut outcomes = Vec::with_capacity(checks.len());
-        for (check, erased) in checks.iter().zip(erased) {
-            let keys = found.remove(&check.tenant).unwrap_or_default();
-            outcomes.push(match erased {
-                true => self.erase_residue(check, &keys).await,
-                false => Ok(0),
-            });
-        }
-        Ok(outcomes)
+        now: OffsetDateTime,
+    ) -> Result<Verified, ErasureError> {
+        self.verify_accounts_within(checks, now, PAGES_PER_RUN).await
     }
 
-    async fn erase_residue(&self, check: &AccountCheck, keys: &[Key]) -> Result<usize, ErasureError> {
-        let tenant = &check.tenant;
-        // Signed up again while the table was read: what was found may be the new business's.
-        if self.table.get(&tenants::key(tenant)).await?.is_some() {
-            account_erasure::end_check(self.table.as_ref(), check).await?;
-            return Ok(0);
+    /// [`Self::verify_accounts`], reading at most `pages` scan pages.
+    pub(crate) async fn verify_accounts_within(
+        &self,
+        checks: &[AccountCheck],
+        now: OffsetDateTime,
+        pages: usize,
+    ) -> Result<Verified, ErasureError> {
+        let table = self.table.as_ref();
+        let mut verified = Verified::default();
+        let mut erased = Vec::with_capacity(checks.len());
+        for check in checks {
+            if self.signed_up_again(check).await? {
+                verified.ended += 1;
+            } else {
+                erased.push(check.clone());
+            }
         }
+        if erased.is_empty() {
+            account_erasure::save_pass(table, None).await?;
+            return Ok(verified);
+        }
+        for check in &erased {
+            verified.residue += self.erase_objects(check).await?;
+        }
+        let businesses: Vec<TenantId> = erased.iter().map(|c| c.tenant.clone()).collect();
+        // A pass under way goes on; otherwise one begins with this run.
+        let mut pass = match account_erasure::pass(table).await? {
+            Some(pass) if pass.after.is_some() => pass,
+            _ => Pass { after: None, began_at: now },
+        };
+        for _ in 0..pages {
+            let page = table.scan(500, pass.after.take()).await?;
+            for (tenant, keys) in account_erasure::keys_in(&page.items, &businesses) {
+                let Some(check) = erased.iter().find(|c| c.tenant == tenant) else { continue };
+                if self.signed_up_again(check).await? {
+                    continue;
+                }
+                table.batch_delete(&keys).await?;
+                verified.residue += keys.len();
+            }
+            pass.after = page.last_key;
+            if pass.after.is_none() {
+                break;
+            }
+        }
+        if pass.after.is_some() {
+            account_erasure::save_pass(table, Some(&pass)).await?;
+            return Ok(verified);
+        }
+        for check in erased.iter().filter(|c| c.until < pass.began_at) {
+            account_erasure::end_check(table, check).await?;
+            verified.ended += 1;
+        }
+        // Through: the next run begins a pass of its own.
+        account_erasure::save_pass(table, None).await?;
+        Ok(verified)
+    }
+
+    /// Whether a business signed up under the erased one's id since (its check then ends).
+    async fn signed_up_again(&self, check: &AccountCheck) -> Result<bool, ErasureError> {
+        if self.table.get(&tenants::key(&check.tenant)).await?.is_none() {
+            return Ok(false);
+        }
+        account_erasure::end_check(self.table.as_ref(), check).await?;
+        Ok(true)
+    }
+
+    /// The objects under the business, and the late deliveries naming its numbers, deleted.
+    async fn erase_objects(&self, check: &AccountCheck) -> Result<usize, ErasureError> {
+        let tenant = &check.tenant;
         let mut objects = self.files.list(&format!("{tenant}/")).await?;
-        // A late delivery for one of its numbers, quarantined or kept since.
         objects.extend(self.erasure.payloads_naming(tenant, &check.external).await?);
         for object in &objects {
             self.files.delete(object).await?;
         }
-        self.table.batch_delete(keys).await?;
-        Ok(keys.len() + objects.len())
+        Ok(objects.len())
     }
 }
+
+/// What a run of the account checks did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Items and objects found of erased businesses, and erased.
+    pub residue: usize,
+    /// Checks ended.
+    pub ended: usize,
+}
+
+/// Scan pages one run of the checks reads at most (of up to 500 items each): a table of
+/// millions of items is passed over in several hourly runs, each well inside the sweep's time.
+pub const PAGES_PER_RUN: usize = 2000;

@@ -176,38 +176,25 @@ impl Sweep {
         Ok(())
     }
 
-    /// The completed account erasures checked again (one scan of the table for all of them);
-    /// past its deadline, each for the last time.
+    /// The completed account erasures checked again (one pass over the table for all of them,
+    /// resumed run after run); each ends once a pass begun after its deadline is through.
     async fn verify_accounts(&self, now: OffsetDateTime, swept: &mut Swept) -> Result<(), TableError> {
         let checks = account_erasure::checks(self.table.as_ref()).await?;
         if checks.is_empty() {
             return Ok(());
         }
-        let outcomes = match self.eraser.verify_accounts(&checks).await {
-            Ok(outcomes) => outcomes,
+        match self.eraser.verify_accounts(&checks, now).await {
+            Ok(verified) => {
+                swept.verified += checks.len();
+                if verified.residue > 0 {
+                    swept.residue += verified.residue;
+                    self.metrics.count_n("PrivacyErasureResidue", verified.residue as f64, &[], &[]);
+                    tracing::error!(items = verified.residue, "erased accounts had items again; erased");
+                }
+            }
             Err(e) => {
                 swept.failed += 1;
                 tracing::error!(cause = %e, "the erased accounts could not be checked again");
-                return Ok(());
-            }
-        };
-        for (check, outcome) in checks.into_iter().zip(outcomes) {
-            let residue = match outcome {
-                Ok(residue) => residue,
-                Err(e) => {
-                    swept.failed += 1;
-                    tracing::error!(request = %check.request_id, cause = %e, "an account's erasure could not be checked again");
-                    continue;
-                }
-            };
-            swept.verified += 1;
-            if residue > 0 {
-                swept.residue += residue;
-                self.metrics.count_n("PrivacyErasureResidue", residue as f64, &[], &[]);
-                tracing::error!(request = %check.request_id, items = residue, "an erased account had items again; erased");
-            }
-            if now > check.until {
-                account_erasure::end_check(self.table.as_ref(), &check).await?;
             }
         }
         Ok(())

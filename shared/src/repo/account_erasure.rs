@@ -180,28 +180,56 @@ pub async fn erase_items(
     }
 }
 
-/// The keys of every item of each business, by one scan of the whole table: the only way to
-/// find the global items too, and accounts are erased rarely.
-pub async fn keys_of(
-    table: &dyn Table,
-    businesses: &[TenantId],
-) -> Result<std::collections::HashMap<TenantId, Vec<Key>>, TableError> {
+/// The keys of the items of a scan page that are each business's.
+pub fn keys_in(items: &[Item], businesses: &[TenantId]) -> std::collections::HashMap<TenantId, Vec<Key>> {
     let mut found: std::collections::HashMap<TenantId, Vec<Key>> = std::collections::HashMap::new();
-    let mut start = None;
-    loop {
-        let page = table.scan(PAGE, start.take()).await?;
-        for item in &page.items {
-            if let (Some(tenant), Some(key)) =
-                (businesses.iter().find(|t| belongs_to(item, t)), Key::of(item))
-            {
-                found.entry(tenant.clone()).or_default().push(key);
-            }
-        }
-        match page.last_key {
-            Some(last) => start = Some(last),
-            None => return Ok(found),
+    for item in items {
+        if let (Some(tenant), Some(key)) = (businesses.iter().find(|t| belongs_to(item, t)), Key::of(item)) {
+            found.entry(tenant.clone()).or_default().push(key);
         }
     }
+    found
+}
+
+/// The hourly checks' pass over the table: where the scan got to, and when this pass began.
+/// A check ends once a whole pass that began after its `until` has found the business gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pass {
+    pub after: Option<Item>,
+    pub began_at: OffsetDateTime,
+}
+
+const PASS: &str = "~PASS";
+
+pub async fn pass(table: &dyn Table) -> Result<Option<Pass>, TableError> {
+    let Some(item) = table.get(&Key::new(CHECKS, PASS)).await? else { return Ok(None) };
+    let began_at = item
+        .get("began_at")
+        .and_then(Value::as_i64)
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    let Some(began_at) = began_at else { return Ok(None) };
+    let after = match item.get("after").and_then(Value::as_str) {
+        Some(after) => {
+            Some(serde_json::from_str::<Item>(after).map_err(|e| TableError::Invalid(e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(Some(Pass { after, began_at }))
+}
+
+/// Keeps the pass (`None`: no check is left, and the pass goes).
+pub async fn save_pass(table: &dyn Table, pass: Option<&Pass>) -> Result<(), TableError> {
+    let key = Key::new(CHECKS, PASS);
+    let Some(pass) = pass else { return table.delete(&key, None).await.map(|_| ()) };
+    let mut item = Item::from_iter([
+        ("pk".to_owned(), Value::from(key.pk)),
+        ("sk".to_owned(), Value::from(key.sk)),
+        ("began_at".to_owned(), Value::from(pass.began_at.unix_timestamp())),
+    ]);
+    if let Some(after) = &pass.after {
+        item.insert("after".into(), Value::from(Value::Object(after.clone()).to_string()));
+    }
+    table.put(item, None).await
 }
 
 /// The item type an item of the business counts as in the proof: its key's second part

@@ -306,3 +306,56 @@ async fn an_account_erasure_stopped_between_pages_resumes_and_counts_each_item_o
     assert_eq!(counted, expected, "{:?}", proof["counts"]);
     assert_eq!(proof["counts"]["filler"], 620);
 }
+
+#[tokio::test]
+async fn the_checks_pass_over_a_large_table_in_several_runs_and_end_after_a_whole_pass() {
+    use gestor_shared::ports::TxOp;
+    let w = world().await;
+    business(&w).await;
+    let table = w.backend.table.clone();
+    // Another business's items: more than a page of the scan.
+    for chunk in (0..620).collect::<Vec<_>>().chunks(25) {
+        let ops = chunk
+            .iter()
+            .map(|n| {
+                let item = Item::from_iter([
+                    ("pk".to_owned(), json!(format!("beta#FILLER#{n}"))),
+                    ("sk".to_owned(), json!("FILLER")),
+                ]);
+                TxOp::Put { item, condition: None }
+            })
+            .collect();
+        table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let request = filed_with_its_job_lost(&w).await;
+    let job = crate::worker::Job { tenant_id: "acme".into(), request_id: request.id.to_string() };
+    w.worker.carry_out(&job).await.unwrap_or_else(|e| panic!("{e}"));
+    // Written by work in flight after the erasure.
+    let late = Item::from_iter([
+        ("pk".to_owned(), json!("acme#CONTACT#ct_late")),
+        ("sk".to_owned(), json!("CONTACT")),
+    ]);
+    table.put(late, None).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let ids = ErasedIds::from_settings(&Settings::local_with(|_| None)).unwrap_or_else(|e| panic!("{e}"));
+    let eraser = crate::erasing::Eraser::new(table.clone(), w.backend.files.clone(), ids);
+    let past = time::OffsetDateTime::now_utc() + time::Duration::hours(73);
+    let checks = account_erasure::checks(table.as_ref()).await.unwrap_or_default();
+    assert_eq!(checks.len(), 1);
+    // One page a run: the first run leaves the pass unfinished and the check in place.
+    let first = eraser.verify_accounts_within(&checks, past, 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.ended, 0, "{first:?}");
+    assert_eq!(account_erasure::checks(table.as_ref()).await.unwrap_or_default().len(), 1);
+    let mut runs = 1;
+    loop {
+        let checks = account_erasure::checks(table.as_ref()).await.unwrap_or_default();
+        if checks.is_empty() {
+            break;
+        }
+        eraser.verify_accounts_within(&checks, past, 1).await.unwrap_or_else(|e| panic!("{e}"));
+        runs += 1;
+        assert!(runs < 10, "the pass never ends");
+    }
+    assert!(runs >= 2, "a whole pass takes more than one run here: {runs}");
+    assert!(acme_items(&scanned(table.as_ref()).await).is_empty(), "the late item is gone");
+}
