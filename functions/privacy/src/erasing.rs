@@ -49,6 +49,38 @@ impl Eraser {
         }
     }
 
+    /// How a run that could not end the request left it: completed by another run
+    /// meanwhile, or ended otherwise.
+    pub(crate) async fn as_it_stands(&self, tenant: &TenantId, id: &str) -> Result<Erased, ErasureError> {
+        Ok(match self.requests.get(tenant, id).await? {
+            Some(r) if r.status == Status::Completed => Erased::Completed,
+            _ => Erased::Gone,
+        })
+    }
+
+    /// The writes that complete an erasure besides the request's own: the check the sweep
+    /// keeps until the deadline, and the log entry, under the request (the log outlives the
+    /// subject and must not name them).
+    pub(crate) fn completion_ops(
+        tenant: &TenantId,
+        request: &PrivacyRequest,
+        subject_id: &str,
+    ) -> Result<Vec<TxOp>, ErasureError> {
+        let id = request.id.as_str();
+        let check = Check {
+            request_id: id.to_owned(),
+            subject_id: subject_id.to_owned(),
+            until: request.deadline_at,
+        };
+        let logged = AuditEntry::by(
+            Actor::system("privacy-worker"),
+            "privacy_request.complete",
+            Resource { kind: "privacy_request".into(), id: Some(id.to_owned()) },
+            &[],
+        );
+        Ok(vec![erasure::check_op(tenant, &check), AuditRepo::record_op(tenant, &logged)?])
+    }
+
     /// Erases the request's contact and completes the request.
     pub async fn erase_contact(
         &self,
@@ -106,19 +138,7 @@ impl Eraser {
         };
         self.erasure.erase(tenant, &found, id, now).await?;
         let hash = self.erasure.ids().subject(tenant, contact_id);
-        let check = Check {
-            request_id: id.to_owned(),
-            subject_id: contact_id.to_owned(),
-            until: request.deadline_at,
-        };
-        // Logged under the request: the log outlives the contact and must not name them.
-        let logged = AuditEntry::by(
-            Actor::system("privacy-worker"),
-            "privacy_request.complete",
-            Resource { kind: "privacy_request".into(), id: Some(id.to_owned()) },
-            &[],
-        );
-        let mut ops = vec![erasure::check_op(tenant, &check), AuditRepo::record_op(tenant, &logged)?];
+        let mut ops = Self::completion_ops(tenant, &request, contact_id)?;
         if contact.is_some() {
             // Only while this request holds it: a crash after the delete and a rerun find none.
             ops.push(TxOp::Delete {
@@ -131,10 +151,7 @@ impl Eraser {
             return Ok(Erased::Completed);
         }
         // Completed by another run meanwhile, or ended otherwise.
-        Ok(match self.requests.get(tenant, id).await? {
-            Some(r) if r.status == Status::Completed => Erased::Completed,
-            _ => Erased::Gone,
-        })
+        self.as_it_stands(tenant, id).await
     }
 
     /// A partial cancellation: hide again what it covers (the filing did), survey it, record
@@ -206,10 +223,7 @@ impl Eraser {
         if self.requests.complete(tenant, &request, now, vec![]).await? {
             return Ok(Erased::Completed);
         }
-        Ok(match self.requests.get(tenant, id).await? {
-            Some(r) if r.status == Status::Completed => Erased::Completed,
-            _ => Erased::Gone,
-        })
+        self.as_it_stands(tenant, id).await
     }
 
     /// The media of the chosen messages (taken off them already): their files, and the raw
@@ -249,10 +263,7 @@ impl Eraser {
         if self.requests.complete(tenant, &request, now, vec![]).await? {
             return Ok(Erased::Completed);
         }
-        Ok(match self.requests.get(tenant, request.id.as_str()).await? {
-            Some(r) if r.status == Status::Completed => Erased::Completed,
-            _ => Erased::Gone,
-        })
+        self.as_it_stands(tenant, request.id.as_str()).await
     }
 
     /// Checks a completed erasure again: whatever the subject index holds of the subject now

@@ -6,8 +6,7 @@
 //! request completed with the counts, keeping a digest of the member's id only.
 
 use gestor_shared::domain::TenantId;
-use gestor_shared::repo::audit::{Actor, AuditEntry, AuditRepo, Resource};
-use gestor_shared::repo::erasure::{self, Check, ErasureError};
+use gestor_shared::repo::erasure::ErasureError;
 use gestor_shared::repo::member_erasure;
 use gestor_shared::repo::members::{MemberRepo, RosterError};
 use gestor_shared::repo::privacy::{PrivacyRepo, PrivacyRequest, Status, Subject};
@@ -63,18 +62,7 @@ impl Eraser {
         };
         self.forget_answers(tenant, id).await?;
         self.erasure.erase(tenant, &found, id, now).await?;
-        let check = Check {
-            request_id: id.to_owned(),
-            subject_id: member_id.to_string(),
-            until: request.deadline_at,
-        };
-        let logged = AuditEntry::by(
-            Actor::system("privacy-worker"),
-            "privacy_request.complete",
-            Resource { kind: "privacy_request".into(), id: Some(id.to_owned()) },
-            &[],
-        );
-        let mut ops = vec![erasure::check_op(tenant, &check), AuditRepo::record_op(tenant, &logged)?];
+        let mut ops = Self::completion_ops(tenant, &request, member_id.as_str())?;
         if let Some(sub) = member_erasure::marked_sub(table, tenant, id).await? {
             // In case the roster's removal never ran: the user's way into the business.
             ops.push(member_erasure::membership_delete_op(tenant, &sub));
@@ -86,10 +74,7 @@ impl Eraser {
         if self.requests.complete_erasure(tenant, &request, about, now, ops).await? {
             return Ok(Erased::Completed);
         }
-        Ok(match self.requests.get(tenant, id).await? {
-            Some(r) if r.status == Status::Completed => Erased::Completed,
-            _ => Erased::Gone,
-        })
+        self.as_it_stands(tenant, id).await
     }
 
     /// Deletes the idempotency records of the member a request erases, by the sign-in id its

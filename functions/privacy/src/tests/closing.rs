@@ -76,6 +76,23 @@ async fn business(w: &World) -> String {
     member(&w.app.core, "beta", "owner@beta.mx", Role::Owner).await
 }
 
+/// 620 items of the business (more than a page of the scan).
+async fn filled(table: &dyn Table, tenant: &str) {
+    for chunk in (0..620).collect::<Vec<_>>().chunks(25) {
+        let ops = chunk
+            .iter()
+            .map(|n| {
+                let item = Item::from_iter([
+                    ("pk".to_owned(), json!(format!("{tenant}#FILLER#{n}"))),
+                    ("sk".to_owned(), json!("FILLER")),
+                ]);
+                gestor_shared::ports::TxOp::Put { item, condition: None }
+            })
+            .collect();
+        table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 fn acme_items(items: &[Item]) -> Vec<&Item> {
     items.iter().filter(|i| account_erasure::belongs_to(i, &acme())).collect()
 }
@@ -248,25 +265,13 @@ async fn a_restored_table_loses_an_account_erased_after_its_backup() {
 
 #[tokio::test]
 async fn an_account_erasure_stopped_between_pages_resumes_and_counts_each_item_once() {
-    use gestor_shared::ports::{Key, TxOp};
+    use gestor_shared::ports::Key;
     use gestor_shared::testing::doubles::FailingTable;
     let w = world().await;
     business(&w).await;
     let table = w.backend.table.clone();
     // More than a page of the scan: tags of the business's contacts, say.
-    for chunk in (0..620).collect::<Vec<_>>().chunks(25) {
-        let ops = chunk
-            .iter()
-            .map(|n| {
-                let item = Item::from_iter([
-                    ("pk".to_owned(), json!(format!("acme#FILLER#{n}"))),
-                    ("sk".to_owned(), json!("FILLER")),
-                ]);
-                TxOp::Put { item, condition: None }
-            })
-            .collect();
-        table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
-    }
+    filled(table.as_ref(), "acme").await;
     let request = filed_with_its_job_lost(&w).await;
     let id = request.id.to_string();
     let [own, claim] = PrivacyRepo::own_keys(&acme(), &request);
@@ -309,24 +314,11 @@ async fn an_account_erasure_stopped_between_pages_resumes_and_counts_each_item_o
 
 #[tokio::test]
 async fn the_checks_pass_over_a_large_table_in_several_runs_and_end_after_a_whole_pass() {
-    use gestor_shared::ports::TxOp;
     let w = world().await;
     business(&w).await;
     let table = w.backend.table.clone();
     // Another business's items: more than a page of the scan.
-    for chunk in (0..620).collect::<Vec<_>>().chunks(25) {
-        let ops = chunk
-            .iter()
-            .map(|n| {
-                let item = Item::from_iter([
-                    ("pk".to_owned(), json!(format!("beta#FILLER#{n}"))),
-                    ("sk".to_owned(), json!("FILLER")),
-                ]);
-                TxOp::Put { item, condition: None }
-            })
-            .collect();
-        table.transact(ops).await.unwrap_or_else(|e| panic!("{e}"));
-    }
+    filled(table.as_ref(), "beta").await;
     let request = filed_with_its_job_lost(&w).await;
     let job = crate::worker::Job { tenant_id: "acme".into(), request_id: request.id.to_string() };
     w.worker.carry_out(&job).await.unwrap_or_else(|e| panic!("{e}"));
